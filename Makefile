@@ -1,0 +1,115 @@
+# detour — build, test, install. `make help` lists the targets.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc/detour
+DESTDIR    ?=
+BUILD      ?= build
+
+PKGS       := libmicrohttpd libcurl jansson yaml-0.1
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+MOCK_CFLAGS  := $(shell pkg-config --cflags libmicrohttpd jansson 2>/dev/null)
+MOCK_LIBS    := $(shell pkg-config --libs libmicrohttpd jansson 2>/dev/null)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -DDETOUR_VERSION='"$(VERSION)"' -MMD -MP
+LDLIBS  := -lpthread -lm
+
+ifeq ($(SANITIZE),1)
+  BASE_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDFLAGS     += -fsanitize=address,undefined
+endif
+
+SRC      := $(sort $(wildcard src/*.c))
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
+MAIN_OBJ := $(BUILD)/src/main.o
+MOCK_SRC := $(sort $(wildcard tests/mock/*.c))
+MOCK_OBJ := $(MOCK_SRC:tests/mock/%.c=$(BUILD)/mock/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%.o)
+
+DETOURD  := $(BUILD)/detourd
+MOCK     := $(BUILD)/detour-mock
+UNIT     := $(BUILD)/unit-tests
+
+.PHONY: all help deps run check test test-unit test-integration test-sdk bench install uninstall clean
+
+all: $(DETOURD) $(MOCK)
+
+help:
+	@echo "make deps     install the Debian packages and npm modules that are missing (root)"
+	@echo "make run      build, start two detour-mock upstreams and detourd -c conf/demo.yaml"
+	@echo "make check    every test suite, then again under ASan + UBSan"
+	@echo "make bench    benchmarks against detour-mock, nginx and a Node gateway"
+	@echo "make install  PREFIX=$(PREFIX) DESTDIR=... SYSCONFDIR=$(SYSCONFDIR)"
+	@echo "make clean"
+
+$(BUILD)/src/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/mock/%.o: tests/mock/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(MOCK_CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -Isrc -c -o $@ $<
+
+$(DETOURD): $(MAIN_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(MOCK): $(MOCK_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MOCK_LIBS) $(LDLIBS)
+
+$(UNIT): $(UNIT_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
+
+deps:
+	scripts/install-deps
+
+run: all
+	scripts/run-demo $(BUILD)
+
+# One pass of every suite against the binaries in $(BUILD).
+test: test-unit test-integration test-sdk
+
+test-unit: $(UNIT)
+	CK_FORK=yes $(UNIT)
+
+test-integration: all
+	DETOUR_BUILD=$(abspath $(BUILD)) python3 -m unittest discover -s tests/integration -p 'test_*.py' $(if $(V),-v,)
+
+test-sdk: all
+	DETOUR_BUILD=$(abspath $(BUILD)) node --test tests/sdk/
+
+check:
+	$(MAKE) test BUILD=build
+	$(MAKE) test BUILD=build/sanitize SANITIZE=1 CFLAGS='-O1 -g'
+
+bench: all
+	tests/bench/run $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/detour
+	install -m 0755 $(DETOURD) $(MOCK) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 conf/detour.yaml conf/demo.yaml $(DESTDIR)$(SYSCONFDIR)/
+	install -m 0644 systemd/detour.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/detour/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/detourd $(DESTDIR)$(PREFIX)/bin/detour-mock \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/detour.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/detour
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(MOCK_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,122 @@
+/* attempts.c — what each target of an exchange did, and the OpenAI-shaped error built from it when all failed. */
+#include "attempts.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void attempts_init(struct attempts *a)
+{
+	a->n = 0;
+	a->tries = 0;
+	a->skips = 0;
+}
+
+static struct attempt *attempts_slot(struct attempts *a, const char *upstream)
+{
+	struct attempt *at;
+
+	if (a->n == ATTEMPTS_MAX)
+		return NULL;
+	at = &a->list[a->n++];
+	at->upstream = upstream;
+	at->status = 0;
+	at->error[0] = '\0';
+	at->skipped[0] = '\0';
+	at->ms = 0;
+	return at;
+}
+
+void attempts_add_failure(struct attempts *a, const char *upstream, unsigned status,
+			  const char *error, uint64_t ms)
+{
+	struct attempt *at = attempts_slot(a, upstream);
+
+	a->tries++;
+	if (at == NULL)
+		return;
+	at->status = status;
+	at->ms = ms;
+	snprintf(at->error, sizeof at->error, "%s", error != NULL ? error : "");
+}
+
+void attempts_add_answer(struct attempts *a, const char *upstream, unsigned status, uint64_t ms)
+{
+	attempts_add_failure(a, upstream, status, NULL, ms);
+}
+
+void attempts_add_skip(struct attempts *a, const char *upstream, const char *reason)
+{
+	struct attempt *at = attempts_slot(a, upstream);
+
+	a->skips++;
+	if (at != NULL)
+		snprintf(at->skipped, sizeof at->skipped, "%s", reason);
+}
+
+unsigned attempts_status(enum attempts_verdict verdict)
+{
+	switch (verdict) {
+	case ATTEMPTS_ALL_FAILED: return 502;
+	case ATTEMPTS_ALL_SKIPPED: return 503;
+	case ATTEMPTS_DEADLINE: return 504;
+	}
+	return 502;
+}
+
+static int attempts_json_string(struct buf *out, const char *s)
+{
+	if (buf_append(out, "\"", 1) != 0 || buf_append_json_escaped(out, s, strlen(s)) != 0)
+		return -1;
+	return buf_append(out, "\"", 1);
+}
+
+static int attempts_item_json(const struct attempt *at, struct buf *out)
+{
+	if (buf_append_str(out, "{\"upstream\":") != 0 || attempts_json_string(out, at->upstream) != 0)
+		return -1;
+	if (at->skipped[0] != '\0')
+		return buf_append_str(out, ",\"skipped\":") != 0 ||
+		       attempts_json_string(out, at->skipped) != 0 || buf_append_str(out, "}") != 0 ? -1 : 0;
+	if (at->status != 0 && buf_printf(out, ",\"status\":%u", at->status) != 0)
+		return -1;
+	if (at->error[0] != '\0' &&
+	    (buf_append_str(out, ",\"error\":") != 0 || attempts_json_string(out, at->error) != 0))
+		return -1;
+	return buf_printf(out, ",\"ms\":%llu}", (unsigned long long)at->ms);
+}
+
+int attempts_error_json(const struct attempts *a, enum attempts_verdict verdict, const char *model,
+			uint64_t request_timeout_ms, struct buf *out)
+{
+	char message[320];
+	const char *code;
+	size_t i;
+
+	switch (verdict) {
+	case ATTEMPTS_ALL_SKIPPED:
+		snprintf(message, sizeof message, "no upstream available for model %s", model);
+		code = "no_upstream_available";
+		break;
+	case ATTEMPTS_DEADLINE:
+		snprintf(message, sizeof message,
+			 "request_timeout of %llu ms passed before an upstream answered for model %s",
+			 (unsigned long long)request_timeout_ms, model);
+		code = "request_timeout";
+		break;
+	default:
+		snprintf(message, sizeof message, "all upstreams failed for model %s", model);
+		code = "all_upstreams_failed";
+		break;
+	}
+	if (buf_append_str(out, "{\"error\":{\"message\":") != 0 || attempts_json_string(out, message) != 0 ||
+	    buf_append_str(out, ",\"type\":\"upstream_error\",\"param\":null,\"code\":") != 0 ||
+	    attempts_json_string(out, code) != 0 || buf_append_str(out, ",\"attempts\":[") != 0)
+		return -1;
+	for (i = 0; i < a->n; i++) {
+		if (i > 0 && buf_append(out, ",", 1) != 0)
+			return -1;
+		if (attempts_item_json(&a->list[i], out) != 0)
+			return -1;
+	}
+	return buf_append_str(out, "]}}");
+}

@@ -1,0 +1,58 @@
+/* attempts.h — what each target of an exchange did, and the OpenAI-shaped error built from it when all failed. */
+#ifndef DETOUR_ATTEMPTS_H
+#define DETOUR_ATTEMPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* More attempts than this are counted but not listed. */
+#define ATTEMPTS_MAX 32
+
+struct attempt {
+	const char *upstream;   /* borrowed from the configuration */
+	unsigned status;        /* 0 when no HTTP status came back */
+	char error[160];        /* short, key-free words; empty for a skip */
+	char skipped[64];       /* non-empty: the target was not called, and why */
+	uint64_t ms;
+};
+
+struct attempts {
+	struct attempt list[ATTEMPTS_MAX];
+	size_t n;        /* listed */
+	size_t tries;    /* calls made, listed or not */
+	size_t skips;    /* targets passed over without a call */
+};
+
+void attempts_init(struct attempts *a);
+
+/* Records a call that failed. error is copied and cut to fit. */
+void attempts_add_failure(struct attempts *a, const char *upstream, unsigned status,
+			  const char *error, uint64_t ms);
+
+/* Records a call that succeeded or whose answer went back to the client. */
+void attempts_add_answer(struct attempts *a, const char *upstream, unsigned status, uint64_t ms);
+
+/* Records a target passed over without a call. */
+void attempts_add_skip(struct attempts *a, const char *upstream, const char *reason);
+
+/* The kinds of final error an exchange can end with. */
+enum attempts_verdict {
+	ATTEMPTS_ALL_FAILED,     /* 502: every target that was called failed */
+	ATTEMPTS_ALL_SKIPPED,    /* 503: no target could be called */
+	ATTEMPTS_DEADLINE,       /* 504: request_timeout passed first */
+};
+
+/* The HTTP status of a verdict. */
+unsigned attempts_status(enum attempts_verdict verdict);
+
+/*
+ * Appends to out the body of design.md's error:
+ * {"error":{"message":..., "type":"upstream_error", "code":..., "attempts":[...]}}.
+ * Returns 0, or -1 when out is full.
+ */
+int attempts_error_json(const struct attempts *a, enum attempts_verdict verdict, const char *model,
+			uint64_t request_timeout_ms, struct buf *out);
+
+#endif

@@ -1,0 +1,41 @@
+/* buf.h — a growable byte buffer with a hard cap, after curl's dynbuf. */
+#ifndef DETOUR_BUF_H
+#define DETOUR_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* The bytes are always followed by a NUL that len does not count. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;   /* allocated, NUL included */
+	size_t max;   /* hard cap on len */
+};
+
+void buf_init(struct buf *b, size_t max);
+
+/* Appends n bytes. Returns 0, or -1 when len would pass max or memory runs out;
+ * the buffer is then unchanged. */
+int buf_append(struct buf *b, const void *bytes, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+
+/* Appends s as the inside of a JSON string (no quotes added). */
+int buf_append_json_escaped(struct buf *b, const char *s, size_t n);
+
+/* Forgets the bytes, keeps the memory. */
+void buf_reset(struct buf *b);
+
+/* Frees the memory when more than keep bytes are held, so a reused buffer
+ * does not pin the largest body it ever saw. */
+void buf_shrink(struct buf *b, size_t keep);
+
+void buf_free(struct buf *b);
+
+/* Hands the bytes (NUL-terminated, or NULL when empty) to the caller, who
+ * frees them; the buffer is left empty with the same max. */
+char *buf_take(struct buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,190 @@
+/* config.h — the daemon's configuration: loaded once from YAML, then read-only. */
+#ifndef DETOUR_CONFIG_H
+#define DETOUR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_provider {
+	CONFIG_PROVIDER_OPENAI,    /* any OpenAI-compatible API */
+	CONFIG_PROVIDER_ANTHROPIC, /* the Messages API, translated */
+};
+
+enum config_strategy {
+	CONFIG_STRATEGY_FALLBACK, /* targets in order */
+	CONFIG_STRATEGY_WEIGHTED, /* first drawn by weight, then the rest in order */
+};
+
+/* Degradation levels, best first; CONFIG_LEVEL_AUTO lets detour choose. */
+enum config_level {
+	CONFIG_LEVEL_AUTO,
+	CONFIG_LEVEL_FULL,
+	CONFIG_LEVEL_REDUCED,
+	CONFIG_LEVEL_MINIMAL,
+	CONFIG_LEVEL_CACHED,
+	CONFIG_LEVEL_OFFLINE,
+};
+
+enum config_log_level {
+	CONFIG_LOG_DEBUG,
+	CONFIG_LOG_INFO,
+	CONFIG_LOG_WARN,
+	CONFIG_LOG_ERROR,
+};
+
+/* A route lists at most this many targets (and as many reduced ones). */
+#define CONFIG_MAX_TARGETS 32
+#define CONFIG_STR_(x) #x
+#define CONFIG_STR(x) CONFIG_STR_(x)
+
+/* Features a degradation level removes from a request. */
+#define CONFIG_DROP_TOOLS  0x1u
+#define CONFIG_DROP_STREAM 0x2u
+
+struct config_timeouts {
+	uint64_t connect_ms;    /* TCP (and TLS) connect */
+	uint64_t first_byte_ms; /* request sent → first response byte */
+	uint64_t idle_ms;       /* longest silence inside a response */
+	uint64_t total_ms;      /* one attempt, start to end */
+};
+
+struct config_retries {
+	unsigned attempts;      /* extra tries on the same upstream */
+	uint64_t base_delay_ms;
+	uint64_t max_delay_ms;
+};
+
+struct config_breaker {
+	unsigned failures;      /* recoverable failures within window that open it */
+	uint64_t window_ms;
+	uint64_t cooldown_ms;
+	unsigned half_open_probes;
+};
+
+struct config_health_check {
+	bool enabled;
+	uint64_t interval_ms;
+	uint64_t timeout_ms;
+};
+
+struct config_upstream {
+	char *name;
+	size_t index;                 /* position in config.upstreams */
+	enum config_provider provider;
+	char *base_url;               /* no trailing slash */
+	char *api_key;                /* resolved secret, NULL when none; never logged */
+	char *anthropic_version;      /* sent as anthropic-version */
+	unsigned default_max_tokens;  /* anthropic needs max_tokens; used when the request has none */
+	struct config_timeouts timeouts;
+	struct config_retries retries;
+	struct config_breaker breaker;
+	struct config_health_check health_check;
+};
+
+struct config_target {
+	const struct config_upstream *upstream;
+	char *model;        /* NULL: the client's model goes through unchanged */
+	unsigned max_tokens; /* 0: no cap */
+	unsigned weight;    /* weighted strategy only; default 1 */
+};
+
+struct config_route {
+	char *name;                   /* what clients put in "model", or "*" */
+	enum config_strategy strategy;
+	struct config_target *targets;
+	size_t ntargets;
+	struct config_target *reduced; /* cheaper targets from the reduced level down; may be empty */
+	size_t nreduced;
+};
+
+/* What fallback_on names: outcomes on which detour moves to the next target. */
+struct config_fallback {
+	bool connect;   /* the connection could not be made */
+	bool timeout;   /* connect, first-byte, idle or total timeout */
+	bool protocol;  /* reset, cut or malformed answer from the upstream */
+	uint8_t status[600 / 8]; /* bit per HTTP status 0..599 */
+};
+
+struct config_level_limits {
+	unsigned max_tokens; /* 0: no cap */
+	unsigned drop;       /* CONFIG_DROP_* bits */
+};
+
+struct config {
+	char *path;
+
+	struct {
+		char *host;               /* as written, brackets removed for IPv6 */
+		uint16_t port;
+		unsigned workers;         /* resolved: never 0 */
+		size_t max_body;
+		unsigned max_connections;
+		uint64_t request_timeout_ms;
+		uint64_t client_timeout_ms; /* idle client, and whole request body */
+		uint64_t drain_timeout_ms;  /* shutdown waits this long for exchanges */
+		size_t max_response;       /* cap on an upstream's non-streamed answer */
+	} server;
+
+	struct {
+		enum config_log_level level;
+		bool access;              /* one line a request */
+	} log;
+
+	struct {
+		char **client_keys;       /* NULL when client auth is off */
+		size_t nclient_keys;
+		char *admin_token;        /* NULL: every /admin/ path answers 404 */
+	} auth;
+
+	struct config_upstream *upstreams;
+	size_t nupstreams;
+
+	struct config_route *routes;  /* file order, "*" included */
+	size_t nroutes;
+	const struct config_route *catch_all; /* the "*" route, or NULL */
+
+	struct config_fallback fallback_on;
+
+	struct {
+		enum config_level mode;
+		struct config_level_limits reduced;
+		struct config_level_limits minimal;
+		struct {
+			size_t entries;
+			uint64_t ttl_ms;
+			size_t max_bytes;
+			bool serve_fresh;
+		} cache;
+		char *offline_message;    /* NULL: no offline level */
+	} degradation;
+};
+
+/*
+ * Loads and checks the YAML file at path. On success returns 0 and stores a new
+ * configuration in *out (free with config_free). On failure returns -1, leaves
+ * *out untouched and writes "FILE:LINE:COL: message" into err.
+ * Relative *_file paths in the file are read from the file's directory.
+ */
+int config_load(const char *path, struct config **out, char *err, size_t errlen);
+
+/*
+ * As config_load, from memory (len bytes, no NUL needed); name stands for FILE
+ * in messages and relative *_file paths are read from the working directory.
+ */
+int config_load_string(const char *name, const char *yaml, size_t len,
+		       struct config **out, char *err, size_t errlen);
+
+void config_free(struct config *cfg);
+
+/* The upstream called name, or NULL. */
+const struct config_upstream *config_find_upstream(const struct config *cfg, const char *name);
+
+/* True when fallback_on names this HTTP status. */
+bool config_fallback_status(const struct config_fallback *fb, unsigned status);
+
+/* Names used in messages and status pages. */
+const char *config_level_name(enum config_level level);
+const char *config_provider_name(enum config_provider provider);
+
+#endif

@@ -1,0 +1,587 @@
+/* engine.c — HTTP requests to upstreams for one worker: a curl multi handle driven by the worker's epoll and timers. */
+#include "engine.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "clock.h"
+
+/* Easy handles kept for reuse; creating one costs far more than resetting it. */
+#define ENGINE_SPARE_MAX 256
+
+struct engine_transfer {
+	struct engine *engine;
+	CURL *easy;
+	const struct engine_handlers *handlers;
+	void *arg;
+	struct engine_response response;
+	struct timer watchdog;          /* first byte and idle timeouts */
+	uint64_t first_byte_deadline_ms;
+	uint64_t idle_timeout_ms;
+	uint64_t last_activity_ms;
+	bool headers_done;
+	bool paused;
+	bool aborted;                   /* on_data asked to stop */
+	enum engine_error forced_error; /* set by the watchdog before removal */
+	char curl_error[CURL_ERROR_SIZE];
+	struct engine_transfer *next;   /* spare list, or the active list */
+	struct engine_transfer *prev;
+};
+
+struct engine {
+	CURLM *multi;
+	int epfd;
+	uint32_t tag;
+	struct timers *timers;
+	struct timer curl_timer;
+	struct engine_transfer *active;
+	struct engine_transfer *spare;
+	size_t nactive;
+	size_t nspare;
+};
+
+const char *engine_error_name(enum engine_error error)
+{
+	switch (error) {
+	case ENGINE_OK: return "ok";
+	case ENGINE_CONNECT: return "connect";
+	case ENGINE_TIMEOUT: return "timeout";
+	case ENGINE_PROTOCOL: return "protocol";
+	case ENGINE_TOO_LARGE: return "too_large";
+	case ENGINE_INTERNAL: return "internal";
+	}
+	return "unknown";
+}
+
+int engine_parse_retry_after(const char *value, uint64_t now_wall_ms, int64_t *ms)
+{
+	struct tm tm;
+	const char *end;
+	char *stop;
+	unsigned long long secs;
+	time_t when;
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (isdigit((unsigned char)*value)) {
+		errno = 0;
+		secs = strtoull(value, &stop, 10);
+		while (*stop == ' ' || *stop == '\t' || *stop == '\r' || *stop == '\n')
+			stop++;
+		if (errno != 0 || *stop != '\0' || secs > 86400ull * 365)
+			return -1;
+		*ms = (int64_t)secs * 1000;
+		return 0;
+	}
+	memset(&tm, 0, sizeof tm);
+	end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL)
+		return -1;
+	when = timegm(&tm);
+	if (when == (time_t)-1)
+		return -1;
+	*ms = (int64_t)when * 1000 - (int64_t)now_wall_ms;
+	if (*ms < 0)
+		*ms = 0;
+	return 0;
+}
+
+/* --- curl's sockets and timer in the worker's loop ------------------------ */
+
+static int engine_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct engine *e = userp;
+	struct epoll_event ev;
+	int op;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		/* curl may already have closed s; a failed DEL is then expected. */
+		epoll_ctl(e->epfd, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(e->multi, s, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+	ev.data.u64 = ((uint64_t)e->tag << 32) | (uint32_t)s;
+	op = socketp == NULL ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+	if (epoll_ctl(e->epfd, op, s, &ev) != 0 && op == EPOLL_CTL_ADD && errno == EEXIST)
+		epoll_ctl(e->epfd, EPOLL_CTL_MOD, s, &ev);
+	/* Any non-NULL marker: the socket is in the epoll set. */
+	curl_multi_assign(e->multi, s, e);
+	return 0;
+}
+
+static int engine_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct engine *e = userp;
+
+	(void)multi;
+	if (timeout_ms < 0)
+		timers_disarm(e->timers, &e->curl_timer);
+	else
+		timers_arm(e->timers, &e->curl_timer, clock_now_ms() + (uint64_t)timeout_ms);
+	return 0;
+}
+
+/* --- transfers ----------------------------------------------------------- */
+
+static void engine_link(struct engine *e, struct engine_transfer *t)
+{
+	t->prev = NULL;
+	t->next = e->active;
+	if (e->active != NULL)
+		e->active->prev = t;
+	e->active = t;
+	e->nactive++;
+}
+
+static void engine_unlink(struct engine *e, struct engine_transfer *t)
+{
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		e->active = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+	e->nactive--;
+}
+
+/* Keeps t's easy handle for reuse once t has left curl and the active list. */
+static void engine_recycle(struct engine_transfer *t)
+{
+	struct engine *e = t->engine;
+
+	buf_free(&t->response.body);
+	if (e->nspare < ENGINE_SPARE_MAX) {
+		t->next = e->spare;
+		e->spare = t;
+		e->nspare++;
+	} else {
+		curl_easy_cleanup(t->easy);
+		free(t);
+	}
+}
+
+/* Takes t out of curl (closing its connection when mid-way) and the active list. */
+static void engine_detach(struct engine_transfer *t)
+{
+	struct engine *e = t->engine;
+
+	timers_disarm(e->timers, &t->watchdog);
+	curl_multi_remove_handle(e->multi, t->easy);
+	engine_unlink(e, t);
+}
+
+static void engine_watchdog_arm(struct engine_transfer *t)
+{
+	uint64_t at;
+
+	if (!t->headers_done && t->response.first_byte_ms == 0)
+		at = t->first_byte_deadline_ms;
+	else if (t->idle_timeout_ms > 0 && !t->paused)
+		at = t->last_activity_ms + t->idle_timeout_ms;
+	else
+		return;
+	timers_arm(t->engine->timers, &t->watchdog, at);
+}
+
+static void engine_finish(struct engine_transfer *t, CURLcode code);
+
+static void engine_watchdog_fire(struct timer *timer)
+{
+	struct engine_transfer *t = timer->arg;
+	uint64_t now = clock_now_ms();
+
+	if (t->response.first_byte_ms == 0) {
+		if (now < t->first_byte_deadline_ms) {
+			engine_watchdog_arm(t);
+			return;
+		}
+		snprintf(t->response.error_text, sizeof t->response.error_text,
+			 "no first byte after %llu ms",
+			 (unsigned long long)(now - t->response.started_ms));
+	} else {
+		if (t->paused || now < t->last_activity_ms + t->idle_timeout_ms) {
+			engine_watchdog_arm(t);
+			return;
+		}
+		snprintf(t->response.error_text, sizeof t->response.error_text,
+			 "silent for %llu ms", (unsigned long long)(now - t->last_activity_ms));
+	}
+	t->forced_error = ENGINE_TIMEOUT;
+	engine_finish(t, CURLE_OPERATION_TIMEDOUT);
+}
+
+static void engine_mark_activity(struct engine_transfer *t)
+{
+	uint64_t now = clock_now_ms();
+
+	t->last_activity_ms = now;
+	if (t->response.first_byte_ms == 0) {
+		t->response.first_byte_ms = now;
+		/* From here on the watchdog guards silence, lazily: it re-checks
+		 * last_activity_ms when it fires instead of moving per chunk. */
+		timers_disarm(t->engine->timers, &t->watchdog);
+		engine_watchdog_arm(t);
+	}
+}
+
+static void engine_header_value(const char *line, size_t len, size_t name_len, char *out, size_t outlen)
+{
+	size_t i = name_len, n;
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	while (len > i && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
+		len--;
+	n = len - i;
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, line + i, n);
+	out[n] = '\0';
+}
+
+static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *userp)
+{
+	struct engine_transfer *t = userp;
+	struct engine_response *r = &t->response;
+	size_t len = size * nitems;
+	char value[64];
+	int64_t ms;
+
+	engine_mark_activity(t);
+	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		const char *sp = memchr(line, ' ', len);
+
+		/* A new status line (after a 1xx) starts the headers over. */
+		r->status = sp != NULL ? (unsigned)strtoul(sp + 1, NULL, 10) : 0;
+		r->content_type[0] = '\0';
+		r->retry_after_ms = -1;
+	} else if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+		if (r->status >= 200 && !t->headers_done) {
+			t->headers_done = true;
+			if (t->handlers->on_headers != NULL)
+				t->handlers->on_headers(t->arg, r);
+		}
+	} else if (len > 13 && strncasecmp(line, "content-type:", 13) == 0) {
+		engine_header_value(line, len, 13, r->content_type, sizeof r->content_type);
+	} else if (len > 15 && strncasecmp(line, "retry-after-ms:", 15) == 0) {
+		engine_header_value(line, len, 15, value, sizeof value);
+		if (isdigit((unsigned char)value[0]))
+			r->retry_after_ms = strtoll(value, NULL, 10);
+	} else if (len > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
+		engine_header_value(line, len, 12, value, sizeof value);
+		/* retry-after-ms is the finer of the two; keep it when both come. */
+		if (r->retry_after_ms < 0 &&
+		    engine_parse_retry_after(value, clock_wall_ms(), &ms) == 0)
+			r->retry_after_ms = ms;
+	}
+	return len;
+}
+
+static size_t engine_write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct engine_transfer *t = userp;
+	size_t len = size * nmemb;
+	enum engine_data_result rc;
+
+	engine_mark_activity(t);
+	if (t->handlers->on_data == NULL) {
+		if (buf_append(&t->response.body, data, len) != 0) {
+			t->forced_error = ENGINE_TOO_LARGE;
+			return 0;
+		}
+		return len;
+	}
+	rc = t->handlers->on_data(t->arg, data, len);
+	if (rc == ENGINE_DATA_PAUSE) {
+		t->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (rc == ENGINE_DATA_ABORT) {
+		t->aborted = true;
+		t->forced_error = ENGINE_INTERNAL;
+		return 0;
+	}
+	return len;
+}
+
+static enum engine_error engine_classify(CURLcode code)
+{
+	switch (code) {
+	case CURLE_OK:
+		return ENGINE_OK;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return ENGINE_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return ENGINE_TIMEOUT;
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_FAILED_INIT:
+	case CURLE_ABORTED_BY_CALLBACK:
+		return ENGINE_INTERNAL;
+	default:
+		return ENGINE_PROTOCOL;
+	}
+}
+
+/* Short, key-free words for the attempts list (curl's own text names hosts and ports). */
+static void engine_describe(struct engine_transfer *t, CURLcode code)
+{
+	struct engine_response *r = &t->response;
+
+	if (r->error_text[0] != '\0')
+		return;
+	switch (code) {
+	case CURLE_COULDNT_CONNECT:
+		snprintf(r->error_text, sizeof r->error_text, "connection refused or unreachable");
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		snprintf(r->error_text, sizeof r->error_text, "host name not found");
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(r->error_text, sizeof r->error_text, "%s timed out after %llu ms",
+			 r->first_byte_ms == 0 && r->status == 0 ? "connect or request" : "response",
+			 (unsigned long long)(r->ended_ms - r->started_ms));
+		break;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		snprintf(r->error_text, sizeof r->error_text, "connection reset");
+		break;
+	case CURLE_PARTIAL_FILE:
+		snprintf(r->error_text, sizeof r->error_text, "response cut short");
+		break;
+	case CURLE_GOT_NOTHING:
+		snprintf(r->error_text, sizeof r->error_text, "connection closed without a response");
+		break;
+	default:
+		snprintf(r->error_text, sizeof r->error_text, "%s", curl_easy_strerror(code));
+		break;
+	}
+}
+
+static void engine_finish(struct engine_transfer *t, CURLcode code)
+{
+	struct engine_response *r = &t->response;
+	const struct engine_handlers *handlers = t->handlers;
+	void *arg = t->arg;
+
+	r->ended_ms = clock_now_ms();
+	r->error = t->forced_error != ENGINE_OK ? t->forced_error : engine_classify(code);
+	if (r->error == ENGINE_TOO_LARGE)
+		snprintf(r->error_text, sizeof r->error_text, "answer larger than %zu bytes",
+			 r->body.max);
+	else if (r->error == ENGINE_INTERNAL && t->aborted)
+		snprintf(r->error_text, sizeof r->error_text, "stopped by detour");
+	else if (r->error != ENGINE_OK)
+		engine_describe(t, code);
+	/* The transfer leaves curl before on_done, which may submit the next attempt. */
+	engine_detach(t);
+	handlers->on_done(arg, r);
+	engine_recycle(t);
+}
+
+static void engine_collect(struct engine *e)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
+		struct engine_transfer *t = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+		if (t != NULL)
+			engine_finish(t, msg->data.result);
+	}
+}
+
+static void engine_curl_timer_fire(struct timer *timer)
+{
+	struct engine *e = timer->arg;
+	int running;
+
+	curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	engine_collect(e);
+}
+
+void engine_on_socket(struct engine *e, int fd, uint32_t epoll_events)
+{
+	int mask = 0, running;
+
+	if (epoll_events & EPOLLIN)
+		mask |= CURL_CSELECT_IN;
+	if (epoll_events & EPOLLOUT)
+		mask |= CURL_CSELECT_OUT;
+	if (epoll_events & (EPOLLERR | EPOLLHUP))
+		mask |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(e->multi, fd, mask, &running);
+	engine_collect(e);
+}
+
+struct engine *engine_create(int epfd, uint32_t engine_epoll_tag, struct timers *timers,
+			     size_t max_cached_connections, char *err, size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof *e);
+
+	if (e == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	e->multi = curl_multi_init();
+	if (e->multi == NULL) {
+		snprintf(err, errlen, "curl_multi_init failed");
+		goto fail;
+	}
+	e->epfd = epfd;
+	e->tag = engine_epoll_tag;
+	e->timers = timers;
+	timer_init(&e->curl_timer, engine_curl_timer_fire, e);
+	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, engine_socket_cb);
+	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, engine_timer_cb);
+	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)max_cached_connections);
+	return e;
+fail:
+	if (e != NULL && e->multi != NULL)
+		curl_multi_cleanup(e->multi);
+	free(e);
+	return NULL;
+}
+
+void engine_free(struct engine *e)
+{
+	struct engine_transfer *t;
+
+	if (e == NULL)
+		return;
+	while (e->active != NULL)
+		engine_cancel(e->active);
+	while ((t = e->spare) != NULL) {
+		e->spare = t->next;
+		curl_easy_cleanup(t->easy);
+		free(t);
+	}
+	timers_disarm(e->timers, &e->curl_timer);
+	curl_multi_cleanup(e->multi);
+	free(e);
+}
+
+static struct engine_transfer *engine_transfer_get(struct engine *e)
+{
+	struct engine_transfer *t = e->spare;
+
+	if (t != NULL) {
+		e->spare = t->next;
+		e->nspare--;
+		curl_easy_reset(t->easy);
+		return t;
+	}
+	t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return NULL;
+	t->easy = curl_easy_init();
+	if (t->easy == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+struct engine_transfer *engine_submit(struct engine *e, const struct engine_request *req,
+				      const struct engine_handlers *handlers, void *arg)
+{
+	struct engine_transfer *t = engine_transfer_get(e);
+	CURL *h;
+	uint64_t now = clock_now_ms();
+
+	if (t == NULL)
+		return NULL;
+	h = t->easy;
+	t->engine = e;
+	t->handlers = handlers;
+	t->arg = arg;
+	memset(&t->response, 0, sizeof t->response);
+	t->response.retry_after_ms = -1;
+	t->response.started_ms = now;
+	buf_init(&t->response.body, req->max_response);
+	t->first_byte_deadline_ms = now + req->first_byte_timeout_ms;
+	t->idle_timeout_ms = req->idle_timeout_ms;
+	t->last_activity_ms = now;
+	t->headers_done = false;
+	t->paused = false;
+	t->aborted = false;
+	t->forced_error = ENGINE_OK;
+	t->curl_error[0] = '\0';
+	timer_init(&t->watchdog, engine_watchdog_fire, t);
+
+	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, req->headers);
+	if (req->body != NULL) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+	} else {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	}
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)req->total_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, engine_header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, engine_write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->curl_error);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	/* Upstreams speak one protocol; no redirects, no proxies from the environment. */
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+
+	engine_link(e, t);
+	if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {
+		engine_unlink(e, t);
+		buf_free(&t->response.body);
+		curl_easy_cleanup(h);
+		free(t);
+		return NULL;
+	}
+	engine_watchdog_arm(t);
+	return t;
+}
+
+void engine_cancel(struct engine_transfer *t)
+{
+	engine_detach(t);
+	engine_recycle(t);
+}
+
+void engine_unpause(struct engine_transfer *t)
+{
+	if (!t->paused)
+		return;
+	t->paused = false;
+	t->last_activity_ms = clock_now_ms();
+	curl_easy_pause(t->easy, CURLPAUSE_CONT);
+	engine_watchdog_arm(t);
+}
+
+size_t engine_active(const struct engine *e)
+{
+	return e->nactive;
+}

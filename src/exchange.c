@@ -1,0 +1,188 @@
+/* exchange.c — one client request and everything done for it, from its first byte to its answer, on one worker. */
+#include "exchange.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "clock.h"
+#include "engine.h"
+#include "log.h"
+#include "timers.h"
+#include "worker.h"
+
+/* Spare exchanges a worker keeps, and the body memory each may keep. */
+#define EXCHANGE_SPARE_MAX 1024
+#define EXCHANGE_KEEP_BODY (64 * 1024)
+
+struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
+{
+	struct exchange *x = w->spare;
+
+	if (x != NULL) {
+		w->spare = x->next_in_worker;
+		w->nspare--;
+	} else {
+		x = calloc(1, sizeof *x);
+		if (x == NULL)
+			return NULL;
+		buf_init(&x->body, 0);
+	}
+	x->worker = w;
+	x->connection = c;
+	x->endpoint = EXCHANGE_NOT_FOUND;
+	x->path = NULL;
+	x->request_id[0] = '\0';
+	x->started_ms = clock_now_ms();
+	x->deadline_ms = x->started_ms + w->rt->cfg->server.request_timeout_ms;
+	buf_reset(&x->body);
+	x->body.max = w->rt->cfg->server.max_body;
+	x->body_too_large = false;
+	x->discarded = 0;
+	x->parsed = false;
+	x->route = NULL;
+	x->norder = 0;
+	x->next = 0;
+	x->target = NULL;
+	x->upstream = NULL;
+	x->upstream_body = NULL;
+	x->transfer = NULL;
+	attempts_init(&x->attempts);
+	x->response = NULL;
+	x->status = 0;
+	x->suspended = false;
+	x->answered = false;
+
+	x->prev = NULL;
+	x->next_in_worker = w->exchanges;
+	if (w->exchanges != NULL)
+		w->exchanges->prev = x;
+	w->exchanges = x;
+	w->nexchanges++;
+	return x;
+}
+
+void exchange_release(struct exchange *x)
+{
+	struct worker *w = x->worker;
+
+	if (x->transfer != NULL) {
+		engine_cancel(x->transfer);
+		x->transfer = NULL;
+	}
+	if (x->parsed)
+		request_free(&x->request);
+	free(x->upstream_body);
+	x->upstream_body = NULL;
+	if (x->response != NULL && !x->answered)
+		MHD_destroy_response(x->response);
+	x->response = NULL;
+
+	if (x->prev != NULL)
+		x->prev->next_in_worker = x->next_in_worker;
+	else
+		w->exchanges = x->next_in_worker;
+	if (x->next_in_worker != NULL)
+		x->next_in_worker->prev = x->prev;
+	w->nexchanges--;
+
+	if (w->nspare < EXCHANGE_SPARE_MAX) {
+		buf_shrink(&x->body, EXCHANGE_KEEP_BODY);
+		x->next_in_worker = w->spare;
+		w->spare = x;
+		w->nspare++;
+	} else {
+		buf_free(&x->body);
+		free(x);
+	}
+}
+
+void exchange_answer(struct exchange *x, unsigned status, struct MHD_Response *response)
+{
+	if (response == NULL) {
+		log_error("request_id=%s out of memory building the answer", x->request_id);
+		status = 500;
+		response = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		if (response == NULL)
+			return;
+	}
+	if (x->response != NULL || x->answered) {
+		MHD_destroy_response(response);
+		return;
+	}
+	MHD_add_response_header(response, "x-request-id", x->request_id);
+	x->response = response;
+	x->status = status;
+	if (x->suspended) {
+		x->suspended = false;
+		MHD_resume_connection(x->connection);
+		worker_server_due(x->worker);
+	}
+}
+
+void exchange_answer_json(struct exchange *x, unsigned status, char *json, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, json, free);
+
+	if (r == NULL)
+		free(json);
+	else
+		MHD_add_response_header(r, "Content-Type", "application/json");
+	exchange_answer(x, status, r);
+}
+
+void exchange_answer_error(struct exchange *x, unsigned status, const char *type, const char *code,
+			   const char *param, const char *message)
+{
+	struct buf b;
+	char *json;
+	size_t len;
+	int rc = 0;
+
+	buf_init(&b, 64 * 1024);
+	rc |= buf_append_str(&b, "{\"error\":{\"message\":\"");
+	rc |= buf_append_json_escaped(&b, message, strlen(message));
+	rc |= buf_append_str(&b, "\",\"type\":\"");
+	rc |= buf_append_json_escaped(&b, type, strlen(type));
+	if (param != NULL) {
+		rc |= buf_append_str(&b, "\",\"param\":\"");
+		rc |= buf_append_json_escaped(&b, param, strlen(param));
+		rc |= buf_append_str(&b, "\"");
+	} else {
+		rc |= buf_append_str(&b, "\",\"param\":null");
+	}
+	if (code != NULL) {
+		rc |= buf_append_str(&b, ",\"code\":\"");
+		rc |= buf_append_json_escaped(&b, code, strlen(code));
+		rc |= buf_append_str(&b, "\"}}");
+	} else {
+		rc |= buf_append_str(&b, ",\"code\":null}}");
+	}
+	json = buf_take(&b, &len);
+	if (rc != 0) {
+		free(json);
+		exchange_answer(x, 500, NULL);
+		return;
+	}
+	exchange_answer_json(x, status, json, len);
+}
+
+void exchange_suspend(struct exchange *x)
+{
+	if (x->response != NULL || x->suspended)
+		return;
+	x->suspended = true;
+	MHD_suspend_connection(x->connection);
+}
+
+enum metrics_endpoint exchange_metrics_endpoint(enum exchange_endpoint ep)
+{
+	switch (ep) {
+	case EXCHANGE_CHAT: return METRICS_CHAT;
+	case EXCHANGE_COMPLETIONS: return METRICS_COMPLETIONS;
+	case EXCHANGE_EMBEDDINGS: return METRICS_EMBEDDINGS;
+	default: return METRICS_OTHER;
+	}
+}

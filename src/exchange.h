@@ -1,0 +1,97 @@
+/* exchange.h — one client request and everything done for it, from its first byte to its answer, on one worker. */
+#ifndef DETOUR_EXCHANGE_H
+#define DETOUR_EXCHANGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attempts.h"
+#include "buf.h"
+#include "config.h"
+#include "metrics.h"
+#include "request.h"
+#include "router.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+struct worker;
+struct upstream;
+struct engine_transfer;
+
+enum exchange_endpoint {
+	EXCHANGE_CHAT,
+	EXCHANGE_COMPLETIONS,
+	EXCHANGE_EMBEDDINGS,
+	EXCHANGE_MODELS,
+	EXCHANGE_HEALTH,
+	EXCHANGE_HEALTH_LIVE,
+	EXCHANGE_CIRCUITS,
+	EXCHANGE_METRICS,
+	EXCHANGE_ADMIN_CIRCUIT,
+	EXCHANGE_ADMIN_DEGRADATION,
+	EXCHANGE_NOT_FOUND,
+};
+
+struct exchange {
+	struct worker *worker;
+	struct MHD_Connection *connection;
+	enum exchange_endpoint endpoint;
+	const char *path;            /* libmicrohttpd's, valid for the request */
+	char request_id[72];
+	uint64_t started_ms;
+	uint64_t deadline_ms;        /* request_timeout from the first byte */
+
+	struct buf body;             /* the client's body, capped at max_body */
+	bool body_too_large;
+	size_t discarded;            /* bytes dropped past max_body */
+	struct request request;      /* parsed once */
+	bool parsed;
+
+	/* The attempt loop (proxy.c). */
+	const struct config_route *route;
+	size_t order[ROUTER_MAX_TARGETS];
+	size_t norder;
+	size_t next;                 /* position in order[] of the next target */
+	const struct config_target *target;
+	struct upstream *upstream;
+	char *upstream_body;         /* owned when the target changed the body */
+	struct engine_transfer *transfer;
+	struct attempts attempts;
+
+	/* The answer. */
+	struct MHD_Response *response;
+	unsigned status;
+	bool suspended;              /* waiting on an upstream */
+	bool answered;               /* queued to libmicrohttpd */
+
+	struct exchange *prev;
+	struct exchange *next_in_worker;
+};
+
+/* A fresh exchange on worker w for connection c, linked into the worker's
+ * list; NULL when out of memory. */
+struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c);
+
+/* Cancels what is still running and returns x to the worker's spares. */
+void exchange_release(struct exchange *x);
+
+/* Stores the answer (adding x-request-id), taking ownership of response, and
+ * resumes the connection when it waits. An exchange answers once: a second
+ * answer is destroyed. */
+void exchange_answer(struct exchange *x, unsigned status, struct MHD_Response *response);
+
+/* Answers with a JSON body the exchange takes (malloc'd, len bytes). */
+void exchange_answer_json(struct exchange *x, unsigned status, char *json, size_t len);
+
+/* Answers with an OpenAI-shaped error. param and code may be NULL. */
+void exchange_answer_error(struct exchange *x, unsigned status, const char *type, const char *code,
+			   const char *param, const char *message);
+
+/* Waits for an answer that comes later from the worker's loop. */
+void exchange_suspend(struct exchange *x);
+
+/* The metrics bucket of an endpoint. */
+enum metrics_endpoint exchange_metrics_endpoint(enum exchange_endpoint ep);
+
+#endif

@@ -1,0 +1,142 @@
+/* metrics.c — counters each worker keeps for itself, summed into Prometheus text on scrape. */
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "worker.h"
+
+static const uint64_t metrics_bounds_ms[METRICS_BUCKETS] = {
+	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, UINT64_MAX
+};
+
+static const char *const metrics_endpoint_names[METRICS_ENDPOINTS] = {
+	"chat", "completions", "embeddings", "other"
+};
+
+static const char *const metrics_attempt_names[METRICS_ATTEMPTS] = {
+	"success", "fall_over", "pass_through", "give_up", "skipped"
+};
+
+int metrics_init(struct metrics *m, size_t nupstreams)
+{
+	memset(m, 0, sizeof *m);
+	m->nupstreams = nupstreams;
+	m->attempts = calloc(nupstreams * METRICS_ATTEMPTS + 1, sizeof *m->attempts);
+	return m->attempts == NULL ? -1 : 0;
+}
+
+void metrics_free(struct metrics *m)
+{
+	free(m->attempts);
+	m->attempts = NULL;
+}
+
+void metrics_request(struct metrics *m, enum metrics_endpoint ep, unsigned status, uint64_t ms)
+{
+	size_t b = 0;
+
+	if (status >= 600)
+		status = 0;
+	metrics_add(&m->requests[ep][status], 1);
+	while (ms > metrics_bounds_ms[b])
+		b++;
+	metrics_add(&m->duration_buckets[ep][b], 1);
+	metrics_add(&m->duration_ms_sum[ep], ms);
+}
+
+void metrics_attempt(struct metrics *m, size_t u, enum metrics_attempt what)
+{
+	if (u < m->nupstreams)
+		metrics_add(&m->attempts[u * METRICS_ATTEMPTS + what], 1);
+}
+
+static uint64_t metrics_read(const metrics_counter *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static int metrics_render_requests(const struct runtime *rt, struct buf *out)
+{
+	unsigned ep, status, w;
+	int rc = 0;
+
+	rc |= buf_append_str(out, "# HELP detour_requests_total Requests answered, by endpoint and status.\n"
+				  "# TYPE detour_requests_total counter\n");
+	for (ep = 0; ep < METRICS_ENDPOINTS; ep++) {
+		for (status = 0; status < 600; status++) {
+			uint64_t sum = 0;
+
+			for (w = 0; w < rt->nworkers; w++)
+				sum += metrics_read(&rt->workers[w].metrics.requests[ep][status]);
+			if (sum > 0)
+				rc |= buf_printf(out, "detour_requests_total{endpoint=\"%s\",code=\"%u\"} %llu\n",
+						 metrics_endpoint_names[ep], status, (unsigned long long)sum);
+		}
+	}
+	return rc;
+}
+
+static int metrics_render_durations(const struct runtime *rt, struct buf *out)
+{
+	unsigned ep, b, w;
+	int rc = 0;
+
+	rc |= buf_append_str(out, "# HELP detour_request_duration_seconds Time from request to answer.\n"
+				  "# TYPE detour_request_duration_seconds histogram\n");
+	for (ep = 0; ep < METRICS_ENDPOINTS; ep++) {
+		uint64_t cumulative = 0, sum_ms = 0;
+
+		for (w = 0; w < rt->nworkers; w++)
+			sum_ms += metrics_read(&rt->workers[w].metrics.duration_ms_sum[ep]);
+		for (b = 0; b < METRICS_BUCKETS; b++) {
+			for (w = 0; w < rt->nworkers; w++)
+				cumulative += metrics_read(&rt->workers[w].metrics.duration_buckets[ep][b]);
+			if (metrics_bounds_ms[b] == UINT64_MAX)
+				rc |= buf_printf(out, "detour_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
+						 metrics_endpoint_names[ep], (unsigned long long)cumulative);
+			else
+				rc |= buf_printf(out, "detour_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+						 metrics_endpoint_names[ep], (double)metrics_bounds_ms[b] / 1000.0,
+						 (unsigned long long)cumulative);
+		}
+		rc |= buf_printf(out, "detour_request_duration_seconds_sum{endpoint=\"%s\"} %.3f\n",
+				 metrics_endpoint_names[ep], (double)sum_ms / 1000.0);
+		rc |= buf_printf(out, "detour_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+				 metrics_endpoint_names[ep], (unsigned long long)cumulative);
+	}
+	return rc;
+}
+
+static int metrics_render_attempts(const struct runtime *rt, struct buf *out)
+{
+	size_t u;
+	unsigned a, w;
+	int rc = 0;
+
+	rc |= buf_append_str(out, "# HELP detour_upstream_attempts_total Attempts on each upstream, by result.\n"
+				  "# TYPE detour_upstream_attempts_total counter\n");
+	for (u = 0; u < rt->cfg->nupstreams; u++) {
+		for (a = 0; a < METRICS_ATTEMPTS; a++) {
+			uint64_t sum = 0;
+
+			for (w = 0; w < rt->nworkers; w++)
+				sum += metrics_read(&rt->workers[w].metrics.attempts[u * METRICS_ATTEMPTS + a]);
+			rc |= buf_printf(out, "detour_upstream_attempts_total{upstream=\"%s\",result=\"%s\"} %llu\n",
+					 rt->cfg->upstreams[u].name, metrics_attempt_names[a],
+					 (unsigned long long)sum);
+		}
+	}
+	return rc;
+}
+
+int metrics_render(const struct runtime *rt, struct buf *out)
+{
+	int rc = 0;
+
+	rc |= metrics_render_requests(rt, out);
+	rc |= metrics_render_durations(rt, out);
+	rc |= metrics_render_attempts(rt, out);
+	return rc == 0 ? 0 : -1;
+}

@@ -1,0 +1,62 @@
+/* metrics.h — counters each worker keeps for itself, summed into Prometheus text on scrape. */
+#ifndef DETOUR_METRICS_H
+#define DETOUR_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct runtime;
+
+enum metrics_endpoint {
+	METRICS_CHAT,
+	METRICS_COMPLETIONS,
+	METRICS_EMBEDDINGS,
+	METRICS_OTHER,
+	METRICS_ENDPOINTS
+};
+
+enum metrics_attempt {
+	METRICS_ATTEMPT_SUCCESS,
+	METRICS_ATTEMPT_FALL_OVER,
+	METRICS_ATTEMPT_PASS_THROUGH,
+	METRICS_ATTEMPT_GIVE_UP,
+	METRICS_ATTEMPT_SKIPPED,
+	METRICS_ATTEMPTS
+};
+
+#define METRICS_BUCKETS 14
+
+/* One owner thread adds with a relaxed load and store (no locked instruction);
+ * the scraping thread reads with relaxed loads. */
+typedef atomic_uint_fast64_t metrics_counter;
+
+struct metrics {
+	metrics_counter requests[METRICS_ENDPOINTS][600];      /* by answered status */
+	metrics_counter duration_buckets[METRICS_ENDPOINTS][METRICS_BUCKETS];
+	metrics_counter duration_ms_sum[METRICS_ENDPOINTS];
+	metrics_counter *attempts;                             /* [upstream][METRICS_ATTEMPTS] */
+	size_t nupstreams;
+};
+
+/* Returns 0, or -1 when out of memory. */
+int metrics_init(struct metrics *m, size_t nupstreams);
+void metrics_free(struct metrics *m);
+
+static inline void metrics_add(metrics_counter *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* Counts a request answered with status after ms. */
+void metrics_request(struct metrics *m, enum metrics_endpoint ep, unsigned status, uint64_t ms);
+
+/* Counts one attempt on upstream index u. */
+void metrics_attempt(struct metrics *m, size_t u, enum metrics_attempt what);
+
+/* Appends the Prometheus text of every worker's counters and the shared state. */
+int metrics_render(const struct runtime *rt, struct buf *out);
+
+#endif

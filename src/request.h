@@ -1,0 +1,57 @@
+/* request.h — a client's request body, parsed once: what routing needs, and the body each target is sent. */
+#ifndef DETOUR_REQUEST_H
+#define DETOUR_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum request_kind {
+	REQUEST_CHAT,        /* /v1/chat/completions */
+	REQUEST_COMPLETIONS, /* /v1/completions */
+	REQUEST_EMBEDDINGS,  /* /v1/embeddings */
+};
+
+struct request {
+	enum request_kind kind;
+	json_t *root;               /* owned; a JSON object */
+	const char *model;          /* inside root */
+	bool stream;
+	bool has_tools;
+	int64_t max_tokens;         /* -1 when absent */
+	const char *max_tokens_key; /* "max_tokens" or "max_completion_tokens" */
+};
+
+/* Why a body was refused, in OpenAI's words. */
+struct request_error {
+	char message[256];
+	const char *param;  /* NULL or the offending field */
+	const char *code;   /* NULL or an OpenAI error code */
+};
+
+/* Parses and checks body. Returns 0 with r filled (free with request_free),
+ * or -1 with e filled and r untouched. */
+int request_parse(struct request *r, enum request_kind kind, const char *body, size_t len,
+		  struct request_error *e);
+
+void request_free(struct request *r);
+
+/* What a target changes in the body. */
+struct request_changes {
+	const char *model;    /* NULL: keep the client's */
+	unsigned max_tokens;  /* 0: no cap; else the body carries at most this */
+	unsigned drop;        /* CONFIG_DROP_* features removed */
+};
+
+/* True when the changes leave the body as the client sent it. */
+bool request_unchanged(const struct request *r, const struct request_changes *c);
+
+/* The body with the changes applied, as a new NUL-terminated string the caller
+ * frees, or NULL when out of memory. */
+char *request_rewrite(const struct request *r, const struct request_changes *c, size_t *len);
+
+const char *request_kind_path(enum request_kind kind);
+
+#endif

@@ -1,0 +1,31 @@
+/* runtime.h — what every worker shares: the configuration and the upstreams built from it. */
+#ifndef DETOUR_RUNTIME_H
+#define DETOUR_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "upstream.h"
+
+struct worker;
+
+struct runtime {
+	const struct config *cfg;
+	struct upstream *upstreams;   /* cfg->nupstreams, in configuration order */
+	uint64_t started_wall_ms;
+	struct worker *workers;       /* cfg->server.workers of them */
+	unsigned nworkers;
+};
+
+/* Builds the shared state for cfg (borrowed; it must outlive rt). */
+int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t errlen);
+void runtime_free(struct runtime *rt);
+
+/* The runtime upstream behind a configured one. */
+static inline struct upstream *runtime_upstream(const struct runtime *rt, const struct config_upstream *cfg)
+{
+	return &rt->upstreams[cfg->index];
+}
+
+#endif

@@ -1,0 +1,414 @@
+/* server.c — a worker's HTTP front end: its libmicrohttpd daemon, the request handler, and the dispatch to endpoints. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "admin.h"
+#include "auth.h"
+#include "clock.h"
+#include "exchange.h"
+#include "log.h"
+#include "proxy.h"
+#include "worker.h"
+
+struct server_route {
+	const char *path;
+	const char *method;
+	enum exchange_endpoint endpoint;
+};
+
+static const struct server_route server_routes[] = {
+	{ "/v1/chat/completions", "POST", EXCHANGE_CHAT },
+	{ "/v1/completions", "POST", EXCHANGE_COMPLETIONS },
+	{ "/v1/embeddings", "POST", EXCHANGE_EMBEDDINGS },
+	{ "/v1/models", "GET", EXCHANGE_MODELS },
+	{ "/health", "GET", EXCHANGE_HEALTH },
+	{ "/health/live", "GET", EXCHANGE_HEALTH_LIVE },
+	{ "/circuits", "GET", EXCHANGE_CIRCUITS },
+	{ "/metrics", "GET", EXCHANGE_METRICS },
+	{ "/admin/degradation", "POST", EXCHANGE_ADMIN_DEGRADATION },
+};
+
+#define SERVER_ADMIN_CIRCUITS "/admin/circuits/"
+
+/* Bytes of an oversized body read and dropped before the connection is cut. */
+#define SERVER_DISCARD_MAX (16u * 1024 * 1024)
+
+/* Finds the endpoint of path; *method_ok tells whether method fits it. */
+static enum exchange_endpoint server_match(const char *method, const char *path, const char **allow)
+{
+	size_t i;
+
+	*allow = NULL;
+	for (i = 0; i < sizeof server_routes / sizeof server_routes[0]; i++) {
+		if (strcmp(server_routes[i].path, path) != 0)
+			continue;
+		*allow = server_routes[i].method;
+		if (strcmp(server_routes[i].method, method) != 0 &&
+		    !(strcmp(method, "HEAD") == 0 && strcmp(server_routes[i].method, "GET") == 0))
+			return EXCHANGE_NOT_FOUND;
+		return server_routes[i].endpoint;
+	}
+	if (strncmp(path, SERVER_ADMIN_CIRCUITS, strlen(SERVER_ADMIN_CIRCUITS)) == 0 &&
+	    path[strlen(SERVER_ADMIN_CIRCUITS)] != '\0') {
+		*allow = "POST";
+		return strcmp(method, "POST") == 0 ? EXCHANGE_ADMIN_CIRCUIT : EXCHANGE_NOT_FOUND;
+	}
+	return EXCHANGE_NOT_FOUND;
+}
+
+static bool server_is_proxy(enum exchange_endpoint ep)
+{
+	return ep == EXCHANGE_CHAT || ep == EXCHANGE_COMPLETIONS || ep == EXCHANGE_EMBEDDINGS;
+}
+
+/* Keeps the client's x-request-id when it is a sane token, else makes one. */
+static void server_request_id(struct exchange *x)
+{
+	const char *given = MHD_lookup_connection_value(x->connection, MHD_HEADER_KIND, "x-request-id");
+	size_t i, n;
+
+	if (given != NULL && (n = strlen(given)) > 0 && n < sizeof x->request_id) {
+		for (i = 0; i < n; i++) {
+			char c = given[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			      c == '-' || c == '_' || c == '.' || c == ':'))
+				break;
+		}
+		if (i == n) {
+			memcpy(x->request_id, given, n + 1);
+			return;
+		}
+	}
+	rng_hex(&x->worker->rng, x->request_id, 32);
+}
+
+/* Answers what needs no body: the status pages, and the refusals. Returns
+ * true when it answered. */
+static bool server_begin(struct exchange *x, const char *method, const char *path)
+{
+	const struct config *cfg = x->worker->rt->cfg;
+	const char *allow, *length;
+	char message[160];
+
+	x->endpoint = server_match(method, path, &allow);
+	x->path = path;
+	if (x->endpoint == EXCHANGE_NOT_FOUND && allow != NULL) {
+		snprintf(message, sizeof message, "%s is not allowed on %s; use %s", method, path, allow);
+		exchange_answer_error(x, 405, "invalid_request_error", "method_not_allowed", NULL, message);
+		if (x->response != NULL)
+			MHD_add_response_header(x->response, "Allow", allow);
+		return true;
+	}
+	if (x->endpoint == EXCHANGE_NOT_FOUND) {
+		snprintf(message, sizeof message, "Unknown request URL: %s %.100s", method, path);
+		exchange_answer_error(x, 404, "invalid_request_error", "unknown_url", NULL, message);
+		return true;
+	}
+	if (!server_is_proxy(x->endpoint) && x->endpoint != EXCHANGE_MODELS)
+		return admin_begin(x);
+	if (!auth_client_allowed(cfg, MHD_lookup_connection_value(x->connection, MHD_HEADER_KIND,
+								  MHD_HTTP_HEADER_AUTHORIZATION))) {
+		exchange_answer_error(x, 401, "invalid_request_error", "invalid_api_key", NULL,
+				      "Incorrect API key provided. Use one of detour's client keys.");
+		if (x->response != NULL)
+			MHD_add_response_header(x->response, "WWW-Authenticate", "Bearer");
+		return true;
+	}
+	if (x->endpoint == EXCHANGE_MODELS)
+		return admin_begin(x);
+	length = MHD_lookup_connection_value(x->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (length != NULL && strtoull(length, NULL, 10) > cfg->server.max_body) {
+		x->body_too_large = true;
+		snprintf(message, sizeof message, "Request body of %s bytes is larger than max_body (%zu bytes).",
+			 length, cfg->server.max_body);
+		exchange_answer_error(x, 413, "invalid_request_error", "request_too_large", NULL, message);
+		return true;
+	}
+	return false;
+}
+
+/* The body is complete: parse it once and start the attempt loop. */
+static void server_dispatch(struct exchange *x)
+{
+	static const enum request_kind kinds[] = {
+		[EXCHANGE_CHAT] = REQUEST_CHAT,
+		[EXCHANGE_COMPLETIONS] = REQUEST_COMPLETIONS,
+		[EXCHANGE_EMBEDDINGS] = REQUEST_EMBEDDINGS,
+	};
+	struct request_error e;
+
+	if (admin_wants_body(x->endpoint)) {
+		admin_body(x);
+		return;
+	}
+	if (request_parse(&x->request, kinds[x->endpoint], x->body.data ? x->body.data : "",
+			  x->body.len, &e) != 0) {
+		exchange_answer_error(x, 400, "invalid_request_error", e.code, e.param, e.message);
+		return;
+	}
+	x->parsed = true;
+	proxy_start(x);
+}
+
+static enum MHD_Result server_queue(struct exchange *x)
+{
+	enum MHD_Result rc = MHD_queue_response(x->connection, x->status, x->response);
+
+	MHD_destroy_response(x->response);
+	x->response = NULL;
+	x->answered = true;
+	return rc;
+}
+
+static void server_refuse_large_body(struct exchange *x)
+{
+	char message[128];
+
+	snprintf(message, sizeof message, "Request body is larger than max_body (%zu bytes).", x->body.max);
+	exchange_answer_error(x, 413, "invalid_request_error", "request_too_large", NULL, message);
+}
+
+/*
+ * Keeps body bytes up to max_body. Past it (a chunked body has no length to
+ * refuse up front) libmicrohttpd lets an answer go out only once the body has
+ * ended, so the rest is read and dropped, up to SERVER_DISCARD_MAX, after which
+ * the connection is closed instead.
+ */
+static enum MHD_Result server_take_body(struct exchange *x, const char *data, size_t *size)
+{
+	size_t n = *size;
+
+	*size = 0;
+	if (!x->body_too_large && buf_append(&x->body, data, n) == 0)
+		return MHD_YES;
+	x->body_too_large = true;
+	x->discarded += n;
+	if (x->discarded > SERVER_DISCARD_MAX) {
+		log_warn("request_id=%s body over max_body kept coming; closing the connection", x->request_id);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connection, const char *url,
+				     const char *method, const char *version, const char *upload_data,
+				     size_t *upload_data_size, void **req_cls)
+{
+	struct worker *w = cls;
+	struct exchange *x = *req_cls;
+
+	(void)version;
+	if (x == NULL) {
+		x = exchange_new(w, connection);
+		if (x == NULL)
+			return MHD_NO;
+		*req_cls = x;
+		server_request_id(x);
+		if (server_begin(x, method, url))
+			return x->response != NULL ? server_queue(x) : MHD_NO;
+		return MHD_YES;
+	}
+	if (x->answered)
+		return MHD_YES;
+	if (x->response != NULL) {
+		/* An answer is ready; any body still arriving is discarded. */
+		*upload_data_size = 0;
+		return server_queue(x);
+	}
+	if (*upload_data_size > 0)
+		return server_take_body(x, upload_data, upload_data_size);
+	if (x->body_too_large) {
+		server_refuse_large_body(x);
+		return server_queue(x);
+	}
+	server_dispatch(x);
+	if (x->response != NULL)
+		return server_queue(x);
+	exchange_suspend(x);
+	return MHD_YES;
+}
+
+static void server_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+			     enum MHD_RequestTerminationCode toe)
+{
+	struct worker *w = cls;
+	struct exchange *x = *req_cls;
+	uint64_t ms;
+
+	(void)connection;
+	if (x == NULL)
+		return;
+	*req_cls = NULL;
+	ms = clock_now_ms() - x->started_ms;
+	if (x->answered)
+		metrics_request(&w->metrics, exchange_metrics_endpoint(x->endpoint), x->status, ms);
+	if (w->rt->cfg->log.access || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->parsed))
+		log_write(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? CONFIG_LOG_INFO : CONFIG_LOG_WARN,
+			  "request_id=%s path=%s status=%u attempts=%zu ms=%llu%s", x->request_id,
+			  x->path != NULL ? x->path : "-", x->answered ? x->status : 0, x->attempts.tries,
+			  (unsigned long long)ms,
+			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " client_gone=1");
+	exchange_release(x);
+}
+
+static void server_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof line, fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("libmicrohttpd: %s", line);
+}
+
+static int server_address(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*len = sizeof *in4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof *in6;
+		return 0;
+	}
+	return -1;
+}
+
+int server_probe_address(const char *host, uint16_t port, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd = -1, one = 1, rc = -1;
+
+	if (server_address(host, port, &ss, &len) != 0) {
+		snprintf(err, errlen, "server.listen: \"%s\" is not an IPv4 or IPv6 address", host);
+		goto done;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0) {
+		snprintf(err, errlen, "cannot listen on %s:%u: %s", host, port, strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void server_timer_fire(struct timer *t)
+{
+	struct worker *w = t->arg;
+
+	worker_server_due(w);
+}
+
+int server_start(struct worker *w, char *err, size_t errlen)
+{
+	const struct config *cfg = w->rt->cfg;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const union MHD_DaemonInfo *info;
+	struct epoll_event ev;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+	unsigned limit = cfg->server.max_connections / cfg->server.workers;
+	unsigned idle_s = (unsigned)((cfg->server.client_timeout_ms + 999) / 1000);
+
+	if (server_address(cfg->server.host, cfg->server.port, &ss, &len) != 0) {
+		snprintf(err, errlen, "server.listen: \"%s\" is not an IPv4 or IPv6 address", cfg->server.host);
+		return -1;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	timer_init(&w->mhd_timer, server_timer_fire, w);
+	w->mhd = MHD_start_daemon(flags, cfg->server.port, NULL, NULL, server_handle, w,
+				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+				  MHD_OPTION_CONNECTION_LIMIT, limit > 0 ? limit : 1u,
+				  MHD_OPTION_CONNECTION_TIMEOUT, idle_s > 0 ? idle_s : 1u,
+				  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+				  MHD_OPTION_NOTIFY_COMPLETED, server_completed, w,
+				  MHD_OPTION_EXTERNAL_LOGGER, server_log, w,
+				  MHD_OPTION_END);
+	if (w->mhd == NULL) {
+		snprintf(err, errlen, "worker %u: cannot start the HTTP server on %s:%u", w->id,
+			 cfg->server.host, cfg->server.port);
+		return -1;
+	}
+	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	w->mhd_fd = info->epoll_fd;
+	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	w->listen_fd = info->listen_fd;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.u64 = (uint64_t)WORKER_TAG_SERVER << 32;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->mhd_fd, &ev) != 0) {
+		snprintf(err, errlen, "worker %u: epoll_ctl: %s", w->id, strerror(errno));
+		MHD_stop_daemon(w->mhd);
+		w->mhd = NULL;
+		return -1;
+	}
+	w->mhd_due = true;
+	return 0;
+}
+
+void server_run(struct worker *w)
+{
+	MHD_UNSIGNED_LONG_LONG timeout;
+
+	w->mhd_due = false;
+	MHD_run(w->mhd);
+	if (MHD_get_timeout(w->mhd, &timeout) == MHD_YES)
+		timers_arm(&w->timers, &w->mhd_timer, clock_now_ms() + (uint64_t)timeout);
+	else
+		timers_disarm(&w->timers, &w->mhd_timer);
+}
+
+void server_quiesce(struct worker *w)
+{
+	if (w->mhd == NULL || w->listen_fd < 0)
+		return;
+	w->listen_fd = MHD_quiesce_daemon(w->mhd);
+	if (w->listen_fd >= 0)
+		close(w->listen_fd);
+	w->listen_fd = -1;
+}
+
+void server_stop(struct worker *w)
+{
+	struct exchange *x;
+
+	if (w->mhd == NULL)
+		return;
+	/* A suspended connection must be resumed before the daemon may stop. */
+	for (x = w->exchanges; x != NULL; x = x->next_in_worker)
+		if (x->response == NULL && !x->answered)
+			exchange_answer_error(x, 503, "server_error", "shutting_down", NULL,
+					      "detour is shutting down; retry the request");
+	server_run(w);
+	timers_disarm(&w->timers, &w->mhd_timer);
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->mhd_fd, NULL);
+	MHD_stop_daemon(w->mhd);
+	w->mhd = NULL;
+}

@@ -1,0 +1,181 @@
+/* worker.c — one share-nothing worker thread: its epoll loop, its HTTP server, its curl engine, its timers. */
+#include "worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "exchange.h"
+#include "log.h"
+#include "server.h"
+
+#define WORKER_EVENTS 256
+
+static void worker_drain_fire(struct timer *t)
+{
+	(void)t; /* Waking the loop is enough: it sees the deadline has passed. */
+}
+
+static void worker_on_wake(struct worker *w)
+{
+	uint64_t n;
+
+	if (read(w->wakefd, &n, sizeof n) < 0 && errno != EAGAIN)
+		log_warn("worker %u: eventfd read: %s", w->id, strerror(errno));
+	if (atomic_load(&w->stop) && !w->draining) {
+		w->draining = true;
+		w->drain_deadline_ms = clock_now_ms() + w->rt->cfg->server.drain_timeout_ms;
+		timers_arm(&w->timers, &w->drain_timer, w->drain_deadline_ms);
+		server_quiesce(w);
+	}
+}
+
+static bool worker_drained(const struct worker *w, uint64_t now)
+{
+	return w->nexchanges == 0 || now >= w->drain_deadline_ms;
+}
+
+static int worker_wait_ms(const struct worker *w, uint64_t now)
+{
+	uint64_t next = timers_next(&w->timers);
+
+	if (w->mhd_due)
+		return 0;
+	if (next == UINT64_MAX)
+		return -1;
+	if (next <= now)
+		return 0;
+	return next - now > 60000 ? 60000 : (int)(next - now);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event events[WORKER_EVENTS];
+
+	for (;;) {
+		uint64_t now = clock_now_ms();
+		int n, i;
+
+		timers_run_due(&w->timers, now);
+		if (w->mhd_due)
+			server_run(w);
+		if (w->draining && worker_drained(w, clock_now_ms()))
+			break;
+		n = epoll_wait(w->epfd, events, WORKER_EVENTS, worker_wait_ms(w, clock_now_ms()));
+		if (n < 0 && errno != EINTR) {
+			log_error("worker %u: epoll_wait: %s", w->id, strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			uint32_t tag = (uint32_t)(events[i].data.u64 >> 32);
+			int fd = (int)(uint32_t)events[i].data.u64;
+
+			if (tag == WORKER_TAG_SERVER)
+				w->mhd_due = true;
+			else if (tag == WORKER_TAG_ENGINE)
+				engine_on_socket(w->engine, fd, events[i].events);
+			else if (tag == WORKER_TAG_WAKE)
+				worker_on_wake(w);
+		}
+	}
+	if (w->nexchanges > 0)
+		log_warn("worker %u: drain_timeout passed with %zu requests open; answering them 503",
+			 w->id, w->nexchanges);
+	server_stop(w);
+	return NULL;
+}
+
+static void worker_cleanup(struct worker *w)
+{
+	struct exchange *x;
+
+	if (w->mhd != NULL)
+		server_stop(w);
+	engine_free(w->engine);
+	w->engine = NULL;
+	while ((x = w->spare) != NULL) {
+		w->spare = x->next_in_worker;
+		buf_free(&x->body);
+		free(x);
+	}
+	w->nspare = 0;
+	timers_free(&w->timers);
+	metrics_free(&w->metrics);
+	if (w->wakefd >= 0)
+		close(w->wakefd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	w->wakefd = w->epfd = -1;
+}
+
+int worker_start(struct worker *w, struct runtime *rt, unsigned id, char *err, size_t errlen)
+{
+	struct epoll_event ev;
+	int rc;
+
+	memset(w, 0, sizeof *w);
+	w->id = id;
+	w->rt = rt;
+	w->listen_fd = -1;
+	w->mhd_fd = -1;
+	atomic_init(&w->stop, false);
+	timers_init(&w->timers);
+	timer_init(&w->drain_timer, worker_drain_fire, w);
+	rng_seed(&w->rng);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd < 0 || w->wakefd < 0) {
+		snprintf(err, errlen, "worker %u: %s", id, strerror(errno));
+		goto fail;
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.u64 = (uint64_t)WORKER_TAG_WAKE << 32;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) != 0) {
+		snprintf(err, errlen, "worker %u: epoll_ctl: %s", id, strerror(errno));
+		goto fail;
+	}
+	if (metrics_init(&w->metrics, rt->cfg->nupstreams) != 0) {
+		snprintf(err, errlen, "worker %u: out of memory", id);
+		goto fail;
+	}
+	w->engine = engine_create(w->epfd, WORKER_TAG_ENGINE, &w->timers,
+				  rt->cfg->server.max_connections / rt->cfg->server.workers + 16, err, errlen);
+	if (w->engine == NULL)
+		goto fail;
+	if (server_start(w, err, errlen) != 0)
+		goto fail;
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc != 0) {
+		snprintf(err, errlen, "worker %u: pthread_create: %s", id, strerror(rc));
+		goto fail;
+	}
+	w->started = true;
+	return 0;
+fail:
+	worker_cleanup(w);
+	return -1;
+}
+
+void worker_request_stop(struct worker *w)
+{
+	uint64_t one = 1;
+
+	atomic_store(&w->stop, true);
+	if (write(w->wakefd, &one, sizeof one) < 0)
+		log_warn("worker %u: eventfd write: %s", w->id, strerror(errno));
+}
+
+void worker_join(struct worker *w)
+{
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	w->started = false;
+	worker_cleanup(w);
+}

@@ -1,0 +1,71 @@
+/* worker.h — one share-nothing worker thread: its epoll loop, its HTTP server, its curl engine, its timers. */
+#ifndef DETOUR_WORKER_H
+#define DETOUR_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "metrics.h"
+#include "rng.h"
+#include "runtime.h"
+#include "timers.h"
+
+struct MHD_Daemon;
+struct exchange;
+
+/* What an epoll event belongs to: the high 32 bits of its data. */
+enum worker_tag {
+	WORKER_TAG_WAKE = 1,    /* the worker's eventfd */
+	WORKER_TAG_SERVER = 2,  /* libmicrohttpd's own epoll fd */
+	WORKER_TAG_ENGINE = 3,  /* one of curl's sockets */
+};
+
+struct worker {
+	unsigned id;
+	struct runtime *rt;
+	pthread_t thread;
+	bool started;
+	int epfd;
+	int wakefd;
+	struct timers timers;
+	struct engine *engine;
+	struct rng rng;
+
+	struct MHD_Daemon *mhd;
+	int mhd_fd;
+	int listen_fd;             /* -1 once quiesced */
+	struct timer mhd_timer;    /* libmicrohttpd's own timeouts */
+	bool mhd_due;              /* MHD_run should run before the next wait */
+
+	struct exchange *exchanges; /* in flight on this worker */
+	size_t nexchanges;
+	struct exchange *spare;     /* freed exchanges kept for reuse */
+	size_t nspare;
+
+	struct metrics metrics;     /* written by this thread only */
+
+	atomic_bool stop;           /* set by the main thread */
+	bool draining;
+	uint64_t drain_deadline_ms;
+	struct timer drain_timer;
+};
+
+/* Creates the worker's loop, server and engine and starts its thread.
+ * Returns 0, or -1 with err filled (nothing left running). */
+int worker_start(struct worker *w, struct runtime *rt, unsigned id, char *err, size_t errlen);
+
+/* Asks the worker to stop accepting, finish its exchanges within
+ * server.drain_timeout, and exit. Safe from any thread. */
+void worker_request_stop(struct worker *w);
+
+/* Waits for the thread and frees everything it held. */
+void worker_join(struct worker *w);
+
+/* libmicrohttpd has work (a resumed connection): run it before the next wait. */
+static inline void worker_server_due(struct worker *w) { w->mhd_due = true; }
+
+#endif

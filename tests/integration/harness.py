@@ -1,0 +1,238 @@
+"""harness.py — real detourd and detour-mock processes on 127.0.0.1 for the integration tests.
+
+Every process a test starts is stopped by the test's cleanup, and a process that
+ends with a sanitizer report or a non-zero status fails the test.
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+BUILD = os.path.abspath(os.environ.get('DETOUR_BUILD', os.path.join(ROOT, 'build')))
+DETOURD = os.path.join(BUILD, 'detourd')
+MOCK = os.path.join(BUILD, 'detour-mock')
+
+SANITIZER_ENV = {
+    'ASAN_OPTIONS': 'detect_leaks=1:abort_on_error=0:exitcode=23',
+    'UBSAN_OPTIONS': 'halt_on_error=1:print_stacktrace=1:exitcode=24',
+    'LSAN_OPTIONS': 'exitcode=23',
+}
+SANITIZER_WORDS = ('AddressSanitizer', 'LeakSanitizer', 'UndefinedBehaviorSanitizer',
+                   'runtime error:')
+
+_port_lock = threading.Lock()
+_ports_given = set()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now (and not handed out before)."""
+    with _port_lock:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(('127.0.0.1', 0))
+                port = s.getsockname()[1]
+            if port not in _ports_given:
+                _ports_given.add(port)
+                return port
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers          # lower-cased names
+        self.body = body                # bytes
+
+    def json(self):
+        return json.loads(self.body.decode('utf-8'))
+
+    @property
+    def text(self):
+        return self.body.decode('utf-8', 'replace')
+
+    def __repr__(self):
+        return 'Response(%d, %r, %r)' % (self.status, self.headers, self.body[:400])
+
+
+def request(port, method, path, body=None, headers=None, timeout=15):
+    """One HTTP request on a fresh connection; body may be bytes, str or a JSON-able object."""
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    hdrs = dict(headers or {})
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+        hdrs.setdefault('Content-Type', 'application/json')
+    if isinstance(body, str):
+        body = body.encode('utf-8')
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+    finally:
+        conn.close()
+
+
+def wait_for_port(port, proc, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError('%s exited with %s before listening' % (what, proc.returncode))
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError('%s did not listen on %d within %.0f s' % (what, port, timeout))
+
+
+class Process:
+    """A child process whose stderr goes to a file, checked when it stops."""
+
+    def __init__(self, argv, name, env=None):
+        self.name = name
+        self.argv = argv
+        self.log = tempfile.NamedTemporaryFile(prefix='detour-%s-' % name, suffix='.log', delete=False)
+        full_env = dict(os.environ)
+        full_env.update(SANITIZER_ENV)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log, env=full_env)
+        self.stopped = False
+
+    def output(self):
+        with open(self.log.name, 'rb') as f:
+            return f.read().decode('utf-8', 'replace')
+
+    def stop(self, timeout=20.0):
+        """Stops with SIGTERM; returns a list of problems (exit status, sanitizer reports)."""
+        if self.stopped:
+            return []
+        self.stopped = True
+        problems = []
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                problems.append('%s did not stop within %.0f s of SIGTERM' % (self.name, timeout))
+        out = self.output()
+        if self.proc.returncode != 0 and not problems:
+            problems.append('%s exited with status %s' % (self.name, self.proc.returncode))
+        if any(word in out for word in SANITIZER_WORDS):
+            problems.append('%s reported:\n%s' % (self.name, out[-6000:]))
+        if problems:
+            problems.append('%s stderr tail:\n%s' % (self.name, out[-3000:]))
+        os.unlink(self.log.name)
+        return problems
+
+
+class Mock(Process):
+    """A detour-mock upstream."""
+
+    def __init__(self, name='mock', *args, mode='openai', port=None):
+        self.port = port or free_port()
+        argv = [MOCK, '--listen', '127.0.0.1:%d' % self.port, '--name', name, '--mode', mode]
+        argv += [str(a) for a in args]
+        super().__init__(argv, 'mock-' + name)
+        wait_for_port(self.port, self.proc, self.name)
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%d/v1' % self.port
+
+    def stats(self):
+        return request(self.port, 'GET', '/_mock/stats').json()
+
+    def requests(self, path=None):
+        s = self.stats()
+        if path is None:
+            return s['requests']
+        return s['by_path'].get(path, 0)
+
+    def last_request(self):
+        return self.stats()['last_request']
+
+    def faults(self, **faults):
+        r = request(self.port, 'POST', '/_mock/faults', faults)
+        assert r.status == 200, r
+        return r.json()
+
+    def reset(self):
+        return request(self.port, 'POST', '/_mock/reset', {})
+
+
+class Detour(Process):
+    """A detourd with a configuration given as YAML text.
+
+    The text must not contain a server.listen: the harness adds one (and
+    fills a `server:` section when the text has none)."""
+
+    def __init__(self, yaml_text, env=None, workers=2):
+        self.port = free_port()
+        listen = '  listen: 127.0.0.1:%d\n' % self.port
+        if 'server:' in yaml_text:
+            yaml_text = yaml_text.replace('server:\n', 'server:\n' + listen, 1)
+        else:
+            yaml_text = 'server:\n%s  workers: %d\n' % (listen, workers) + yaml_text
+        self.config = tempfile.NamedTemporaryFile('w', prefix='detour-', suffix='.yaml', delete=False)
+        self.config.write(yaml_text)
+        self.config.close()
+        super().__init__([DETOURD, '-c', self.config.name], 'detourd', env=env)
+        wait_for_port(self.port, self.proc, 'detourd')
+
+    def request(self, method, path, body=None, headers=None, timeout=15):
+        return request(self.port, method, path, body, headers, timeout)
+
+    def chat(self, model='gpt-4o', content='Hello', headers=None, timeout=15, **extra):
+        body = {'model': model, 'messages': [{'role': 'user', 'content': content}]}
+        body.update(extra)
+        return self.request('POST', '/v1/chat/completions', body, headers, timeout)
+
+    def stop(self, timeout=20.0):
+        problems = super().stop(timeout)
+        os.unlink(self.config.name)
+        return problems
+
+
+class DetourTestCase(unittest.TestCase):
+    """Starts processes that stop, and are checked, when the test ends."""
+
+    def setUp(self):
+        self._processes = []
+
+    def tearDown(self):
+        problems = []
+        for p in reversed(self._processes):
+            problems += p.stop()
+        if problems:
+            self.fail('\n'.join(problems))
+
+    def mock(self, name='mock', *args, **kw):
+        m = Mock(name, *args, **kw)
+        self._processes.append(m)
+        return m
+
+    def detour(self, yaml_text, **kw):
+        d = Detour(yaml_text, **kw)
+        self._processes.append(d)
+        return d
+
+
+def upstream_yaml(name, url, **fields):
+    """One entry under upstreams:, in flow style; retries default to none so counts are exact."""
+    fields.setdefault('retries', '{ attempts: 0 }')
+    fields.setdefault('timeouts', '{ connect: 500ms, first_byte: 3s, idle: 3s, total: 5s }')
+    inner = ', '.join('%s: %s' % (k, v) for k, v in fields.items())
+    return '  %s: { base_url: "%s", %s }\n' % (name, url, inner)
+
+
+def dead_url():
+    """A URL on which nothing listens: connections are refused."""
+    return 'http://127.0.0.1:%d/v1' % free_port()

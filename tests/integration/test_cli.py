@@ -1,0 +1,95 @@
+"""test_cli.py — detourd's command line: -t checks a file, --help and --version, and errors name FILE:LINE:COL."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import DETOURD, ROOT, SANITIZER_ENV
+
+
+def run(*args, env=None):
+    full = dict(os.environ)
+    full.update(SANITIZER_ENV)
+    full.update(env or {})
+    return subprocess.run([DETOURD] + list(args), capture_output=True, text=True, env=full, timeout=20)
+
+
+def write(text):
+    f = tempfile.NamedTemporaryFile('w', suffix='.yaml', delete=False)
+    f.write(text)
+    f.close()
+    return f.name
+
+
+class CommandLineTest(unittest.TestCase):
+
+    def test_demo_configuration_is_valid(self):
+        r = run('-t', '-c', os.path.join(ROOT, 'conf', 'demo.yaml'))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('is valid', r.stdout)
+
+    def test_documented_example_is_valid_with_its_keys_set(self):
+        env = {k: 'sk-test-%s' % k for k in ('OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GROQ_API_KEY',
+                                              'DETOUR_ADMIN_TOKEN')}
+        with open(os.path.join(ROOT, 'conf', 'detour.yaml')) as f:
+            example = f.read()
+        # The example names /etc paths; point the client keys file at a real one.
+        keys = write('client-key\n')
+        self.addCleanup(os.unlink, keys)
+        example = example.replace('/etc/detour/client-keys', keys)
+        path = write(example)
+        self.addCleanup(os.unlink, path)
+        r = run('-t', '-c', path, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_bad_file_is_rejected_with_file_line_column(self):
+        path = write('upstreams:\n  a:\n    base_url: http://127.0.0.1:1/v1\n'
+                     '    timeouts: { connect: 2x }\nmodels:\n  m:\n    targets: [ { upstream: a } ]\n')
+        self.addCleanup(os.unlink, path)
+        r = run('-t', '-c', path)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r'^%s:4:\d+: .*upstreams\.a\.timeouts\.connect.*"2x" is not a duration'
+                         % path.replace('.', r'\.'))
+
+    def test_unset_key_variable_is_rejected_without_leaking_anything(self):
+        path = write('upstreams:\n  a:\n    base_url: http://127.0.0.1:1/v1\n    api_key_env: DETOUR_TEST_UNSET\n'
+                     'models:\n  m:\n    targets: [ { upstream: a } ]\n')
+        self.addCleanup(os.unlink, path)
+        env = dict(os.environ)
+        env.pop('DETOUR_TEST_UNSET', None)
+        r = subprocess.run([DETOURD, '-t', '-c', path], capture_output=True, text=True, env=env, timeout=20)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('DETOUR_TEST_UNSET', r.stderr)
+        self.assertIn(':4:', r.stderr)
+
+    def test_missing_file(self):
+        r = run('-t', '-c', '/nonexistent/detour.yaml')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('/nonexistent/detour.yaml', r.stderr)
+
+    def test_help_and_version(self):
+        r = run('--help')
+        self.assertEqual(r.returncode, 0)
+        self.assertIn('usage: detourd', r.stdout)
+        r = run('--version')
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r'^detourd \d+\.\d+\.\d+')
+        r = run('--no-such-flag')
+        self.assertEqual(r.returncode, 2)
+
+    def test_port_in_use_is_refused(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            s.listen()
+            port = s.getsockname()[1]
+            path = write('server:\n  listen: 127.0.0.1:%d\nupstreams:\n  a:\n    base_url: http://127.0.0.1:1/v1\n'
+                         'models:\n  m:\n    targets: [ { upstream: a } ]\n' % port)
+            self.addCleanup(os.unlink, path)
+            r = run('-c', path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('cannot listen on 127.0.0.1:%d' % port, r.stderr)
+
+
+if __name__ == '__main__':
+    unittest.main()

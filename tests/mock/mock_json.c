@@ -1,0 +1,118 @@
+/* mock_json.c — JSON in and out: request bodies parsed with a nesting cap, strings written escaped into a buffer. */
+#include "mock_json.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Deepest [ or { nesting in text, strings skipped; O(len), stops counting past the cap. */
+static int mock_json_depth(const char *text, size_t len)
+{
+	int depth = 0;
+	int deepest = 0;
+	bool in_string = false;
+	size_t i;
+
+	for (i = 0; i < len && deepest <= MOCK_JSON_MAX_DEPTH; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > deepest)
+				deepest = depth;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return deepest;
+}
+
+json_t *mock_json_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+	json_error_t error;
+	json_t *value;
+
+	if (len == 0) {
+		snprintf(err, errlen, "the request body is empty; expected a JSON object");
+		return NULL;
+	}
+	if (mock_json_depth(text, len) > MOCK_JSON_MAX_DEPTH) {
+		snprintf(err, errlen, "the request body is nested deeper than %d levels", MOCK_JSON_MAX_DEPTH);
+		return NULL;
+	}
+	value = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
+	if (value == NULL)
+		snprintf(err, errlen, "the request body is not valid JSON: %s at line %d column %d",
+			 error.text, error.line, error.column);
+	return value;
+}
+
+int mock_json_string(struct mock_buf *b, const char *text, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t start = 0;
+	size_t i;
+
+	mock_buf_append(b, "\"", 1);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		char esc[6] = { '\\', 0, 0, 0, 0, 0 };
+		size_t n = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		default:
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		mock_buf_append(b, text + start, i - start);
+		mock_buf_append(b, esc, n);
+		start = i + 1;
+	}
+	mock_buf_append(b, text + start, len - start);
+	return mock_buf_append(b, "\"", 1);
+}
+
+int mock_json_cstring(struct mock_buf *b, const char *text)
+{
+	if (text == NULL)
+		return mock_buf_puts(b, "null");
+	return mock_json_string(b, text, strlen(text));
+}
+
+size_t mock_json_text_bytes(const json_t *value)
+{
+	size_t total = 0;
+	size_t i;
+	const char *key;
+	json_t *item;
+
+	if (json_is_string(value))
+		return json_string_length(value);
+	if (json_is_array(value)) {
+		for (i = 0; i < json_array_size(value); i++)
+			total += mock_json_text_bytes(json_array_get(value, i));
+	} else if (json_is_object(value)) {
+		json_object_foreach((json_t *)value, key, item)
+			total += mock_json_text_bytes(item);
+	}
+	return total;
+}

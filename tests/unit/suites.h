@@ -1,0 +1,15 @@
+/* suites.h — every unit suite, one per src file; run together by tests/unit/main.c. */
+#ifndef DETOUR_TEST_SUITES_H
+#define DETOUR_TEST_SUITES_H
+
+#include <check.h>
+
+#define UNIT_SUITES(X) \
+	X(units)       \
+	X(config)
+
+#define UNIT_DECLARE(name) Suite *name##_suite(void);
+UNIT_SUITES(UNIT_DECLARE)
+#undef UNIT_DECLARE
+
+#endif
