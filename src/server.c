@@ -191,6 +191,11 @@ static enum MHD_Result server_take_body(struct exchange *x, const char *data, si
 	size_t n = *size;
 
 	*size = 0;
+	/* libmicrohttpd's timeout only sees silence; a body trickled byte by byte is cut here. */
+	if (clock_now_ms() - x->started_ms > x->worker->rt->cfg->server.client_timeout_ms) {
+		log_warn("request_id=%s body not complete within client_timeout; closing", x->request_id);
+		return MHD_NO;
+	}
 	if (!x->body_too_large && buf_append(&x->body, data, n) == 0)
 		return MHD_YES;
 	x->body_too_large = true;

@@ -412,7 +412,7 @@ class Faults(MockTestCase):
         mock.set_faults({"stall_after": 2})
         resp = self.stream(mock, timeout=0.5)
         events, error = read_sse(resp)
-        self.assertIsInstance(error, socket.timeout)
+        self.assertIsInstance(error, socket.timeout, (events, mock.stats()))
         self.assertEqual(openai_content(events)[1], 2)
         self.assertEqual(mock.stats()["in_flight"], 1)
         resp.hang_up()
