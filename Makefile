@@ -109,8 +109,11 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/detour
 	install -m 0755 $(DETOURD) $(MOCK) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 conf/detour.yaml conf/demo.yaml $(DESTDIR)$(SYSCONFDIR)/
-	install -m 0644 systemd/detour.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	@# An operator's edited configuration is never overwritten.
+	test -e $(DESTDIR)$(SYSCONFDIR)/detour.yaml || install -m 0644 conf/detour.yaml $(DESTDIR)$(SYSCONFDIR)/
+	install -m 0644 conf/demo.yaml $(DESTDIR)$(SYSCONFDIR)/
+	sed 's|/usr/local|$(PREFIX)|g; s|/etc/detour|$(SYSCONFDIR)|g' systemd/detour.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/detour.service
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/detour/
 
 uninstall:
