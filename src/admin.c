@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 
 #include "auth.h"
+#include "breaker.h"
 #include "clock.h"
 #include "metrics.h"
 #include "upstream.h"
@@ -34,43 +35,68 @@ static json_t *admin_iso(uint64_t wall_ms)
 	return wall_ms == 0 ? json_null() : json_string(clock_iso8601(wall_ms, when, sizeof when));
 }
 
-static json_t *admin_upstream_summary(struct upstream *u)
+static json_t *admin_upstream_summary(struct upstream *u, uint64_t now)
 {
-	return json_pack("{s:s, s:s}", "state", "closed", "provider", config_provider_name(u->cfg->provider));
+	struct upstream_view v;
+
+	upstream_view(u, now, &v);
+	return json_pack("{s:s, s:s, s:s}", "state", breaker_state_name(v.state), "mode", breaker_mode_name(v.mode),
+			 "provider", config_provider_name(u->cfg->provider));
 }
 
 static void admin_health(struct exchange *x)
 {
 	const struct runtime *rt = x->worker->rt;
 	json_t *doc = json_object(), *ups = json_object();
+	uint64_t now = clock_now_ms();
 	size_t i;
 
 	json_object_set_new(doc, "status", json_string("ok"));
 	json_object_set_new(doc, "level", json_string("full"));
 	for (i = 0; i < rt->cfg->nupstreams; i++)
-		json_object_set_new(ups, rt->cfg->upstreams[i].name, admin_upstream_summary(&rt->upstreams[i]));
+		json_object_set_new(ups, rt->cfg->upstreams[i].name, admin_upstream_summary(&rt->upstreams[i], now));
 	json_object_set_new(doc, "upstreams", ups);
 	admin_answer_json(x, 200, doc);
 }
 
-static json_t *admin_circuit(struct upstream *u)
+static json_t *admin_health_check(struct upstream *u, const struct upstream_view *v)
 {
-	struct upstream_error last;
+	if (!u->cfg->health_check.enabled)
+		return json_null();
+	return json_pack("{s:I, s:o, s:o, s:o}", "interval_ms", (json_int_t)u->cfg->health_check.interval_ms,
+			 "last_at", admin_iso(v->health_at_wall_ms),
+			 "ok", v->health_at_wall_ms == 0 ? json_null() : json_boolean(v->health_ok),
+			 "error", v->health_error[0] != '\0' ? json_string(v->health_error) : json_null());
+}
+
+/* One upstream as /circuits and the admin API show it. */
+static json_t *admin_circuit(struct upstream *u, uint64_t now)
+{
+	struct upstream_view v;
 	json_t *c = json_object();
 
-	upstream_last_error(u, &last);
-	json_object_set_new(c, "state", json_string("closed"));
+	upstream_view(u, now, &v);
+	json_object_set_new(c, "state", json_string(breaker_state_name(v.state)));
+	json_object_set_new(c, "mode", json_string(breaker_mode_name(v.mode)));
 	json_object_set_new(c, "provider", json_string(config_provider_name(u->cfg->provider)));
-	json_object_set_new(c, "requests", json_integer((json_int_t)atomic_load(&u->requests)));
-	json_object_set_new(c, "successes", json_integer((json_int_t)atomic_load(&u->successes)));
-	json_object_set_new(c, "failures_total", json_integer((json_int_t)atomic_load(&u->failures)));
-	if (last.at_wall_ms == 0)
+	json_object_set_new(c, "failures_in_window", json_integer(v.failures_in_window));
+	json_object_set_new(c, "consecutive_failures", json_integer(v.consecutive_failures));
+	json_object_set_new(c, "requests", json_integer((json_int_t)v.requests));
+	json_object_set_new(c, "successes", json_integer((json_int_t)v.successes));
+	json_object_set_new(c, "failures_total", json_integer((json_int_t)v.failures));
+	if (v.last_error.at_wall_ms == 0)
 		json_object_set_new(c, "last_error", json_null());
 	else
 		json_object_set_new(c, "last_error",
 				    json_pack("{s:o, s:s, s:o}", "status",
-					      last.status ? json_integer(last.status) : json_null(), "message",
-					      last.message, "at", admin_iso(last.at_wall_ms)));
+					      v.last_error.status ? json_integer(v.last_error.status) : json_null(),
+					      "message", v.last_error.message, "at", admin_iso(v.last_error.at_wall_ms)));
+	json_object_set_new(c, "opened_at", admin_iso(v.opened_at_wall_ms));
+	json_object_set_new(c, "retry_at", admin_iso(v.retry_at_wall_ms));
+	json_object_set_new(c, "retry_after_until", admin_iso(v.hold_until_wall_ms));
+	json_object_set_new(c, "cooldown_ms", json_integer((json_int_t)v.cooldown_ms));
+	json_object_set_new(c, "probes_in_flight", json_integer(v.probes_in_flight));
+	json_object_set_new(c, "health_check", admin_health_check(u, &v));
 	return c;
 }
 
@@ -78,10 +104,11 @@ static void admin_circuits(struct exchange *x)
 {
 	const struct runtime *rt = x->worker->rt;
 	json_t *doc = json_object(), *list = json_object();
+	uint64_t now = clock_now_ms();
 	size_t i;
 
 	for (i = 0; i < rt->cfg->nupstreams; i++)
-		json_object_set_new(list, rt->cfg->upstreams[i].name, admin_circuit(&rt->upstreams[i]));
+		json_object_set_new(list, rt->cfg->upstreams[i].name, admin_circuit(&rt->upstreams[i], now));
 	json_object_set_new(doc, "circuits", list);
 	admin_answer_json(x, 200, doc);
 }
@@ -179,8 +206,65 @@ bool admin_begin(struct exchange *x)
 	}
 }
 
+/* The JSON object of an admin body, or NULL after answering 400. */
+static json_t *admin_read_body(struct exchange *x)
+{
+	json_t *doc = json_loadb(x->body.data != NULL ? x->body.data : "", x->body.len, 0, NULL);
+
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		exchange_answer_error(x, 400, "invalid_request_error", "invalid_json", NULL,
+				      "The body must be a JSON object.");
+		return NULL;
+	}
+	return doc;
+}
+
+/* POST /admin/circuits/NAME {"state":"open"|"closed"|"auto"} */
+static void admin_set_circuit(struct exchange *x)
+{
+	const struct runtime *rt = x->worker->rt;
+	const char *name = x->path + strlen("/admin/circuits/");
+	const struct config_upstream *ucfg = config_find_upstream(rt->cfg, name);
+	json_t *doc;
+	const char *state;
+	enum breaker_mode mode;
+	char message[200];
+
+	if (ucfg == NULL) {
+		snprintf(message, sizeof message, "No upstream named \"%.100s\".", name);
+		exchange_answer_error(x, 404, "invalid_request_error", "upstream_not_found", NULL, message);
+		return;
+	}
+	doc = admin_read_body(x);
+	if (doc == NULL)
+		return;
+	state = json_string_value(json_object_get(doc, "state"));
+	if (state != NULL && strcmp(state, "open") == 0)
+		mode = BREAKER_FORCED_OPEN;
+	else if (state != NULL && strcmp(state, "closed") == 0)
+		mode = BREAKER_FORCED_CLOSED;
+	else if (state != NULL && strcmp(state, "auto") == 0)
+		mode = BREAKER_AUTO;
+	else {
+		json_decref(doc);
+		exchange_answer_error(x, 400, "invalid_request_error", "invalid_value", "state",
+				      "\"state\" must be \"open\", \"closed\" or \"auto\".");
+		return;
+	}
+	json_decref(doc);
+	upstream_set_mode(runtime_upstream(rt, ucfg), mode, clock_now_ms());
+	doc = json_object();
+	json_object_set_new(doc, name, admin_circuit(runtime_upstream(rt, ucfg), clock_now_ms()));
+	admin_answer_json(x, 200, json_pack("{s:o}", "circuits", doc));
+}
+
 void admin_body(struct exchange *x)
 {
+	if (x->endpoint == EXCHANGE_ADMIN_CIRCUIT) {
+		admin_set_circuit(x);
+		return;
+	}
 	exchange_answer_error(x, 501, "server_error", "not_implemented", NULL,
 			      "This admin endpoint is not implemented yet.");
 }

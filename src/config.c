@@ -1166,7 +1166,7 @@ static int config_read_breaker(struct config_reader *r, const yaml_node_t *map, 
 	int rc = -1;
 
 	if (config_get_map(r, map, "breaker", config_breaker_keys, &m) < 0 ||
-	    config_read_uint(r, m, "failures", 1, CONFIG_COUNT_MAX, &b->failures) < 0 ||
+	    config_read_uint(r, m, "failures", 1, 1000, &b->failures) < 0 ||
 	    config_read_duration(r, m, "window", 1, &b->window_ms) < 0 ||
 	    config_read_duration(r, m, "cooldown", 1, &b->cooldown_ms) < 0 ||
 	    config_read_uint(r, m, "half_open_probes", 1, CONFIG_COUNT_MAX, &b->half_open_probes) < 0)

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "log.h"
+#include "proxy.h"
 #include "timers.h"
 #include "worker.h"
 
@@ -50,6 +51,12 @@ struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
 	x->upstream_body = NULL;
 	x->transfer = NULL;
 	attempts_init(&x->attempts);
+	x->probe = false;
+	x->target_tries = 0;
+	timer_init(&x->wait_timer, NULL, x);
+	x->holds_retry = false;
+	x->counted_active = false;
+	x->earliest_retry_ms = 0;
 	x->response = NULL;
 	x->status = 0;
 	x->suspended = false;
@@ -68,10 +75,7 @@ void exchange_release(struct exchange *x)
 {
 	struct worker *w = x->worker;
 
-	if (x->transfer != NULL) {
-		engine_cancel(x->transfer);
-		x->transfer = NULL;
-	}
+	proxy_abort(x);
 	if (x->parsed)
 		request_free(&x->request);
 	free(x->upstream_body);

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "request.h"
 #include "router.h"
+#include "timers.h"
 
 struct MHD_Connection;
 struct MHD_Response;
@@ -58,6 +59,12 @@ struct exchange {
 	char *upstream_body;         /* owned when the target changed the body */
 	struct engine_transfer *transfer;
 	struct attempts attempts;
+	bool probe;                  /* this call is the breaker's half-open probe */
+	unsigned target_tries;       /* calls made to the current target */
+	struct timer wait_timer;     /* backoff before a retry */
+	bool holds_retry;            /* owns one unit of the retry budget */
+	bool counted_active;         /* counted in runtime.requests_active */
+	uint64_t earliest_retry_ms;  /* when a skipped target could next be called; 0: none */
 
 	/* The answer. */
 	struct MHD_Response *response;

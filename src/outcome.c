@@ -35,6 +35,20 @@ bool outcome_upstream_fault(const struct config_fallback *fb, enum engine_error 
 	return outcome_classify(fb, error, status) == OUTCOME_FALL_OVER;
 }
 
+bool outcome_retryable(enum engine_error error, unsigned status)
+{
+	switch (error) {
+	case ENGINE_CONNECT:
+	case ENGINE_TIMEOUT:
+	case ENGINE_PROTOCOL:
+		return true;
+	case ENGINE_OK:
+		return status == 408 || status == 409 || status == 429 || (status >= 500 && status < 600);
+	default:
+		return false;
+	}
+}
+
 const char *outcome_name(enum outcome o)
 {
 	switch (o) {

@@ -21,6 +21,10 @@ enum outcome outcome_classify(const struct config_fallback *fb, enum engine_erro
  * failure to start a call. */
 bool outcome_upstream_fault(const struct config_fallback *fb, enum engine_error error, unsigned status);
 
+/* True when trying the same upstream again may help: a lost connection, a
+ * timeout, a broken answer, 408, 409, 429 or 5xx; never 401, 403 or 404. */
+bool outcome_retryable(enum engine_error error, unsigned status);
+
 const char *outcome_name(enum outcome o);
 
 #endif

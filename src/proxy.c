@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 
+#include "backoff.h"
 #include "clock.h"
 #include "engine.h"
 #include "exchange.h"
@@ -21,6 +22,7 @@
 #define PROXY_MIN_TIMEOUT_MS 1
 
 static void proxy_on_done(void *arg, struct engine_response *r);
+static void proxy_next(struct exchange *x);
 
 static const struct engine_handlers proxy_handlers = {
 	.on_headers = NULL,
@@ -49,6 +51,25 @@ static const char *proxy_unsupported(const struct exchange *x, const struct conf
 	return NULL;
 }
 
+static void proxy_release_retry(struct exchange *x)
+{
+	if (x->holds_retry) {
+		atomic_fetch_sub(&x->worker->rt->retries_active, 1);
+		x->holds_retry = false;
+	}
+}
+
+/* Records a target passed over, and when it could be called again. */
+static void proxy_skip(struct exchange *x, struct upstream *u, const char *why, uint64_t now)
+{
+	uint64_t at = upstream_next_admission(u, now);
+
+	attempts_add_skip(&x->attempts, u->cfg->name, why);
+	metrics_attempt(&x->worker->metrics, u->cfg->index, METRICS_ATTEMPT_SKIPPED);
+	if (at > now && (x->earliest_retry_ms == 0 || at < x->earliest_retry_ms))
+		x->earliest_retry_ms = at;
+}
+
 /* Starts a call to target. Returns 0 when it is under way, -1 when the
  * target was passed over (recorded in the attempts). */
 static int proxy_try(struct exchange *x, const struct config_target *target, uint64_t now)
@@ -61,12 +82,21 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	struct engine_request req;
 	const char *why = proxy_unsupported(x, ucfg);
 	uint64_t remaining = x->deadline_ms - now;
+	enum breaker_reason reason;
+	enum breaker_admission admission;
 
 	if (why != NULL) {
-		attempts_add_skip(&x->attempts, ucfg->name, why);
-		metrics_attempt(&w->metrics, ucfg->index, METRICS_ATTEMPT_SKIPPED);
+		proxy_skip(x, u, why, now);
 		return -1;
 	}
+	admission = upstream_admit(u, now, &reason);
+	if (admission == BREAKER_REJECT) {
+		proxy_skip(x, u, breaker_reason_text(reason), now);
+		return -1;
+	}
+	x->probe = admission == BREAKER_PROBE;
+	x->target = target;
+	x->upstream = u;
 	free(x->upstream_body);
 	x->upstream_body = NULL;
 	memset(&req, 0, sizeof req);
@@ -74,10 +104,8 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	req.body_len = x->body.len;
 	if (!request_unchanged(&x->request, &changes)) {
 		x->upstream_body = request_rewrite(&x->request, &changes, &req.body_len);
-		if (x->upstream_body == NULL) {
-			attempts_add_failure(&x->attempts, ucfg->name, 0, "out of memory in detour", 0);
-			return -1;
-		}
+		if (x->upstream_body == NULL)
+			goto internal;
 		req.body = x->upstream_body;
 	}
 	req.url = upstream_url(u, x->request.kind);
@@ -88,25 +116,28 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
 	x->transfer = engine_submit(w->engine, &req, &proxy_handlers, x);
-	if (x->transfer == NULL) {
-		attempts_add_failure(&x->attempts, ucfg->name, 0, "detour could not start the call", 0);
-		return -1;
-	}
-	x->target = target;
-	x->upstream = u;
+	if (x->transfer == NULL)
+		goto internal;
+	x->target_tries++;
 	return 0;
+internal:
+	upstream_record(u, now, UPSTREAM_NO_VERDICT, x->probe, false, 0, -1, NULL);
+	x->probe = false;
+	attempts_add_failure(&x->attempts, ucfg->name, 0, "detour could not start the call", 0);
+	return -1;
 }
 
 static void proxy_give_up(struct exchange *x)
 {
 	const struct config *cfg = x->worker->rt->cfg;
 	enum attempts_verdict verdict = ATTEMPTS_ALL_FAILED;
+	uint64_t now = clock_now_ms();
 	struct buf body;
-	char *json, count[24];
+	char *json, value[24];
 	size_t len;
 	unsigned status;
 
-	if (proxy_past_deadline(x, clock_now_ms()))
+	if (proxy_past_deadline(x, now))
 		verdict = ATTEMPTS_DEADLINE;
 	else if (x->attempts.tries == 0 && x->attempts.skips > 0)
 		verdict = ATTEMPTS_ALL_SKIPPED;
@@ -119,13 +150,19 @@ static void proxy_give_up(struct exchange *x)
 				      "all upstreams failed");
 		return;
 	}
-	log_warn("request_id=%s model=%s status=%u tries=%zu skips=%zu all targets failed", x->request_id,
+	log_warn("request_id=%s model=%s status=%u tries=%zu skips=%zu no target answered", x->request_id,
 		 x->request.model, status, x->attempts.tries, x->attempts.skips);
 	json = buf_take(&body, &len);
 	exchange_answer_json(x, status, json, len);
-	if (x->response != NULL) {
-		snprintf(count, sizeof count, "%zu", x->attempts.tries);
-		MHD_add_response_header(x->response, "x-detour-attempts", count);
+	if (x->response == NULL)
+		return;
+	snprintf(value, sizeof value, "%zu", x->attempts.tries);
+	MHD_add_response_header(x->response, "x-detour-attempts", value);
+	if (verdict == ATTEMPTS_ALL_SKIPPED && x->earliest_retry_ms > now) {
+		/* Whole seconds, rounded up: a client that waits this long finds a breaker half-open. */
+		snprintf(value, sizeof value, "%llu",
+			 (unsigned long long)((x->earliest_retry_ms - now + 999) / 1000));
+		MHD_add_response_header(x->response, "Retry-After", value);
 	}
 }
 
@@ -136,11 +173,59 @@ static void proxy_next(struct exchange *x)
 	while (x->next < x->norder && !proxy_past_deadline(x, now)) {
 		const struct config_target *target = &x->route->targets[x->order[x->next++]];
 
+		x->target_tries = 0;
 		if (proxy_try(x, target, now) == 0)
 			return;
 		now = clock_now_ms();
 	}
 	proxy_give_up(x);
+}
+
+static void proxy_retry_fire(struct timer *t)
+{
+	struct exchange *x = t->arg;
+	uint64_t now = clock_now_ms();
+
+	if (proxy_past_deadline(x, now) || proxy_try(x, x->target, now) != 0) {
+		proxy_release_retry(x);
+		proxy_next(x);
+	}
+}
+
+/*
+ * Decides whether a failed call is tried again on the same target, and when.
+ * Returns true when a retry is scheduled: the upstream allows more tries, the
+ * daemon-wide budget has room, and the wait (backoff, or the upstream's own
+ * Retry-After) ends before the request's deadline.
+ */
+static bool proxy_schedule_retry(struct exchange *x, const struct engine_response *r)
+{
+	struct worker *w = x->worker;
+	struct runtime *rt = w->rt;
+	const struct config_retries *retries = &x->upstream->cfg->retries;
+	uint64_t now = clock_now_ms(), delay;
+
+	if (!outcome_retryable(r->error, r->status) || x->target_tries > retries->attempts)
+		return false;
+	if (r->retry_after_ms >= 0)
+		delay = (uint64_t)r->retry_after_ms;
+	else
+		delay = backoff_delay(retries->base_delay_ms, retries->max_delay_ms, x->target_tries - 1,
+				      rng_next(&w->rng));
+	if (now + delay >= x->deadline_ms)
+		return false;
+	if (!x->holds_retry) {
+		if (!backoff_budget_allows(atomic_load(&rt->requests_active), atomic_load(&rt->retries_active))) {
+			log_info("request_id=%s upstream=%s retry budget spent; falling over", x->request_id,
+				 x->upstream->cfg->name);
+			return false;
+		}
+		atomic_fetch_add(&rt->retries_active, 1);
+		x->holds_retry = true;
+	}
+	timer_init(&x->wait_timer, proxy_retry_fire, x);
+	timers_arm(&w->timers, &x->wait_timer, now + delay);
+	return true;
 }
 
 /* Sends the upstream's answer (a success, or an error that is the client's). */
@@ -176,6 +261,17 @@ static enum metrics_attempt proxy_metric(enum outcome o)
 	return METRICS_ATTEMPT_GIVE_UP;
 }
 
+/* What the breaker hears of a call. */
+static enum upstream_verdict proxy_verdict(const struct config_fallback *fb, const struct engine_response *r,
+					   enum outcome outcome)
+{
+	if (outcome == OUTCOME_SUCCESS || outcome == OUTCOME_PASS_THROUGH)
+		return UPSTREAM_ANSWERED;
+	if (outcome_upstream_fault(fb, r->error, r->status))
+		return UPSTREAM_FAULT;
+	return UPSTREAM_NO_VERDICT;
+}
+
 static void proxy_on_done(void *arg, struct engine_response *r)
 {
 	struct exchange *x = arg;
@@ -183,45 +279,55 @@ static void proxy_on_done(void *arg, struct engine_response *r)
 	const struct config_fallback *fb = &w->rt->cfg->fallback_on;
 	struct upstream *u = x->upstream;
 	uint64_t ms = r->ended_ms - r->started_ms;
+	int64_t pause = -1;
 	char words[160];
 	enum outcome outcome;
-	bool fault;
+	unsigned status;
 
 	x->transfer = NULL;
+	proxy_release_retry(x);
 	/* A 2xx that is not JSON is a broken upstream, not an answer. */
 	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300 && !x->request.stream &&
 	    !jsonscan_valid_object(r->body.data, r->body.len)) {
 		r->error = ENGINE_PROTOCOL;
 		snprintf(r->error_text, sizeof r->error_text, "malformed JSON in a %u answer", r->status);
 	}
+	status = r->error == ENGINE_OK ? r->status : 0;
 	outcome = outcome_classify(fb, r->error, r->status);
-	fault = outcome_upstream_fault(fb, r->error, r->status);
 	if (r->error == ENGINE_OK && outcome != OUTCOME_SUCCESS)
 		upstream_describe_status(u, r->status, r->body.data, r->body.len, words, sizeof words);
 	else
 		snprintf(words, sizeof words, "%s", r->error_text);
-	upstream_record(u, outcome == OUTCOME_SUCCESS, fault, r->error == ENGINE_OK ? r->status : 0, words);
+	if (status == 429 || status == 503)
+		pause = r->retry_after_ms;
+	else
+		r->retry_after_ms = -1;
+	upstream_record(u, r->ended_ms, proxy_verdict(fb, r, outcome), x->probe, outcome == OUTCOME_SUCCESS,
+			status, pause, words);
+	x->probe = false;
 	metrics_attempt(&w->metrics, u->cfg->index, proxy_metric(outcome));
 
-	switch (outcome) {
-	case OUTCOME_SUCCESS:
-	case OUTCOME_PASS_THROUGH:
+	if (outcome == OUTCOME_SUCCESS || outcome == OUTCOME_PASS_THROUGH) {
 		attempts_add_answer(&x->attempts, u->cfg->name, r->status, ms);
 		proxy_answer(x, r);
 		return;
-	case OUTCOME_FALL_OVER:
-	case OUTCOME_GIVE_UP:
-		attempts_add_failure(&x->attempts, u->cfg->name, r->error == ENGINE_OK ? r->status : 0,
-				     words, ms);
-		log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu %s", x->request_id,
-			 u->cfg->name, r->error == ENGINE_OK ? r->status : 0, words,
-			 (unsigned long long)ms, outcome == OUTCOME_FALL_OVER ? "falling over" : "giving up");
-		if (outcome == OUTCOME_FALL_OVER)
-			proxy_next(x);
-		else
-			proxy_give_up(x);
+	}
+	attempts_add_failure(&x->attempts, u->cfg->name, status, words, ms);
+	if (outcome == OUTCOME_GIVE_UP) {
+		log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu giving up", x->request_id,
+			 u->cfg->name, status, words, (unsigned long long)ms);
+		proxy_give_up(x);
 		return;
 	}
+	if (proxy_schedule_retry(x, r)) {
+		log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu retrying in %llu ms",
+			 x->request_id, u->cfg->name, status, words, (unsigned long long)ms,
+			 (unsigned long long)(x->wait_timer.at_ms - clock_now_ms()));
+		return;
+	}
+	log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu falling over", x->request_id,
+		 u->cfg->name, status, words, (unsigned long long)ms);
+	proxy_next(x);
 }
 
 void proxy_start(struct exchange *x)
@@ -236,8 +342,28 @@ void proxy_start(struct exchange *x)
 		exchange_answer_error(x, 404, "invalid_request_error", "model_not_found", "model", message);
 		return;
 	}
+	atomic_fetch_add(&w->rt->requests_active, 1);
+	x->counted_active = true;
 	x->route = route;
 	x->norder = router_order(route->strategy, route->targets, route->ntargets, rng_next(&w->rng), x->order);
 	x->next = 0;
 	proxy_next(x);
+}
+
+void proxy_abort(struct exchange *x)
+{
+	struct worker *w = x->worker;
+
+	if (x->transfer != NULL) {
+		engine_cancel(x->transfer);
+		x->transfer = NULL;
+		upstream_record(x->upstream, clock_now_ms(), UPSTREAM_NO_VERDICT, x->probe, false, 0, -1, NULL);
+		x->probe = false;
+	}
+	timers_disarm(&w->timers, &x->wait_timer);
+	proxy_release_retry(x);
+	if (x->counted_active) {
+		atomic_fetch_sub(&w->rt->requests_active, 1);
+		x->counted_active = false;
+	}
 }

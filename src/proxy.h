@@ -8,4 +8,8 @@ struct exchange;
  * comes through exchange_answer, now or later from the worker's loop. */
 void proxy_start(struct exchange *x);
 
+/* Stops whatever x still has under way (a call, a backoff wait) and gives back
+ * what it holds (a breaker probe, the retry budget). Safe to call twice. */
+void proxy_abort(struct exchange *x);
+
 #endif

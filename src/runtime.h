@@ -2,6 +2,7 @@
 #ifndef DETOUR_RUNTIME_H
 #define DETOUR_RUNTIME_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,9 @@ struct runtime {
 	uint64_t started_wall_ms;
 	struct worker *workers;       /* cfg->server.workers of them */
 	unsigned nworkers;
+	/* The retry budget's two sides, daemon-wide. */
+	atomic_uint_fast64_t requests_active;  /* exchanges in the attempt loop */
+	atomic_uint_fast64_t retries_active;   /* retries waiting or under way */
 };
 
 /* Builds the shared state for cfg (borrowed; it must outlive rt). */

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "log.h"
 
 static char *upstream_join(const char *base, const char *path)
 {
@@ -60,6 +61,7 @@ int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *e
 	memset(u, 0, sizeof *u);
 	u->cfg = cfg;
 	pthread_mutex_init(&u->lock, NULL);
+	breaker_init(&u->breaker, &cfg->breaker);
 	u->url_chat = upstream_join(cfg->base_url, "/chat/completions");
 	u->url_completions = upstream_join(cfg->base_url, "/completions");
 	u->url_embeddings = upstream_join(cfg->base_url, "/embeddings");
@@ -106,20 +108,117 @@ const char *upstream_url(const struct upstream *u, enum request_kind kind)
 	return u->url_chat;
 }
 
-void upstream_record(struct upstream *u, bool success, bool fault, unsigned status, const char *error)
+enum breaker_admission upstream_admit(struct upstream *u, uint64_t now, enum breaker_reason *why)
 {
-	atomic_fetch_add_explicit(&u->requests, 1, memory_order_relaxed);
-	if (success) {
-		atomic_fetch_add_explicit(&u->successes, 1, memory_order_relaxed);
-		return;
-	}
-	if (!fault)
-		return;
-	atomic_fetch_add_explicit(&u->failures, 1, memory_order_relaxed);
+	enum breaker_admission a;
+
 	pthread_mutex_lock(&u->lock);
-	u->last_error.status = status;
-	snprintf(u->last_error.message, sizeof u->last_error.message, "%s", error != NULL ? error : "");
-	u->last_error.at_wall_ms = clock_wall_ms();
+	a = breaker_admit(&u->breaker, now, why);
+	pthread_mutex_unlock(&u->lock);
+	return a;
+}
+
+uint64_t upstream_next_admission(struct upstream *u, uint64_t now)
+{
+	uint64_t at;
+
+	pthread_mutex_lock(&u->lock);
+	at = breaker_next_admission(&u->breaker, now);
+	pthread_mutex_unlock(&u->lock);
+	return at;
+}
+
+void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict verdict, bool was_probe,
+		     bool success, unsigned status, int64_t retry_after_ms, const char *error)
+{
+	enum breaker_state before, after;
+
+	atomic_fetch_add_explicit(&u->requests, 1, memory_order_relaxed);
+	if (success)
+		atomic_fetch_add_explicit(&u->successes, 1, memory_order_relaxed);
+	if (verdict == UPSTREAM_FAULT)
+		atomic_fetch_add_explicit(&u->failures, 1, memory_order_relaxed);
+	pthread_mutex_lock(&u->lock);
+	before = u->breaker.state;
+	switch (verdict) {
+	case UPSTREAM_ANSWERED:
+		breaker_success(&u->breaker, now, was_probe);
+		break;
+	case UPSTREAM_FAULT:
+		breaker_failure(&u->breaker, now, was_probe, retry_after_ms);
+		u->last_error.status = status;
+		snprintf(u->last_error.message, sizeof u->last_error.message, "%s", error != NULL ? error : "");
+		u->last_error.at_wall_ms = clock_wall_ms();
+		break;
+	case UPSTREAM_NO_VERDICT:
+		breaker_abandon(&u->breaker, was_probe);
+		break;
+	}
+	after = u->breaker.state;
+	pthread_mutex_unlock(&u->lock);
+	if (before != after)
+		log_write(after == BREAKER_CLOSED ? CONFIG_LOG_INFO : CONFIG_LOG_WARN,
+			  "upstream=%s circuit %s -> %s", u->cfg->name, breaker_state_name(before),
+			  breaker_state_name(after));
+}
+
+void upstream_health(struct upstream *u, uint64_t now, bool ok, const char *error)
+{
+	enum breaker_state before, after;
+
+	pthread_mutex_lock(&u->lock);
+	before = u->breaker.state;
+	breaker_health(&u->breaker, now, ok);
+	after = breaker_state(&u->breaker, now);
+	u->health_at_wall_ms = clock_wall_ms();
+	u->health_ok = ok;
+	snprintf(u->health_error, sizeof u->health_error, "%s", ok || error == NULL ? "" : error);
+	if (!ok) {
+		u->last_error.status = 0;
+		snprintf(u->last_error.message, sizeof u->last_error.message, "health check: %s",
+			 error != NULL ? error : "failed");
+		u->last_error.at_wall_ms = u->health_at_wall_ms;
+	}
+	pthread_mutex_unlock(&u->lock);
+	if (before != after)
+		log_write(after == BREAKER_CLOSED ? CONFIG_LOG_INFO : CONFIG_LOG_WARN,
+			  "upstream=%s circuit %s -> %s after a health check", u->cfg->name,
+			  breaker_state_name(before), breaker_state_name(after));
+}
+
+void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now)
+{
+	pthread_mutex_lock(&u->lock);
+	breaker_set_mode(&u->breaker, mode, now);
+	pthread_mutex_unlock(&u->lock);
+	log_warn("upstream=%s circuit set to %s by an operator", u->cfg->name, breaker_mode_name(mode));
+}
+
+void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out)
+{
+	struct breaker *b = &u->breaker;
+
+	memset(out, 0, sizeof *out);
+	out->requests = atomic_load_explicit(&u->requests, memory_order_relaxed);
+	out->successes = atomic_load_explicit(&u->successes, memory_order_relaxed);
+	out->failures = atomic_load_explicit(&u->failures, memory_order_relaxed);
+	pthread_mutex_lock(&u->lock);
+	out->state = breaker_state(b, now);
+	out->mode = b->mode;
+	out->failures_in_window = breaker_failures_in_window(b, now);
+	out->consecutive_failures = b->consecutive;
+	out->last_error = u->last_error;
+	if (b->opened_at_ms != 0)
+		out->opened_at_wall_ms = clock_mono_to_wall(b->opened_at_ms);
+	if (out->state == BREAKER_OPEN && b->mode == BREAKER_AUTO)
+		out->retry_at_wall_ms = clock_mono_to_wall(b->retry_at_ms);
+	if (b->hold_until_ms > now)
+		out->hold_until_wall_ms = clock_mono_to_wall(b->hold_until_ms);
+	out->cooldown_ms = b->cooldown_ms;
+	out->probes_in_flight = b->probes;
+	out->health_at_wall_ms = u->health_at_wall_ms;
+	out->health_ok = u->health_ok;
+	memcpy(out->health_error, u->health_error, sizeof out->health_error);
 	pthread_mutex_unlock(&u->lock);
 }
 

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "breaker.h"
 #include "config.h"
 #include "request.h"
 
@@ -34,6 +35,37 @@ struct upstream {
 	atomic_uint_fast64_t failures;    /* upstream faults */
 	pthread_mutex_t lock;             /* guards what follows */
 	struct upstream_error last_error;
+	struct breaker breaker;
+	uint64_t health_at_wall_ms;       /* last active health check; 0: none yet */
+	bool health_ok;
+	char health_error[160];
+};
+
+/* What a finished call tells the breaker. */
+enum upstream_verdict {
+	UPSTREAM_ANSWERED,  /* a 2xx, or an answer that was not the upstream's fault */
+	UPSTREAM_FAULT,     /* what fallback_on names */
+	UPSTREAM_NO_VERDICT /* the call ended without saying anything about the upstream */
+};
+
+/* A consistent copy of everything /circuits and /health show. */
+struct upstream_view {
+	enum breaker_state state;
+	enum breaker_mode mode;
+	unsigned failures_in_window;
+	unsigned consecutive_failures;
+	uint64_t requests;
+	uint64_t successes;
+	uint64_t failures;
+	struct upstream_error last_error;
+	uint64_t opened_at_wall_ms;     /* 0: never opened */
+	uint64_t retry_at_wall_ms;      /* open: when it half-opens; else 0 */
+	uint64_t hold_until_wall_ms;    /* a Retry-After pause still running; else 0 */
+	uint64_t cooldown_ms;
+	unsigned probes_in_flight;
+	uint64_t health_at_wall_ms;
+	bool health_ok;
+	char health_error[160];
 };
 
 /* Builds u from cfg. Returns 0, or -1 with err filled. */
@@ -43,8 +75,26 @@ void upstream_free(struct upstream *u);
 /* The URL for a request kind. */
 const char *upstream_url(const struct upstream *u, enum request_kind kind);
 
-/* Counts one finished call. fault: it was the upstream's fault (fallback_on). */
-void upstream_record(struct upstream *u, bool success, bool fault, unsigned status, const char *error);
+/* May a call go to u now (its breaker, a Retry-After pause)? See breaker_admit. */
+enum breaker_admission upstream_admit(struct upstream *u, uint64_t now, enum breaker_reason *why);
+
+/* When u could next take a call after a rejection (monotonic ms; 0: unknown). */
+uint64_t upstream_next_admission(struct upstream *u, uint64_t now);
+
+/*
+ * Counts one finished call and tells the breaker. success: a 2xx. status and
+ * error describe a fault; retry_after_ms >= 0 when the upstream asked for a pause.
+ */
+void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict verdict, bool was_probe,
+		     bool success, unsigned status, int64_t retry_after_ms, const char *error);
+
+/* An active health check's result. */
+void upstream_health(struct upstream *u, uint64_t now, bool ok, const char *error);
+
+/* An operator forces the breaker (or hands it back with BREAKER_AUTO). */
+void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now);
+
+void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out);
 
 /* A consistent copy of the last error. */
 void upstream_last_error(struct upstream *u, struct upstream_error *out);

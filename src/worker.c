@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "exchange.h"
+#include "health.h"
 #include "log.h"
 #include "server.h"
 
@@ -84,6 +85,8 @@ static void *worker_main(void *arg)
 				worker_on_wake(w);
 		}
 	}
+	health_stop(w->health);
+	w->health = NULL;
 	if (w->nexchanges > 0)
 		log_warn("worker %u: drain_timeout passed with %zu requests open; answering them 503",
 			 w->id, w->nexchanges);
@@ -95,6 +98,8 @@ static void worker_cleanup(struct worker *w)
 {
 	struct exchange *x;
 
+	health_stop(w->health);
+	w->health = NULL;
 	if (w->mhd != NULL)
 		server_stop(w);
 	engine_free(w->engine);
@@ -151,6 +156,9 @@ int worker_start(struct worker *w, struct runtime *rt, unsigned id, char *err, s
 		goto fail;
 	if (server_start(w, err, errlen) != 0)
 		goto fail;
+	/* One worker runs the checks; their verdicts reach every worker through the breakers. */
+	if (id == 0)
+		w->health = health_start(w);
 	rc = pthread_create(&w->thread, NULL, worker_main, w);
 	if (rc != 0) {
 		snprintf(err, errlen, "worker %u: pthread_create: %s", id, strerror(rc));

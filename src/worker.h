@@ -47,6 +47,7 @@ struct worker {
 	size_t nspare;
 
 	struct metrics metrics;     /* written by this thread only */
+	struct health *health;      /* active health checks; worker 0 only */
 
 	atomic_bool stop;           /* set by the main thread */
 	bool draining;

@@ -1,0 +1,129 @@
+/* health.c — active health checks: GET {base_url}/models on each upstream that asks for it, from one worker's loop. */
+#include "health.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "clock.h"
+#include "engine.h"
+#include "log.h"
+#include "upstream.h"
+#include "worker.h"
+
+/* A models list is small; anything larger is not a healthy answer. */
+#define HEALTH_MAX_ANSWER (1024 * 1024)
+
+struct health_probe {
+	struct health *health;
+	struct upstream *upstream;
+	struct timer timer;
+	struct engine_transfer *transfer;
+};
+
+struct health {
+	struct worker *worker;
+	struct health_probe *probes;
+	size_t nprobes;
+};
+
+static void health_on_done(void *arg, struct engine_response *r);
+
+static const struct engine_handlers health_handlers = {
+	.on_headers = NULL,
+	.on_data = NULL,
+	.on_done = health_on_done,
+};
+
+static void health_fire(struct timer *t)
+{
+	struct health_probe *p = t->arg;
+	struct worker *w = p->health->worker;
+	const struct config_upstream *cfg = p->upstream->cfg;
+	struct engine_request req = {
+		.url = p->upstream->url_models,
+		.headers = p->upstream->probe_headers,
+		.body = NULL,
+		.connect_timeout_ms = cfg->timeouts.connect_ms < cfg->health_check.timeout_ms
+				      ? cfg->timeouts.connect_ms : cfg->health_check.timeout_ms,
+		.first_byte_timeout_ms = cfg->health_check.timeout_ms,
+		.idle_timeout_ms = cfg->health_check.timeout_ms,
+		.total_timeout_ms = cfg->health_check.timeout_ms,
+		.max_response = HEALTH_MAX_ANSWER,
+	};
+
+	p->transfer = engine_submit(w->engine, &req, &health_handlers, p);
+	if (p->transfer == NULL) {
+		log_warn("upstream=%s health check could not start; next in %llu ms", cfg->name,
+			 (unsigned long long)cfg->health_check.interval_ms);
+		timers_arm(&w->timers, &p->timer, clock_now_ms() + cfg->health_check.interval_ms);
+	}
+}
+
+static void health_on_done(void *arg, struct engine_response *r)
+{
+	struct health_probe *p = arg;
+	struct worker *w = p->health->worker;
+	const struct config_upstream *cfg = p->upstream->cfg;
+	char words[160];
+	bool ok = r->error == ENGINE_OK && r->status >= 200 && r->status < 300;
+
+	p->transfer = NULL;
+	if (ok)
+		words[0] = '\0';
+	else if (r->error == ENGINE_OK)
+		upstream_describe_status(p->upstream, r->status, r->body.data, r->body.len, words, sizeof words);
+	else
+		snprintf(words, sizeof words, "%s", r->error_text);
+	if (!ok)
+		log_info("upstream=%s health check failed: %s", cfg->name, words);
+	upstream_health(p->upstream, r->ended_ms, ok, words);
+	timers_arm(&w->timers, &p->timer, clock_now_ms() + cfg->health_check.interval_ms);
+}
+
+struct health *health_start(struct worker *w)
+{
+	const struct config *cfg = w->rt->cfg;
+	struct health *h = NULL;
+	size_t i, n = 0;
+
+	for (i = 0; i < cfg->nupstreams; i++)
+		n += cfg->upstreams[i].health_check.enabled;
+	if (n == 0)
+		return NULL;
+	h = calloc(1, sizeof *h);
+	if (h == NULL || (h->probes = calloc(n, sizeof *h->probes)) == NULL) {
+		log_error("out of memory: health checks are off");
+		free(h);
+		return NULL;
+	}
+	h->worker = w;
+	for (i = 0; i < cfg->nupstreams; i++) {
+		struct health_probe *p;
+
+		if (!cfg->upstreams[i].health_check.enabled)
+			continue;
+		p = &h->probes[h->nprobes++];
+		p->health = h;
+		p->upstream = &w->rt->upstreams[i];
+		timer_init(&p->timer, health_fire, p);
+		timers_arm(&w->timers, &p->timer, clock_now_ms());
+	}
+	return h;
+}
+
+void health_stop(struct health *h)
+{
+	size_t i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->nprobes; i++) {
+		struct health_probe *p = &h->probes[i];
+
+		timers_disarm(&h->worker->timers, &p->timer);
+		if (p->transfer != NULL)
+			engine_cancel(p->transfer);
+	}
+	free(h->probes);
+	free(h);
+}
