@@ -6,7 +6,9 @@
 
 #define UNIT_SUITES(X) \
 	X(units)       \
-	X(config)
+	X(config)      \
+	X(breaker)     \
+	X(backoff)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)
