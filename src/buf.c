@@ -81,7 +81,7 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 int buf_append_json_escaped(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, start = 0;
+	size_t i, start = 0, before = b->len;
 	char esc[6];
 
 	for (i = 0; i < n; i++) {
@@ -112,10 +112,17 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t n)
 		if (rep == NULL)
 			continue;
 		if (buf_append(b, s + start, i - start) != 0 || buf_append(b, rep, replen) != 0)
-			return -1;
+			goto fail;
 		start = i + 1;
 	}
-	return buf_append(b, s + start, n - start);
+	if (buf_append(b, s + start, n - start) == 0)
+		return 0;
+fail:
+	/* All or nothing: a failed call leaves the buffer as it was. */
+	b->len = before;
+	if (b->data != NULL)
+		b->data[before] = '\0';
+	return -1;
 }
 
 void buf_reset(struct buf *b)
@@ -147,6 +154,10 @@ char *buf_take(struct buf *b, size_t *len)
 
 	if (len != NULL)
 		*len = b->len;
+	if (b->len == 0) {
+		free(p);
+		p = NULL;
+	}
 	buf_init(b, b->max);
 	return p;
 }

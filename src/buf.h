@@ -22,7 +22,7 @@ int buf_append_str(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
-/* Appends s as the inside of a JSON string (no quotes added). */
+/* Appends s as the inside of a JSON string (no quotes added); all or nothing. */
 int buf_append_json_escaped(struct buf *b, const char *s, size_t n);
 
 /* Forgets the bytes, keeps the memory. */

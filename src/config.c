@@ -47,7 +47,7 @@ static const char *const config_root_keys[] = {
 };
 static const char *const config_server_keys[] = {
 	"listen", "workers", "max_body", "max_connections", "request_timeout",
-	"client_timeout", "drain_timeout", "max_response", NULL,
+	"client_timeout", "drain_timeout", "max_response", "sse_heartbeat", NULL,
 };
 static const char *const config_log_keys[] = { "level", "access", NULL };
 static const char *const config_auth_keys[] = {
@@ -958,6 +958,7 @@ static int config_read_server(struct config_reader *r, const yaml_node_t *root, 
 	    config_read_duration(r, m, "request_timeout", 1, &cfg->server.request_timeout_ms) < 0 ||
 	    config_read_duration(r, m, "client_timeout", 1, &cfg->server.client_timeout_ms) < 0 ||
 	    config_read_duration(r, m, "drain_timeout", 0, &cfg->server.drain_timeout_ms) < 0 ||
+	    config_read_duration(r, m, "sse_heartbeat", 0, &cfg->server.sse_heartbeat_ms) < 0 ||
 	    config_read_size(r, m, "max_response", 1, &cfg->server.max_response) < 0)
 		goto fail;
 	cfg->server.workers = workers > 0 ? workers : config_cpu_count();
@@ -1641,6 +1642,7 @@ static struct config *config_new(const char *name)
 	cfg->server.request_timeout_ms = 120000;
 	cfg->server.client_timeout_ms = 30000;
 	cfg->server.drain_timeout_ms = 10000;
+	cfg->server.sse_heartbeat_ms = 15000;
 	cfg->server.max_response = (size_t)32 << 20;
 	cfg->log.level = CONFIG_LOG_INFO;
 	cfg->log.access = false;

@@ -123,6 +123,7 @@ struct config {
 		uint64_t request_timeout_ms;
 		uint64_t client_timeout_ms; /* idle client, and whole request body */
 		uint64_t drain_timeout_ms;  /* shutdown waits this long for exchanges */
+		uint64_t sse_heartbeat_ms;  /* comment line on a silent stream; 0: none */
 		size_t max_response;       /* cap on an upstream's non-streamed answer */
 	} server;
 

@@ -81,7 +81,9 @@ int engine_parse_retry_after(const char *value, uint64_t now_wall_ms, int64_t *m
 	}
 	memset(&tm, 0, sizeof tm);
 	end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (end == NULL)
+	while (end != NULL && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+		end++;
+	if (end == NULL || *end != '\0')
 		return -1;
 	when = timegm(&tm);
 	if (when == (time_t)-1)
@@ -109,7 +111,7 @@ static int engine_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, 
 	}
 	memset(&ev, 0, sizeof ev);
 	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-	ev.data.u64 = ((uint64_t)e->tag << 32) | (uint32_t)s;
+	ev.data.u64 = ((uint64_t)(uint32_t)s << 3) | e->tag;
 	op = socketp == NULL ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
 	if (epoll_ctl(e->epfd, op, s, &ev) != 0 && op == EPOLL_CTL_ADD && errno == EEXIST)
 		epoll_ctl(e->epfd, EPOLL_CTL_MOD, s, &ev);

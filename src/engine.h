@@ -39,7 +39,7 @@ struct engine_request {
 struct engine_response {
 	enum engine_error error;
 	unsigned status;                   /* 0 when no status line arrived */
-	char error_text[128];              /* short words for logs and the attempts list */
+	char error_text[200];              /* short words for logs and the attempts list */
 	char content_type[96];
 	int64_t retry_after_ms;            /* Retry-After or retry-after-ms; -1 when absent */
 	struct buf body;                   /* collected when the handlers have no on_data */
@@ -67,7 +67,7 @@ struct engine_handlers {
 };
 
 /* Creates the engine of one worker. epfd is the worker's epoll instance, in
- * which curl's sockets are registered with engine_epoll_tag; timers drives
+ * which curl's sockets are registered as (fd << 3) | engine_epoll_tag; timers drives
  * curl's timeouts and the engine's watchdogs. Returns NULL with err filled. */
 struct engine *engine_create(int epfd, uint32_t engine_epoll_tag, struct timers *timers,
 			     size_t max_cached_connections, char *err, size_t errlen);
@@ -84,7 +84,8 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
  * handler is called afterwards. */
 void engine_cancel(struct engine_transfer *t);
 
-/* Lets a transfer paused by ENGINE_DATA_PAUSE go on. */
+/* Lets a transfer paused by ENGINE_DATA_PAUSE go on. curl may hand over the
+ * data it held before this returns, so on_data can run inside it. */
 void engine_unpause(struct engine_transfer *t);
 
 /* The worker saw events on one of curl's sockets. */

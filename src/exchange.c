@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include <microhttpd.h>
 
@@ -11,12 +12,15 @@
 #include "engine.h"
 #include "log.h"
 #include "proxy.h"
+#include "stream.h"
 #include "timers.h"
 #include "worker.h"
 
 /* Spare exchanges a worker keeps, and the body memory each may keep. */
 #define EXCHANGE_SPARE_MAX 1024
 #define EXCHANGE_KEEP_BODY (64 * 1024)
+
+static void exchange_unwatch_client(struct exchange *x);
 
 struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
 {
@@ -50,6 +54,8 @@ struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
 	x->upstream = NULL;
 	x->upstream_body = NULL;
 	x->transfer = NULL;
+	x->transfer_started_ms = 0;
+	x->watching_client = false;
 	attempts_init(&x->attempts);
 	x->probe = false;
 	x->target_tries = 0;
@@ -75,7 +81,9 @@ void exchange_release(struct exchange *x)
 {
 	struct worker *w = x->worker;
 
+	exchange_unwatch_client(x);
 	proxy_abort(x);
+	stream_release(x);
 	if (x->parsed)
 		request_free(&x->request);
 	free(x->upstream_body);
@@ -92,15 +100,74 @@ void exchange_release(struct exchange *x)
 		x->next_in_worker->prev = x->prev;
 	w->nexchanges--;
 
-	if (w->nspare < EXCHANGE_SPARE_MAX) {
-		buf_shrink(&x->body, EXCHANGE_KEEP_BODY);
-		x->next_in_worker = w->spare;
-		w->spare = x;
-		w->nspare++;
-	} else {
-		buf_free(&x->body);
-		free(x);
+	/* Events later in this epoll batch may still name x: it waits in
+	 * released, unused, until the batch is over. */
+	x->next_in_worker = w->released;
+	w->released = x;
+}
+
+void exchange_recycle_released(struct worker *w)
+{
+	struct exchange *x;
+
+	while ((x = w->released) != NULL) {
+		w->released = x->next_in_worker;
+		if (w->nspare < EXCHANGE_SPARE_MAX) {
+			buf_shrink(&x->body, EXCHANGE_KEEP_BODY);
+			x->next_in_worker = w->spare;
+			w->spare = x;
+			w->nspare++;
+		} else {
+			buf_free(&x->body);
+			free(x);
+		}
 	}
+}
+
+static void exchange_watch_client(struct exchange *x)
+{
+	const union MHD_ConnectionInfo *info;
+	struct epoll_event ev;
+
+	if (x->watching_client)
+		return;
+	info = MHD_get_connection_info(x->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info == NULL)
+		return;
+	x->client_fd = info->connect_fd;
+	memset(&ev, 0, sizeof ev);
+	/* Only the peer's close: libmicrohttpd does the reading and writing. */
+	ev.events = EPOLLRDHUP;
+	ev.data.u64 = (uint64_t)(uintptr_t)x | WORKER_TAG_CLIENT;
+	if (epoll_ctl(x->worker->epfd, EPOLL_CTL_ADD, x->client_fd, &ev) == 0)
+		x->watching_client = true;
+}
+
+static void exchange_unwatch_client(struct exchange *x)
+{
+	if (!x->watching_client)
+		return;
+	epoll_ctl(x->worker->epfd, EPOLL_CTL_DEL, x->client_fd, NULL);
+	x->watching_client = false;
+}
+
+void exchange_client_gone(struct exchange *x)
+{
+	/* A late event for an exchange already released (or one no longer watched) says nothing. */
+	if (!x->watching_client)
+		return;
+	exchange_unwatch_client(x);
+	if (x->answered && !stream_committed(x))
+		return;
+	log_info("request_id=%s the client went away; stopping its upstream call", x->request_id);
+	proxy_abort(x);
+	if (stream_committed(x)) {
+		stream_client_gone(x);
+		return;
+	}
+	/* libmicrohttpd notices the closed socket once it tries to answer. */
+	exchange_answer_error(x, 499, "invalid_request_error", "client_closed_request", NULL,
+			      "The client closed the connection before the answer.");
 }
 
 void exchange_answer(struct exchange *x, unsigned status, struct MHD_Response *response)
@@ -179,6 +246,7 @@ void exchange_suspend(struct exchange *x)
 		return;
 	x->suspended = true;
 	MHD_suspend_connection(x->connection);
+	exchange_watch_client(x);
 }
 
 enum metrics_endpoint exchange_metrics_endpoint(enum exchange_endpoint ep)

@@ -19,6 +19,7 @@ struct MHD_Response;
 struct worker;
 struct upstream;
 struct engine_transfer;
+struct stream;
 
 enum exchange_endpoint {
 	EXCHANGE_CHAT,
@@ -58,6 +59,10 @@ struct exchange {
 	struct upstream *upstream;
 	char *upstream_body;         /* owned when the target changed the body */
 	struct engine_transfer *transfer;
+	uint64_t transfer_started_ms;
+	struct stream *stream;       /* a streamed answer's state; NULL until one is tried */
+	bool watching_client;        /* the client socket is in the worker's epoll (EPOLLRDHUP) */
+	int client_fd;
 	struct attempts attempts;
 	bool probe;                  /* this call is the breaker's half-open probe */
 	unsigned target_tries;       /* calls made to the current target */
@@ -95,8 +100,16 @@ void exchange_answer_json(struct exchange *x, unsigned status, char *json, size_
 void exchange_answer_error(struct exchange *x, unsigned status, const char *type, const char *code,
 			   const char *param, const char *message);
 
-/* Waits for an answer that comes later from the worker's loop. */
+/* Waits for an answer that comes later from the worker's loop, watching the
+ * client's socket so that a client who leaves is seen at once. */
 void exchange_suspend(struct exchange *x);
+
+/* The worker's epoll saw the client's socket close: stop the work under way. */
+void exchange_client_gone(struct exchange *x);
+
+/* Returns the exchanges released during one epoll batch to the spares (they
+ * stay valid until then, as later events of the batch may name them). */
+void exchange_recycle_released(struct worker *w);
 
 /* The metrics bucket of an endpoint. */
 enum metrics_endpoint exchange_metrics_endpoint(enum exchange_endpoint ep);

@@ -64,7 +64,7 @@ static void health_on_done(void *arg, struct engine_response *r)
 	struct health_probe *p = arg;
 	struct worker *w = p->health->worker;
 	const struct config_upstream *cfg = p->upstream->cfg;
-	char words[160];
+	char words[200];
 	bool ok = r->error == ENGINE_OK && r->status >= 200 && r->status < 300;
 
 	p->transfer = NULL;

@@ -43,10 +43,12 @@ static bool jsonscan_hex4(struct jsonscan *s)
 	return true;
 }
 
-/* Bytes of the UTF-8 sequence starting at p, or 0 when it is malformed. */
+/* Bytes of the UTF-8 sequence starting at p, or 0 when it is malformed:
+ * overlong forms, UTF-16 surrogates and code points past U+10FFFF included
+ * (RFC 3629, section 4). */
 static size_t jsonscan_utf8(const unsigned char *p, const unsigned char *end)
 {
-	unsigned char c = *p;
+	unsigned char c = *p, low = 0x80, high = 0xbf;
 	size_t n, i;
 
 	if (c < 0x80)
@@ -59,9 +61,17 @@ static size_t jsonscan_utf8(const unsigned char *p, const unsigned char *end)
 		n = 4;
 	else
 		return 0;
-	if ((size_t)(end - p) < n)
+	if (c == 0xe0)
+		low = 0xa0;
+	else if (c == 0xed)
+		high = 0x9f;
+	else if (c == 0xf0)
+		low = 0x90;
+	else if (c == 0xf4)
+		high = 0x8f;
+	if ((size_t)(end - p) < n || p[1] < low || p[1] > high)
 		return 0;
-	for (i = 1; i < n; i++)
+	for (i = 2; i < n; i++)
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
 	return n;

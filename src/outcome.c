@@ -32,6 +32,9 @@ bool outcome_upstream_fault(const struct config_fallback *fb, enum engine_error 
 {
 	if (error == ENGINE_INTERNAL)
 		return false;
+	/* Caused by the request itself, even when fallback_on moves it to the next target. */
+	if (error == ENGINE_OK && (status == 400 || status == 413 || status == 422))
+		return false;
 	return outcome_classify(fb, error, status) == OUTCOME_FALL_OVER;
 }
 

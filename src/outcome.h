@@ -17,8 +17,8 @@ enum outcome {
 enum outcome outcome_classify(const struct config_fallback *fb, enum engine_error error, unsigned status);
 
 /* True when the result is the upstream's fault and should count against its
- * breaker: what fallback_on names, never a client's 400 and never detour's own
- * failure to start a call. */
+ * breaker: what fallback_on names, never a 400, 413 or 422 (the request's
+ * own fault) and never detour's own failure to start a call. */
 bool outcome_upstream_fault(const struct config_fallback *fb, enum engine_error error, unsigned status);
 
 /* True when trying the same upstream again may help: a lost connection, a

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
+#include "stream.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -115,9 +116,12 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	req.idle_timeout_ms = ucfg->timeouts.idle_ms;
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
-	x->transfer = engine_submit(w->engine, &req, &proxy_handlers, x);
+	if (x->request.stream && stream_attempt_begin(x) != 0)
+		goto internal;
+	x->transfer = engine_submit(w->engine, &req, x->request.stream ? &stream_handlers : &proxy_handlers, x);
 	if (x->transfer == NULL)
 		goto internal;
+	x->transfer_started_ms = now;
 	x->target_tries++;
 	return 0;
 internal:
@@ -275,19 +279,41 @@ static enum upstream_verdict proxy_verdict(const struct config_fallback *fb, con
 static void proxy_on_done(void *arg, struct engine_response *r)
 {
 	struct exchange *x = arg;
+
+	x->transfer = NULL;
+	proxy_settle(x, r);
+}
+
+void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words)
+{
+	struct worker *w = x->worker;
+	struct upstream *u = x->upstream;
+	uint64_t ms = r->ended_ms - r->started_ms;
+
+	upstream_record(u, r->ended_ms, fault ? UPSTREAM_FAULT : UPSTREAM_ANSWERED, x->probe, !fault,
+			r->status, -1, words);
+	x->probe = false;
+	proxy_release_retry(x);
+	metrics_attempt(&w->metrics, u->cfg->index, fault ? METRICS_ATTEMPT_GIVE_UP : METRICS_ATTEMPT_SUCCESS);
+	if (fault)
+		log_warn("request_id=%s upstream=%s stream broke off after the commit point: %s ms=%llu",
+			 x->request_id, u->cfg->name, words != NULL ? words : "", (unsigned long long)ms);
+}
+
+void proxy_settle(struct exchange *x, struct engine_response *r)
+{
 	struct worker *w = x->worker;
 	const struct config_fallback *fb = &w->rt->cfg->fallback_on;
 	struct upstream *u = x->upstream;
 	uint64_t ms = r->ended_ms - r->started_ms;
 	int64_t pause = -1;
-	char words[160];
+	char words[200];
 	enum outcome outcome;
 	unsigned status;
 
-	x->transfer = NULL;
 	proxy_release_retry(x);
 	/* A 2xx that is not JSON is a broken upstream, not an answer. */
-	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300 && !x->request.stream &&
+	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300 &&
 	    !jsonscan_valid_object(r->body.data, r->body.len)) {
 		r->error = ENGINE_PROTOCOL;
 		snprintf(r->error_text, sizeof r->error_text, "malformed JSON in a %u answer", r->status);

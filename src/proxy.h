@@ -2,11 +2,21 @@
 #ifndef DETOUR_PROXY_H
 #define DETOUR_PROXY_H
 
+#include <stdbool.h>
+
 struct exchange;
+struct engine_response;
 
 /* Routes the parsed request of x and starts its first attempt. The answer
  * comes through exchange_answer, now or later from the worker's loop. */
 void proxy_start(struct exchange *x);
+
+/* Settles an attempt whose call ended before anything went to the client:
+ * sends its answer, retries it, falls over, or gives up. */
+void proxy_settle(struct exchange *x, struct engine_response *r);
+
+/* Records how a committed stream's call ended; fault: it broke off. */
+void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
 
 /* Stops whatever x still has under way (a call, a backoff wait) and gives back
  * what it holds (a breaker probe, the retry budget). Safe to call twice. */

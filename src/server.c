@@ -19,6 +19,7 @@
 #include "exchange.h"
 #include "log.h"
 #include "proxy.h"
+#include "stream.h"
 #include "worker.h"
 
 struct server_route {
@@ -367,7 +368,7 @@ int server_start(struct worker *w, char *err, size_t errlen)
 	w->listen_fd = info->listen_fd;
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
-	ev.data.u64 = (uint64_t)WORKER_TAG_SERVER << 32;
+	ev.data.u64 = worker_fd_data(w->mhd_fd, WORKER_TAG_SERVER);
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->mhd_fd, &ev) != 0) {
 		snprintf(err, errlen, "worker %u: epoll_ctl: %s", w->id, strerror(errno));
 		MHD_stop_daemon(w->mhd);
@@ -407,10 +408,13 @@ void server_stop(struct worker *w)
 	if (w->mhd == NULL)
 		return;
 	/* A suspended connection must be resumed before the daemon may stop. */
-	for (x = w->exchanges; x != NULL; x = x->next_in_worker)
-		if (x->response == NULL && !x->answered)
+	for (x = w->exchanges; x != NULL; x = x->next_in_worker) {
+		if (stream_committed(x))
+			stream_client_gone(x);
+		else if (x->response == NULL && !x->answered)
 			exchange_answer_error(x, 503, "server_error", "shutting_down", NULL,
 					      "detour is shutting down; retry the request");
+	}
 	server_run(w);
 	timers_disarm(&w->timers, &w->mhd_timer);
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->mhd_fd, NULL);

@@ -13,7 +13,9 @@
 #include "exchange.h"
 #include "health.h"
 #include "log.h"
+#include "proxy.h"
 #include "server.h"
+#include "stream.h"
 
 #define WORKER_EVENTS 256
 
@@ -36,9 +38,41 @@ static void worker_on_wake(struct worker *w)
 	}
 }
 
-static bool worker_drained(const struct worker *w, uint64_t now)
+/* After drain_timeout, what is still open is ended cleanly: a stream gets an
+ * SSE error event and [DONE], a waiting request a 503. They then have this
+ * long to reach their clients. */
+#define WORKER_FLUSH_MS 1000
+
+static void worker_end_open_exchanges(struct worker *w)
 {
-	return w->nexchanges == 0 || now >= w->drain_deadline_ms;
+	struct exchange *x;
+
+	log_warn("worker %u: drain_timeout passed with %zu requests open; ending them", w->id, w->nexchanges);
+	for (x = w->exchanges; x != NULL; x = x->next_in_worker) {
+		proxy_abort(x);
+		if (stream_committed(x))
+			stream_end_with_error(x, "shutting_down", "detour is shutting down; this answer was cut short");
+		else if (x->response == NULL && !x->answered)
+			exchange_answer_error(x, 503, "server_error", "shutting_down",
+					      NULL, "detour is shutting down; retry the request");
+	}
+}
+
+/* True when the worker may stop: nothing open, or the flush after the drain is over. */
+static bool worker_drained(struct worker *w, uint64_t now)
+{
+	if (w->nexchanges == 0)
+		return true;
+	if (now < w->drain_deadline_ms)
+		return false;
+	if (!w->ending) {
+		w->ending = true;
+		worker_end_open_exchanges(w);
+		w->drain_deadline_ms = now + WORKER_FLUSH_MS;
+		timers_arm(&w->timers, &w->drain_timer, w->drain_deadline_ms);
+		return false;
+	}
+	return true;
 }
 
 static int worker_wait_ms(const struct worker *w, uint64_t now)
@@ -74,22 +108,23 @@ static void *worker_main(void *arg)
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			uint32_t tag = (uint32_t)(events[i].data.u64 >> 32);
-			int fd = (int)(uint32_t)events[i].data.u64;
+			uint64_t data = events[i].data.u64;
+			unsigned tag = (unsigned)(data & WORKER_TAG_MASK);
+			int fd = (int)(uint32_t)(data >> 3);
 
 			if (tag == WORKER_TAG_SERVER)
 				w->mhd_due = true;
 			else if (tag == WORKER_TAG_ENGINE)
 				engine_on_socket(w->engine, fd, events[i].events);
+			else if (tag == WORKER_TAG_CLIENT)
+				exchange_client_gone((struct exchange *)(uintptr_t)(data & ~(uint64_t)WORKER_TAG_MASK));
 			else if (tag == WORKER_TAG_WAKE)
 				worker_on_wake(w);
 		}
+		exchange_recycle_released(w);
 	}
 	health_stop(w->health);
 	w->health = NULL;
-	if (w->nexchanges > 0)
-		log_warn("worker %u: drain_timeout passed with %zu requests open; answering them 503",
-			 w->id, w->nexchanges);
 	server_stop(w);
 	return NULL;
 }
@@ -104,6 +139,7 @@ static void worker_cleanup(struct worker *w)
 		server_stop(w);
 	engine_free(w->engine);
 	w->engine = NULL;
+	exchange_recycle_released(w);
 	while ((x = w->spare) != NULL) {
 		w->spare = x->next_in_worker;
 		buf_free(&x->body);
@@ -141,7 +177,7 @@ int worker_start(struct worker *w, struct runtime *rt, unsigned id, char *err, s
 	}
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
-	ev.data.u64 = (uint64_t)WORKER_TAG_WAKE << 32;
+	ev.data.u64 = worker_fd_data(w->wakefd, WORKER_TAG_WAKE);
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) != 0) {
 		snprintf(err, errlen, "worker %u: epoll_ctl: %s", id, strerror(errno));
 		goto fail;

@@ -17,12 +17,23 @@
 struct MHD_Daemon;
 struct exchange;
 
-/* What an epoll event belongs to: the high 32 bits of its data. */
+/*
+ * What an epoll event belongs to: the low 3 bits of its data. The rest is a
+ * file descriptor shifted left by 3, or, for WORKER_TAG_CLIENT, the address of
+ * an exchange (malloc'd, so 8-aligned).
+ */
 enum worker_tag {
 	WORKER_TAG_WAKE = 1,    /* the worker's eventfd */
 	WORKER_TAG_SERVER = 2,  /* libmicrohttpd's own epoll fd */
 	WORKER_TAG_ENGINE = 3,  /* one of curl's sockets */
+	WORKER_TAG_CLIENT = 4,  /* a waiting client's socket, for EPOLLRDHUP */
 };
+#define WORKER_TAG_MASK 7u
+
+static inline uint64_t worker_fd_data(int fd, enum worker_tag tag)
+{
+	return ((uint64_t)(uint32_t)fd << 3) | tag;
+}
 
 struct worker {
 	unsigned id;
@@ -45,12 +56,14 @@ struct worker {
 	size_t nexchanges;
 	struct exchange *spare;     /* freed exchanges kept for reuse */
 	size_t nspare;
+	struct exchange *released;  /* freed during this epoll batch; spares after it */
 
 	struct metrics metrics;     /* written by this thread only */
 	struct health *health;      /* active health checks; worker 0 only */
 
 	atomic_bool stop;           /* set by the main thread */
-	bool draining;
+	bool draining;              /* stopped accepting; waiting for open requests */
+	bool ending;                /* drain_timeout passed; open requests were ended */
 	uint64_t drain_deadline_ms;
 	struct timer drain_timer;
 };

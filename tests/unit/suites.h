@@ -8,7 +8,17 @@
 	X(units)       \
 	X(config)      \
 	X(breaker)     \
-	X(backoff)
+	X(backoff)     \
+	X(router)      \
+	X(attempts)    \
+	X(outcome)     \
+	X(request)     \
+	X(timers)      \
+	X(jsonscan)    \
+	X(buf)         \
+	X(auth)        \
+	X(engine)      \
+	X(rng)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

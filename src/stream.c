@@ -1,0 +1,455 @@
+/* stream.c — a streamed answer: the upstream's SSE parsed, held back until the commit point, then relayed to the client under backpressure. */
+#include "stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "clock.h"
+#include "exchange.h"
+#include "jsonscan.h"
+#include "log.h"
+#include "proxy.h"
+#include "sse.h"
+#include "upstream.h"
+#include "worker.h"
+
+/* Bytes libmicrohttpd asks for at a time. */
+#define STREAM_BLOCK (16 * 1024)
+
+/* sse_feed's handler stops the feed with this when the attempt must end. */
+#define STREAM_STOP 1
+
+struct stream {
+	struct sse_parser parser;
+	struct buf out;          /* bytes for the client not yet handed to libmicrohttpd */
+	size_t out_pos;
+	struct buf raw;          /* a non-SSE answer (an error body), kept whole */
+	bool sse;                /* the answer is text/event-stream */
+	bool committed;          /* the answer's headers went to the client */
+	bool finish_seen;        /* a chunk carried a finish_reason */
+	bool done_seen;          /* data: [DONE] came */
+	bool ended;              /* out is complete: nothing more will be added */
+	bool abandoned;          /* the client left; end with an error */
+	bool failed;             /* the attempt failed inside the stream */
+	bool paused;             /* the upstream transfer waits for the client */
+	bool waiting;            /* the client connection is suspended for want of bytes */
+	enum engine_error fail_error;
+	char fail_text[200];
+	struct timer heartbeat;
+	struct timer unpause;
+	uint64_t last_sent_ms;
+};
+
+static size_t stream_backlog(const struct stream *s)
+{
+	return s->out.len - s->out_pos;
+}
+
+static int stream_append(struct stream *s, const char *bytes, size_t len)
+{
+	/* Compact before growing: the consumed front is dead weight. */
+	if (s->out_pos > 0 && s->out_pos == s->out.len) {
+		buf_reset(&s->out);
+		s->out_pos = 0;
+	} else if (s->out_pos > 0 && s->out.len + len > s->out.cap) {
+		memmove(s->out.data, s->out.data + s->out_pos, s->out.len - s->out_pos);
+		s->out.len -= s->out_pos;
+		s->out_pos = 0;
+	}
+	return buf_append(&s->out, bytes, len);
+}
+
+/* Lets libmicrohttpd at the bytes (or the end) once the reader waited for them. */
+static void stream_wake(struct exchange *x)
+{
+	struct stream *s = x->stream;
+
+	if (!s->waiting)
+		return;
+	s->waiting = false;
+	MHD_resume_connection(x->connection);
+	worker_server_due(x->worker);
+}
+
+/* Appends design.md's error event and [DONE]: a stream never just stops. */
+static void stream_append_error(struct stream *s, const char *code, const char *message, const char *upstream)
+{
+	struct buf b;
+
+	buf_init(&b, 4096);
+	buf_append_str(&b, "data: {\"error\":{\"message\":\"");
+	buf_append_json_escaped(&b, message, strlen(message));
+	buf_append_str(&b, "\",\"type\":\"upstream_error\",\"param\":null,\"code\":\"");
+	buf_append_json_escaped(&b, code, strlen(code));
+	buf_append_str(&b, "\"");
+	if (upstream != NULL) {
+		buf_append_str(&b, ",\"upstream\":\"");
+		buf_append_json_escaped(&b, upstream, strlen(upstream));
+		buf_append_str(&b, "\"");
+	}
+	buf_append_str(&b, "}}\n\ndata: [DONE]\n\n");
+	stream_append(s, b.data, b.len);
+	buf_free(&b);
+	s->ended = true;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct exchange *x = cls;
+	struct stream *s = x->stream;
+	size_t avail = stream_backlog(s), n;
+
+	(void)pos;
+	if (s->abandoned)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (avail > 0) {
+		n = avail < max ? avail : max;
+		memcpy(out, s->out.data + s->out_pos, n);
+		s->out_pos += n;
+		s->last_sent_ms = clock_now_ms();
+		if (s->paused && stream_backlog(s) < STREAM_LOW_WATER && !timer_armed(&s->unpause))
+			timers_arm(&x->worker->timers, &s->unpause, s->last_sent_ms);
+		return (ssize_t)n;
+	}
+	if (s->ended)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	/* Nothing to send yet: returning 0 without suspending would spin. */
+	s->waiting = true;
+	MHD_suspend_connection(x->connection);
+	return 0;
+}
+
+/* Unpausing may deliver held data at once, so it runs from the loop, not from inside libmicrohttpd. */
+static void stream_unpause_fire(struct timer *t)
+{
+	struct exchange *x = t->arg;
+	struct stream *s = x->stream;
+
+	if (s->paused && x->transfer != NULL) {
+		s->paused = false;
+		engine_unpause(x->transfer);
+	}
+}
+
+static void stream_heartbeat_fire(struct timer *t)
+{
+	struct exchange *x = t->arg;
+	struct stream *s = x->stream;
+	uint64_t every = x->worker->rt->cfg->server.sse_heartbeat_ms, now = clock_now_ms();
+
+	if (s->ended)
+		return;
+	/* A comment line: clients ignore it, and a write to a vanished client fails. */
+	if (now >= s->last_sent_ms + every && stream_backlog(s) == 0) {
+		stream_append(s, ": keep-alive\n\n", 14);
+		s->last_sent_ms = now;
+		stream_wake(x);
+	}
+	timers_arm(&x->worker->timers, &s->heartbeat, s->last_sent_ms + every);
+}
+
+/* The commit point: the answer's headers and the events held so far go to the client. */
+static void stream_commit(struct exchange *x, uint64_t now)
+{
+	struct stream *s = x->stream;
+	struct MHD_Response *r;
+	char count[24];
+
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, x, NULL);
+	attempts_add_answer(&x->attempts, x->upstream->cfg->name, 200,
+			    now - (x->transfer_started_ms != 0 ? x->transfer_started_ms : now));
+	s->committed = true;
+	s->last_sent_ms = now;
+	/* From here the high-water mark and curl's pause bound it, not a cap. */
+	s->out.max = SIZE_MAX;
+	if (r != NULL) {
+		MHD_add_response_header(r, "Content-Type", "text/event-stream");
+		MHD_add_response_header(r, "Cache-Control", "no-cache");
+		MHD_add_response_header(r, "X-Accel-Buffering", "no");
+		MHD_add_response_header(r, "x-detour-upstream", x->upstream->cfg->name);
+		snprintf(count, sizeof count, "%zu", x->attempts.tries);
+		MHD_add_response_header(r, "x-detour-attempts", count);
+	}
+	exchange_answer(x, 200, r);
+	if (x->worker->rt->cfg->server.sse_heartbeat_ms > 0)
+		timers_arm(&x->worker->timers, &s->heartbeat, now + x->worker->rt->cfg->server.sse_heartbeat_ms);
+}
+
+/* True when a chunk carries something the client will show: text, a tool
+ * call, a refusal, or the end of the answer. */
+static bool stream_chunk_has_content(const char *data, size_t len, bool *finish)
+{
+	json_t *root = json_loadb(data, len, 0, NULL), *choice;
+	size_t i;
+	bool content = false;
+
+	json_array_foreach(json_object_get(root, "choices"), i, choice) {
+		json_t *delta = json_object_get(choice, "delta");
+		const char *text = json_string_value(json_object_get(delta, "content"));
+		const char *refusal = json_string_value(json_object_get(delta, "refusal"));
+		const char *plain = json_string_value(json_object_get(choice, "text"));
+
+		if ((text != NULL && text[0] != '\0') || (refusal != NULL && refusal[0] != '\0') ||
+		    (plain != NULL && plain[0] != '\0') || json_array_size(json_object_get(delta, "tool_calls")) > 0 ||
+		    json_object_get(delta, "function_call") != NULL)
+			content = true;
+		if (json_is_string(json_object_get(choice, "finish_reason"))) {
+			*finish = true;
+			content = true;
+		}
+	}
+	json_decref(root);
+	return content;
+}
+
+/* Cheap check for a non-null finish_reason after the commit point (no parse). */
+static bool stream_chunk_finishes(const char *data, size_t len)
+{
+	static const char key[] = "\"finish_reason\":";
+	const char *p = memmem(data, len, key, sizeof key - 1);
+
+	if (p == NULL)
+		return false;
+	p += sizeof key - 1;
+	while (p < data + len && *p == ' ')
+		p++;
+	return p < data + len && *p == '"';
+}
+
+/* True for an error object in place of a chunk ({"error": ...}). */
+static bool stream_is_error(const char *data, size_t len, char *words, size_t wlen)
+{
+	json_t *root, *message;
+	size_t i = 0;
+
+	while (i < len && (data[i] == ' ' || data[i] == '\n'))
+		i++;
+	if (len - i < 8 || memcmp(data + i, "{\"error\"", 8) != 0)
+		return false;
+	root = json_loadb(data, len, 0, NULL);
+	message = json_object_get(json_object_get(root, "error"), "message");
+	snprintf(words, wlen, "error event: %s",
+		 json_is_string(message) ? json_string_value(message) : "no message");
+	json_decref(root);
+	return true;
+}
+
+/* The attempt ends inside the stream: before the commit it falls over, after it the client is told. */
+static int stream_fail(struct exchange *x, enum engine_error error, const char *words)
+{
+	struct stream *s = x->stream;
+
+	s->failed = true;
+	s->fail_error = error;
+	snprintf(s->fail_text, sizeof s->fail_text, "%s", words);
+	if (s->committed)
+		stream_append_error(s, "stream_interrupted", words, x->upstream->cfg->name);
+	return STREAM_STOP;
+}
+
+static int stream_on_event(void *arg, const struct sse_event *ev)
+{
+	struct exchange *x = arg;
+	struct stream *s = x->stream;
+	char words[200];
+	bool finish = false;
+
+	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+		s->done_seen = true;
+		stream_append(s, ev->raw, ev->raw_len);
+		return 0;
+	}
+	if (!jsonscan_valid(ev->data, ev->data_len))
+		return stream_fail(x, ENGINE_PROTOCOL, "malformed chunk in the stream");
+	if (stream_is_error(ev->data, ev->data_len, words, sizeof words))
+		return stream_fail(x, ENGINE_PROTOCOL, words);
+	if (stream_append(s, ev->raw, ev->raw_len) != 0)
+		return stream_fail(x, ENGINE_TOO_LARGE, "stream held more than detour buffers");
+	if (s->committed) {
+		if (!s->finish_seen && stream_chunk_finishes(ev->data, ev->data_len))
+			s->finish_seen = true;
+		return 0;
+	}
+	if (stream_chunk_has_content(ev->data, ev->data_len, &finish)) {
+		s->finish_seen = finish;
+		stream_commit(x, clock_now_ms());
+	}
+	return 0;
+}
+
+static void stream_on_headers(void *arg, const struct engine_response *r)
+{
+	struct exchange *x = arg;
+	struct stream *s = x->stream;
+
+	s->sse = r->status >= 200 && r->status < 300 &&
+		 strncmp(r->content_type, "text/event-stream", 17) == 0;
+}
+
+static enum engine_data_result stream_on_data(void *arg, const char *data, size_t len)
+{
+	struct exchange *x = arg;
+	struct stream *s = x->stream;
+	int rc;
+
+	if (!s->sse) {
+		if (buf_append(&s->raw, data, len) != 0) {
+			stream_fail(x, ENGINE_TOO_LARGE, "answer larger than max_response");
+			return ENGINE_DATA_ABORT;
+		}
+		return ENGINE_DATA_OK;
+	}
+	if (s->ended)
+		return ENGINE_DATA_ABORT;
+	if (s->committed && stream_backlog(s) >= STREAM_HIGH_WATER) {
+		s->paused = true;
+		return ENGINE_DATA_PAUSE;
+	}
+	rc = sse_feed(&s->parser, data, len, stream_on_event, x);
+	if (rc == SSE_TOO_LARGE)
+		stream_fail(x, ENGINE_PROTOCOL, "stream event larger than 1 MiB");
+	if (s->committed)
+		stream_wake(x);
+	return rc == SSE_OK ? ENGINE_DATA_OK : ENGINE_DATA_ABORT;
+}
+
+/* The transfer ended before the commit point: settle it like any attempt. */
+static void stream_settle_uncommitted(struct exchange *x, struct engine_response *r)
+{
+	struct stream *s = x->stream;
+	struct buf swap;
+
+	if (r->error == ENGINE_OK && s->sse) {
+		if ((s->done_seen || s->finish_seen) && !sse_partial(&s->parser)) {
+			/* A whole stream without content (an empty answer) is still an answer. */
+			stream_commit(x, clock_now_ms());
+			if (!s->done_seen)
+				stream_append(s, "data: [DONE]\n\n", 14);
+			s->ended = true;
+			proxy_stream_ended(x, r, false, NULL);
+			stream_wake(x);
+			return;
+		}
+		r->error = ENGINE_PROTOCOL;
+		snprintf(r->error_text, sizeof r->error_text, "stream ended before its first content chunk");
+	}
+	/* A non-SSE answer (an error page, or JSON) was kept whole: settle it as a body. */
+	swap = r->body;
+	r->body = s->raw;
+	s->raw = swap;
+	proxy_settle(x, r);
+}
+
+static void stream_on_done(void *arg, struct engine_response *r)
+{
+	struct exchange *x = arg;
+	struct stream *s = x->stream;
+
+	x->transfer = NULL;
+	if (s->failed) {
+		r->error = s->fail_error;
+		snprintf(r->error_text, sizeof r->error_text, "%s", s->fail_text);
+	}
+	if (!s->committed) {
+		stream_settle_uncommitted(x, r);
+		return;
+	}
+	if (s->failed) {
+		proxy_stream_ended(x, r, true, s->fail_text);
+	} else if (r->error == ENGINE_OK && (s->done_seen || s->finish_seen) && !sse_partial(&s->parser)) {
+		if (!s->done_seen)
+			stream_append(s, "data: [DONE]\n\n", 14);
+		s->ended = true;
+		proxy_stream_ended(x, r, false, NULL);
+	} else {
+		const char *words = r->error != ENGINE_OK ? r->error_text : "the upstream ended the stream early";
+		char message[320];
+
+		snprintf(message, sizeof message, "upstream %s broke off the stream: %s", x->upstream->cfg->name, words);
+		stream_append_error(s, "stream_interrupted", message, x->upstream->cfg->name);
+		if (r->error == ENGINE_OK)
+			r->error = ENGINE_PROTOCOL;
+		proxy_stream_ended(x, r, true, words);
+	}
+	stream_wake(x);
+}
+
+const struct engine_handlers stream_handlers = {
+	.on_headers = stream_on_headers,
+	.on_data = stream_on_data,
+	.on_done = stream_on_done,
+};
+
+int stream_attempt_begin(struct exchange *x)
+{
+	struct stream *s = x->stream;
+
+	if (s == NULL) {
+		s = calloc(1, sizeof *s);
+		if (s == NULL)
+			return -1;
+		sse_init(&s->parser);
+		buf_init(&s->out, 0);
+		buf_init(&s->raw, 0);
+		x->stream = s;
+	}
+	sse_reset(&s->parser);
+	buf_reset(&s->out);
+	buf_reset(&s->raw);
+	/* Before the commit everything is held; the cap keeps a chatty upstream from growing it. */
+	s->out.max = SSE_MAX_EVENT;
+	s->raw.max = x->worker->rt->cfg->server.max_response;
+	s->out_pos = 0;
+	s->sse = s->committed = s->finish_seen = s->done_seen = false;
+	s->ended = s->abandoned = s->failed = s->paused = s->waiting = false;
+	s->fail_error = ENGINE_OK;
+	s->fail_text[0] = '\0';
+	timer_init(&s->heartbeat, stream_heartbeat_fire, x);
+	timer_init(&s->unpause, stream_unpause_fire, x);
+	return 0;
+}
+
+bool stream_committed(const struct exchange *x)
+{
+	return x->stream != NULL && x->stream->committed;
+}
+
+void stream_client_gone(struct exchange *x)
+{
+	struct stream *s = x->stream;
+
+	if (s == NULL || !s->committed)
+		return;
+	s->abandoned = true;
+	s->ended = true;
+	stream_wake(x);
+}
+
+void stream_end_with_error(struct exchange *x, const char *code, const char *message)
+{
+	struct stream *s = x->stream;
+
+	if (s == NULL || !s->committed || s->ended)
+		return;
+	stream_append_error(s, code, message, NULL);
+	stream_wake(x);
+}
+
+void stream_release(struct exchange *x)
+{
+	struct stream *s = x->stream;
+
+	if (s == NULL)
+		return;
+	timers_disarm(&x->worker->timers, &s->heartbeat);
+	timers_disarm(&x->worker->timers, &s->unpause);
+	sse_free(&s->parser);
+	buf_free(&s->out);
+	buf_free(&s->raw);
+	free(s);
+	x->stream = NULL;
+}

@@ -1,0 +1,35 @@
+/* stream.h — a streamed answer: the upstream's SSE parsed, held back until the commit point, then relayed to the client under backpressure. */
+#ifndef DETOUR_STREAM_H
+#define DETOUR_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+struct exchange;
+
+/* Above this many bytes waiting for a slow client the upstream transfer is
+ * paused; below the low mark it goes on. */
+#define STREAM_HIGH_WATER (128 * 1024)
+#define STREAM_LOW_WATER (32 * 1024)
+
+/* The handlers of a streamed attempt (its arg is the exchange). */
+extern const struct engine_handlers stream_handlers;
+
+/* Prepares x's stream state for a new attempt. Returns 0, or -1 when out of memory. */
+int stream_attempt_begin(struct exchange *x);
+
+/* True once the first byte of a stream went to the client: no more falling over. */
+bool stream_committed(const struct exchange *x);
+
+/* The worker saw the client's socket close while the stream waited. */
+void stream_client_gone(struct exchange *x);
+
+/* Ends a committed stream now with an SSE error event and [DONE] (shutdown). */
+void stream_end_with_error(struct exchange *x, const char *code, const char *message);
+
+/* Stops watching, cancels timers, frees the stream's memory (exchange end). */
+void stream_release(struct exchange *x);
+
+#endif

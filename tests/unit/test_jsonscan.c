@@ -1,0 +1,276 @@
+/* test_jsonscan.c — the allocation-free JSON checker against RFC 8259: what it accepts, what it refuses. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonscan.h"
+#include "suites.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* NUL-terminated texts; a test passes strlen as len. */
+static const char *const valid_values[] = {
+	/* every kind */
+	"null", "true", "false",
+	"0", "-0", "7", "-7", "1234567890", "0.5", "-0.5", "3.14159", "1e10", "1E10", "1e+10", "1e-10",
+	"-1.5E-300", "0e0", "10.01e2", "123456789012345678901234567890",
+	"\"\"", "\"text\"", "\"with spaces and / slash\"",
+	"[]", "{}", "[1]", "[1,2,3]", "{\"a\":1}", "{\"a\":1,\"b\":[true,false,null]}",
+	/* escapes */
+	"\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t\"", "\"\\u0000\"", "\"\\u00e9\\u00E9\"", "\"\\uD83D\\uDE00\"",
+	"\"\\uffff\"", "\"\\uABCD\"",
+	/* raw UTF-8: é, €, 😀, U+10FFFF, U+E000 */
+	"\"\xc3\xa9\"", "\"\xe2\x82\xac\"", "\"\xf0\x9f\x98\x80\"", "\"\xf4\x8f\xbf\xbf\"", "\"\xee\x80\x80\"",
+	"\"\x7f\"",
+	/* nesting and white space */
+	"[[[[[]]]]]", "{\"a\":{\"b\":{\"c\":[{\"d\":[]}]}}}", "[{}, [], \"\", 0, {\"\":null}]",
+	" \t\r\n{ \"a\" : [ 1 , 2 ] , \"b\" : { } } \n",
+	"{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hi!\"},"
+	"\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}",
+	"{\"a\":1,\"a\":2}", /* duplicate names are allowed by RFC 8259 */
+};
+
+START_TEST(valid_value_is_accepted)
+{
+	const char *text = valid_values[_i];
+
+	ck_assert_msg(jsonscan_valid(text, strlen(text)), "refused: %s", text);
+}
+END_TEST
+
+static const char *const invalid_values[] = {
+	/* nothing */
+	"", " ", "\n\t ",
+	/* truncated */
+	"{", "[", "\"", "\"abc", "{\"a\"", "{\"a\":", "{\"a\":1", "{\"a\":1,", "[1,", "[1", "tru", "fals", "nul",
+	"\"\\", "\"\\u12", "1e", "1e+", "1.", "-",
+	/* trailing garbage */
+	"{}x", "{} {}", "[] ]", "1 2", "truex", "nullnull", "\"a\"\"b\"", "{}}", "0x10",
+	/* trailing commas and missing parts */
+	"[1,]", "{\"a\":1,}", "[,1]", "{,}", "[1,,2]", "{\"a\"}", "{\"a\" 1}", "{:1}", "{\"a\":1 \"b\":2}",
+	"[1 2]",
+	/* not JSON's words */
+	"'a'", "{'a':1}", "{a:1}", "True", "NULL", "undefined", "NaN", "Infinity", "-Infinity",
+	/* numbers */
+	"01", "-01", "00", "+1", ".5", "-.5", "1.e5", "1e", "- 1", "--1", "1.5.5", "0x1F",
+	/* bad escapes */
+	"\"\\x41\"", "\"\\a\"", "\"\\'\"", "\"\\u12G4\"", "\"\\u123\"", "\"\\U0041\"", "\"\\ \"",
+	/* control characters inside strings */
+	"\"a\nb\"", "\"a\tb\"", "\"a\rb\"", "\"\x01\"", "\"\x1f\"",
+	/* invalid UTF-8 */
+	"\"\x80\"", "\"\xbf\"", "\"\xc3\"", "\"\xc3\x28\"", "\"\xe2\x82\"", "\"\xf0\x9f\x98\"",
+	"\"\xf5\x80\x80\x80\"", "\"\xf8\x88\x80\x80\x80\"", "\"\xff\"", "\"\xfe\"",
+	/* overlong two-byte forms */
+	"\"\xc0\xaf\"", "\"\xc1\xbf\"", "\"\xc0\x80\"",
+	/* raw bytes outside strings */
+	"\xef\xbb\xbf{}", "[\xc3\xa9]",
+};
+
+START_TEST(invalid_value_is_refused)
+{
+	const char *text = invalid_values[_i];
+
+	ck_assert_msg(!jsonscan_valid(text, strlen(text)), "accepted: %s", text);
+}
+END_TEST
+
+/* Sequences with well-formed continuation bytes that RFC 3629 still forbids (RFC 8259 §8.1: JSON is UTF-8). */
+static void assert_string_refused(const char *bytes, const char *what)
+{
+	char text[16];
+
+	snprintf(text, sizeof text, "\"%s\"", bytes);
+	ck_assert_msg(!jsonscan_valid(text, strlen(text)), "accepted %s", what);
+}
+
+START_TEST(overlong_three_and_four_byte_utf8_is_refused)
+{
+	assert_string_refused("\xe0\x80\xaf", "'/' in three bytes (E0 80 AF)");
+	assert_string_refused("\xe0\x9f\xbf", "U+07FF in three bytes (E0 9F BF)");
+	assert_string_refused("\xf0\x80\x80\xaf", "'/' in four bytes (F0 80 80 AF)");
+	assert_string_refused("\xf0\x8f\xbf\xbf", "U+FFFF in four bytes (F0 8F BF BF)");
+}
+END_TEST
+
+START_TEST(utf8_encoded_surrogates_are_refused)
+{
+	assert_string_refused("\xed\xa0\x80", "U+D800 (ED A0 80)");
+	assert_string_refused("\xed\xbf\xbf", "U+DFFF (ED BF BF)");
+}
+END_TEST
+
+START_TEST(utf8_past_u10ffff_is_refused)
+{
+	assert_string_refused("\xf4\x90\x80\x80", "U+110000 (F4 90 80 80)");
+	assert_string_refused("\xf4\xbf\xbf\xbf", "U+13FFFF (F4 BF BF BF)");
+}
+END_TEST
+
+START_TEST(nul_byte_inside_or_after_a_value_is_refused)
+{
+	ck_assert(!jsonscan_valid("\"a\0b\"", 5));
+	ck_assert(!jsonscan_valid("{}\0", 3));
+	ck_assert(!jsonscan_valid("\0", 1));
+	ck_assert(jsonscan_valid("\"a\\u0000b\"", 10));
+}
+END_TEST
+
+START_TEST(only_len_bytes_are_read)
+{
+	/* A value cut by len is judged as cut, whatever follows in memory. */
+	ck_assert(!jsonscan_valid("{\"a\":1}", 6));
+	ck_assert(jsonscan_valid("[1]garbage", 3));
+	ck_assert(jsonscan_valid("12345", 2));
+	ck_assert(!jsonscan_valid("true", 3));
+	ck_assert(!jsonscan_valid("\"abc\"", 4));
+	ck_assert(!jsonscan_valid("{}", 0));
+	ck_assert(!jsonscan_valid(NULL, 0));
+}
+END_TEST
+
+START_TEST(cut_anywhere_a_valid_answer_is_refused)
+{
+	static const char answer[] =
+		"{\"id\":\"chatcmpl-1\",\"choices\":[{\"message\":{\"content\":\"caf\xc3\xa9 \\u00e9\\n\"},"
+		"\"logprobs\":null,\"x\":[-1.5e-3,true,false]}],\"usage\":{\"total_tokens\":12}}";
+	size_t len = strlen(answer), cut;
+
+	ck_assert(jsonscan_valid(answer, len));
+	for (cut = 0; cut < len; cut++) {
+		/* A heap copy of exactly cut bytes, so ASan sees any read past len. */
+		char *copy = malloc(cut > 0 ? cut : 1);
+
+		ck_assert_ptr_nonnull(copy);
+		memcpy(copy, answer, cut);
+		ck_assert_msg(!jsonscan_valid(copy, cut), "accepted the first %zu bytes", cut);
+		free(copy);
+	}
+}
+END_TEST
+
+/* Builds depth '[' then depth ']' into a new string. */
+static char *nested_arrays(size_t depth)
+{
+	char *text = malloc(2 * depth + 1);
+
+	ck_assert_ptr_nonnull(text);
+	memset(text, '[', depth);
+	memset(text + depth, ']', depth);
+	text[2 * depth] = '\0';
+	return text;
+}
+
+START_TEST(nesting_up_to_max_depth_is_accepted)
+{
+	char *text = nested_arrays(JSONSCAN_MAX_DEPTH);
+
+	ck_assert(jsonscan_valid(text, strlen(text)));
+	free(text);
+}
+END_TEST
+
+START_TEST(nesting_past_max_depth_is_refused)
+{
+	char *text = nested_arrays(JSONSCAN_MAX_DEPTH + 1);
+
+	ck_assert(!jsonscan_valid(text, strlen(text)));
+	free(text);
+}
+END_TEST
+
+START_TEST(hostile_deep_nesting_is_refused_without_exhausting_the_stack)
+{
+	size_t depth = 1000000, i;
+	char *text = malloc(3 * depth + 1);
+
+	ck_assert_ptr_nonnull(text);
+	/* {"a":{"a":... never closed, then [[[... */
+	for (i = 0; i < depth / 5; i++)
+		memcpy(text + 5 * i, "{\"a\":", 5);
+	memset(text + 5 * (depth / 5), '[', 3 * depth - 5 * (depth / 5));
+	text[3 * depth] = '\0';
+	ck_assert(!jsonscan_valid(text, 3 * depth));
+	free(text);
+}
+END_TEST
+
+START_TEST(mixed_objects_and_arrays_count_toward_the_same_depth)
+{
+	size_t depth = JSONSCAN_MAX_DEPTH, i, len = 0;
+	char *text = malloc(6 * (depth + 1) + 1);
+
+	ck_assert_ptr_nonnull(text);
+	for (i = 0; i < depth; i++) {
+		if (i % 2 == 0) {
+			memcpy(text + len, "{\"k\":", 5);
+			len += 5;
+		} else {
+			text[len++] = '[';
+		}
+	}
+	text[len++] = '0';
+	for (i = depth; i-- > 0;)
+		text[len++] = i % 2 == 0 ? '}' : ']';
+	ck_assert(jsonscan_valid(text, len));
+	free(text);
+}
+END_TEST
+
+/* ---- objects only --------------------------------------------------------- */
+
+START_TEST(valid_object_accepts_only_objects)
+{
+	ck_assert(jsonscan_valid_object("{}", 2));
+	ck_assert(jsonscan_valid_object(" \n{\"a\":[1]} ", 12));
+	ck_assert(!jsonscan_valid_object("[]", 2));
+	ck_assert(!jsonscan_valid_object("[{}]", 4));
+	ck_assert(!jsonscan_valid_object("\"{}\"", 4));
+	ck_assert(!jsonscan_valid_object("1", 1));
+	ck_assert(!jsonscan_valid_object("null", 4));
+	ck_assert(!jsonscan_valid_object("true", 4));
+	ck_assert(!jsonscan_valid_object("", 0));
+	ck_assert(!jsonscan_valid_object("   ", 3));
+	ck_assert(!jsonscan_valid_object(NULL, 0));
+}
+END_TEST
+
+START_TEST(valid_object_still_refuses_a_broken_object)
+{
+	ck_assert(!jsonscan_valid_object("{", 1));
+	ck_assert(!jsonscan_valid_object("{}{}", 4));
+	ck_assert(!jsonscan_valid_object("{\"a\":1,}", 8));
+	ck_assert(!jsonscan_valid_object("{\"a\":\"\x01\"}", 9));
+}
+END_TEST
+
+Suite *jsonscan_suite(void)
+{
+	Suite *s = suite_create("jsonscan");
+	TCase *valid = tcase_create("valid");
+	TCase *invalid = tcase_create("invalid");
+	TCase *depth = tcase_create("depth");
+	TCase *object = tcase_create("object");
+
+	tcase_add_loop_test(valid, valid_value_is_accepted, 0, (int)COUNT(valid_values));
+	suite_add_tcase(s, valid);
+
+	tcase_add_loop_test(invalid, invalid_value_is_refused, 0, (int)COUNT(invalid_values));
+	tcase_add_test(invalid, overlong_three_and_four_byte_utf8_is_refused);
+	tcase_add_test(invalid, utf8_encoded_surrogates_are_refused);
+	tcase_add_test(invalid, utf8_past_u10ffff_is_refused);
+	tcase_add_test(invalid, nul_byte_inside_or_after_a_value_is_refused);
+	tcase_add_test(invalid, only_len_bytes_are_read);
+	tcase_add_test(invalid, cut_anywhere_a_valid_answer_is_refused);
+	suite_add_tcase(s, invalid);
+
+	tcase_add_test(depth, nesting_up_to_max_depth_is_accepted);
+	tcase_add_test(depth, nesting_past_max_depth_is_refused);
+	tcase_add_test(depth, hostile_deep_nesting_is_refused_without_exhausting_the_stack);
+	tcase_add_test(depth, mixed_objects_and_arrays_count_toward_the_same_depth);
+	suite_add_tcase(s, depth);
+
+	tcase_add_test(object, valid_object_accepts_only_objects);
+	tcase_add_test(object, valid_object_still_refuses_a_broken_object);
+	suite_add_tcase(s, object);
+	return s;
+}
