@@ -93,10 +93,11 @@ test-unit: $(UNIT)
 	CK_FORK=yes $(UNIT)
 
 test-integration: all
-	DETOUR_BUILD=$(abspath $(BUILD)) python3 -m unittest discover -s tests/integration -p 'test_*.py' $(if $(V),-v,)
+	DETOUR_BUILD=$(abspath $(BUILD)) DETOUR_SANITIZE=$(SANITIZE) \
+		python3 -m unittest discover -s tests/integration -p 'test_*.py' $(if $(V),-v,)
 
 test-sdk: all
-	DETOUR_BUILD=$(abspath $(BUILD)) node --test tests/sdk/
+	DETOUR_BUILD=$(abspath $(BUILD)) DETOUR_SANITIZE=$(SANITIZE) node --test tests/sdk/
 
 check:
 	$(MAKE) test BUILD=build

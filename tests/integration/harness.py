@@ -18,6 +18,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BUILD = os.path.abspath(os.environ.get('DETOUR_BUILD', os.path.join(ROOT, 'build')))
 DETOURD = os.path.join(BUILD, 'detourd')
 MOCK = os.path.join(BUILD, 'detour-mock')
+# Under ASan, RSS says more about the sanitizer's quarantine than about detour.
+SANITIZED = os.environ.get('DETOUR_SANITIZE') == '1'
 
 SANITIZER_ENV = {
     'ASAN_OPTIONS': 'detect_leaks=1:abort_on_error=0:exitcode=23',

@@ -110,8 +110,11 @@ export class Detour extends Proc {
   }
 }
 
+// One entry under upstreams:, flow style. extra adds keys (", api_key_env: X"); a
+// "timeouts:" in extra replaces the short default timeouts.
 export function upstream(name, url, extra = '') {
-  return `  ${name}: { base_url: "${url}", retries: { attempts: 0 }, timeouts: { connect: 500ms, first_byte: 2s, idle: 2s, total: 5s }${extra} }\n`;
+  const timeouts = extra.includes('timeouts:') ? '' : ', timeouts: { connect: 500ms, first_byte: 2s, idle: 2s, total: 5s }';
+  return `  ${name}: { base_url: "${url}", retries: { attempts: 0 }${timeouts}${extra} }\n`;
 }
 
 // Stops everything, reporting every failure.
