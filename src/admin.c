@@ -9,6 +9,9 @@
 
 #include "auth.h"
 #include "breaker.h"
+#include "cache.h"
+#include "degrade.h"
+#include "log.h"
 #include "clock.h"
 #include "metrics.h"
 #include "upstream.h"
@@ -35,28 +38,56 @@ static json_t *admin_iso(uint64_t wall_ms)
 	return wall_ms == 0 ? json_null() : json_string(clock_iso8601(wall_ms, when, sizeof when));
 }
 
-static json_t *admin_upstream_summary(struct upstream *u, uint64_t now)
-{
-	struct upstream_view v;
-
-	upstream_view(u, now, &v);
-	return json_pack("{s:s, s:s, s:s}", "state", breaker_state_name(v.state), "mode", breaker_mode_name(v.mode),
-			 "provider", config_provider_name(u->cfg->provider));
-}
-
+/*
+ * /health: "ok" while every breaker is closed and answers are full; "degraded"
+ * while a breaker is open, the level is pinned below full, or an answer in the
+ * last minute was degraded; "down" (503) when nothing could answer a request:
+ * no upstream admits calls (or the pinned level calls none), the cache is
+ * empty, and there is no offline message.
+ */
 static void admin_health(struct exchange *x)
 {
-	const struct runtime *rt = x->worker->rt;
+	struct runtime *rt = x->worker->rt;
+	const struct config *cfg = rt->cfg;
 	json_t *doc = json_object(), *ups = json_object();
 	uint64_t now = clock_now_ms();
-	size_t i;
+	enum config_level mode = degrade_mode(&rt->degrade);
+	enum config_level recent = degrade_recent_level(&rt->degrade, now);
+	size_t i, cached = rt->cache != NULL ? cache_entries(rt->cache) : 0;
+	bool some_open = false, some_usable = false, can_serve;
+	const char *status;
 
-	json_object_set_new(doc, "status", json_string("ok"));
-	json_object_set_new(doc, "level", json_string("full"));
-	for (i = 0; i < rt->cfg->nupstreams; i++)
-		json_object_set_new(ups, rt->cfg->upstreams[i].name, admin_upstream_summary(&rt->upstreams[i], now));
+	for (i = 0; i < cfg->nupstreams; i++) {
+		struct upstream_view v;
+
+		upstream_view(&rt->upstreams[i], now, &v);
+		if (v.state != BREAKER_CLOSED)
+			some_open = true;
+		if (v.state != BREAKER_OPEN && v.hold_until_wall_ms == 0)
+			some_usable = true;
+		json_object_set_new(ups, cfg->upstreams[i].name,
+				    json_pack("{s:s, s:s, s:s}", "state", breaker_state_name(v.state), "mode",
+					      breaker_mode_name(v.mode), "provider",
+					      config_provider_name(cfg->upstreams[i].provider)));
+	}
+	can_serve = (some_usable && degrade_calls_upstreams(degrade_first_level(mode))) ||
+		    (mode != CONFIG_LEVEL_FULL && cached > 0 && mode != CONFIG_LEVEL_OFFLINE) ||
+		    (mode != CONFIG_LEVEL_FULL && cfg->degradation.offline_message != NULL);
+	if (!can_serve)
+		status = "down";
+	else if (some_open || degrade_first_level(mode) != CONFIG_LEVEL_FULL || recent != CONFIG_LEVEL_FULL)
+		status = "degraded";
+	else
+		status = "ok";
+	json_object_set_new(doc, "status", json_string(status));
+	json_object_set_new(doc, "mode", json_string(config_level_name(mode)));
+	json_object_set_new(doc, "level", json_string(config_level_name(
+		degrade_first_level(mode) > recent ? degrade_first_level(mode) : recent)));
+	json_object_set_new(doc, "cache", json_pack("{s:b, s:I}", "enabled", rt->cache != NULL, "entries",
+						   (json_int_t)cached));
+	json_object_set_new(doc, "offline_message", json_boolean(cfg->degradation.offline_message != NULL));
 	json_object_set_new(doc, "upstreams", ups);
-	admin_answer_json(x, 200, doc);
+	admin_answer_json(x, can_serve ? 200 : 503, doc);
 }
 
 static json_t *admin_health_check(struct upstream *u, const struct upstream_view *v)
@@ -259,12 +290,38 @@ static void admin_set_circuit(struct exchange *x)
 	admin_answer_json(x, 200, json_pack("{s:o}", "circuits", doc));
 }
 
+/* POST /admin/degradation {"level":"auto"|"full"|"reduced"|"minimal"|"cached"|"offline"} */
+static void admin_set_degradation(struct exchange *x)
+{
+	struct runtime *rt = x->worker->rt;
+	json_t *doc = admin_read_body(x);
+	const char *name;
+	enum config_level level;
+
+	if (doc == NULL)
+		return;
+	name = json_string_value(json_object_get(doc, "level"));
+	if (name == NULL || degrade_parse_level(name, &level) != 0) {
+		exchange_answer_error(x, 400, "invalid_request_error", "invalid_value", "level",
+				      "\"level\" must be one of auto, full, reduced, minimal, cached, offline.");
+	} else if (level == CONFIG_LEVEL_CACHED && rt->cache == NULL) {
+		exchange_answer_error(x, 400, "invalid_request_error", "invalid_value", "level",
+				      "The cache is off (degradation.cache.entries is 0): \"cached\" cannot answer.");
+	} else if (level == CONFIG_LEVEL_OFFLINE && rt->cfg->degradation.offline_message == NULL) {
+		exchange_answer_error(x, 400, "invalid_request_error", "invalid_value", "level",
+				      "No degradation.offline_message is configured: \"offline\" cannot answer.");
+	} else {
+		degrade_set_mode(&rt->degrade, level);
+		log_warn("degradation set to %s by an operator", config_level_name(level));
+		admin_answer_json(x, 200, json_pack("{s:s}", "mode", config_level_name(level)));
+	}
+	json_decref(doc);
+}
+
 void admin_body(struct exchange *x)
 {
-	if (x->endpoint == EXCHANGE_ADMIN_CIRCUIT) {
+	if (x->endpoint == EXCHANGE_ADMIN_CIRCUIT)
 		admin_set_circuit(x);
-		return;
-	}
-	exchange_answer_error(x, 501, "server_error", "not_implemented", NULL,
-			      "This admin endpoint is not implemented yet.");
+	else
+		admin_set_degradation(x);
 }

@@ -9,6 +9,12 @@ void attempts_init(struct attempts *a)
 	a->n = 0;
 	a->tries = 0;
 	a->skips = 0;
+	a->level = NULL;
+}
+
+void attempts_set_level(struct attempts *a, const char *level)
+{
+	a->level = level;
 }
 
 static struct attempt *attempts_slot(struct attempts *a, const char *upstream)
@@ -23,6 +29,7 @@ static struct attempt *attempts_slot(struct attempts *a, const char *upstream)
 	at->error[0] = '\0';
 	at->skipped[0] = '\0';
 	at->ms = 0;
+	at->level = a->level;
 	return at;
 }
 
@@ -73,6 +80,9 @@ static int attempts_json_string(struct buf *out, const char *s)
 static int attempts_item_json(const struct attempt *at, struct buf *out)
 {
 	if (buf_append_str(out, "{\"upstream\":") != 0 || attempts_json_string(out, at->upstream) != 0)
+		return -1;
+	if (at->level != NULL &&
+	    (buf_append_str(out, ",\"level\":") != 0 || attempts_json_string(out, at->level) != 0))
 		return -1;
 	if (at->skipped[0] != '\0')
 		return buf_append_str(out, ",\"skipped\":") != 0 ||

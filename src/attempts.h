@@ -16,6 +16,7 @@ struct attempt {
 	char error[160];        /* short, key-free words; empty for a skip */
 	char skipped[64];       /* non-empty: the target was not called, and why */
 	uint64_t ms;
+	const char *level;      /* the degradation level it ran at; NULL at full */
 };
 
 struct attempts {
@@ -23,9 +24,13 @@ struct attempts {
 	size_t n;        /* listed */
 	size_t tries;    /* calls made, listed or not */
 	size_t skips;    /* targets passed over without a call */
+	const char *level; /* given to the attempts added from now on; NULL: full */
 };
 
 void attempts_init(struct attempts *a);
+
+/* The degradation level of the attempts added from now on (NULL: full). */
+void attempts_set_level(struct attempts *a, const char *level);
 
 /* Records a call that failed. error is copied and cut to fit. */
 void attempts_add_failure(struct attempts *a, const char *upstream, unsigned status,

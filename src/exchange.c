@@ -34,6 +34,7 @@ struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
 		if (x == NULL)
 			return NULL;
 		buf_init(&x->body, 0);
+		buf_init(&x->cache_key, 0);
 	}
 	x->worker = w;
 	x->connection = c;
@@ -48,6 +49,13 @@ struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
 	x->discarded = 0;
 	x->parsed = false;
 	x->route = NULL;
+	x->mode = CONFIG_LEVEL_AUTO;
+	x->level = CONFIG_LEVEL_FULL;
+	x->targets = NULL;
+	x->ntargets = 0;
+	x->ntried = 0;
+	x->upstream_stream = false;
+	x->has_cache_key = false;
 	x->norder = 0;
 	x->next = 0;
 	x->target = NULL;
@@ -114,11 +122,13 @@ void exchange_recycle_released(struct worker *w)
 		w->released = x->next_in_worker;
 		if (w->nspare < EXCHANGE_SPARE_MAX) {
 			buf_shrink(&x->body, EXCHANGE_KEEP_BODY);
+			buf_shrink(&x->cache_key, EXCHANGE_KEEP_BODY);
 			x->next_in_worker = w->spare;
 			w->spare = x;
 			w->nspare++;
 		} else {
 			buf_free(&x->body);
+			buf_free(&x->cache_key);
 			free(x);
 		}
 	}

@@ -1,9 +1,12 @@
 /* metrics.c — counters each worker keeps for itself, summed into Prometheus text on scrape. */
 #include "metrics.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
+#include "clock.h"
 #include "runtime.h"
 #include "worker.h"
 
@@ -131,6 +134,59 @@ static int metrics_render_attempts(const struct runtime *rt, struct buf *out)
 	return rc;
 }
 
+static uint64_t metrics_sum(const struct runtime *rt, size_t offset)
+{
+	uint64_t sum = 0;
+	unsigned w;
+
+	for (w = 0; w < rt->nworkers; w++)
+		sum += metrics_read((const metrics_counter *)((const char *)&rt->workers[w].metrics + offset));
+	return sum;
+}
+
+static int metrics_render_degradation(const struct runtime *rt, struct buf *out)
+{
+	static const enum config_level levels[] = { CONFIG_LEVEL_REDUCED, CONFIG_LEVEL_MINIMAL, CONFIG_LEVEL_CACHED,
+						    CONFIG_LEVEL_OFFLINE };
+	size_t i;
+	int rc = 0;
+
+	rc |= buf_append_str(out, "# HELP detour_degraded_answers_total Answers given below the full level.\n"
+				  "# TYPE detour_degraded_answers_total counter\n");
+	for (i = 0; i < sizeof levels / sizeof levels[0]; i++)
+		rc |= buf_printf(out, "detour_degraded_answers_total{level=\"%s\"} %llu\n", config_level_name(levels[i]),
+				 (unsigned long long)metrics_sum(rt, offsetof(struct metrics, degraded) +
+								      (size_t)levels[i] * sizeof(metrics_counter)));
+	rc |= buf_append_str(out, "# HELP detour_cache_lookups_total Cache lookups, by result.\n"
+				  "# TYPE detour_cache_lookups_total counter\n");
+	rc |= buf_printf(out, "detour_cache_lookups_total{result=\"hit\"} %llu\n",
+			 (unsigned long long)metrics_sum(rt, offsetof(struct metrics, cache_hits)));
+	rc |= buf_printf(out, "detour_cache_lookups_total{result=\"miss\"} %llu\n",
+			 (unsigned long long)metrics_sum(rt, offsetof(struct metrics, cache_misses)));
+	rc |= buf_append_str(out, "# HELP detour_cache_entries Answers held in the cache.\n"
+				  "# TYPE detour_cache_entries gauge\n");
+	rc |= buf_printf(out, "detour_cache_entries %zu\n", rt->cache != NULL ? cache_entries(rt->cache) : (size_t)0);
+	return rc;
+}
+
+static int metrics_render_circuits(const struct runtime *rt, struct buf *out)
+{
+	size_t u;
+	int rc = 0;
+
+	rc |= buf_append_str(out, "# HELP detour_circuit_state Breaker state: 0 closed, 1 half-open, 2 open.\n"
+				  "# TYPE detour_circuit_state gauge\n");
+	for (u = 0; u < rt->cfg->nupstreams; u++) {
+		struct upstream_view v;
+		int value;
+
+		upstream_view(&rt->upstreams[u], clock_now_ms(), &v);
+		value = v.state == BREAKER_CLOSED ? 0 : v.state == BREAKER_HALF_OPEN ? 1 : 2;
+		rc |= buf_printf(out, "detour_circuit_state{upstream=\"%s\"} %d\n", rt->cfg->upstreams[u].name, value);
+	}
+	return rc;
+}
+
 int metrics_render(const struct runtime *rt, struct buf *out)
 {
 	int rc = 0;
@@ -138,5 +194,7 @@ int metrics_render(const struct runtime *rt, struct buf *out)
 	rc |= metrics_render_requests(rt, out);
 	rc |= metrics_render_durations(rt, out);
 	rc |= metrics_render_attempts(rt, out);
+	rc |= metrics_render_degradation(rt, out);
+	rc |= metrics_render_circuits(rt, out);
 	return rc == 0 ? 0 : -1;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "config.h"
 
 struct runtime;
 
@@ -38,6 +39,9 @@ struct metrics {
 	metrics_counter duration_buckets[METRICS_ENDPOINTS][METRICS_BUCKETS];
 	metrics_counter duration_ms_sum[METRICS_ENDPOINTS];
 	metrics_counter *attempts;                             /* [upstream][METRICS_ATTEMPTS] */
+	metrics_counter degraded[CONFIG_LEVEL_OFFLINE + 1];    /* answers below full, by level */
+	metrics_counter cache_hits;
+	metrics_counter cache_misses;
 	size_t nupstreams;
 };
 

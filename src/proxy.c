@@ -8,7 +8,10 @@
 #include <microhttpd.h>
 
 #include "backoff.h"
+#include "cache.h"
 #include "clock.h"
+#include "completion.h"
+#include "degrade.h"
 #include "engine.h"
 #include "exchange.h"
 #include "jsonscan.h"
@@ -24,6 +27,7 @@
 
 static void proxy_on_done(void *arg, struct engine_response *r);
 static void proxy_next(struct exchange *x);
+static void proxy_level_begin(struct exchange *x);
 
 static const struct engine_handlers proxy_handlers = {
 	.on_headers = NULL,
@@ -71,6 +75,26 @@ static void proxy_skip(struct exchange *x, struct upstream *u, const char *why, 
 		x->earliest_retry_ms = at;
 }
 
+/* True when this exchange already called, or passed over, upstream u with model. */
+static bool proxy_tried(const struct exchange *x, const struct config_upstream *u, const char *model)
+{
+	size_t i;
+
+	for (i = 0; i < x->ntried; i++)
+		if (x->tried[i].upstream == u && strcmp(x->tried[i].model, model) == 0)
+			return true;
+	return false;
+}
+
+static void proxy_note_tried(struct exchange *x, const struct config_upstream *u, const char *model)
+{
+	if (x->ntried < ROUTER_MAX_TARGETS && !proxy_tried(x, u, model)) {
+		x->tried[x->ntried].upstream = u;
+		x->tried[x->ntried].model = model;
+		x->ntried++;
+	}
+}
+
 /* Starts a call to target. Returns 0 when it is under way, -1 when the
  * target was passed over (recorded in the attempts). */
 static int proxy_try(struct exchange *x, const struct config_target *target, uint64_t now)
@@ -79,25 +103,34 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	const struct config *cfg = w->rt->cfg;
 	const struct config_upstream *ucfg = target->upstream;
 	struct upstream *u = runtime_upstream(w->rt, ucfg);
-	struct request_changes changes = { target->model, target->max_tokens, 0 };
+	struct request_changes changes;
 	struct engine_request req;
 	const char *why = proxy_unsupported(x, ucfg);
+	const char *model;
 	uint64_t remaining = x->deadline_ms - now;
 	enum breaker_reason reason;
 	enum breaker_admission admission;
 
+	degrade_changes(cfg, x->level, target, &changes);
+	model = changes.model != NULL ? changes.model : x->request.model;
+	/* A lower level does not call (or list) again what a higher one called or passed over. */
+	if (x->target_tries == 0 && proxy_tried(x, ucfg, model))
+		return -1;
 	if (why != NULL) {
 		proxy_skip(x, u, why, now);
+		proxy_note_tried(x, ucfg, model);
 		return -1;
 	}
 	admission = upstream_admit(u, now, &reason);
 	if (admission == BREAKER_REJECT) {
 		proxy_skip(x, u, breaker_reason_text(reason), now);
+		proxy_note_tried(x, ucfg, model);
 		return -1;
 	}
 	x->probe = admission == BREAKER_PROBE;
 	x->target = target;
 	x->upstream = u;
+	x->upstream_stream = x->request.stream && !(changes.drop & CONFIG_DROP_STREAM);
 	free(x->upstream_body);
 	x->upstream_body = NULL;
 	memset(&req, 0, sizeof req);
@@ -116,13 +149,14 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	req.idle_timeout_ms = ucfg->timeouts.idle_ms;
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
-	if (x->request.stream && stream_attempt_begin(x) != 0)
+	if (x->upstream_stream && stream_attempt_begin(x, cache_max_answer(w->rt->cache)) != 0)
 		goto internal;
-	x->transfer = engine_submit(w->engine, &req, x->request.stream ? &stream_handlers : &proxy_handlers, x);
+	x->transfer = engine_submit(w->engine, &req, x->upstream_stream ? &stream_handlers : &proxy_handlers, x);
 	if (x->transfer == NULL)
 		goto internal;
 	x->transfer_started_ms = now;
 	x->target_tries++;
+	proxy_note_tried(x, ucfg, model);
 	return 0;
 internal:
 	upstream_record(u, now, UPSTREAM_NO_VERDICT, x->probe, false, 0, -1, NULL);
@@ -170,19 +204,32 @@ static void proxy_give_up(struct exchange *x)
 	}
 }
 
+/* The current level has no target left: move down the cascade, or give up. */
+static void proxy_level_done(struct exchange *x)
+{
+	const struct runtime *rt = x->worker->rt;
+
+	x->level = degrade_next_level(x->mode, x->level, rt->cache != NULL, rt->cfg->degradation.offline_message != NULL);
+	if (x->level == CONFIG_LEVEL_AUTO) {
+		proxy_give_up(x);
+		return;
+	}
+	proxy_level_begin(x);
+}
+
 static void proxy_next(struct exchange *x)
 {
 	uint64_t now = clock_now_ms();
 
 	while (x->next < x->norder && !proxy_past_deadline(x, now)) {
-		const struct config_target *target = &x->route->targets[x->order[x->next++]];
+		const struct config_target *target = &x->targets[x->order[x->next++]];
 
 		x->target_tries = 0;
 		if (proxy_try(x, target, now) == 0)
 			return;
 		now = clock_now_ms();
 	}
-	proxy_give_up(x);
+	proxy_level_done(x);
 }
 
 static void proxy_retry_fire(struct timer *t)
@@ -232,26 +279,171 @@ static bool proxy_schedule_retry(struct exchange *x, const struct engine_respons
 	return true;
 }
 
-/* Sends the upstream's answer (a success, or an error that is the client's). */
-static void proxy_answer(struct exchange *x, struct engine_response *r)
+/* The canonical form of the request, computed once, for the cache. NULL when it cannot be. */
+static const struct buf *proxy_cache_key(struct exchange *x)
+{
+	if (!x->has_cache_key) {
+		buf_reset(&x->cache_key);
+		x->cache_key.max = 2 * x->worker->rt->cfg->server.max_body + 4096;
+		if (cache_key(x->request.root, &x->cache_key) != 0)
+			return NULL;
+		x->has_cache_key = true;
+	}
+	return &x->cache_key;
+}
+
+/* Keeps a successful chat answer for the cached level (and serve_fresh). */
+static void proxy_cache_store(struct exchange *x, const char *answer, size_t len)
+{
+	struct cache *c = x->worker->rt->cache;
+	const struct buf *key;
+
+	if (c == NULL || x->request.kind != REQUEST_CHAT || answer == NULL || len == 0)
+		return;
+	key = proxy_cache_key(x);
+	if (key != NULL)
+		cache_store(c, key->data, key->len, answer, len, x->level, clock_now_ms());
+}
+
+void proxy_answer_headers(struct exchange *x, struct MHD_Response *r, const char *upstream, bool cache_hit)
+{
+	char count[24];
+
+	if (upstream != NULL)
+		MHD_add_response_header(r, "x-detour-upstream", upstream);
+	snprintf(count, sizeof count, "%zu", x->attempts.tries);
+	MHD_add_response_header(r, "x-detour-attempts", count);
+	if (x->level != CONFIG_LEVEL_FULL) {
+		MHD_add_response_header(r, "x-detour-degraded", config_level_name(x->level));
+		metrics_add(&x->worker->metrics.degraded[x->level], 1);
+	}
+	if (cache_hit)
+		MHD_add_response_header(r, "x-detour-cache", "hit");
+	degrade_note_answer(&x->worker->rt->degrade, x->level, clock_now_ms());
+}
+
+/*
+ * Sends a whole answer (body owned, len bytes): as it is, or, for a 2xx to a
+ * client that asked to stream from an upstream that did not (a dropped
+ * stream, a cached or offline answer), as the SSE stream it would have been.
+ */
+static void proxy_send_whole(struct exchange *x, unsigned status, char *body, size_t len, const char *content_type,
+			     const char *upstream, bool cache_hit)
 {
 	struct MHD_Response *response;
-	char count[24];
-	size_t len;
-	char *body = buf_take(&r->body, &len);
 
+	if (x->request.stream && status >= 200 && status < 300) {
+		struct buf sse;
+		json_t *opts = json_object_get(x->request.root, "stream_options");
+		bool usage = json_is_true(json_object_get(opts, "include_usage"));
+
+		buf_init(&sse, 2 * len + 64 * 1024);
+		if (completion_to_sse(body, len, usage, &sse) == 0) {
+			free(body);
+			body = buf_take(&sse, &len);
+			content_type = "text/event-stream";
+		} else {
+			buf_free(&sse);
+		}
+	}
 	response = MHD_create_response_from_buffer_with_free_callback(len, body, free);
 	if (response == NULL) {
 		free(body);
 		exchange_answer(x, 500, NULL);
 		return;
 	}
-	MHD_add_response_header(response, "Content-Type",
-				r->content_type[0] != '\0' ? r->content_type : "application/json");
-	MHD_add_response_header(response, "x-detour-upstream", x->upstream->cfg->name);
-	snprintf(count, sizeof count, "%zu", x->attempts.tries);
-	MHD_add_response_header(response, "x-detour-attempts", count);
-	exchange_answer(x, r->status, response);
+	MHD_add_response_header(response, "Content-Type", content_type);
+	if (strcmp(content_type, "text/event-stream") == 0)
+		MHD_add_response_header(response, "Cache-Control", "no-cache");
+	proxy_answer_headers(x, response, upstream, cache_hit);
+	exchange_answer(x, status, response);
+}
+
+/* Sends the upstream's answer (a success, or an error that is the client's). */
+static void proxy_answer(struct exchange *x, struct engine_response *r)
+{
+	size_t len;
+	char *body;
+
+	if (r->status >= 200 && r->status < 300)
+		proxy_cache_store(x, r->body.data, r->body.len);
+	body = buf_take(&r->body, &len);
+	proxy_send_whole(x, r->status, body, len, r->content_type[0] != '\0' ? r->content_type : "application/json",
+			 x->upstream->cfg->name, false);
+}
+
+/* The cached level: an earlier answer to the same request. Returns true when it answered. */
+static bool proxy_serve_cache(struct exchange *x, bool fresh_only)
+{
+	struct worker *w = x->worker;
+	const struct buf *key = proxy_cache_key(x);
+	struct cache_hit hit;
+
+	if (key == NULL || !cache_lookup(w->rt->cache, key->data, key->len, clock_now_ms(), &hit)) {
+		metrics_add(&w->metrics.cache_misses, 1);
+		return false;
+	}
+	if (fresh_only && hit.level != CONFIG_LEVEL_FULL) {
+		/* serve_fresh stands in for a full answer, so only a full one will do. */
+		cache_hit_free(&hit);
+		return false;
+	}
+	metrics_add(&w->metrics.cache_hits, 1);
+	proxy_send_whole(x, 200, hit.answer, hit.answer_len, "application/json", NULL, true);
+	return true;
+}
+
+/* The offline level: the configured message, shaped as a chat completion. */
+static void proxy_serve_offline(struct exchange *x)
+{
+	struct buf out;
+	char *body;
+	size_t len;
+
+	buf_init(&out, 1024 * 1024);
+	if (completion_offline(x->worker->rt->cfg->degradation.offline_message, x->request_id,
+			       clock_wall_ms() / 1000, &out) != 0) {
+		buf_free(&out);
+		proxy_level_done(x);
+		return;
+	}
+	body = buf_take(&out, &len);
+	proxy_send_whole(x, 200, body, len, "application/json", NULL, false);
+}
+
+/* Starts the current level: its targets, the cache, or the offline message. */
+static void proxy_level_begin(struct exchange *x)
+{
+	struct worker *w = x->worker;
+	size_t n;
+
+	attempts_set_level(&x->attempts, x->level == CONFIG_LEVEL_FULL ? NULL : config_level_name(x->level));
+	switch (x->level) {
+	case CONFIG_LEVEL_FULL:
+	case CONFIG_LEVEL_REDUCED:
+	case CONFIG_LEVEL_MINIMAL:
+		/* Past the deadline no upstream is called, but the cache and the offline message can still answer. */
+		if (proxy_past_deadline(x, clock_now_ms())) {
+			proxy_level_done(x);
+			return;
+		}
+		x->targets = degrade_targets(x->route, x->level, &n);
+		x->ntargets = n;
+		x->norder = router_order(x->route->strategy, x->targets, n, rng_next(&w->rng), x->order);
+		x->next = 0;
+		proxy_next(x);
+		return;
+	case CONFIG_LEVEL_CACHED:
+		if (!proxy_serve_cache(x, false))
+			proxy_level_done(x);
+		return;
+	case CONFIG_LEVEL_OFFLINE:
+		proxy_serve_offline(x);
+		return;
+	default:
+		proxy_give_up(x);
+		return;
+	}
 }
 
 static enum metrics_attempt proxy_metric(enum outcome o)
@@ -293,6 +485,14 @@ void proxy_stream_ended(struct exchange *x, const struct engine_response *r, boo
 	upstream_record(u, r->ended_ms, fault ? UPSTREAM_FAULT : UPSTREAM_ANSWERED, x->probe, !fault,
 			r->status, -1, words);
 	x->probe = false;
+	if (!fault && w->rt->cache != NULL) {
+		struct buf whole;
+
+		buf_init(&whole, w->rt->cfg->server.max_response);
+		if (stream_whole_answer(x, &whole) == 0)
+			proxy_cache_store(x, whole.data, whole.len);
+		buf_free(&whole);
+	}
 	proxy_release_retry(x);
 	metrics_attempt(&w->metrics, u->cfg->index, fault ? METRICS_ATTEMPT_GIVE_UP : METRICS_ATTEMPT_SUCCESS);
 	if (fault)
@@ -356,10 +556,19 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 	proxy_next(x);
 }
 
+/* serve_fresh applies to requests whose answer should not vary: temperature 0. */
+static bool proxy_deterministic(const struct exchange *x)
+{
+	json_t *t = json_object_get(x->request.root, "temperature");
+
+	return json_is_number(t) && json_number_value(t) == 0.0;
+}
+
 void proxy_start(struct exchange *x)
 {
 	struct worker *w = x->worker;
-	const struct config_route *route = router_find(w->rt->cfg, x->request.model);
+	const struct config *cfg = w->rt->cfg;
+	const struct config_route *route = router_find(cfg, x->request.model);
 	char message[320];
 
 	if (route == NULL) {
@@ -371,9 +580,23 @@ void proxy_start(struct exchange *x)
 	atomic_fetch_add(&w->rt->requests_active, 1);
 	x->counted_active = true;
 	x->route = route;
-	x->norder = router_order(route->strategy, route->targets, route->ntargets, rng_next(&w->rng), x->order);
-	x->next = 0;
-	proxy_next(x);
+	x->mode = degrade_mode(&w->rt->degrade);
+	if (x->request.kind != REQUEST_CHAT) {
+		/* Degraded answers are chat completions; other endpoints only ever go to the upstreams. */
+		if (!degrade_calls_upstreams(degrade_first_level(x->mode))) {
+			exchange_answer_error(x, 503, "upstream_error", "no_upstream_available", NULL,
+					      "Upstream calls are paused: the operator pinned the degradation level.");
+			return;
+		}
+		x->mode = CONFIG_LEVEL_FULL;
+	}
+	x->level = degrade_first_level(x->mode);
+	if (cfg->degradation.cache.serve_fresh && w->rt->cache != NULL && x->level == CONFIG_LEVEL_FULL &&
+	    x->request.kind == REQUEST_CHAT && proxy_deterministic(x)) {
+		if (proxy_serve_cache(x, true))
+			return;
+	}
+	proxy_level_begin(x);
 }
 
 void proxy_abort(struct exchange *x)

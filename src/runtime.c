@@ -14,6 +14,15 @@ int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t
 	memset(rt, 0, sizeof *rt);
 	rt->cfg = cfg;
 	rt->started_wall_ms = clock_wall_ms();
+	degrade_init(&rt->degrade, cfg->degradation.mode);
+	if (cfg->degradation.cache.entries > 0) {
+		rt->cache = cache_create(cfg->degradation.cache.entries, cfg->degradation.cache.max_bytes,
+					 cfg->degradation.cache.ttl_ms);
+		if (rt->cache == NULL) {
+			snprintf(err, errlen, "out of memory for the cache");
+			return -1;
+		}
+	}
 	rt->upstreams = calloc(cfg->nupstreams, sizeof *rt->upstreams);
 	if (rt->upstreams == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -30,6 +39,8 @@ int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t
 fail:
 	free(rt->upstreams);
 	rt->upstreams = NULL;
+	cache_free(rt->cache);
+	rt->cache = NULL;
 	return -1;
 }
 
@@ -41,5 +52,6 @@ void runtime_free(struct runtime *rt)
 		for (i = 0; i < rt->cfg->nupstreams; i++)
 			upstream_free(&rt->upstreams[i]);
 	free(rt->upstreams);
+	cache_free(rt->cache);
 	memset(rt, 0, sizeof *rt);
 }

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache.h"
 #include "config.h"
+#include "degrade.h"
 #include "upstream.h"
 
 struct worker;
@@ -20,6 +22,8 @@ struct runtime {
 	/* The retry budget's two sides, daemon-wide. */
 	atomic_uint_fast64_t requests_active;  /* exchanges in the attempt loop */
 	atomic_uint_fast64_t retries_active;   /* retries waiting or under way */
+	struct degrade degrade;       /* the pinned floor, and what was served recently */
+	struct cache *cache;          /* NULL when degradation.cache.entries is 0 */
 };
 
 /* Builds the shared state for cfg (borrowed; it must outlive rt). */

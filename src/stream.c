@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "clock.h"
+#include "completion.h"
 #include "exchange.h"
 #include "jsonscan.h"
 #include "log.h"
@@ -42,6 +43,10 @@ struct stream {
 	struct timer heartbeat;
 	struct timer unpause;
 	uint64_t last_sent_ms;
+	bool collect;            /* gather the chunks into a whole answer (for the cache) */
+	size_t collect_limit;    /* ...until this many bytes of chunks came */
+	size_t collected;
+	struct completion_builder builder;
 };
 
 static size_t stream_backlog(const struct stream *s)
@@ -157,7 +162,6 @@ static void stream_commit(struct exchange *x, uint64_t now)
 {
 	struct stream *s = x->stream;
 	struct MHD_Response *r;
-	char count[24];
 
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, x, NULL);
 	attempts_add_answer(&x->attempts, x->upstream->cfg->name, 200,
@@ -170,9 +174,7 @@ static void stream_commit(struct exchange *x, uint64_t now)
 		MHD_add_response_header(r, "Content-Type", "text/event-stream");
 		MHD_add_response_header(r, "Cache-Control", "no-cache");
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
-		MHD_add_response_header(r, "x-detour-upstream", x->upstream->cfg->name);
-		snprintf(count, sizeof count, "%zu", x->attempts.tries);
-		MHD_add_response_header(r, "x-detour-attempts", count);
+		proxy_answer_headers(x, r, x->upstream->cfg->name, false);
 	}
 	exchange_answer(x, 200, r);
 	if (x->worker->rt->cfg->server.sse_heartbeat_ms > 0)
@@ -267,6 +269,17 @@ static int stream_on_event(void *arg, const struct sse_event *ev)
 		return stream_fail(x, ENGINE_PROTOCOL, "malformed chunk in the stream");
 	if (stream_is_error(ev->data, ev->data_len, words, sizeof words))
 		return stream_fail(x, ENGINE_PROTOCOL, words);
+	if (s->collect) {
+		s->collected += ev->data_len;
+		if (s->collected <= s->collect_limit) {
+			completion_builder_add(&s->builder, ev->data, ev->data_len);
+		} else {
+			/* Too big for the cache to keep: stop holding a copy of it. */
+			completion_builder_free(&s->builder);
+			completion_builder_init(&s->builder);
+			s->collect = false;
+		}
+	}
 	if (stream_append(s, ev->raw, ev->raw_len) != 0)
 		return stream_fail(x, ENGINE_TOO_LARGE, "stream held more than detour buffers");
 	if (s->committed) {
@@ -384,7 +397,7 @@ const struct engine_handlers stream_handlers = {
 	.on_done = stream_on_done,
 };
 
-int stream_attempt_begin(struct exchange *x)
+int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 {
 	struct stream *s = x->stream;
 
@@ -395,8 +408,14 @@ int stream_attempt_begin(struct exchange *x)
 		sse_init(&s->parser);
 		buf_init(&s->out, 0);
 		buf_init(&s->raw, 0);
+		completion_builder_init(&s->builder);
 		x->stream = s;
 	}
+	completion_builder_free(&s->builder);
+	completion_builder_init(&s->builder);
+	s->collect = collect_limit > 0;
+	s->collect_limit = collect_limit;
+	s->collected = 0;
 	sse_reset(&s->parser);
 	buf_reset(&s->out);
 	buf_reset(&s->raw);
@@ -450,6 +469,16 @@ void stream_release(struct exchange *x)
 	sse_free(&s->parser);
 	buf_free(&s->out);
 	buf_free(&s->raw);
+	completion_builder_free(&s->builder);
 	free(s);
 	x->stream = NULL;
+}
+
+int stream_whole_answer(struct exchange *x, struct buf *out)
+{
+	struct stream *s = x->stream;
+
+	if (s == NULL || !s->collect)
+		return -1;
+	return completion_builder_finish(&s->builder, out);
 }

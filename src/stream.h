@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "engine.h"
 
 struct exchange;
@@ -17,8 +18,15 @@ struct exchange;
 /* The handlers of a streamed attempt (its arg is the exchange). */
 extern const struct engine_handlers stream_handlers;
 
-/* Prepares x's stream state for a new attempt. Returns 0, or -1 when out of memory. */
-int stream_attempt_begin(struct exchange *x);
+/* Prepares x's stream state for a new attempt. collect_limit > 0: gather the
+ * chunks into a whole answer for stream_whole_answer, giving up (and freeing
+ * what was gathered) past that many bytes of chunks. Returns 0, or -1 when out
+ * of memory. */
+int stream_attempt_begin(struct exchange *x, size_t collect_limit);
+
+/* The whole answer a finished stream told, as a chat.completion, appended to
+ * out. Returns 0, or -1 when it was not collected or cannot be rebuilt. */
+int stream_whole_answer(struct exchange *x, struct buf *out);
 
 /* True once the first byte of a stream went to the client: no more falling over. */
 bool stream_committed(const struct exchange *x);

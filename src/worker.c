@@ -143,6 +143,7 @@ static void worker_cleanup(struct worker *w)
 	while ((x = w->spare) != NULL) {
 		w->spare = x->next_in_worker;
 		buf_free(&x->body);
+		buf_free(&x->cache_key);
 		free(x);
 	}
 	w->nspare = 0;

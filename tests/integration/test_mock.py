@@ -1,6 +1,6 @@
 """detour-mock on its own: answers, streams, every fault, counting, runtime control and Anthropic mode.
 
-Runs the real binary from $DETOUR_BUILD (default: build) on free loopback ports.
+Runs the real binary from $DETOUR_BUILD (default: build) on loopback ports it picks itself.
 Every test stops by itself within a few seconds, and every mock is stopped with
 SIGTERM afterwards: it must exit 0 with no sanitizer report on stderr, so the
 same file checks the ASan/UBSan build (DETOUR_BUILD=build/sanitize).
@@ -19,16 +19,11 @@ import threading
 import time
 import unittest
 
-BUILD = os.environ.get("DETOUR_BUILD", "build")
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("DETOUR_BUILD", os.path.join(ROOT, "build"))
 MOCK = os.path.join(BUILD, "detour-mock")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:")
 CHAT = "/v1/chat/completions"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def chat_body(stream=False, **extra):
@@ -40,24 +35,30 @@ def chat_body(stream=False, **extra):
 
 
 class Mock:
-    """One detour-mock process on a free port."""
+    """One detour-mock process on a free port.
+
+    The mock binds port 0 and its banner says which port it got: a port picked
+    here and bound there could be taken in between by any other process on the
+    machine, and the test would then talk to a stranger."""
 
     def __init__(self, *args):
-        self.port = free_port()
         self.stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [MOCK, "--listen", "127.0.0.1:%d" % self.port] + list(args),
-            stdout=subprocess.PIPE, stderr=self.stderr)
+        self.proc = subprocess.Popen([MOCK, "--listen", "127.0.0.1:0"] + list(args),
+                                     stdout=subprocess.PIPE, stderr=self.stderr)
         self.banner = self._read_banner(timeout=10)
+        self.port = int(self.banner.rsplit(":", 1)[1])
         self._wait_for_port(timeout=5)
         self.control = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
 
     def _read_banner(self, timeout):
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
+        banner = self.proc.stdout.readline().decode() if ready else ""
+        if " listening on 127.0.0.1:" not in banner:
             self.proc.kill()
-            raise AssertionError("detour-mock printed nothing within %ss" % timeout)
-        return self.proc.stdout.readline().decode()
+            self.proc.wait()
+            self.stderr.seek(0)
+            raise AssertionError("detour-mock did not start: %r %s" % (banner, self.stderr.read().decode()))
+        return banner
 
     def _wait_for_port(self, timeout):
         deadline = time.monotonic() + timeout
@@ -196,7 +197,7 @@ class MockTestCase(unittest.TestCase):
 class OpenAIAnswers(MockTestCase):
     def test_plain_completion_has_the_openai_shape(self):
         mock = self.start("--name", "primary")
-        self.assertIn("detour-mock primary listening on 127.0.0.1:%d" % mock.port, mock.banner)
+        self.assertEqual(mock.banner, "detour-mock primary listening on 127.0.0.1:%d\n" % mock.port)
         status, headers, body = mock.post(CHAT, chat_body())
         self.assertEqual(status, 200)
         self.assertEqual(headers["Content-Type"], "application/json")
@@ -294,6 +295,13 @@ class OpenAIAnswers(MockTestCase):
             self.assertIn("param", error)
             self.assertIsNone(error["code"])
 
+    def test_deeply_nested_json_is_refused_not_crashed_on(self):
+        mock = self.start()
+        status, _, data = mock.request("POST", CHAT, b"[" * 200000 + b"]" * 200000)
+        self.assertEqual(status, 400)
+        self.assertIn("nested", json.loads(data)["error"]["message"])
+        self.assertEqual(mock.stats()["requests"], 1)   # and the log shows it as a raw string
+
     def test_unknown_path_is_404_in_openai_shape(self):
         mock = self.start()
         status, _, data = mock.request("GET", "/v1/nothing-here")
@@ -317,6 +325,17 @@ class OpenAIAnswers(MockTestCase):
             s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       b"Content-Length: 17000000\r\n\r\n")
             self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 413"))
+
+    def test_chunked_body_over_16_mib_is_413_at_its_end(self):
+        mock = self.start()
+        conn = mock.connect(timeout=10)
+        piece = b"x" * (1 << 20)
+        conn.request("POST", CHAT, body=(piece for _ in range(17)), encode_chunked=True)
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 413)
+        self.assertEqual(json.loads(resp.read())["error"]["type"], "invalid_request_error")
+        conn.close()
+        self.assertEqual(mock.stats()["aborted"], 0)
 
 
 class Faults(MockTestCase):

@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "mock_faults.h"
+#include "mock_fault_set.h"
 #include "mock_server.h"
 
 /* What main owns for the server's lifetime: the server borrows every string. */

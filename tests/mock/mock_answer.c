@@ -65,12 +65,12 @@ bool mock_answer_failed(const struct mock_answer *a)
 	return a->failed || a->text.failed;
 }
 
-void mock_split_init(struct mock_split *s, const char *text, size_t len, size_t parts)
+void mock_answer_split_init(struct mock_answer_split *s, const char *text, size_t len, size_t parts)
 {
-	*s = (struct mock_split){ .text = text, .len = len, .parts = parts ? parts : 1 };
+	*s = (struct mock_answer_split){ .text = text, .len = len, .parts = parts ? parts : 1 };
 }
 
-bool mock_split_next(struct mock_split *s, size_t *offset, size_t *n)
+bool mock_answer_split_next(struct mock_answer_split *s, size_t *offset, size_t *n)
 {
 	size_t end;
 

@@ -112,11 +112,11 @@ bool mock_answer_failed(const struct mock_answer *a);
  * Cuts text into at most parts pieces of near-equal size for a stream, never
  * inside a UTF-8 sequence and never empty (a text shorter than parts gives one
  * piece per character; an empty text gives one empty piece). Use:
- *   struct mock_split s; size_t off, n;
- *   mock_split_init(&s, text, len, parts);
- *   while (mock_split_next(&s, &off, &n)) ...
+ *   struct mock_answer_split s; size_t off, n;
+ *   mock_answer_split_init(&s, text, len, parts);
+ *   while (mock_answer_split_next(&s, &off, &n)) ...
  */
-struct mock_split {
+struct mock_answer_split {
 	const char *text;
 	size_t len;
 	size_t parts;
@@ -125,8 +125,8 @@ struct mock_split {
 	bool done;
 };
 
-void mock_split_init(struct mock_split *s, const char *text, size_t len, size_t parts);
-bool mock_split_next(struct mock_split *s, size_t *offset, size_t *n);
+void mock_answer_split_init(struct mock_answer_split *s, const char *text, size_t len, size_t parts);
+bool mock_answer_split_next(struct mock_answer_split *s, size_t *offset, size_t *n);
 
 /* Whitespace-separated words in text, at least 1: the mock's completion token count. */
 size_t mock_answer_words(const char *text);

@@ -252,7 +252,7 @@ static size_t mock_anthropic_event_open(struct mock_answer *a, const char *name)
 static void mock_anthropic_stream_block(struct mock_answer *a, size_t index, const char *tool,
 					const char *text, size_t parts, enum mock_event_kind start_kind)
 {
-	struct mock_split split;
+	struct mock_answer_split split;
 	size_t at, off, n;
 
 	at = mock_anthropic_event_open(a, "content_block_start");
@@ -270,8 +270,8 @@ static void mock_anthropic_stream_block(struct mock_answer *a, size_t index, con
 		mock_buf_puts(&a->text, "{\"type\":\"ping\"}\n\n");
 		mock_answer_event(a, at, MOCK_EVENT_PREAMBLE);
 	}
-	mock_split_init(&split, text, strlen(text), parts);
-	while (mock_split_next(&split, &off, &n)) {
+	mock_answer_split_init(&split, text, strlen(text), parts);
+	while (mock_answer_split_next(&split, &off, &n)) {
 		at = mock_anthropic_event_open(a, "content_block_delta");
 		mock_buf_printf(&a->text, "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":\"%s\",\"%s\":",
 				index, tool ? "input_json_delta" : "text_delta", tool ? "partial_json" : "text");

@@ -155,7 +155,7 @@ static void mock_openai_chat_stream(struct mock_answer *a, const char *model, co
 	const char *text = tool ? mock_openai_tool_arguments : r->content;
 	size_t parts = tool && r->chunks < 2 ? 2 : r->chunks;
 	struct mock_buf head;
-	struct mock_split split;
+	struct mock_answer_split split;
 	size_t at, off, n;
 
 	a->stream = true;
@@ -176,8 +176,8 @@ static void mock_openai_chat_stream(struct mock_answer *a, const char *model, co
 	}
 	mock_answer_event(a, at, MOCK_EVENT_PREAMBLE);
 
-	mock_split_init(&split, text, strlen(text), parts);
-	while (mock_split_next(&split, &off, &n)) {
+	mock_answer_split_init(&split, text, strlen(text), parts);
+	while (mock_answer_split_next(&split, &off, &n)) {
 		at = mock_openai_event_open(a, &head);
 		mock_buf_puts(&a->text, tool ? ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
 					     : ",\"choices\":[{\"index\":0,\"delta\":{\"content\":");
@@ -243,7 +243,7 @@ static void mock_openai_completion(struct mock_answer *a, const json_t *req, con
 	size_t prompt = mock_json_text_bytes(json_object_get(req, "prompt")) / 4 + 1;
 	size_t completion = mock_answer_words(r->content);
 	struct mock_buf head;
-	struct mock_split split;
+	struct mock_answer_split split;
 	size_t at, off, n;
 
 	if (!json_is_string(model)) {
@@ -264,8 +264,8 @@ static void mock_openai_completion(struct mock_answer *a, const json_t *req, con
 	mock_buf_init(&head, MOCK_ANSWER_MAX);
 	mock_openai_head(&head, "cmpl-mock-", "text_completion", json_string_value(model), r);
 	a->text.failed |= head.failed;
-	mock_split_init(&split, r->content, strlen(r->content), r->chunks);
-	while (mock_split_next(&split, &off, &n)) {
+	mock_answer_split_init(&split, r->content, strlen(r->content), r->chunks);
+	while (mock_answer_split_next(&split, &off, &n)) {
 		at = mock_openai_event_open(a, &head);
 		mock_buf_puts(&a->text, ",\"choices\":[{\"text\":");
 		mock_json_string(&a->text, r->content + off, n);

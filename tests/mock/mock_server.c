@@ -20,6 +20,7 @@
 #include "mock_answer.h"
 #include "mock_clock.h"
 #include "mock_control.h"
+#include "mock_faults.h"
 #include "mock_openai.h"
 #include "mock_socket.h"
 #include "mock_stats.h"
@@ -144,7 +145,6 @@ static void mock_server_record(struct mock_server *srv, struct MHD_Connection *c
 static enum MHD_Result mock_server_too_large(struct mock_server *srv, struct MHD_Connection *conn,
 					     struct mock_request *req)
 {
-	static const struct mock_stream_faults none = { .cut_after = -1, .stall_after = -1, .stream_error_after = -1 };
 	struct mock_answer answer;
 	char message[128];
 
@@ -152,7 +152,7 @@ static enum MHD_Result mock_server_too_large(struct mock_server *srv, struct MHD
 	snprintf(message, sizeof message, "the request body is larger than %u bytes", MOCK_SERVER_MAX_BODY);
 	srv->dialect->error(&answer, 413, message);
 	req->answered = true;
-	return mock_stream_respond(conn, &answer, &none, req->fd, srv->stop_fd, &req->stream);
+	return mock_stream_respond(conn, &answer, &mock_stream_no_faults, req->fd, srv->stop_fd, &req->stream);
 }
 
 /* The first call for a request: its headers are in. Counts it and takes its fault set. */
@@ -248,14 +248,13 @@ static enum MHD_Result mock_server_api(struct mock_server *srv, struct MHD_Conne
 static enum MHD_Result mock_server_control(struct mock_server *srv, struct MHD_Connection *conn,
 					   struct mock_request *req, const char *method, const char *url)
 {
-	static const struct mock_stream_faults none = { .cut_after = -1, .stall_after = -1, .stream_error_after = -1 };
 	struct mock_answer answer;
 	struct mock_call call;
 
 	mock_server_call(conn, req, method, url, &call);
 	mock_answer_init(&answer);
 	mock_control_answer(&answer, &call, srv->stats, srv->faults);
-	return mock_stream_respond(conn, &answer, &none, req->fd, srv->stop_fd, &req->stream);
+	return mock_stream_respond(conn, &answer, &mock_stream_no_faults, req->fd, srv->stop_fd, &req->stream);
 }
 
 /* libmicrohttpd's access handler: first call (headers), body pieces, last call (answer). */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mock_faults.h"
+#include "mock_fault_set.h"
 
 /* Largest request body; a larger one is answered 413 as soon as it is known. */
 #define MOCK_SERVER_MAX_BODY (16u << 20)

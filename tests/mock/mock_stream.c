@@ -8,6 +8,12 @@
 
 #include "mock_socket.h"
 
+const struct mock_stream_faults mock_stream_no_faults = {
+	.cut_after = -1,
+	.stall_after = -1,
+	.stream_error_after = -1,
+};
+
 /* What comes next at an event boundary. */
 enum mock_stream_step {
 	MOCK_STREAM_SEND,    /* s->event is set: send it */
@@ -71,21 +77,17 @@ static enum mock_stream_step mock_stream_pick(struct mock_stream *s)
 	return MOCK_STREAM_SEND;
 }
 
-/* Carries out a step that ends the body. */
+/* Carries out a step that ends the body (END, RESET or STALL). */
 static ssize_t mock_stream_finish(struct mock_stream *s, enum mock_stream_step step)
 {
-	switch (step) {
-	case MOCK_STREAM_END:
+	if (step == MOCK_STREAM_END)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	case MOCK_STREAM_RESET:
+	if (step == MOCK_STREAM_RESET) {
 		mock_socket_reset(s->fd);
 		s->cut = true;
 		return MHD_CONTENT_READER_END_WITH_ERROR;
-	case MOCK_STREAM_STALL:
-	case MOCK_STREAM_SEND:
-		break;
 	}
-	/* stalled: a client that gives up is an abort; the mock stopping is not */
+	/* MOCK_STREAM_STALL: a client that gives up is an abort; the mock stopping is not */
 	s->cut = mock_socket_wait(s->fd, s->stop_fd, -1) == MOCK_WAIT_STOPPING;
 	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
@@ -178,8 +180,8 @@ enum MHD_Result mock_stream_respond(struct MHD_Connection *conn, struct mock_ans
 			s->faults = *faults;
 		} else {
 			/* the body as one event holding its first half; the reset fault RSTs after it */
-			s->faults = (struct mock_stream_faults){ .reset = true, .cut_after = -1, .stall_after = -1,
-								 .stream_error_after = -1 };
+			s->faults = mock_stream_no_faults;
+			s->faults.reset = true;
 			size = s->answer.text.len;
 			mock_answer_event(&s->answer, 0, MOCK_EVENT_PREAMBLE);
 			if (s->answer.n_events == 1)

@@ -18,6 +18,9 @@ struct mock_stream_faults {
 	bool malformed;
 };
 
+/* No delivery fault: for control answers and the mock's own errors. */
+extern const struct mock_stream_faults mock_stream_no_faults;
+
 /* One answer being written: owned by the request, freed after libmicrohttpd is done with the response. */
 struct mock_stream;
 

@@ -18,7 +18,11 @@
 	X(buf)         \
 	X(auth)        \
 	X(engine)      \
-	X(rng)
+	X(rng)         \
+	X(cache)       \
+	X(completion)  \
+	X(degrade)     \
+	X(sse)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

@@ -1,0 +1,64 @@
+/* cache.h — stored answers for exact repeats of a request: a sharded LRU bounded by count and bytes, entries expiring after a TTL; the clock is the caller's. */
+#ifndef DETOUR_CACHE_H
+#define DETOUR_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "config.h"
+
+struct cache;
+
+/* A copy of a stored answer, owned by the caller (cache_hit_free). */
+struct cache_hit {
+	char *answer;            /* a chat.completion JSON object, NUL-terminated */
+	size_t answer_len;
+	enum config_level level; /* the level it was produced at (full, reduced, minimal) */
+	uint64_t stored_ms;      /* the caller's clock when it was stored */
+};
+
+/*
+ * A cache of at most entries answers and max_bytes bytes (keys and answers
+ * together), each fresh for ttl_ms. entries == 0 gives a cache that stores
+ * nothing. Safe to share between threads (one lock per shard). NULL when out
+ * of memory.
+ */
+struct cache *cache_create(size_t entries, size_t max_bytes, uint64_t ttl_ms);
+void cache_free(struct cache *c);
+
+/*
+ * The canonical key of a parsed chat request (a JSON object): every member
+ * except those that do not change the answer (stream, stream_options, user,
+ * metadata, store, service_tier), objects' keys sorted at every depth, compact
+ * separators, numbers as jansson writes them. Field order and white space in
+ * the client's body therefore do not matter; a different temperature does.
+ * Appends it to out; returns 0, or -1 when out is full.
+ */
+int cache_key(const json_t *request, struct buf *out);
+
+/* Looks up key at now. On a fresh hit fills *hit (a copy) and returns true,
+ * making the entry the most recently used. An expired entry is removed. */
+bool cache_lookup(struct cache *c, const char *key, size_t key_len, uint64_t now, struct cache_hit *hit);
+
+/* Stores a copy of answer under key at now, replacing an entry with the same
+ * key and evicting least recently used entries of its shard until the limits
+ * hold. An answer larger than a shard's byte budget is not stored. */
+void cache_store(struct cache *c, const char *key, size_t key_len, const char *answer, size_t answer_len,
+		 enum config_level level, uint64_t now);
+
+void cache_hit_free(struct cache_hit *hit);
+
+/* The largest answer cache_store can keep (a shard's byte budget); 0 when the
+ * cache stores nothing. Gathering a larger one is wasted memory. */
+size_t cache_max_answer(const struct cache *c);
+
+/* Entries held now (expired ones not yet removed included). */
+size_t cache_entries(struct cache *c);
+/* Bytes held now. */
+size_t cache_bytes(struct cache *c);
+
+#endif

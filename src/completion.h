@@ -1,0 +1,58 @@
+/* completion.h — chat completions in both shapes: a whole answer told as SSE chunks, and chunks gathered back into a whole answer. */
+#ifndef DETOUR_COMPLETION_H
+#define DETOUR_COMPLETION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+
+/*
+ * Appends to out the SSE events an OpenAI stream of this chat.completion
+ * object would carry: per choice a role chunk, a content chunk (when there is
+ * content), a tool_calls chunk (when there are tool calls, each call whole at
+ * its index), and a finish_reason chunk; then, when include_usage and the
+ * answer has usage, a chunk with empty choices and the usage; then
+ * "data: [DONE]". Every chunk keeps the answer's id, created and model, with
+ * object "chat.completion.chunk". Returns 0, or -1 when answer is not a
+ * chat.completion object or out is full.
+ */
+int completion_to_sse(const char *answer, size_t len, bool include_usage, struct buf *out);
+
+/*
+ * The offline answer: a chat.completion with one choice whose content is
+ * message, model "detour-offline", finish_reason "stop", zero usage, id
+ * "chatcmpl-detour-" followed by id_suffix, created created_unix. Appends the
+ * JSON to out; returns 0 or -1.
+ */
+int completion_offline(const char *message, const char *id_suffix, uint64_t created_unix, struct buf *out);
+
+/* Gathers the chunks of one streamed chat completion. */
+struct completion_builder {
+	json_t *id;         /* the first chunk's, kept */
+	json_t *model;
+	json_t *created;
+	json_t *choices;    /* array indexed by choice index: {role, content, tool_calls[], finish_reason} */
+	json_t *usage;
+	bool broken;        /* a chunk could not be understood; finish will fail */
+};
+
+void completion_builder_init(struct completion_builder *b);
+void completion_builder_free(struct completion_builder *b);
+
+/*
+ * Adds one chunk (the JSON after "data: "): content pieces are concatenated,
+ * tool calls are gathered by index (id, type and name from their first piece,
+ * arguments concatenated), the last non-null finish_reason and any usage kept.
+ */
+void completion_builder_add(struct completion_builder *b, const char *chunk, size_t len);
+
+/* The whole answer as a chat.completion JSON object (message.content null
+ * when no text came, tool_calls only when some came), appended to out.
+ * Returns 0, or -1 when nothing usable was gathered or out is full. */
+int completion_builder_finish(struct completion_builder *b, struct buf *out);
+
+#endif
