@@ -6,6 +6,8 @@ ends with a sanitizer report or a non-zero status fails the test.
 import http.client
 import json
 import os
+import re
+import select
 import signal
 import socket
 import subprocess
@@ -96,14 +98,14 @@ def wait_for_port(port, proc, what, timeout=10.0):
 class Process:
     """A child process whose stderr goes to a file, checked when it stops."""
 
-    def __init__(self, argv, name, env=None):
+    def __init__(self, argv, name, env=None, stdout=subprocess.DEVNULL):
         self.name = name
         self.argv = argv
         self.log = tempfile.NamedTemporaryFile(prefix='detour-%s-' % name, suffix='.log', delete=False)
         full_env = dict(os.environ)
         full_env.update(SANITIZER_ENV)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log, env=full_env)
+        self.proc = subprocess.Popen(argv, stdout=stdout, stderr=self.log, env=full_env)
         self.stopped = False
 
     def output(self):
@@ -136,14 +138,25 @@ class Process:
 
 
 class Mock(Process):
-    """A detour-mock upstream."""
+    """A detour-mock upstream. It binds port 0 and says which port it got, so two
+    processes can never race for the same port."""
 
     def __init__(self, name='mock', *args, mode='openai', port=None):
-        self.port = port or free_port()
-        argv = [MOCK, '--listen', '127.0.0.1:%d' % self.port, '--name', name, '--mode', mode]
+        argv = [MOCK, '--listen', '127.0.0.1:%d' % (port or 0), '--name', name, '--mode', mode]
         argv += [str(a) for a in args]
-        super().__init__(argv, 'mock-' + name)
-        wait_for_port(self.port, self.proc, self.name)
+        super().__init__(argv, 'mock-' + name, stdout=subprocess.PIPE)
+        self.port = self._read_port()
+
+    def _read_port(self, timeout=10.0):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline().decode() if ready else ''
+        match = re.search(r'listening on .*:(\d+)$', line.strip())
+        if not match:
+            self.proc.kill()
+            raise RuntimeError('%s did not say where it listens: %r' % (self.name, line))
+        # Nothing more is read from it; it writes nothing more.
+        self.proc.stdout.close()
+        return int(match.group(1))
 
     @property
     def url(self):

@@ -41,12 +41,12 @@ async function waitForPort(port, child, what) {
 }
 
 class Proc {
-  constructor(argv, name, env = {}) {
+  constructor(argv, name, env = {}, stdout = 'ignore') {
     this.name = name;
     this.stderr = '';
     this.child = spawn(argv[0], argv.slice(1), {
       env: { ...process.env, ...sanitizerEnv, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', stdout, 'pipe'],
     });
     this.child.stderr.on('data', (d) => { this.stderr += d.toString(); });
   }
@@ -66,12 +66,24 @@ class Proc {
 }
 
 export class Mock extends Proc {
+  // The mock binds port 0 and prints where it listens: no race for a port.
   static async start(name, ...args) {
-    const port = await freePort();
-    const m = new Mock([path.join(build, 'detour-mock'), '--listen', `127.0.0.1:${port}`, '--name', name, ...args.map(String)], `mock-${name}`);
-    m.port = port;
-    m.url = `http://127.0.0.1:${port}/v1`;
-    await waitForPort(port, m.child, m.name);
+    const m = new Mock([path.join(build, 'detour-mock'), '--listen', '127.0.0.1:0', '--name', name, ...args.map(String)],
+      `mock-${name}`, {}, 'pipe');
+    m.port = await new Promise((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`${m.name} did not start`)), 10000);
+      m.child.stdout.on('data', (d) => {
+        out += d.toString();
+        const match = out.match(/listening on .*:(\d+)\n/);
+        if (match) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      });
+      m.child.once('exit', (code) => reject(new Error(`${m.name} exited with ${code}`)));
+    });
+    m.url = `http://127.0.0.1:${m.port}/v1`;
     return m;
   }
 
