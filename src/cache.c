@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonscan.h"
+
 /* A power of two, so the shard is the top bits of the hash. Sixteen locks keep
  * four to sixteen workers from queueing on one mutex; more would only thin
  * each shard's budget (and so its largest storable answer). */
@@ -48,16 +50,24 @@ struct cache {
 	struct cache_shard shards[CACHE_SHARDS];
 };
 
-/* FNV-1a, then a murmur3 finalizer so both the top bits (shard) and the low
- * bits (bucket) are well mixed. Not keyed: a client able to aim collisions at
- * one bucket only lengthens a chain it shares with itself, and a lookup
- * compares whole keys, so a collision never serves the wrong answer. */
+/* Eight bytes a step (keys are whole request bodies, often tens of KB), then
+ * a murmur3 finalizer so both the top bits (shard) and the low bits (bucket)
+ * are well mixed. Not keyed: a client able to aim collisions at one bucket
+ * only lengthens a chain it shares with itself, and a lookup compares whole
+ * keys, so a collision never serves the wrong answer. */
 static uint64_t cache_hash(const char *key, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
+	uint64_t h = 0xcbf29ce484222325ULL ^ (len * 0x9e3779b97f4a7c15ULL);
+	size_t i = 0;
 
-	for (i = 0; i < len; i++) {
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, key + i, 8);
+		h = (h ^ (w * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++) {
 		h ^= (unsigned char)key[i];
 		h *= 0x100000001b3ULL;
 	}
@@ -151,37 +161,17 @@ void cache_free(struct cache *c)
 	free(c);
 }
 
-int cache_key(const json_t *request, struct buf *out)
+int cache_key(const char *request, size_t len, struct buf *out)
 {
 	static const char *const ignored[] = {
 		"stream", "stream_options", "user", "metadata", "store", "service_tier", NULL,
 	};
-	json_t *top;
-	char *text = NULL;
-	size_t i;
-	int rc = -1;
 
-	if (!json_is_object(request))
+	if (!jsonscan_valid_object(request, len))
 		return -1;
-	/* A shallow copy: only top-level members are dropped, the rest is shared
-	 * with the request and merely read. jansson's json_copy is not
-	 * const-qualified though it does not modify its argument. */
-	top = json_copy((json_t *)request);
-	if (top == NULL)
-		return -1;
-	for (i = 0; ignored[i] != NULL; i++)
-		json_object_del(top, ignored[i]);
-	/* JSON_SORT_KEYS sorts every object at every depth. */
-	text = json_dumps(top, JSON_SORT_KEYS | JSON_COMPACT);
-	if (text == NULL)
-		goto fail;
-	if (buf_append_str(out, text) != 0)
-		goto fail;
-	rc = 0;
-fail:
-	free(text);
-	json_decref(top);
-	return rc;
+	/* Straight from the client's bytes: sorting members needs no tree, and
+	 * strings are copied as written rather than decoded and encoded again. */
+	return jsonscan_canonical(request, len, ignored, out);
 }
 
 static void cache_lru_unlink(struct cache_shard *s, struct cache_entry *e)

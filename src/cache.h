@@ -31,14 +31,15 @@ struct cache *cache_create(size_t entries, size_t max_bytes, uint64_t ttl_ms);
 void cache_free(struct cache *c);
 
 /*
- * The canonical key of a parsed chat request (a JSON object): every member
- * except those that do not change the answer (stream, stream_options, user,
- * metadata, store, service_tier), objects' keys sorted at every depth, compact
- * separators, numbers as jansson writes them. Field order and white space in
- * the client's body therefore do not matter; a different temperature does.
- * Appends it to out; returns 0, or -1 when out is full.
+ * The canonical key of a chat request body (a JSON object, as the client sent
+ * it): every member except those that do not change the answer (stream,
+ * stream_options, user, metadata, store, service_tier), objects' members
+ * sorted by key at every depth, no white space outside strings, strings as
+ * written, numbers normalised. Field order and white space therefore do not matter; a
+ * different temperature does. Appends it to out; returns 0, or -1 when the
+ * body is not a JSON object or out is full.
  */
-int cache_key(const json_t *request, struct buf *out);
+int cache_key(const char *request, size_t len, struct buf *out);
 
 /* Looks up key at now. On a fresh hit fills *hit (a copy) and returns true,
  * making the entry the most recently used. An expired entry is removed. */

@@ -16,11 +16,15 @@
 #include "timers.h"
 #include "worker.h"
 
+/* A request still waiting for its upstream after this long has its client's socket watched. */
+#define EXCHANGE_WATCH_AFTER_MS 100
+
 /* Spare exchanges a worker keeps, and the body memory each may keep. */
 #define EXCHANGE_SPARE_MAX 1024
 #define EXCHANGE_KEEP_BODY (64 * 1024)
 
 static void exchange_unwatch_client(struct exchange *x);
+static void exchange_watch_fire(struct timer *t);
 
 struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
 {
@@ -64,6 +68,7 @@ struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
 	x->transfer = NULL;
 	x->transfer_started_ms = 0;
 	x->watching_client = false;
+	timer_init(&x->watch_timer, exchange_watch_fire, x);
 	attempts_init(&x->attempts);
 	x->probe = false;
 	x->target_tries = 0;
@@ -89,6 +94,7 @@ void exchange_release(struct exchange *x)
 {
 	struct worker *w = x->worker;
 
+	timers_disarm(&w->timers, &x->watch_timer);
 	exchange_unwatch_client(x);
 	proxy_abort(x);
 	stream_release(x);
@@ -134,7 +140,7 @@ void exchange_recycle_released(struct worker *w)
 	}
 }
 
-static void exchange_watch_client(struct exchange *x)
+void exchange_watch_client(struct exchange *x)
 {
 	const union MHD_ConnectionInfo *info;
 	struct epoll_event ev;
@@ -256,7 +262,16 @@ void exchange_suspend(struct exchange *x)
 		return;
 	x->suspended = true;
 	MHD_suspend_connection(x->connection);
-	exchange_watch_client(x);
+	/* Watching costs two epoll_ctl calls; an answer that comes quickly does not need it. */
+	timers_arm(&x->worker->timers, &x->watch_timer, clock_now_ms() + EXCHANGE_WATCH_AFTER_MS);
+}
+
+static void exchange_watch_fire(struct timer *t)
+{
+	struct exchange *x = t->arg;
+
+	if (!x->answered || stream_committed(x))
+		exchange_watch_client(x);
 }
 
 enum metrics_endpoint exchange_metrics_endpoint(enum exchange_endpoint ep)

@@ -74,6 +74,7 @@ struct exchange {
 	uint64_t transfer_started_ms;
 	struct stream *stream;       /* a streamed answer's state; NULL until one is tried */
 	bool watching_client;        /* the client socket is in the worker's epoll (EPOLLRDHUP) */
+	struct timer watch_timer;    /* starts the watch once the request has waited a while */
 	int client_fd;
 	struct attempts attempts;
 	bool probe;                  /* this call is the breaker's half-open probe */
@@ -115,6 +116,9 @@ void exchange_answer_error(struct exchange *x, unsigned status, const char *type
 /* Waits for an answer that comes later from the worker's loop, watching the
  * client's socket so that a client who leaves is seen at once. */
 void exchange_suspend(struct exchange *x);
+
+/* Watches the client's socket for EPOLLRDHUP now (a committed stream may run for minutes). */
+void exchange_watch_client(struct exchange *x);
 
 /* The worker's epoll saw the client's socket close: stop the work under way. */
 void exchange_client_gone(struct exchange *x);

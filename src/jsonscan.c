@@ -1,6 +1,8 @@
 /* jsonscan.c — checks that bytes are one well-formed JSON value without building it (an upstream's answer, per request). */
 #include "jsonscan.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct jsonscan {
@@ -10,6 +12,21 @@ struct jsonscan {
 };
 
 static bool jsonscan_value(struct jsonscan *s);
+
+#define JSONSCAN_ONES 0x0101010101010101ULL
+#define JSONSCAN_HIGHS 0x8080808080808080ULL
+
+/* True when a byte of w is below 0x20, a quote, a backslash or 0x80 and up. */
+static bool jsonscan_word_special(uint64_t w)
+{
+	uint64_t quote = w ^ (JSONSCAN_ONES * '"');
+	uint64_t slash = w ^ (JSONSCAN_ONES * '\\');
+	uint64_t low = (w - JSONSCAN_ONES * 0x20) & ~w;
+
+	quote = (quote - JSONSCAN_ONES) & ~quote;
+	slash = (slash - JSONSCAN_ONES) & ~slash;
+	return ((low | quote | slash) & JSONSCAN_HIGHS) != 0 || (w & JSONSCAN_HIGHS) != 0;
+}
 
 static void jsonscan_space(struct jsonscan *s)
 {
@@ -81,8 +98,21 @@ static bool jsonscan_string(struct jsonscan *s)
 {
 	s->p++; /* the opening quote */
 	while (s->p < s->end) {
-		unsigned char c = *s->p;
+		unsigned char c;
 		size_t n;
+
+		/* Eight plain ASCII bytes at a time: no quote, backslash, control byte or UTF-8. */
+		while (s->end - s->p >= 8) {
+			uint64_t w;
+
+			memcpy(&w, s->p, 8);
+			if (jsonscan_word_special(w))
+				break;
+			s->p += 8;
+		}
+		if (s->p >= s->end)
+			break;
+		c = *s->p;
 
 		if (c == '"') {
 			s->p++;
@@ -225,4 +255,385 @@ bool jsonscan_valid_object(const char *text, size_t len)
 	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
 		i++;
 	return i < len && text[i] == '{' && jsonscan_valid(text, len);
+}
+
+/* --- reading a valid document in place ---------------------------------- */
+
+/* Past the closing quote of the string that opens at p, in text already
+ * validated: memchr finds quotes, and a quote after an odd run of
+ * backslashes is escaped. */
+static const char *jsonscan_skip_string(const char *p, const char *end)
+{
+	p++;
+	for (;;) {
+		const char *q = memchr(p, '"', (size_t)(end - p)), *b;
+
+		if (q == NULL)
+			return end;
+		for (b = q; b > p && b[-1] == '\\'; b--)
+			;
+		if ((q - b) % 2 == 0)
+			return q + 1;
+		p = q + 1;
+	}
+}
+
+/* The end of the valid value starting at p (after white space). It does not
+ * check again what jsonscan_valid checked, so walking a document costs about
+ * a memchr over its strings. */
+static const char *jsonscan_skip(const char *p, const char *end)
+{
+	unsigned depth = 0;
+
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	if (p < end && *p == '"')
+		return jsonscan_skip_string(p, end);
+	if (p < end && (*p == '{' || *p == '[')) {
+		while (p < end) {
+			char c = *p;
+
+			if (c == '"') {
+				p = jsonscan_skip_string(p, end);
+				continue;
+			}
+			if (c == '{' || c == '[')
+				depth++;
+			else if ((c == '}' || c == ']') && --depth == 0)
+				return p + 1;
+			p++;
+		}
+		return end;
+	}
+	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' &&
+	       *p != '\r')
+		p++;
+	return p;
+}
+
+static const char *jsonscan_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+enum jsonscan_type jsonscan_type_of(const char *text, size_t len)
+{
+	const char *p = jsonscan_ws(text, text + len);
+
+	if (p >= text + len)
+		return JSONSCAN_NULL;
+	switch (*p) {
+	case '{': return JSONSCAN_OBJECT;
+	case '[': return JSONSCAN_ARRAY;
+	case '"': return JSONSCAN_STRING;
+	case 't': return JSONSCAN_TRUE;
+	case 'f': return JSONSCAN_FALSE;
+	case 'n': return JSONSCAN_NULL;
+	default: return JSONSCAN_NUMBER;
+	}
+}
+
+bool jsonscan_empty(const char *text, size_t len)
+{
+	const char *end = text + len, *p = jsonscan_ws(text, end);
+
+	if (p >= end || (*p != '[' && *p != '{'))
+		return false;
+	p = jsonscan_ws(p + 1, end);
+	return p < end && (*p == ']' || *p == '}');
+}
+
+int jsonscan_members(const char *text, size_t len, jsonscan_member_fn fn, void *arg)
+{
+	const char *end = text + len, *p = jsonscan_ws(text, end);
+	int rc;
+
+	if (p >= end || *p != '{')
+		return -1;
+	p = jsonscan_ws(p + 1, end);
+	while (p < end && *p == '"') {
+		struct jsonscan_member m;
+		const char *key_end = jsonscan_skip(p, end);
+
+		m.key = p + 1;
+		m.key_len = (size_t)(key_end - p) - 2;
+		p = jsonscan_ws(key_end, end) + 1; /* past ':' */
+		p = jsonscan_ws(p, end);
+		m.value = p;
+		p = jsonscan_skip(p, end);
+		m.value_len = (size_t)(p - m.value);
+		m.type = jsonscan_type_of(m.value, m.value_len);
+		rc = fn(arg, &m);
+		if (rc != 0)
+			return rc;
+		p = jsonscan_ws(p, end);
+		if (p < end && *p == ',')
+			p = jsonscan_ws(p + 1, end);
+	}
+	return 0;
+}
+
+static unsigned jsonscan_hex_value(const char *p)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+/* Writes code point cp as UTF-8 at out[*n], if it fits. */
+static bool jsonscan_put_utf8(unsigned cp, char *out, size_t outlen, size_t *n)
+{
+	char b[4];
+	size_t k;
+
+	if (cp < 0x80) {
+		b[0] = (char)cp;
+		k = 1;
+	} else if (cp < 0x800) {
+		b[0] = (char)(0xc0 | (cp >> 6));
+		b[1] = (char)(0x80 | (cp & 0x3f));
+		k = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (char)(0xe0 | (cp >> 12));
+		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (char)(0x80 | (cp & 0x3f));
+		k = 3;
+	} else {
+		b[0] = (char)(0xf0 | (cp >> 18));
+		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (char)(0x80 | (cp & 0x3f));
+		k = 4;
+	}
+	if (*n + k >= outlen)
+		return false;
+	memcpy(out + *n, b, k);
+	*n += k;
+	return true;
+}
+
+long jsonscan_decode_string(const char *text, size_t len, char *out, size_t outlen)
+{
+	const char *p = jsonscan_ws(text, text + len), *end;
+	size_t n = 0;
+
+	if (p >= text + len || *p != '"' || outlen == 0)
+		return -1;
+	end = jsonscan_skip(p, text + len) - 1; /* the closing quote */
+	for (p++; p < end; p++) {
+		unsigned cp;
+
+		if (*p != '\\') {
+			if (n + 1 >= outlen)
+				return -1;
+			out[n++] = *p;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'b': cp = '\b'; break;
+		case 'f': cp = '\f'; break;
+		case 'n': cp = '\n'; break;
+		case 'r': cp = '\r'; break;
+		case 't': cp = '\t'; break;
+		case 'u':
+			cp = jsonscan_hex_value(p + 1);
+			p += 4;
+			/* A surrogate pair joins into one code point; a lone half stands as U+FFFD. */
+			if (cp >= 0xd800 && cp <= 0xdbff && end - p > 6 && p[1] == '\\' && p[2] == 'u') {
+				unsigned low = jsonscan_hex_value(p + 3);
+
+				if (low >= 0xdc00 && low <= 0xdfff) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+					p += 6;
+				}
+			}
+			if (cp >= 0xd800 && cp <= 0xdfff)
+				cp = 0xfffd;
+			break;
+		default: cp = (unsigned char)*p; break;
+		}
+		if (cp == 0 || !jsonscan_put_utf8(cp, out, outlen, &n))
+			return -1;
+	}
+	out[n] = '\0';
+	return (long)n;
+}
+
+bool jsonscan_key_is(const struct jsonscan_member *m, const char *name)
+{
+	size_t n = strlen(name);
+	char decoded[128];
+	long got;
+
+	if (memchr(m->key, '\\', m->key_len) == NULL)
+		return m->key_len == n && memcmp(m->key, name, n) == 0;
+	/* Rare: a key written with escapes. Decode it (quotes put back for the decoder). */
+	if (m->key_len + 2 > sizeof decoded)
+		return false;
+	{
+		char quoted[130];
+
+		quoted[0] = '"';
+		memcpy(quoted + 1, m->key, m->key_len);
+		quoted[m->key_len + 1] = '"';
+		got = jsonscan_decode_string(quoted, m->key_len + 2, decoded, sizeof decoded);
+	}
+	return got == (long)n && memcmp(decoded, name, n) == 0;
+}
+
+struct jsonscan_span {
+	const struct jsonscan_member *m;
+	size_t order;
+};
+
+static int jsonscan_span_cmp(const void *a, const void *b)
+{
+	const struct jsonscan_span *x = a, *y = b;
+	size_t n = x->m->key_len < y->m->key_len ? x->m->key_len : y->m->key_len;
+	int c = memcmp(x->m->key, y->m->key, n);
+
+	if (c != 0)
+		return c;
+	if (x->m->key_len != y->m->key_len)
+		return x->m->key_len < y->m->key_len ? -1 : 1;
+	return x->order < y->order ? -1 : 1;
+}
+
+struct jsonscan_gather {
+	struct jsonscan_member *list;
+	size_t n;
+	size_t cap;
+	const char *const *skip;
+};
+
+static int jsonscan_gather_one(void *arg, const struct jsonscan_member *m)
+{
+	struct jsonscan_gather *g = arg;
+	size_t i;
+
+	for (i = 0; g->skip != NULL && g->skip[i] != NULL; i++)
+		if (jsonscan_key_is(m, g->skip[i]))
+			return 0;
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 16;
+		struct jsonscan_member *list = realloc(g->list, cap * sizeof *list);
+
+		if (list == NULL)
+			return 1;
+		g->list = list;
+		g->cap = cap;
+	}
+	g->list[g->n++] = *m;
+	return 0;
+}
+
+static int jsonscan_canon(const char *text, size_t len, const char *const *skip, struct buf *out);
+
+static int jsonscan_canon_object(const char *text, size_t len, const char *const *skip, struct buf *out)
+{
+	struct jsonscan_gather g = { NULL, 0, 0, skip };
+	struct jsonscan_span *order = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (jsonscan_members(text, len, jsonscan_gather_one, &g) != 0)
+		goto done;
+	if (g.n > 0 && (order = malloc(g.n * sizeof *order)) == NULL)
+		goto done;
+	for (i = 0; i < g.n; i++) {
+		order[i].m = &g.list[i];
+		order[i].order = i;
+	}
+	if (g.n > 1)
+		qsort(order, g.n, sizeof *order, jsonscan_span_cmp);
+	if (buf_append(out, "{", 1) != 0)
+		goto done;
+	for (i = 0; i < g.n; i++) {
+		const struct jsonscan_member *m = order[i].m;
+
+		if ((i > 0 && buf_append(out, ",", 1) != 0) || buf_append(out, "\"", 1) != 0 ||
+		    buf_append(out, m->key, m->key_len) != 0 || buf_append(out, "\":", 2) != 0 ||
+		    jsonscan_canon(m->value, m->value_len, NULL, out) != 0)
+			goto done;
+	}
+	rc = buf_append(out, "}", 1);
+done:
+	free(order);
+	free(g.list);
+	return rc;
+}
+
+static int jsonscan_canon_array(const char *text, size_t len, struct buf *out)
+{
+	const char *end = text + len, *p = jsonscan_ws(text, end) + 1;
+	bool first = true;
+
+	if (buf_append(out, "[", 1) != 0)
+		return -1;
+	for (p = jsonscan_ws(p, end); p < end && *p != ']'; p = jsonscan_ws(p, end)) {
+		const char *v = p;
+
+		p = jsonscan_skip(p, end);
+		if ((!first && buf_append(out, ",", 1) != 0) || jsonscan_canon(v, (size_t)(p - v), NULL, out) != 0)
+			return -1;
+		first = false;
+		p = jsonscan_ws(p, end);
+		if (p < end && *p == ',')
+			p++;
+	}
+	return buf_append(out, "]", 1);
+}
+
+/* A number with a fraction or exponent, written the one way %.17g writes its double. */
+static int jsonscan_canon_number(const char *p, size_t n, struct buf *out)
+{
+	char text[64];
+
+	if (memchr(p, '.', n) == NULL && memchr(p, 'e', n) == NULL && memchr(p, 'E', n) == NULL)
+		return buf_append(out, p, n);
+	if (n >= sizeof text)
+		return buf_append(out, p, n);
+	memcpy(text, p, n);
+	text[n] = '\0';
+	return buf_printf(out, "%.17g", strtod(text, NULL));
+}
+
+static int jsonscan_canon(const char *text, size_t len, const char *const *skip, struct buf *out)
+{
+	const char *end = text + len, *p = jsonscan_ws(text, end), *q;
+
+	switch (jsonscan_type_of(p, (size_t)(end - p))) {
+	case JSONSCAN_OBJECT:
+		return jsonscan_canon_object(p, (size_t)(end - p), skip, out);
+	case JSONSCAN_ARRAY:
+		return jsonscan_canon_array(p, (size_t)(end - p), out);
+	case JSONSCAN_NUMBER:
+		q = jsonscan_skip(p, end);
+		return jsonscan_canon_number(p, (size_t)(q - p), out);
+	default:
+		q = jsonscan_skip(p, end);
+		return buf_append(out, p, (size_t)(q - p));
+	}
+}
+
+int jsonscan_canonical(const char *text, size_t len, const char *const *skip, struct buf *out)
+{
+	size_t before = out->len;
+	int rc = jsonscan_canon(text, len, skip, out);
+
+	if (rc != 0) {
+		out->len = before;
+		if (out->data != NULL)
+			out->data[before] = '\0';
+	}
+	return rc;
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
+
 /* Nesting deeper than this is refused, so a hostile answer cannot exhaust the stack. */
 #define JSONSCAN_MAX_DEPTH 256
 
@@ -14,5 +16,63 @@ bool jsonscan_valid(const char *text, size_t len);
 
 /* As jsonscan_valid, and the value is an object. */
 bool jsonscan_valid_object(const char *text, size_t len);
+
+/* --- reading a valid document in place (no tree is built) ---------------- */
+
+enum jsonscan_type {
+	JSONSCAN_OBJECT,
+	JSONSCAN_ARRAY,
+	JSONSCAN_STRING,
+	JSONSCAN_NUMBER,
+	JSONSCAN_TRUE,
+	JSONSCAN_FALSE,
+	JSONSCAN_NULL,
+};
+
+/* One member of an object, as spans of the text. */
+struct jsonscan_member {
+	const char *key;          /* between the quotes, escapes left as written */
+	size_t key_len;
+	const char *value;        /* the value's text: quotes, brackets and all */
+	size_t value_len;
+	enum jsonscan_type type;
+};
+
+/* Returns non-zero to stop the walk (jsonscan_members returns it). */
+typedef int (*jsonscan_member_fn)(void *arg, const struct jsonscan_member *m);
+
+/*
+ * Calls fn for each member of the object text[0..len) (which jsonscan_valid
+ * accepted), in order. Returns 0, fn's stop value, or -1 when text is not an
+ * object.
+ */
+int jsonscan_members(const char *text, size_t len, jsonscan_member_fn fn, void *arg);
+
+/* True when the raw key of m, once unescaped, is name. */
+bool jsonscan_key_is(const struct jsonscan_member *m, const char *name);
+
+/* The type of the value text[0..len) (which must be valid). */
+enum jsonscan_type jsonscan_type_of(const char *text, size_t len);
+
+/* True for an array or object with no element. */
+bool jsonscan_empty(const char *text, size_t len);
+
+/*
+ * Decodes the JSON string value text[0..len) (quotes included) into out as
+ * UTF-8 with a NUL. Returns its length, or -1 when it is not a string, holds a
+ * NUL, or does not fit in outlen.
+ */
+long jsonscan_decode_string(const char *text, size_t len, char *out, size_t outlen);
+
+/*
+ * Appends the canonical form of the valid value text[0..len) to out: no white
+ * space outside strings, every object's members sorted by key bytes (ties in
+ * their written order), strings as written, integers as written and other
+ * numbers as %.17g prints their double (0.7 and 0.70 agree). Top-level
+ * members whose key is in skip (a NULL-terminated list) are left out. Two
+ * documents that differ only in member order or white space get the same form.
+ * Returns 0, or -1 when out is full or memory runs out.
+ */
+int jsonscan_canonical(const char *text, size_t len, const char *const *skip, struct buf *out);
 
 #endif

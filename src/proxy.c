@@ -285,7 +285,7 @@ static const struct buf *proxy_cache_key(struct exchange *x)
 	if (!x->has_cache_key) {
 		buf_reset(&x->cache_key);
 		x->cache_key.max = 2 * x->worker->rt->cfg->server.max_body + 4096;
-		if (cache_key(x->request.root, &x->cache_key) != 0)
+		if (cache_key(x->request.body, x->request.len, &x->cache_key) != 0)
 			return NULL;
 		x->has_cache_key = true;
 	}
@@ -334,11 +334,9 @@ static void proxy_send_whole(struct exchange *x, unsigned status, char *body, si
 
 	if (x->request.stream && status >= 200 && status < 300) {
 		struct buf sse;
-		json_t *opts = json_object_get(x->request.root, "stream_options");
-		bool usage = json_is_true(json_object_get(opts, "include_usage"));
 
 		buf_init(&sse, 2 * len + 64 * 1024);
-		if (completion_to_sse(body, len, usage, &sse) == 0) {
+		if (completion_to_sse(body, len, x->request.include_usage, &sse) == 0) {
 			free(body);
 			body = buf_take(&sse, &len);
 			content_type = "text/event-stream";
@@ -559,9 +557,7 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 /* serve_fresh applies to requests whose answer should not vary: temperature 0. */
 static bool proxy_deterministic(const struct exchange *x)
 {
-	json_t *t = json_object_get(x->request.root, "temperature");
-
-	return json_is_number(t) && json_number_value(t) == 0.0;
+	return x->request.has_temperature && x->request.temperature == 0.0;
 }
 
 void proxy_start(struct exchange *x)

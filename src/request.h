@@ -1,4 +1,4 @@
-/* request.h — a client's request body, parsed once: what routing needs, and the body each target is sent. */
+/* request.h — a client's request body, read once in place: what routing needs, and the body each target is sent. */
 #ifndef DETOUR_REQUEST_H
 #define DETOUR_REQUEST_H
 
@@ -14,14 +14,27 @@ enum request_kind {
 	REQUEST_EMBEDDINGS,  /* /v1/embeddings */
 };
 
+/* Model names longer than this are refused. */
+#define REQUEST_MAX_MODEL 256
+
+/*
+ * No tree is built: the body is checked and its top-level members read where
+ * they lie, so a 100 KB conversation costs one pass over its bytes. A tree is
+ * parsed only when something needs one (request_json).
+ */
 struct request {
 	enum request_kind kind;
-	json_t *root;               /* owned; a JSON object */
-	const char *model;          /* inside root */
+	const char *body;           /* borrowed: the client's bytes, which outlive the request */
+	size_t len;
+	char model[REQUEST_MAX_MODEL];
 	bool stream;
+	bool include_usage;         /* stream_options.include_usage */
 	bool has_tools;
+	bool has_temperature;
+	double temperature;
 	int64_t max_tokens;         /* -1 when absent */
 	const char *max_tokens_key; /* "max_tokens" or "max_completion_tokens" */
+	json_t *root;               /* owned; NULL until request_json parses it */
 };
 
 /* Why a body was refused, in OpenAI's words. */
@@ -31,12 +44,15 @@ struct request_error {
 	const char *code;   /* NULL or an OpenAI error code */
 };
 
-/* Parses and checks body. Returns 0 with r filled (free with request_free),
- * or -1 with e filled and r untouched. */
+/* Checks body (borrowed for r's life). Returns 0 with r filled (free with
+ * request_free), or -1 with e filled and r untouched. */
 int request_parse(struct request *r, enum request_kind kind, const char *body, size_t len,
 		  struct request_error *e);
 
 void request_free(struct request *r);
+
+/* The body as a JSON tree, parsed on first use and kept; NULL when out of memory. */
+json_t *request_json(struct request *r);
 
 /* What a target changes in the body. */
 struct request_changes {
@@ -48,8 +64,8 @@ struct request_changes {
 /* True when the changes leave the body as the client sent it. */
 bool request_unchanged(const struct request *r, const struct request_changes *c);
 
-/* The body with the changes applied, as a new NUL-terminated string the caller
- * frees, or NULL when out of memory. */
+/* The body with the changes applied, every other byte as the client wrote it,
+ * as a new NUL-terminated string the caller frees; NULL when out of memory. */
 char *request_rewrite(const struct request *r, const struct request_changes *c, size_t *len);
 
 const char *request_kind_path(enum request_kind kind);

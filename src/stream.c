@@ -177,6 +177,7 @@ static void stream_commit(struct exchange *x, uint64_t now)
 		proxy_answer_headers(x, r, x->upstream->cfg->name, false);
 	}
 	exchange_answer(x, 200, r);
+	exchange_watch_client(x);
 	if (x->worker->rt->cfg->server.sse_heartbeat_ms > 0)
 		timers_arm(&x->worker->timers, &s->heartbeat, now + x->worker->rt->cfg->server.sse_heartbeat_ms);
 }

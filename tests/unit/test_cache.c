@@ -14,14 +14,10 @@
 
 static char *key_of(const char *body)
 {
-	json_error_t error;
-	json_t *request = json_loads(body, 0, &error);
 	struct buf out;
 
-	ck_assert_msg(request != NULL, "bad test JSON: %s", error.text);
 	buf_init(&out, 1 << 16);
-	ck_assert_int_eq(cache_key(request, &out), 0);
-	json_decref(request);
+	ck_assert_msg(cache_key(body, strlen(body), &out) == 0, "no key for: %s", body);
 	return buf_take(&out, NULL);
 }
 
@@ -136,19 +132,19 @@ END_TEST
 
 START_TEST(key_that_does_not_fit_fails_and_leaves_out_unchanged)
 {
-	json_t *request = json_pack("{s:s,s:[]}", "model", "a-rather-long-model-name", "messages");
-	json_t *array = json_array();
+	static const char request[] = "{\"model\":\"a-rather-long-model-name\",\"messages\":[]}";
+	static const char array[] = "[1,2]";
 	struct buf out;
 
 	buf_init(&out, 16);
 	ck_assert_int_eq(buf_append_str(&out, "x"), 0);
-	ck_assert_int_eq(cache_key(request, &out), -1);
+	ck_assert_int_eq(cache_key(request, strlen(request), &out), -1);
 	ck_assert_uint_eq(out.len, 1);
-	ck_assert_int_eq(cache_key(array, &out), -1);   /* not a request */
+	ck_assert_int_eq(cache_key(array, strlen(array), &out), -1);   /* not a request */
+	ck_assert_uint_eq(out.len, 1);
+	ck_assert_int_eq(cache_key("{\"a\":", 5, &out), -1);            /* not JSON */
 	ck_assert_uint_eq(out.len, 1);
 	buf_free(&out);
-	json_decref(array);
-	json_decref(request);
 }
 END_TEST
 

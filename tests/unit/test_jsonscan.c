@@ -243,6 +243,104 @@ START_TEST(valid_object_still_refuses_a_broken_object)
 }
 END_TEST
 
+
+/* --- reading in place ----------------------------------------------------- */
+
+struct members_seen {
+	char keys[8][32];
+	char values[8][64];
+	enum jsonscan_type types[8];
+	int n;
+};
+
+static int members_note(void *arg, const struct jsonscan_member *m)
+{
+	struct members_seen *s = arg;
+
+	snprintf(s->keys[s->n], sizeof s->keys[0], "%.*s", (int)m->key_len, m->key);
+	snprintf(s->values[s->n], sizeof s->values[0], "%.*s", (int)m->value_len, m->value);
+	s->types[s->n] = m->type;
+	s->n++;
+	return 0;
+}
+
+START_TEST(members_are_walked_in_order_with_their_spans)
+{
+	static const char doc[] = " { \"a\" : [1, {\"x\":2}] ,\"b\":\"s,}\", \"c\":null,\"d\":-1.5e3,\"e\":{} } ";
+	struct members_seen s = { .n = 0 };
+
+	ck_assert(jsonscan_valid(doc, strlen(doc)));
+	ck_assert_int_eq(jsonscan_members(doc, strlen(doc), members_note, &s), 0);
+	ck_assert_int_eq(s.n, 5);
+	ck_assert_str_eq(s.keys[0], "a");
+	ck_assert_str_eq(s.values[0], "[1, {\"x\":2}]");
+	ck_assert_int_eq(s.types[0], JSONSCAN_ARRAY);
+	ck_assert_str_eq(s.values[1], "\"s,}\"");
+	ck_assert_int_eq(s.types[1], JSONSCAN_STRING);
+	ck_assert_int_eq(s.types[2], JSONSCAN_NULL);
+	ck_assert_str_eq(s.values[3], "-1.5e3");
+	ck_assert_int_eq(s.types[3], JSONSCAN_NUMBER);
+	ck_assert(jsonscan_empty(s.values[4], strlen(s.values[4])));
+	ck_assert_int_eq(jsonscan_members("[1]", 3, members_note, &s), -1);
+}
+END_TEST
+
+START_TEST(strings_decode_escapes_and_surrogate_pairs)
+{
+	char out[32];
+
+	ck_assert_int_eq(jsonscan_decode_string("\"a\\n\\u00e9\\ud83d\\ude00\"", 26, out, sizeof out), 8);
+	ck_assert_str_eq(out, "a\n\xc3\xa9\xf0\x9f\x98\x80");
+	ck_assert_int_eq(jsonscan_decode_string("\"\\u0000\"", 8, out, sizeof out), -1);  /* a NUL */
+	ck_assert_int_eq(jsonscan_decode_string("\"toolong\"", 9, out, 4), -1);
+	ck_assert_int_eq(jsonscan_decode_string("12", 2, out, sizeof out), -1);
+}
+END_TEST
+
+START_TEST(canonical_form_ignores_order_and_space_at_every_depth)
+{
+	static const char a[] = "{\"b\":[{\"y\":1,\"x\":\"s p\"}], \"a\" : 0.70, \"skip\":true}";
+	static const char b[] = "{ \"a\":0.7,\"b\":[ { \"x\" : \"s p\" , \"y\" : 1 } ] }";
+	static const char *const skip[] = { "skip", NULL };
+	struct buf x, y;
+
+	buf_init(&x, 4096);
+	buf_init(&y, 4096);
+	ck_assert_int_eq(jsonscan_canonical(a, strlen(a), skip, &x), 0);
+	ck_assert_int_eq(jsonscan_canonical(b, strlen(b), skip, &y), 0);
+	ck_assert_str_eq(x.data, y.data);
+	ck_assert_str_eq(x.data, "{\"a\":0.69999999999999996,\"b\":[{\"x\":\"s p\",\"y\":1}]}");
+	buf_free(&x);
+	buf_free(&y);
+}
+END_TEST
+
+START_TEST(canonical_form_keeps_what_differs)
+{
+	struct buf x, y;
+
+	buf_init(&x, 4096);
+	buf_init(&y, 4096);
+	ck_assert_int_eq(jsonscan_canonical("{\"t\":0.2}", 9, NULL, &x), 0);
+	ck_assert_int_eq(jsonscan_canonical("{\"t\":0.3}", 9, NULL, &y), 0);
+	ck_assert_str_ne(x.data, y.data);
+	buf_free(&x);
+	buf_free(&y);
+}
+END_TEST
+
+START_TEST(canonical_form_fails_whole_when_out_is_full)
+{
+	struct buf x;
+
+	buf_init(&x, 8);
+	ck_assert_int_eq(buf_append_str(&x, "ab"), 0);
+	ck_assert_int_eq(jsonscan_canonical("{\"key\":\"long value\"}", 22, NULL, &x), -1);
+	ck_assert_str_eq(x.data, "ab");
+	buf_free(&x);
+}
+END_TEST
+
 Suite *jsonscan_suite(void)
 {
 	Suite *s = suite_create("jsonscan");
@@ -250,6 +348,7 @@ Suite *jsonscan_suite(void)
 	TCase *invalid = tcase_create("invalid");
 	TCase *depth = tcase_create("depth");
 	TCase *object = tcase_create("object");
+	TCase *in_place = tcase_create("in place");
 
 	tcase_add_loop_test(valid, valid_value_is_accepted, 0, (int)COUNT(valid_values));
 	suite_add_tcase(s, valid);
@@ -272,5 +371,12 @@ Suite *jsonscan_suite(void)
 	tcase_add_test(object, valid_object_accepts_only_objects);
 	tcase_add_test(object, valid_object_still_refuses_a_broken_object);
 	suite_add_tcase(s, object);
+
+	tcase_add_test(in_place, members_are_walked_in_order_with_their_spans);
+	tcase_add_test(in_place, strings_decode_escapes_and_surrogate_pairs);
+	tcase_add_test(in_place, canonical_form_ignores_order_and_space_at_every_depth);
+	tcase_add_test(in_place, canonical_form_keeps_what_differs);
+	tcase_add_test(in_place, canonical_form_fails_whole_when_out_is_full);
+	suite_add_tcase(s, in_place);
 	return s;
 }

@@ -25,7 +25,8 @@ static void parse_ok(struct request *r, enum request_kind kind, const char *body
 
 	memset(&e, 0, sizeof e);
 	ck_assert_msg(request_parse(r, kind, body, strlen(body), &e) == 0, "refused: %s", e.message);
-	ck_assert(json_is_object(r->root));
+	ck_assert_ptr_eq(r->body, body);
+	ck_assert_ptr_null(r->root);   /* no tree until one is asked for */
 }
 
 /* Parses a body that must be refused; checks r stays untouched and returns the error. */
@@ -521,8 +522,8 @@ START_TEST(minimal_level_applies_every_change_at_once)
 	ck_assert_int_eq(json_integer_value(json_object_get(got, "max_tokens")), 512);
 	ck_assert(json_real_value(json_object_get(got, "temperature")) == 0.25);
 	ck_assert_str_eq(json_string_value(json_object_get(got, "user")), "alice");
-	ck_assert(json_equal(json_object_get(got, "messages"), json_object_get(r.root, "messages")));
-	ck_assert(json_equal(json_object_get(got, "metadata"), json_object_get(r.root, "metadata")));
+	ck_assert(json_equal(json_object_get(got, "messages"), json_object_get(request_json(&r), "messages")));
+	ck_assert(json_equal(json_object_get(got, "metadata"), json_object_get(request_json(&r), "metadata")));
 	json_decref(got);
 	request_free(&r);
 }
@@ -543,7 +544,8 @@ START_TEST(rewrite_leaves_the_parsed_request_as_it_was)
 	ck_assert_ptr_nonnull(body);
 	free(body);
 
-	ck_assert(json_equal(before, r.root));
+	ck_assert(json_equal(before, request_json(&r)));
+	ck_assert_str_eq(r.body, chat_body);
 	ck_assert_str_eq(r.model, "gpt-4o");
 	ck_assert(r.stream);
 	ck_assert(r.has_tools);
@@ -559,6 +561,51 @@ START_TEST(rewrite_leaves_the_parsed_request_as_it_was)
 	json_decref(got);
 	json_decref(before);
 	request_free(&r);
+}
+END_TEST
+
+START_TEST(fields_are_read_in_place_without_a_tree)
+{
+	static const char body[] = "{ \"temperature\" : 0 , \"stream_options\": {\"include_usage\": true},"
+				   " \"\\u006dodel\": \"gpt-\\u00e9\", \"messages\": [ {\"role\":\"user\"} ] }";
+	struct request r;
+
+	parse_ok(&r, REQUEST_CHAT, body);
+	ck_assert_str_eq(r.model, "gpt-\xc3\xa9");   /* an escaped key and an escaped value, decoded */
+	ck_assert(r.include_usage);
+	ck_assert(r.has_temperature);
+	ck_assert(r.temperature == 0.0);
+	ck_assert(!r.stream);
+	ck_assert(!r.has_tools);
+	request_free(&r);
+}
+END_TEST
+
+START_TEST(rewrite_keeps_every_other_byte_as_written)
+{
+	static const char body[] = "{\"model\":\"a\",\"messages\":[ {\"role\": \"user\",  \"content\":\"x\\ny\"} ],"
+				   "\"n\":1.50}";
+	struct request r;
+	struct request_changes c = { "b", 0, 0 };
+	char *out;
+
+	parse_ok(&r, REQUEST_CHAT, body);
+	out = request_rewrite(&r, &c, NULL);
+	ck_assert_str_eq(out, "{\"model\":\"b\",\"messages\":[ {\"role\": \"user\",  \"content\":\"x\\ny\"} ],"
+			      "\"n\":1.50}");
+	free(out);
+	request_free(&r);
+}
+END_TEST
+
+START_TEST(model_names_past_the_cap_are_refused)
+{
+	char body[600];
+	struct request_error e;
+
+	snprintf(body, sizeof body, "{\"model\":\"%0300d\",\"messages\":[{}]}", 7);
+	e = parse_err(REQUEST_CHAT, body);
+	ck_assert_str_eq(e.param, "model");
 }
 END_TEST
 
@@ -580,6 +627,9 @@ Suite *request_suite(void)
 	tcase_add_test(good, embeddings_with_input_need_no_messages);
 	tcase_add_test(good, surrounding_white_space_is_accepted);
 	tcase_add_test(good, kinds_have_their_upstream_paths);
+	tcase_add_test(good, fields_are_read_in_place_without_a_tree);
+	tcase_add_test(good, rewrite_keeps_every_other_byte_as_written);
+	tcase_add_test(good, model_names_past_the_cap_are_refused);
 	suite_add_tcase(s, good);
 
 	tcase_add_test(bad, broken_json_is_refused_as_invalid_json);

@@ -1,0 +1,406 @@
+"""bench.py — detour against going direct, nginx and a Node gateway, in one run (make bench).
+
+Every process runs on 127.0.0.1 and is stopped at the end; the run takes a few
+minutes. The table goes to stdout and to docs/benchmarks.md.
+"""
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'build'))
+SECONDS = int(os.environ.get('BENCH_SECONDS', '5'))
+CONNECTIONS = int(os.environ.get('BENCH_CONNECTIONS', '64'))
+STREAMS = [int(n) for n in os.environ.get('BENCH_STREAMS', '1000,5000').split(',') if n]
+PORTKEY = os.path.join(HERE, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js')
+
+sys.path.insert(0, HERE)
+import streams  # noqa: E402
+
+procs = []
+workdir = tempfile.mkdtemp(prefix='detour-bench-')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError('nothing listens on %d' % port)
+
+
+def start(argv, port, env=None, name=None):
+    log = open(os.path.join(workdir, (name or os.path.basename(argv[0])) + '-%d.log' % port), 'w')
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
+    procs.append(p)
+    wait_port(port)
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if p in procs:
+        procs.remove(p)
+
+
+def mock(*args):
+    port = free_port()
+    start([os.path.join(BUILD, 'detour-mock'), '--listen', '127.0.0.1:%d' % port] + list(args), port, name='mock')
+    return port
+
+
+def detour(primary_url, backup_url, extra=''):
+    port = free_port()
+    path = os.path.join(workdir, 'detour-%d.yaml' % port)
+    with open(path, 'w') as f:
+        f.write('server:\n  listen: 127.0.0.1:%d\n  workers: 0\n  max_connections: 40000\n' % port)
+        f.write('  max_body: 8MiB\n')
+        f.write('auth:\n  admin_token_env: BENCH_ADMIN\n')
+        f.write('upstreams:\n')
+        for name, url in (('primary', primary_url), ('backup', backup_url)):
+            f.write('  %s: { base_url: "%s", retries: { attempts: 0 }, '
+                    'timeouts: { connect: 1s, first_byte: 30s, idle: 30s, total: 60s } }\n' % (name, url))
+        f.write('models:\n  "*":\n    targets: [ { upstream: primary }, { upstream: backup } ]\n' + extra)
+    p = start([os.path.join(BUILD, 'detourd'), '-c', path], port, env={'BENCH_ADMIN': 'bench'}, name='detourd')
+    return port, p
+
+
+def force_closed(port, upstream='primary'):
+    import http.client
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
+    c.request('POST', '/admin/circuits/' + upstream, body='{"state":"closed"}',
+              headers={'Authorization': 'Bearer bench', 'Content-Type': 'application/json'})
+    assert c.getresponse().status == 200
+    c.close()
+
+
+def nginx(primary_port, backup_port=None):
+    """nginx as a reverse proxy with upstream keep-alive; with backup_port, the backup
+    takes over on connection errors and 503s (nginx's own fallback)."""
+    if shutil.which('nginx') is None:
+        return None, None
+    port = free_port()
+    d = tempfile.mkdtemp(dir=workdir)
+    servers = 'server 127.0.0.1:%d max_fails=1 fail_timeout=10s;' % primary_port
+    if backup_port:
+        servers += ' server 127.0.0.1:%d backup;' % backup_port
+    conf = os.path.join(d, 'nginx.conf')
+    with open(conf, 'w') as f:
+        f.write('''worker_processes auto;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log crit;
+daemon off;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path %(d)s;
+  proxy_temp_path %(d)s;
+  client_max_body_size 8m;
+  client_body_buffer_size 1m;
+  upstream up { %(servers)s keepalive 256; }
+  server {
+    listen 127.0.0.1:%(port)d;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_next_upstream error timeout http_503 non_idempotent;
+    }
+  }
+}
+''' % {'d': d, 'servers': servers, 'port': port})
+    p = start(['nginx', '-c', conf, '-p', d], port, name='nginx')
+    return port, p
+
+
+def portkey(primary_url, backup_url):
+    if not os.path.exists(PORTKEY) or shutil.which('node') is None:
+        return None, None, None
+    port = free_port()
+    p = start(['node', PORTKEY, '--port=%d' % port, '--headless'], port, env={'NODE_ENV': 'production'},
+              name='portkey')
+    config = json.dumps({'strategy': {'mode': 'fallback'}, 'targets': [
+        {'provider': 'openai', 'api_key': 'sk-bench', 'custom_host': primary_url},
+        {'provider': 'openai', 'api_key': 'sk-bench', 'custom_host': backup_url}]})
+    time.sleep(0.5)
+    return port, p, config
+
+
+def to_ms(text):
+    value, unit = re.match(r'([\d.]+)(\w+)', text).groups()
+    return float(value) * {'us': 0.001, 'ms': 1.0, 's': 1000.0, 'm': 60000.0}[unit]
+
+
+def wrk(port, body_file=None, portkey_config=None):
+    env = dict(os.environ)
+    if body_file:
+        env['BODY_FILE'] = body_file
+    if portkey_config:
+        env['PORTKEY_CONFIG'] = portkey_config
+    out = subprocess.run(['wrk', '-t2', '-c%d' % CONNECTIONS, '-d%ds' % SECONDS, '--latency', '-s',
+                          os.path.join(HERE, 'post.lua'), 'http://127.0.0.1:%d/v1/chat/completions' % port],
+                         capture_output=True, text=True, env=env, timeout=SECONDS + 60).stdout
+    rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
+    p50 = to_ms(re.search(r'50%\s+(\S+)', out).group(1))
+    p99 = to_ms(re.search(r'99%\s+(\S+)', out).group(1))
+    total = int(re.search(r'(\d+) requests in', out).group(1))
+    errors = 0
+    m = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
+    if m:
+        errors += int(m.group(1))
+    m = re.search(r'Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)', out)
+    if m:
+        errors += sum(int(g) for g in m.groups())
+    return {'rps': rps, 'p50': p50, 'p99': p99, 'errors': errors, 'total': total}
+
+
+rows = []
+
+
+def record(scenario, who, result):
+    rows.append((scenario, who, result))
+    print('  %-34s %-28s %10.0f req/s  p50 %7.2f ms  p99 %8.2f ms  errors %d' %
+          (scenario, who, result['rps'], result['p50'], result['p99'], result['errors']), flush=True)
+
+
+def body_file(size):
+    path = os.path.join(workdir, 'body-%d.json' % size)
+    filler = 'x' * max(0, size - 80)
+    with open(path, 'w') as f:
+        json.dump({'model': 'gpt-4o', 'messages': [{'role': 'user', 'content': filler}]}, f)
+    return path
+
+
+def rss_kib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    return 0
+
+
+def http_scenarios():
+    healthy = mock('--name', 'healthy')
+    healthy_url = 'http://127.0.0.1:%d/v1' % healthy
+    unavailable = mock('--name', 'unavailable', '--status', '503')
+    refused = free_port()
+
+    print('healthy primary', flush=True)
+    record('healthy', 'direct (detour-mock)', wrk(healthy))
+    nport, np_ = nginx(healthy)
+    if nport:
+        record('healthy', 'nginx', wrk(nport))
+        stop(np_)
+    dport, dp = detour(healthy_url, healthy_url)
+    record('healthy', 'detour', wrk(dport))
+    stop(dp)
+    pport, pp, pcfg = portkey(healthy_url, healthy_url)
+    if pport:
+        record('healthy', 'portkey (Node)', wrk(pport, portkey_config=pcfg))
+        stop(pp)
+
+    for name, primary_port in (('primary refuses connections', refused), ('primary answers 503', unavailable)):
+        print(name, flush=True)
+        primary_url = 'http://127.0.0.1:%d/v1' % primary_port
+        nport, np_ = nginx(primary_port, healthy)
+        if nport:
+            record(name, 'nginx (backup server)', wrk(nport))
+            stop(np_)
+        dport, dp = detour(primary_url, healthy_url)
+        record(name, 'detour (breaker opens)', wrk(dport))
+        stop(dp)
+        dport, dp = detour(primary_url, healthy_url)
+        force_closed(dport)
+        record(name, 'detour (fallback every request)', wrk(dport))
+        stop(dp)
+        pport, pp, pcfg = portkey(primary_url, healthy_url)
+        if pport:
+            record(name, 'portkey (Node)', wrk(pport, portkey_config=pcfg))
+            stop(pp)
+
+    for size in (1024, 10 * 1024, 100 * 1024):
+        name = 'body %d KB' % (size // 1024)
+        print(name, flush=True)
+        path = body_file(size)
+        record(name, 'direct (detour-mock)', wrk(healthy, body_file=path))
+        nport, np_ = nginx(healthy)
+        if nport:
+            record(name, 'nginx', wrk(nport, body_file=path))
+            stop(np_)
+        dport, dp = detour(healthy_url, healthy_url)
+        record(name, 'detour', wrk(dport, body_file=path))
+        stop(dp)
+        pport, pp, pcfg = portkey(healthy_url, healthy_url)
+        if pport:
+            record(name, 'portkey (Node)', wrk(pport, body_file=path, portkey_config=pcfg))
+            stop(pp)
+
+
+stream_rows = []
+
+
+def stream_scenarios():
+    # Time to first content chunk, one stream at a time: what detour adds to a stream's start.
+    quick = mock('--name', 'quick', '--chunks', '4', '--chunk-delay', '0')
+    quick_url = 'http://127.0.0.1:%d/v1' % quick
+    dport, dp = detour(quick_url, quick_url)
+    streams.time_to_first_chunk(quick, 20)
+    streams.time_to_first_chunk(dport, 20)
+    direct = streams.time_to_first_chunk(quick, 300)
+    through = streams.time_to_first_chunk(dport, 300)
+    stop(dp)
+    ttfc = (statistics.median(direct) * 1000, statistics.median(through) * 1000)
+    print('  time to first content chunk: direct %.3f ms, through detour %.3f ms, added %.3f ms' %
+          (ttfc[0], ttfc[1], ttfc[1] - ttfc[0]), flush=True)
+
+    # Many streams at once: each lasts about 3 s (10 chunks, 300 ms apart).
+    slow = mock('--name', 'slow', '--chunks', '10', '--chunk-delay', '300ms')
+    slow_url = 'http://127.0.0.1:%d/v1' % slow
+    for n in STREAMS:
+        dport, dp = detour(slow_url, slow_url, 'degradation:\n  cache: { entries: 0 }\n')
+        base = rss_kib(dp.pid)
+        peak = [base]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], rss_kib(dp.pid))
+                time.sleep(0.05)
+
+        t = threading.Thread(target=sample)
+        t.start()
+        ok, failed, secs = streams.run_concurrent(dport, n)
+        done.set()
+        t.join()
+        stop(dp)
+        per_stream = (peak[0] - base) / n
+        stream_rows.append((n, ok, failed, secs, base, peak[0], per_stream))
+        print('  %d concurrent streams: %d complete, %d failed, %.1f s, detourd RSS %d KiB idle, %d KiB peak, '
+              '%.1f KiB per stream' % (n, ok, failed, secs, base, peak[0], per_stream), flush=True)
+    return ttfc
+
+
+def machine():
+    cpu = 'unknown CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / (1 << 30)
+    return '%s, %d cores, %.0f GiB, Linux %s, %s' % (cpu, os.cpu_count(), mem, platform.release(),
+                                                    time.strftime('%Y-%m-%d'))
+
+
+def ratio(a, b):
+    return '%.2f×' % (a / b) if b else '—'
+
+
+def report(ttfc):
+    lines = ['# Benchmarks', '',
+             'Written by `make bench` (tests/bench/bench.py) from one run: every figure below comes from the',
+             'same run on the same machine, with every server and the load generator on 127.0.0.1.',
+             '', 'Machine: ' + machine(), '',
+             'Load: wrk, %d connections, 2 threads, %d s per cell, a short chat completion (or the body named) '
+             'per request. The upstream is detour-mock; nginx 1.22 proxies to it with upstream keep-alive; '
+             'detour has a two-target route; portkey is `@portkey-ai/gateway` (one Node process, '
+             'NODE_ENV=production) with a fallback config. Load generator, proxy and mock share the same cores, so '
+             'absolute numbers are lower than on a dedicated machine; the ratios are what to read.'
+             % (CONNECTIONS, SECONDS), '',
+             '| scenario | server | req/s | p50 ms | p99 ms | errors | vs nginx | vs Node gateway |',
+             '|---|---|---:|---:|---:|---:|---:|---:|']
+    ref = {}
+    for scenario, who, r in rows:
+        if who.startswith('nginx'):
+            ref.setdefault(scenario, {})['nginx'] = r
+        if who.startswith('portkey'):
+            ref.setdefault(scenario, {})['node'] = r
+    for scenario, who, r in rows:
+        n = ref.get(scenario, {}).get('nginx')
+        p = ref.get(scenario, {}).get('node')
+        vs_nginx = vs_node = ''
+        if who.startswith('detour'):
+            if n:
+                vs_nginx = '%s req/s, %s p99' % (ratio(r['rps'], n['rps']), ratio(r['p99'], n['p99']))
+            if p:
+                vs_node = ratio(r['rps'], p['rps'])
+        lines.append('| %s | %s | %.0f | %.2f | %.2f | %d | %s | %s |' % (
+            scenario, who, r['rps'], r['p50'], r['p99'], r['errors'], vs_nginx, vs_node))
+    healthy = {who: r for s, who, r in rows if s == 'healthy'}
+    refused = {who: r for s, who, r in rows if s == 'primary refuses connections'}
+    lines += ['', '## Streams', '',
+              'Time to the first content chunk, 300 streams one after another (median): direct %.3f ms, through '
+              'detour %.3f ms: **%.3f ms added**.' % (ttfc[0], ttfc[1], ttfc[1] - ttfc[0]), '',
+              '| concurrent streams | complete | failed | seconds | detourd RSS idle | peak | per stream |',
+              '|---:|---:|---:|---:|---:|---:|---:|']
+    for n, ok, failed, secs, base, peak, per in stream_rows:
+        lines.append('| %d | %d | %d | %.1f | %.1f MiB | %.1f MiB | %.1f KiB |' % (
+            n, ok, failed, secs, base / 1024, peak / 1024, per))
+    lines += ['', '## Targets', '']
+    if 'detour' in healthy and 'nginx' in healthy:
+        d, n = healthy['detour'], healthy['nginx']
+        lines.append('- Healthy, requests a second: detour %.2f × nginx (target ≥ 0.8).' % (d['rps'] / n['rps']))
+        lines.append('- Healthy, p99: detour %.2f × nginx (target ≤ 1.5).' % (d['p99'] / n['p99']))
+    if 'detour' in healthy and 'portkey (Node)' in healthy:
+        lines.append('- Healthy, requests a second: detour %.1f × the Node gateway (target ≥ 20).' % (
+            healthy['detour']['rps'] / healthy['portkey (Node)']['rps']))
+    if 'detour (fallback every request)' in refused and 'detour' in healthy:
+        lines.append('- Fallback over a refused primary adds %.2f ms at p50 (target ≤ 1 ms).' % (
+            refused['detour (fallback every request)']['p50'] - healthy['detour']['p50']))
+    for n, ok, failed, secs, base, peak, per in stream_rows:
+        lines.append('- %d concurrent streams: detourd peak RSS %.1f MiB (target for 5,000: ≤ 200 MB).' % (
+            n, peak / 1024))
+    text = '\n'.join(lines) + '\n'
+    with open(os.path.join(ROOT, 'docs', 'benchmarks.md'), 'w') as f:
+        f.write(text)
+    print('\n' + text)
+
+
+def main():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if shutil.which('wrk') is None:
+        sys.exit('bench: wrk is not installed (make deps)')
+    try:
+        http_scenarios()
+        ttfc = stream_scenarios()
+        report(ttfc)
+    finally:
+        for p in list(procs):
+            stop(p)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
