@@ -2,14 +2,23 @@
 #include "attempts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void attempts_init(struct attempts *a)
 {
+	a->list = a->inline_list;
 	a->n = 0;
 	a->tries = 0;
 	a->skips = 0;
 	a->level = NULL;
+}
+
+void attempts_free(struct attempts *a)
+{
+	if (a->list != a->inline_list)
+		free(a->list);
+	attempts_init(a);
 }
 
 void attempts_set_level(struct attempts *a, const char *level)
@@ -23,6 +32,14 @@ static struct attempt *attempts_slot(struct attempts *a, const char *upstream)
 
 	if (a->n == ATTEMPTS_MAX)
 		return NULL;
+	if (a->n == ATTEMPTS_INLINE && a->list == a->inline_list) {
+		struct attempt *big = malloc(ATTEMPTS_MAX * sizeof *big);
+
+		if (big == NULL)
+			return NULL;
+		memcpy(big, a->inline_list, sizeof a->inline_list);
+		a->list = big;
+	}
 	at = &a->list[a->n++];
 	at->upstream = upstream;
 	at->status = 0;

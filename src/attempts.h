@@ -9,6 +9,9 @@
 
 /* More attempts than this are counted but not listed. */
 #define ATTEMPTS_MAX 32
+/* Listed without an allocation: nearly every exchange makes one or two calls,
+ * and an exchange per open stream should stay small. */
+#define ATTEMPTS_INLINE 4
 
 struct attempt {
 	const char *upstream;   /* borrowed from the configuration */
@@ -20,14 +23,19 @@ struct attempt {
 };
 
 struct attempts {
-	struct attempt list[ATTEMPTS_MAX];
+	struct attempt *list;  /* inline, or ATTEMPTS_MAX on the heap once more are needed */
+	struct attempt inline_list[ATTEMPTS_INLINE];
 	size_t n;        /* listed */
 	size_t tries;    /* calls made, listed or not */
 	size_t skips;    /* targets passed over without a call */
 	const char *level; /* given to the attempts added from now on; NULL: full */
 };
 
+/* a must not move while in use (list may point inside it). */
 void attempts_init(struct attempts *a);
+
+/* Frees what the list took from the heap and empties it. */
+void attempts_free(struct attempts *a);
 
 /* The degradation level of the attempts added from now on (NULL: full). */
 void attempts_set_level(struct attempts *a, const char *level);

@@ -98,6 +98,7 @@ void exchange_release(struct exchange *x)
 	exchange_unwatch_client(x);
 	proxy_abort(x);
 	stream_release(x);
+	attempts_free(&x->attempts);
 	if (x->parsed)
 		request_free(&x->request);
 	free(x->upstream_body);

@@ -42,6 +42,12 @@ static const struct server_route server_routes[] = {
 
 #define SERVER_ADMIN_CIRCUITS "/admin/circuits/"
 
+/* libmicrohttpd's per-connection pool: request line and headers, and the
+ * buffer a stream is written through. It is touched whole, so it is most of
+ * what an open stream costs; 16 KiB holds any sane set of headers (nginx
+ * allows 8 KiB per header line by default). */
+#define SERVER_CONNECTION_MEMORY (16 * 1024)
+
 /* Bytes of an oversized body read and dropped before the connection is cut. */
 #define SERVER_DISCARD_MAX (16u * 1024 * 1024)
 
@@ -354,6 +360,7 @@ int server_start(struct worker *w, char *err, size_t errlen)
 				  MHD_OPTION_CONNECTION_LIMIT, limit > 0 ? limit : 1u,
 				  MHD_OPTION_CONNECTION_TIMEOUT, idle_s > 0 ? idle_s : 1u,
 				  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONNECTION_MEMORY,
 				  MHD_OPTION_NOTIFY_COMPLETED, server_completed, w,
 				  MHD_OPTION_EXTERNAL_LOGGER, server_log, w,
 				  MHD_OPTION_END);

@@ -154,3 +154,15 @@ class ClientKeysTest(DetourTestCase):
         self.assertNotIn('authorization', up.last_request()['headers'])
         # Status pages stay open to the operator's probes.
         self.assertEqual(d.request('GET', '/health/live').status, 200)
+
+
+class LargeHeadersTest(DetourTestCase):
+
+    def test_large_headers_and_body_fit_a_connection(self):
+        up = self.mock('up')
+        d = self.detour('upstreams:\n' + upstream_yaml('up', up.url) +
+                        'models:\n  "*":\n    targets: [ { upstream: up } ]\n')
+        headers = {'Authorization': 'Bearer ' + 'k' * 8000, 'X-Trace': 't' * 2000}
+        r = d.chat(content='x' * 50000, headers=headers)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(up.last_request()['body']['messages'][0]['content']), 50000)

@@ -3,18 +3,23 @@ import concurrent.futures
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
+import sys
 import time
 import unittest
 
 from harness import SANITIZED, DetourTestCase, upstream_yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'bench'))
+import streams as bench_streams  # noqa: E402  (the benchmark's asyncio SSE client)
+
 CHAT = '/v1/chat/completions'
 
 
-def config(primary_url, backup_url=None, primary=None, server_extra=''):
-    text = 'server:\n  workers: 2\n  request_timeout: 20s\n' + server_extra
+def config(primary_url, backup_url=None, primary=None, server_extra='', workers=2):
+    text = 'server:\n  workers: %d\n  request_timeout: 20s\n' % workers + server_extra
     text += 'upstreams:\n' + upstream_yaml('primary', primary_url, **(primary or {}))
     targets = '{ upstream: primary }'
     if backup_url:
@@ -166,6 +171,22 @@ class StreamTest(DetourTestCase):
             self.assertEqual(text, 'Hello from up.')
             self.assertEqual(models, {'model-%d' % i})
             self.assertEqual(last, 'data: [DONE]')
+
+    def test_more_streams_than_a_worker_keeps_spare_then_a_clean_exit(self):
+        # One worker keeps at most 1,024 spare exchanges and 256 spare transfers; 1,100 streams
+        # at once make it free the rest, and the exit afterwards must still be clean (the
+        # harness checks the exit status, and ASan's report under make check).
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard < 4096:
+            self.skipTest('needs 4096 file descriptors')
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        up = self.mock('up', '--chunks', '4', '--chunk-delay', '200ms')
+        d = self.detour(config(up.url, workers=1,
+                               primary={'timeouts': '{ connect: 5s, first_byte: 60s, idle: 60s, total: 120s }'}))
+        ok, failed, _ = bench_streams.run_concurrent(d.port, 1100)
+        self.assertEqual((ok, failed), (1100, 0))
+        ok, failed, _ = bench_streams.run_concurrent(d.port, 300)
+        self.assertEqual((ok, failed), (300, 0))
 
     def test_heartbeats_cover_long_silences(self):
         up = self.mock('up', '--chunks', '3', '--chunk-delay', '900ms')

@@ -107,6 +107,7 @@ START_TEST(openai_503_then_anthropic_circuit_open_gives_design_error)
 	assert_call(json_array_get(list, 0), "openai", 503, "overloaded", 12);
 	assert_skip(json_array_get(list, 1), "anthropic", "circuit open");
 	json_decref(root);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -126,6 +127,7 @@ START_TEST(design_example_is_written_byte_for_byte)
 			 "\"attempts\":[{\"upstream\":\"openai\",\"status\":503,\"error\":\"overloaded\",\"ms\":12},"
 			 "{\"upstream\":\"anthropic\",\"skipped\":\"circuit open\"}]}}");
 	buf_free(&out);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -149,6 +151,7 @@ START_TEST(connect_failure_lists_no_status_and_answer_lists_no_error)
 	assert_call(json_array_get(list, 1), "groq", 400, NULL, 41);
 	assert_call(json_array_get(list, 2), "anthropic", 529, NULL, 0);
 	json_decref(root);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -164,6 +167,7 @@ START_TEST(large_ms_is_written_as_a_whole_number)
 			       "attempts");
 	assert_call(json_array_get(list, 0), "openai", 504, "first byte timeout", 4000000000ull);
 	json_decref(root);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -188,6 +192,7 @@ START_TEST(every_breaker_open_gives_503_no_upstream_available)
 	assert_skip(json_array_get(list, 0), "openai", "circuit open");
 	assert_skip(json_array_get(list, 1), "anthropic", "circuit open");
 	json_decref(root);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -208,6 +213,7 @@ START_TEST(request_timeout_gives_504_naming_the_timeout)
 	ck_assert_uint_eq(json_array_size(list), 1);
 	assert_call(json_array_get(list, 0), "openai", 0, "timeout", 30000);
 	json_decref(root);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -224,6 +230,7 @@ START_TEST(no_attempts_give_an_empty_list)
 			       "attempts");
 	ck_assert_uint_eq(json_array_size(list), 0);
 	json_decref(root);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -244,6 +251,7 @@ START_TEST(quotes_newlines_and_control_chars_in_errors_are_escaped)
 	assert_call(json_array_get(list, 0), "open\"ai", 502, nasty, 1);
 	assert_skip(json_array_get(list, 1), "groq\n", "circuit \"open\"\x02");
 	json_decref(root);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -258,6 +266,7 @@ START_TEST(control_chars_are_written_as_unicode_escapes)
 	ck_assert_int_eq(attempts_error_json(&a, ATTEMPTS_ALL_FAILED, "m", 1, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out.data, "\"error\":\"a\\u0001b\\u001fc\\\"d\\ne\""));
 	buf_free(&out);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -282,6 +291,7 @@ START_TEST(long_error_and_skip_reason_are_cut_to_fit)
 	ck_assert_uint_eq(strlen(skipped), sizeof a.list[0].skipped - 1);
 	ck_assert_int_eq(strncmp(error, longtext, strlen(error)), 0);
 	json_decref(root);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -315,6 +325,7 @@ START_TEST(attempts_past_the_cap_are_counted_but_not_listed)
 			assert_skip(json_array_get(list, i), name[i], "circuit open");
 	}
 	json_decref(root);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -329,6 +340,7 @@ START_TEST(many_retries_on_one_upstream_count_every_try)
 	ck_assert_uint_eq(a.tries, 100);
 	ck_assert_uint_eq(a.n, ATTEMPTS_MAX);
 	ck_assert_uint_eq(a.skips, 0);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -360,6 +372,7 @@ START_TEST(full_output_buffer_returns_minus_one)
 	ck_assert_int_eq(attempts_error_json(&a, ATTEMPTS_ALL_FAILED, "gpt-4o", 1, &out), 0);
 	ck_assert_uint_eq(out.len, need);
 	buf_free(&out);
+	attempts_free(&a);
 }
 END_TEST
 
@@ -376,6 +389,7 @@ START_TEST(error_body_is_appended_after_what_the_buffer_holds)
 	ck_assert_int_eq(strncmp(out.data, "data: {\"error\":{", 16), 0);
 	ck_assert_int_eq(out.data[out.len - 1], '}');
 	buf_free(&out);
+	attempts_free(&a);
 }
 END_TEST
 
