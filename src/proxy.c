@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 
+#include "anthropic.h"
 #include "backoff.h"
 #include "cache.h"
 #include "clock.h"
@@ -28,6 +29,7 @@
 static void proxy_on_done(void *arg, struct engine_response *r);
 static void proxy_next(struct exchange *x);
 static void proxy_level_begin(struct exchange *x);
+static void proxy_translate_anthropic(struct engine_response *r);
 
 static const struct engine_handlers proxy_handlers = {
 	.on_headers = NULL,
@@ -50,10 +52,44 @@ static bool proxy_past_deadline(const struct exchange *x, uint64_t now)
 /* Which targets a request kind can go to. */
 static const char *proxy_unsupported(const struct exchange *x, const struct config_upstream *u)
 {
-	if (u->provider == CONFIG_PROVIDER_ANTHROPIC)
-		return "provider anthropic cannot serve this endpoint yet";
-	(void)x;
+	if (u->provider == CONFIG_PROVIDER_ANTHROPIC && x->request.kind != REQUEST_CHAT)
+		return "provider anthropic serves chat completions only";
 	return NULL;
+}
+
+static bool proxy_anthropic(const struct exchange *x)
+{
+	return x->upstream != NULL && x->upstream->cfg->provider == CONFIG_PROVIDER_ANTHROPIC;
+}
+
+/*
+ * The Messages API body for an Anthropic target. Returns 0; 1 when the request
+ * cannot be said in Anthropic's terms (why is filled: the target is passed
+ * over, another may serve it); -1 when out of memory.
+ */
+static int proxy_anthropic_body(struct exchange *x, const struct request_changes *changes, size_t *len,
+				char *why, size_t whylen)
+{
+	const struct config_upstream *ucfg = x->upstream->cfg;
+	struct anthropic_options o = {
+		.model = changes->model != NULL ? changes->model : x->request.model,
+		.max_tokens_cap = changes->max_tokens,
+		.default_max_tokens = ucfg->default_max_tokens,
+		.drop_tools = (changes->drop & CONFIG_DROP_TOOLS) != 0,
+		.stream = x->upstream_stream,
+	};
+	json_t *root = request_json(&x->request);
+	struct buf out;
+
+	if (root == NULL)
+		return -1;
+	buf_init(&out, 2 * x->request.len + 64 * 1024);
+	if (anthropic_request(root, &o, &out, why, whylen) != 0) {
+		buf_free(&out);
+		return 1;
+	}
+	x->upstream_body = buf_take(&out, len);
+	return x->upstream_body != NULL ? 0 : -1;
 }
 
 static void proxy_release_retry(struct exchange *x)
@@ -136,13 +172,29 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	memset(&req, 0, sizeof req);
 	req.body = x->body.data;
 	req.body_len = x->body.len;
-	if (!request_unchanged(&x->request, &changes)) {
+	req.url = upstream_url(u, x->request.kind);
+	if (ucfg->provider == CONFIG_PROVIDER_ANTHROPIC) {
+		char cannot[160];
+		int rc = proxy_anthropic_body(x, &changes, &req.body_len, cannot, sizeof cannot);
+
+		if (rc < 0)
+			goto internal;
+		if (rc > 0) {
+			/* Not the upstream's fault, nor the client's: another target may take it. */
+			upstream_record(u, now, UPSTREAM_NO_VERDICT, x->probe, false, 0, -1, NULL);
+			x->probe = false;
+			proxy_skip(x, u, cannot, now);
+			proxy_note_tried(x, ucfg, model);
+			return -1;
+		}
+		req.body = x->upstream_body;
+		req.url = u->url_messages;
+	} else if (!request_unchanged(&x->request, &changes)) {
 		x->upstream_body = request_rewrite(&x->request, &changes, &req.body_len);
 		if (x->upstream_body == NULL)
 			goto internal;
 		req.body = x->upstream_body;
 	}
-	req.url = upstream_url(u, x->request.kind);
 	req.headers = u->headers;
 	req.connect_timeout_ms = proxy_min(ucfg->timeouts.connect_ms, remaining);
 	req.first_byte_timeout_ms = proxy_min(ucfg->timeouts.first_byte_ms, remaining);
@@ -365,6 +417,8 @@ static void proxy_answer(struct exchange *x, struct engine_response *r)
 
 	if (r->status >= 200 && r->status < 300)
 		proxy_cache_store(x, r->body.data, r->body.len);
+	else if (proxy_anthropic(x))
+		proxy_translate_anthropic(r);
 	body = buf_take(&r->body, &len);
 	proxy_send_whole(x, r->status, body, len, r->content_type[0] != '\0' ? r->content_type : "application/json",
 			 x->upstream->cfg->name, false);
@@ -444,6 +498,33 @@ static void proxy_level_begin(struct exchange *x)
 	}
 }
 
+/*
+ * Anthropic's answer into OpenAI's shape, in place: a 2xx message becomes a
+ * chat.completion (one that cannot be understood is the upstream's fault, like
+ * malformed JSON), an error becomes an OpenAI error body.
+ */
+static void proxy_translate_anthropic(struct engine_response *r)
+{
+	bool ok = r->status >= 200 && r->status < 300;
+	struct buf out;
+	int rc;
+
+	buf_init(&out, 2 * r->body.len + 64 * 1024);
+	rc = ok ? anthropic_response(r->body.data, r->body.len, clock_wall_ms() / 1000, &out)
+		: anthropic_error(r->status, r->body.data, r->body.len, &out);
+	if (rc != 0) {
+		buf_free(&out);
+		if (ok) {
+			r->error = ENGINE_PROTOCOL;
+			snprintf(r->error_text, sizeof r->error_text, "an answer that is not an Anthropic message");
+		}
+		return;
+	}
+	buf_free(&r->body);
+	r->body = out;
+	snprintf(r->content_type, sizeof r->content_type, "application/json");
+}
+
 static enum metrics_attempt proxy_metric(enum outcome o)
 {
 	switch (o) {
@@ -516,6 +597,8 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 		r->error = ENGINE_PROTOCOL;
 		snprintf(r->error_text, sizeof r->error_text, "malformed JSON in a %u answer", r->status);
 	}
+	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300 && proxy_anthropic(x))
+		proxy_translate_anthropic(r);
 	status = r->error == ENGINE_OK ? r->status : 0;
 	outcome = outcome_classify(fb, r->error, r->status);
 	if (r->error == ENGINE_OK && outcome != OUTCOME_SUCCESS)

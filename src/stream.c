@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "anthropic.h"
 #include "clock.h"
 #include "completion.h"
 #include "exchange.h"
@@ -45,6 +46,7 @@ struct stream {
 	struct timer heartbeat;
 	struct timer unpause;
 	uint64_t last_sent_ms;
+	struct anthropic_stream *anthropic; /* translation state, for an Anthropic upstream */
 	bool collect;            /* gather the chunks into a whole answer (for the cache) */
 	size_t collect_limit;    /* ...until this many bytes of chunks came */
 	size_t collected;
@@ -243,6 +245,19 @@ static bool stream_is_error(const char *data, size_t len, char *words, size_t wl
 	return true;
 }
 
+/* Gives one chunk to the cache's copy of the answer, until the copy would be too big to keep. */
+static void stream_collect(struct stream *s, const char *chunk, size_t len)
+{
+	s->collected += len;
+	if (s->collected <= s->collect_limit) {
+		completion_builder_add(&s->builder, chunk, len);
+		return;
+	}
+	completion_builder_free(&s->builder);
+	completion_builder_init(&s->builder);
+	s->collect = false;
+}
+
 /* The attempt ends inside the stream: before the commit it falls over, after it the client is told. */
 static int stream_fail(struct exchange *x, enum engine_error error, const char *words)
 {
@@ -256,6 +271,44 @@ static int stream_fail(struct exchange *x, enum engine_error error, const char *
 	return STREAM_STOP;
 }
 
+/* Takes one OpenAI chunk the Anthropic translation made: to the client, and to the cache's copy. */
+static int stream_emit(void *arg, const char *chunk, size_t len)
+{
+	struct exchange *x = arg;
+	struct stream *s = x->stream;
+
+	if (stream_append(s, "data: ", 6) != 0 || stream_append(s, chunk, len) != 0 ||
+	    stream_append(s, "\n\n", 2) != 0)
+		return -1;
+	if (s->collect)
+		stream_collect(s, chunk, len);
+	return 0;
+}
+
+/* An Anthropic event, translated; the commit point and the errors follow the same rules. */
+static int stream_on_anthropic_event(struct exchange *x, const struct sse_event *ev)
+{
+	struct stream *s = x->stream;
+
+	switch (anthropic_stream_event(s->anthropic, ev->name, ev->name_len, ev->data, ev->data_len, stream_emit,
+				       x)) {
+	case ANTHROPIC_EVENT_NONE:
+		return 0;
+	case ANTHROPIC_EVENT_CONTENT:
+		break;
+	case ANTHROPIC_EVENT_DONE:
+		s->done_seen = true;
+		if (stream_append(s, "data: [DONE]\n\n", 14) != 0)
+			return stream_fail(x, ENGINE_TOO_LARGE, "stream held more than detour buffers");
+		break;
+	case ANTHROPIC_EVENT_ERROR:
+		return stream_fail(x, ENGINE_PROTOCOL, s->anthropic->error);
+	}
+	if (!s->committed)
+		stream_commit(x, clock_now_ms());
+	return 0;
+}
+
 static int stream_on_event(void *arg, const struct sse_event *ev)
 {
 	struct exchange *x = arg;
@@ -263,6 +316,8 @@ static int stream_on_event(void *arg, const struct sse_event *ev)
 	char words[200];
 	bool finish = false;
 
+	if (s->anthropic != NULL)
+		return stream_on_anthropic_event(x, ev);
 	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
 		s->done_seen = true;
 		stream_append(s, ev->raw, ev->raw_len);
@@ -272,17 +327,8 @@ static int stream_on_event(void *arg, const struct sse_event *ev)
 		return stream_fail(x, ENGINE_PROTOCOL, "malformed chunk in the stream");
 	if (stream_is_error(ev->data, ev->data_len, words, sizeof words))
 		return stream_fail(x, ENGINE_PROTOCOL, words);
-	if (s->collect) {
-		s->collected += ev->data_len;
-		if (s->collected <= s->collect_limit) {
-			completion_builder_add(&s->builder, ev->data, ev->data_len);
-		} else {
-			/* Too big for the cache to keep: stop holding a copy of it. */
-			completion_builder_free(&s->builder);
-			completion_builder_init(&s->builder);
-			s->collect = false;
-		}
-	}
+	if (s->collect)
+		stream_collect(s, ev->data, ev->data_len);
 	if (stream_append(s, ev->raw, ev->raw_len) != 0)
 		return stream_fail(x, ENGINE_TOO_LARGE, "stream held more than detour buffers");
 	if (s->committed) {
@@ -416,6 +462,14 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 	}
 	completion_builder_free(&s->builder);
 	completion_builder_init(&s->builder);
+	if (x->upstream != NULL && x->upstream->cfg->provider == CONFIG_PROVIDER_ANTHROPIC) {
+		if (s->anthropic == NULL && (s->anthropic = malloc(sizeof *s->anthropic)) == NULL)
+			return -1;
+		anthropic_stream_init(s->anthropic, clock_wall_ms() / 1000, x->request.include_usage);
+	} else {
+		free(s->anthropic);
+		s->anthropic = NULL;
+	}
 	s->collect = collect_limit > 0;
 	s->collect_limit = collect_limit;
 	s->collected = 0;
@@ -473,6 +527,7 @@ void stream_release(struct exchange *x)
 	buf_free(&s->out);
 	buf_free(&s->raw);
 	completion_builder_free(&s->builder);
+	free(s->anthropic);
 	free(s);
 	x->stream = NULL;
 }

@@ -22,7 +22,8 @@
 	X(cache)       \
 	X(completion)  \
 	X(degrade)     \
-	X(sse)
+	X(sse)         \
+	X(anthropic)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

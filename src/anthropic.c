@@ -1,0 +1,909 @@
+/* anthropic.c — OpenAI chat completions to and from Anthropic's Messages API: requests, answers, streams and errors, bytes in and bytes out. */
+#include "anthropic.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Gives back out as it was before a failed call (all or nothing). */
+static void anthropic_rollback(struct buf *out, size_t before)
+{
+	out->len = before;
+	if (out->data != NULL)
+		out->data[before] = '\0';
+}
+
+/* Appends v as compact JSON; out is unchanged when it does not fit. */
+static int anthropic_dump(const json_t *v, struct buf *out)
+{
+	char *text = json_dumps(v, JSON_COMPACT);
+	int rc = -1;
+
+	if (text == NULL)
+		goto fail;
+	rc = buf_append_str(out, text);
+fail:
+	free(text);
+	return rc;
+}
+
+static bool anthropic_str_is(const json_t *v, const char *s)
+{
+	return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
+/* A non-negative whole number at key, else 0 (absent, null or nonsense counts nothing). */
+static uint64_t anthropic_count(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+/* ---- requests ---- */
+
+/* The translation of one request while it is made. */
+struct anthropic_build {
+	json_t *messages;   /* the Anthropic messages so far, roles alternating */
+	struct buf system;  /* system and developer texts joined, capped like out */
+	char *err;
+	size_t errlen;
+};
+
+static int anthropic_refuse(struct anthropic_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Fills err with why the request cannot be sent; returns -1. */
+static int anthropic_refuse(struct anthropic_build *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(b->err, b->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* "Out of memory" says little to a client, but it is the only cause left once
+ * every shape has been checked: the caller passes the target over. */
+static int anthropic_no_memory(struct anthropic_build *b)
+{
+	return anthropic_refuse(b, "out of memory translating the request for Anthropic");
+}
+
+static json_t *anthropic_text_block(const json_t *text)
+{
+	return json_pack("{s:s,s:O}", "type", "text", "text", text);
+}
+
+/* An image block for an image_url part's URL: a data: URL carries the image
+ * itself (base64 only, which is what every OpenAI client sends), anything
+ * else is fetched by Anthropic. */
+static int anthropic_image(struct anthropic_build *b, size_t i, size_t k, const json_t *url, json_t **block)
+{
+	const char *u = json_string_value(url), *comma, *semi;
+	size_t n = json_string_length(url);
+
+	if (n > 5 && strncmp(u, "data:", 5) == 0) {
+		comma = memchr(u, ',', n);
+		if (comma == NULL || comma - u < 12 || strncmp(comma - 7, ";base64", 7) != 0)
+			return anthropic_refuse(b, "messages[%zu].content[%zu]: an image data URL must be base64", i, k);
+		semi = memchr(u + 5, ';', (size_t)(comma - 7 - (u + 5)) + 1);
+		*block = json_pack("{s:s,s:{s:s,s:s%,s:s%}}", "type", "image", "source", "type", "base64",
+				   "media_type", u + 5, (size_t)(semi - (u + 5)),
+				   "data", comma + 1, n - (size_t)(comma + 1 - u));
+	} else
+		*block = json_pack("{s:s,s:{s:s,s:O}}", "type", "image", "source", "type", "url", "url", url);
+	return *block != NULL ? 0 : anthropic_no_memory(b);
+}
+
+/* One content part of messages[i] as a block; *block is NULL for an empty
+ * text, which Anthropic refuses and which says nothing anyway. */
+static int anthropic_part(struct anthropic_build *b, size_t i, size_t k, const json_t *part, json_t **block)
+{
+	json_t *type = json_object_get(part, "type"), *text, *image, *url;
+
+	*block = NULL;
+	if (!json_is_object(part))
+		return anthropic_refuse(b, "messages[%zu].content[%zu] is not an object", i, k);
+	if (anthropic_str_is(type, "text")) {
+		text = json_object_get(part, "text");
+		if (!json_is_string(text))
+			return anthropic_refuse(b, "messages[%zu].content[%zu].text is not a string", i, k);
+		if (json_string_length(text) == 0)
+			return 0;
+		*block = anthropic_text_block(text);
+		return *block != NULL ? 0 : anthropic_no_memory(b);
+	}
+	if (anthropic_str_is(type, "image_url")) {
+		image = json_object_get(part, "image_url");
+		/* Some clients send the URL itself rather than {url, detail}. */
+		url = json_is_string(image) ? image : json_object_get(image, "url");
+		if (!json_is_string(url))
+			return anthropic_refuse(b, "messages[%zu].content[%zu].image_url has no url", i, k);
+		return anthropic_image(b, i, k, url, block);
+	}
+	return anthropic_refuse(b, "messages[%zu].content[%zu]: part type \"%s\" cannot be sent to Anthropic", i, k,
+				json_is_string(type) ? json_string_value(type) : "(none)");
+}
+
+/* The content of messages[i] in Anthropic's terms: a string stays a string,
+ * parts become blocks. *content is NULL when nothing is left to say. */
+static int anthropic_content(struct anthropic_build *b, size_t i, const json_t *content, json_t **made)
+{
+	json_t *blocks, *part, *block;
+	size_t k;
+
+	*made = NULL;
+	if (content == NULL || json_is_null(content))
+		return 0;
+	if (json_is_string(content)) {
+		if (json_string_length(content) > 0)
+			*made = json_incref((json_t *)content);
+		return 0;
+	}
+	if (!json_is_array(content))
+		return anthropic_refuse(b, "messages[%zu].content is neither a string nor an array", i);
+	if ((blocks = json_array()) == NULL)
+		return anthropic_no_memory(b);
+	json_array_foreach(content, k, part) {
+		if (anthropic_part(b, i, k, part, &block) != 0)
+			goto fail;
+		if (block != NULL && json_array_append_new(blocks, block) != 0) {
+			anthropic_no_memory(b);
+			goto fail;
+		}
+	}
+	if (json_array_size(blocks) > 0)
+		*made = blocks;
+	else
+		json_decref(blocks);
+	return 0;
+fail:
+	json_decref(blocks);
+	return -1;
+}
+
+/* content as a list of blocks: a string becomes one text block. Takes content. */
+static json_t *anthropic_blocks(json_t *content)
+{
+	json_t *blocks;
+
+	if (content == NULL)
+		return json_array();
+	if (json_is_array(content))
+		return content;
+	blocks = json_pack("[o]", anthropic_text_block(content));
+	json_decref(content);
+	return blocks;
+}
+
+/*
+ * Adds a message (content taken; NULL adds nothing). One of the same role as
+ * the last is merged into it, since Anthropic wants roles to alternate: two
+ * user turns in a row, or tool results and the user's next words, become one.
+ */
+static int anthropic_push(struct anthropic_build *b, const char *role, json_t *content)
+{
+	size_t n = json_array_size(b->messages);
+	json_t *last = n > 0 ? json_array_get(b->messages, n - 1) : NULL, *merged;
+
+	if (content == NULL)
+		return 0;
+	if (last != NULL && anthropic_str_is(json_object_get(last, "role"), role)) {
+		/* New arrays rather than appending in place: a string content is
+		 * still the request's own node, which another target reuses. */
+		merged = anthropic_blocks(json_incref(json_object_get(last, "content")));
+		content = anthropic_blocks(content);
+		if (merged == NULL || content == NULL || json_array_extend(merged, content) != 0 ||
+		    json_object_set_new(last, "content", merged) != 0) {
+			json_decref(content);
+			return anthropic_no_memory(b);
+		}
+		json_decref(content);
+		return 0;
+	}
+	if (json_array_append_new(b->messages, json_pack("{s:s,s:o}", "role", role, "content", content)) != 0)
+		return anthropic_no_memory(b);
+	return 0;
+}
+
+/* A system or developer message's texts, added to the system prompt. */
+static int anthropic_system(struct anthropic_build *b, size_t i, const json_t *content)
+{
+	json_t *part, *text;
+	size_t k, n = json_is_array(content) ? json_array_size(content) : 1;
+
+	if (content == NULL || json_is_null(content))
+		return 0;
+	if (!json_is_string(content) && !json_is_array(content))
+		return anthropic_refuse(b, "messages[%zu].content is neither a string nor an array", i);
+	for (k = 0; k < n; k++) {
+		part = json_is_array(content) ? json_array_get(content, k) : NULL;
+		text = part != NULL ? json_object_get(part, "text") : (json_t *)content;
+		if (part != NULL && (!anthropic_str_is(json_object_get(part, "type"), "text") || !json_is_string(text)))
+			return anthropic_refuse(b, "messages[%zu].content[%zu]: a system message holds text parts only",
+						i, k);
+		if (json_string_length(text) == 0)
+			continue;
+		if ((b->system.len > 0 && buf_append(&b->system, "\n\n", 2) != 0) ||
+		    buf_append(&b->system, json_string_value(text), json_string_length(text)) != 0)
+			return anthropic_refuse(b, "the system prompt is too large");
+	}
+	return 0;
+}
+
+/* One of an assistant's tool_calls as a tool_use block. Arguments that are not
+ * a JSON object become {}: Anthropic wants an object, and the call is history
+ * the model already made, not something to refuse the whole request over. */
+static int anthropic_tool_use(struct anthropic_build *b, size_t i, size_t k, const json_t *call, json_t **block)
+{
+	json_t *function = json_object_get(call, "function"), *id = json_object_get(call, "id");
+	json_t *name = json_object_get(function, "name"), *arguments = json_object_get(function, "arguments");
+	json_t *input = NULL;
+
+	if (!json_is_object(call) || !json_is_string(id) || !json_is_string(name))
+		return anthropic_refuse(b, "messages[%zu].tool_calls[%zu] needs an id and a function name", i, k);
+	if (json_is_string(arguments))
+		input = json_loadb(json_string_value(arguments), json_string_length(arguments), 0, NULL);
+	else if (json_is_object(arguments))
+		input = json_incref(arguments);
+	if (!json_is_object(input)) {
+		json_decref(input);
+		input = json_object();
+	}
+	*block = json_pack("{s:s,s:O,s:O,s:o}", "type", "tool_use", "id", id, "name", name, "input", input);
+	return *block != NULL ? 0 : anthropic_no_memory(b);
+}
+
+/* An assistant message: its text, then its tool calls as tool_use blocks. */
+static int anthropic_assistant(struct anthropic_build *b, size_t i, const json_t *m)
+{
+	json_t *calls = json_object_get(m, "tool_calls"), *content, *call, *block = NULL;
+	size_t k;
+
+	if (anthropic_content(b, i, json_object_get(m, "content"), &content) != 0)
+		return -1;
+	if (json_is_array(calls) && json_array_size(calls) > 0) {
+		if ((content = anthropic_blocks(content)) == NULL)
+			return anthropic_no_memory(b);
+		json_array_foreach(calls, k, call) {
+			if (anthropic_tool_use(b, i, k, call, &block) != 0)
+				goto fail;
+			if (json_array_append_new(content, block) != 0) {
+				anthropic_no_memory(b);
+				goto fail;
+			}
+		}
+	}
+	return anthropic_push(b, "assistant", content);
+fail:
+	json_decref(content);
+	return -1;
+}
+
+/* A tool message: a user turn holding one tool_result block. */
+static int anthropic_tool_result(struct anthropic_build *b, size_t i, const json_t *m)
+{
+	json_t *id = json_object_get(m, "tool_call_id"), *content, *block;
+
+	if (!json_is_string(id))
+		return anthropic_refuse(b, "messages[%zu]: a tool message needs a tool_call_id", i);
+	if (anthropic_content(b, i, json_object_get(m, "content"), &content) != 0)
+		return -1;
+	block = json_pack("{s:s,s:O}", "type", "tool_result", "tool_use_id", id);
+	if (block == NULL || (content != NULL && json_object_set_new(block, "content", content) != 0)) {
+		json_decref(block);
+		return anthropic_no_memory(b);
+	}
+	/* Checked here: push takes NULL for "nothing to say", not for a failure. */
+	if ((content = json_pack("[o]", block)) == NULL)
+		return anthropic_no_memory(b);
+	return anthropic_push(b, "user", content);
+}
+
+static int anthropic_message(struct anthropic_build *b, size_t i, const json_t *m)
+{
+	json_t *role = json_object_get(m, "role"), *content;
+
+	if (!json_is_object(m))
+		return anthropic_refuse(b, "messages[%zu] is not an object", i);
+	if (anthropic_str_is(role, "system") || anthropic_str_is(role, "developer"))
+		return anthropic_system(b, i, json_object_get(m, "content"));
+	if (anthropic_str_is(role, "user")) {
+		if (anthropic_content(b, i, json_object_get(m, "content"), &content) != 0)
+			return -1;
+		return anthropic_push(b, "user", content);
+	}
+	if (anthropic_str_is(role, "assistant"))
+		return anthropic_assistant(b, i, m);
+	if (anthropic_str_is(role, "tool"))
+		return anthropic_tool_result(b, i, m);
+	return anthropic_refuse(b, "messages[%zu]: role \"%s\" cannot be sent to Anthropic", i,
+				json_is_string(role) ? json_string_value(role) : "(none)");
+}
+
+/* Every message, then "Continue." first when the conversation does not open
+ * with the user, as Anthropic requires. */
+static int anthropic_messages(struct anthropic_build *b, const json_t *openai)
+{
+	json_t *list = json_object_get(openai, "messages"), *m, *first;
+	size_t i;
+
+	if (!json_is_array(list))
+		return anthropic_refuse(b, "messages is not an array");
+	json_array_foreach(list, i, m) {
+		if (anthropic_message(b, i, m) != 0)
+			return -1;
+	}
+	if (json_array_size(b->messages) == 0)
+		return anthropic_refuse(b, "no message is left to send to Anthropic (system messages alone are not a conversation)");
+	if (!anthropic_str_is(json_object_get(json_array_get(b->messages, 0), "role"), "user")) {
+		first = json_pack("{s:s,s:s}", "role", "user", "content", "Continue.");
+		if (json_array_insert_new(b->messages, 0, first) != 0)
+			return anthropic_no_memory(b);
+	}
+	return 0;
+}
+
+static json_t *anthropic_tool_choice(struct anthropic_build *b, const json_t *choice)
+{
+	json_t *name;
+
+	if (anthropic_str_is(choice, "auto"))
+		return json_pack("{s:s}", "type", "auto");
+	if (anthropic_str_is(choice, "none"))
+		return json_pack("{s:s}", "type", "none");
+	if (anthropic_str_is(choice, "required"))
+		return json_pack("{s:s}", "type", "any");
+	name = json_object_get(json_object_get(choice, "function"), "name");
+	if (anthropic_str_is(json_object_get(choice, "type"), "function") && json_is_string(name))
+		return json_pack("{s:s,s:O}", "type", "tool", "name", name);
+	anthropic_refuse(b, "tool_choice has no Anthropic form");
+	return NULL;
+}
+
+/* tools, tool_choice and parallel_tool_calls. A tool_choice without tools is
+ * left out: Anthropic refuses one. */
+static int anthropic_tools(struct anthropic_build *b, const json_t *openai, json_t *root)
+{
+	json_t *tools = json_object_get(openai, "tools"), *choice = json_object_get(openai, "tool_choice");
+	json_t *list = NULL, *tool, *function, *name, *description, *parameters, *made = NULL;
+	size_t k;
+	int failed;
+
+	if (!json_is_array(tools) || json_array_size(tools) == 0)
+		return 0;
+	if ((list = json_array()) == NULL)
+		goto no_memory;
+	json_array_foreach(tools, k, tool) {
+		function = json_object_get(tool, "function");
+		name = json_object_get(function, "name");
+		if (!anthropic_str_is(json_object_get(tool, "type"), "function") || !json_is_string(name)) {
+			anthropic_refuse(b, "tools[%zu]: only function tools with a name can be sent to Anthropic", k);
+			goto fail;
+		}
+		description = json_object_get(function, "description");
+		parameters = json_object_get(function, "parameters");
+		made = json_pack("{s:O}", "name", name);
+		if (made == NULL || (json_is_string(description) && json_object_set(made, "description", description) != 0) ||
+		    json_object_set_new(made, "input_schema", json_is_object(parameters) ? json_incref(parameters)
+									   : json_pack("{s:s}", "type", "object")) != 0)
+			goto no_memory;
+		/* append_new frees made when it fails. */
+		failed = json_array_append_new(list, made);
+		made = NULL;
+		if (failed != 0)
+			goto no_memory;
+	}
+	if (json_object_set_new(root, "tools", list) != 0) {
+		list = NULL;
+		goto no_memory;
+	}
+	list = NULL;
+	if (choice != NULL && !json_is_null(choice) && (made = anthropic_tool_choice(b, choice)) == NULL)
+		goto fail;
+	if (json_is_false(json_object_get(openai, "parallel_tool_calls"))) {
+		if (made == NULL && (made = json_pack("{s:s}", "type", "auto")) == NULL)
+			goto no_memory;
+		/* {type:none} takes no such flag, and no call is made anyway. */
+		if (!anthropic_str_is(json_object_get(made, "type"), "none") &&
+		    json_object_set_new(made, "disable_parallel_tool_use", json_true()) != 0)
+			goto no_memory;
+	}
+	if (made != NULL && json_object_set_new(root, "tool_choice", made) != 0) {
+		made = NULL;
+		goto no_memory;
+	}
+	return 0;
+no_memory:
+	anthropic_no_memory(b);
+fail:
+	json_decref(made);
+	json_decref(list);
+	return -1;
+}
+
+/* max_completion_tokens wins over max_tokens, as in request_parse. */
+static json_int_t anthropic_max_tokens(const json_t *openai, const struct anthropic_options *o)
+{
+	json_t *v = json_object_get(openai, "max_completion_tokens");
+
+	if (!json_is_integer(v) || json_integer_value(v) < 1)
+		v = json_object_get(openai, "max_tokens");
+	if (json_is_integer(v) && json_integer_value(v) >= 1) {
+		if (o->max_tokens_cap > 0 && json_integer_value(v) > (json_int_t)o->max_tokens_cap)
+			return (json_int_t)o->max_tokens_cap;
+		return json_integer_value(v);
+	}
+	return o->max_tokens_cap > 0 ? (json_int_t)o->max_tokens_cap : (json_int_t)o->default_max_tokens;
+}
+
+/* stop as stop_sequences: a string or the strings of an array; empty ones say nothing. */
+static int anthropic_stop(const json_t *stop, json_t *root)
+{
+	json_t *list = json_array(), *s;
+	size_t k, n = json_is_array(stop) ? json_array_size(stop) : 1;
+
+	if (list == NULL)
+		return -1;
+	for (k = 0; k < n; k++) {
+		s = json_is_array(stop) ? json_array_get(stop, k) : (json_t *)stop;
+		if (json_is_string(s) && json_string_length(s) > 0 && json_array_append(list, s) != 0)
+			goto fail;
+	}
+	if (json_array_size(list) == 0) {
+		json_decref(list);
+		return 0;
+	}
+	return json_object_set_new(root, "stop_sequences", list);
+fail:
+	json_decref(list);
+	return -1;
+}
+
+/* temperature, top_p, stop, user and stream. */
+static int anthropic_sampling(const json_t *openai, const struct anthropic_options *o, json_t *root)
+{
+	json_t *temperature = json_object_get(openai, "temperature"), *top_p = json_object_get(openai, "top_p");
+	json_t *user = json_object_get(openai, "user");
+	double t;
+	int rc = 0;
+
+	if (json_is_number(temperature)) {
+		/* OpenAI goes to 2, Anthropic to 1: the hottest either allows. */
+		t = json_number_value(temperature);
+		rc |= json_object_set_new(root, "temperature", json_real(t < 0 ? 0 : t > 1 ? 1 : t));
+	}
+	if (json_is_number(top_p))
+		rc |= json_object_set_new(root, "top_p", json_real(json_number_value(top_p)));
+	rc |= anthropic_stop(json_object_get(openai, "stop"), root);
+	if (json_is_string(user) && json_string_length(user) > 0)
+		rc |= json_object_set_new(root, "metadata", json_pack("{s:O}", "user_id", user));
+	if (o->stream)
+		rc |= json_object_set_new(root, "stream", json_true());
+	return rc;
+}
+
+int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, char *err, size_t errlen)
+{
+	struct anthropic_build b = { .messages = json_array(), .err = err, .errlen = errlen };
+	json_t *root = json_object(), *model = json_object_get(openai, "model");
+	size_t before = out->len;
+	int rc = -1, failed = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	/* The system prompt cannot be longer than the body it goes in. */
+	buf_init(&b.system, out->max);
+	if (root == NULL || b.messages == NULL) {
+		anthropic_no_memory(&b);
+		goto fail;
+	}
+	if (!json_is_object(openai)) {
+		anthropic_refuse(&b, "the request is not a JSON object");
+		goto fail;
+	}
+	if (anthropic_messages(&b, openai) != 0)
+		goto fail;
+	failed |= json_object_set_new(root, "model", o->model != NULL ? json_string(o->model)
+						: json_is_string(model) ? json_incref(model) : json_string(""));
+	failed |= json_object_set_new(root, "max_tokens", json_integer(anthropic_max_tokens(openai, o)));
+	if (b.system.len > 0)
+		failed |= json_object_set_new(root, "system", json_stringn(b.system.data, b.system.len));
+	failed |= json_object_set(root, "messages", b.messages);
+	failed |= anthropic_sampling(openai, o, root);
+	if (failed != 0) {
+		anthropic_no_memory(&b);
+		goto fail;
+	}
+	if (!o->drop_tools && anthropic_tools(&b, openai, root) != 0)
+		goto fail;
+	if (anthropic_dump(root, out) != 0) {
+		anthropic_refuse(&b, "the request translated for Anthropic is larger than %zu bytes", out->max);
+		goto fail;
+	}
+	rc = 0;
+fail:
+	if (rc != 0)
+		anthropic_rollback(out, before);
+	buf_free(&b.system);
+	json_decref(b.messages);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- answers ---- */
+
+const char *anthropic_finish_reason(const char *stop_reason)
+{
+	if (stop_reason == NULL)
+		return "stop";
+	if (strcmp(stop_reason, "max_tokens") == 0)
+		return "length";
+	if (strcmp(stop_reason, "tool_use") == 0)
+		return "tool_calls";
+	if (strcmp(stop_reason, "refusal") == 0)
+		return "content_filter";
+	return "stop";
+}
+
+/* Prompt tokens as OpenAI counts them: cached ones included. */
+static uint64_t anthropic_input_tokens(const json_t *usage)
+{
+	return anthropic_count(usage, "input_tokens") + anthropic_count(usage, "cache_creation_input_tokens") +
+	       anthropic_count(usage, "cache_read_input_tokens");
+}
+
+static json_t *anthropic_usage(uint64_t input, uint64_t output)
+{
+	return json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)input, "completion_tokens", (json_int_t)output,
+			 "total_tokens", (json_int_t)(input + output));
+}
+
+/* A tool_use block as an OpenAI tool call, its input as a JSON string. */
+static json_t *anthropic_tool_call(const json_t *block)
+{
+	json_t *input = json_object_get(block, "input"), *id = json_object_get(block, "id");
+	json_t *name = json_object_get(block, "name"), *call;
+	char *arguments = input != NULL ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	call = json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", json_is_string(id) ? json_string_value(id) : "",
+			 "type", "function", "function", "name", json_is_string(name) ? json_string_value(name) : "",
+			 "arguments", arguments != NULL ? arguments : "{}");
+	free(arguments);
+	return call;
+}
+
+int anthropic_response(const char *body, size_t len, uint64_t created_unix, struct buf *out)
+{
+	json_t *root = json_loadb(body, len, 0, NULL), *content, *block, *id, *model, *stop, *usage;
+	json_t *calls = json_array(), *message = NULL, *answer = NULL;
+	struct buf text;
+	size_t before = out->len, k;
+	int rc = -1;
+
+	/* Text comes out no longer than the body it was escaped in. */
+	buf_init(&text, len);
+	content = json_object_get(root, "content");
+	if (!json_is_object(root) || !anthropic_str_is(json_object_get(root, "type"), "message") ||
+	    !json_is_array(content) || calls == NULL)
+		goto fail;
+	json_array_foreach(content, k, block) {
+		json_t *type = json_object_get(block, "type"), *t = json_object_get(block, "text");
+
+		/* Thinking and server tool blocks have no OpenAI form and are left out. */
+		if (anthropic_str_is(type, "text") && json_is_string(t)) {
+			if (buf_append(&text, json_string_value(t), json_string_length(t)) != 0)
+				goto fail;
+		} else if (anthropic_str_is(type, "tool_use")) {
+			if (json_array_append_new(calls, anthropic_tool_call(block)) != 0)
+				goto fail;
+		}
+	}
+	message = json_pack("{s:s,s:o}", "role", "assistant", "content",
+			    text.len > 0 ? json_stringn(text.data, text.len) : json_null());
+	if (message == NULL || (json_array_size(calls) > 0 && json_object_set(message, "tool_calls", calls) != 0))
+		goto fail;
+	id = json_object_get(root, "id");
+	model = json_object_get(root, "model");
+	stop = json_object_get(root, "stop_reason");
+	usage = json_object_get(root, "usage");
+	answer = json_pack("{s:s+,s:s,s:I,s:s,s:[{s:i,s:O,s:n,s:s}],s:o}",
+			   "id", "chatcmpl-", json_is_string(id) ? json_string_value(id) : "",
+			   "object", "chat.completion",
+			   "created", (json_int_t)created_unix,
+			   "model", json_is_string(model) ? json_string_value(model) : "",
+			   "choices", "index", 0, "message", message, "logprobs",
+			   "finish_reason", anthropic_finish_reason(json_is_string(stop) ? json_string_value(stop) : NULL),
+			   "usage", anthropic_usage(anthropic_input_tokens(usage), anthropic_count(usage, "output_tokens")));
+	if (answer == NULL || anthropic_dump(answer, out) != 0)
+		goto fail;
+	rc = 0;
+fail:
+	if (rc != 0)
+		anthropic_rollback(out, before);
+	buf_free(&text);
+	json_decref(answer);
+	json_decref(message);
+	json_decref(calls);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- errors ---- */
+
+static const char *anthropic_error_type(unsigned status)
+{
+	switch (status) {
+	case 401: return "authentication_error";
+	case 403: return "permission_error";
+	case 429: return "rate_limit_error";
+	default: break;
+	}
+	/* 400, 404, 413 and any other 4xx are about the request; 5xx and 529 are not. */
+	return status >= 400 && status < 500 ? "invalid_request_error" : "server_error";
+}
+
+int anthropic_error(unsigned status, const char *body, size_t len, struct buf *out)
+{
+	json_t *root = json_loadb(body, len, 0, NULL), *error, *message, *code, *made = NULL;
+	char words[96];
+	size_t before = out->len;
+	int rc = -1;
+
+	error = json_object_get(root, "error");
+	message = json_object_get(error, "message");
+	code = json_object_get(error, "type");
+	if (json_is_string(message)) {
+		made = json_pack("{s:{s:O,s:s,s:n,s:O}}", "error", "message", message, "type", anthropic_error_type(status),
+				 "param", "code", json_is_string(code) ? code : json_null());
+	} else {
+		/* An HTML page from a proxy in front of Anthropic, or nothing: its
+		 * bytes would say nothing to an OpenAI client. */
+		snprintf(words, sizeof words, "the Anthropic upstream answered HTTP %u", status);
+		made = json_pack("{s:{s:s,s:s,s:n,s:n}}", "error", "message", words, "type", anthropic_error_type(status),
+				 "param", "code");
+	}
+	if (made == NULL || anthropic_dump(made, out) != 0)
+		goto fail;
+	rc = 0;
+fail:
+	if (rc != 0)
+		anthropic_rollback(out, before);
+	json_decref(made);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- streams ---- */
+
+/* Content blocks whose tool call index a stream remembers. */
+#define ANTHROPIC_MAX_BLOCKS (sizeof ((struct anthropic_stream *)0)->tool_index / sizeof(int))
+
+void anthropic_stream_init(struct anthropic_stream *s, uint64_t created_unix, bool include_usage)
+{
+	size_t i;
+
+	memset(s, 0, sizeof *s);
+	s->created = created_unix;
+	s->include_usage = include_usage;
+	for (i = 0; i < ANTHROPIC_MAX_BLOCKS; i++)
+		s->tool_index[i] = -1;
+}
+
+/* Copies prefix and src (a short ASCII prefix) into dst of size n. What does
+ * not fit is cut, before a character rather than inside one, so the chunks
+ * still carry UTF-8; ids and model names are far shorter in practice. */
+static void anthropic_copy(char *dst, size_t n, const char *prefix, const char *src)
+{
+	size_t plen = strlen(prefix), len = plen + strlen(src);
+
+	snprintf(dst, n, "%s%s", prefix, src);
+	if (len < n)
+		return;
+	len = n - 1;
+	while (len > plen && ((unsigned char)src[len - plen] & 0xC0) == 0x80)
+		len--;
+	dst[len] = '\0';
+}
+
+static enum anthropic_event anthropic_stream_fail(struct anthropic_stream *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static enum anthropic_event anthropic_stream_fail(struct anthropic_stream *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof s->error, fmt, ap);
+	va_end(ap);
+	return ANTHROPIC_EVENT_ERROR;
+}
+
+/* Gives emit the chunk, freeing it. */
+static int anthropic_give(json_t *chunk, anthropic_emit emit, void *arg)
+{
+	char *text = chunk != NULL ? json_dumps(chunk, JSON_COMPACT) : NULL;
+	int rc = text != NULL && emit(arg, text, strlen(text)) == 0 ? 0 : -1;
+
+	free(text);
+	json_decref(chunk);
+	return rc;
+}
+
+/* One chunk with one choice: delta (taken) and finish_reason (NULL: null). */
+static int anthropic_chunk(struct anthropic_stream *s, json_t *delta, const char *finish, anthropic_emit emit,
+			   void *arg)
+{
+	return anthropic_give(json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n,s:s?}]}", "id", s->id,
+					"object", "chat.completion.chunk", "created", (json_int_t)s->created,
+					"model", s->model, "choices", "index", 0, "delta", delta, "logprobs",
+					"finish_reason", finish),
+			      emit, arg);
+}
+
+static enum anthropic_event anthropic_on_message_start(struct anthropic_stream *s, const json_t *data,
+							anthropic_emit emit, void *arg)
+{
+	json_t *message = json_object_get(data, "message"), *id = json_object_get(message, "id");
+	json_t *model = json_object_get(message, "model"), *usage = json_object_get(message, "usage");
+
+	if (!json_is_object(message))
+		return anthropic_stream_fail(s, "an Anthropic message_start without a message");
+	anthropic_copy(s->id, sizeof s->id, "chatcmpl-", json_is_string(id) ? json_string_value(id) : "");
+	anthropic_copy(s->model, sizeof s->model, "", json_is_string(model) ? json_string_value(model) : "");
+	s->input_tokens = anthropic_input_tokens(usage);
+	s->output_tokens = anthropic_count(usage, "output_tokens");
+	if (anthropic_chunk(s, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL, emit, arg) != 0)
+		return anthropic_stream_fail(s, "the opening chunk could not be passed on");
+	return ANTHROPIC_EVENT_NONE;
+}
+
+/* The Anthropic block index of an event, or -1. */
+static json_int_t anthropic_block_index(const json_t *data)
+{
+	json_t *index = json_object_get(data, "index");
+
+	return json_is_integer(index) && json_integer_value(index) >= 0 ? json_integer_value(index) : -1;
+}
+
+static enum anthropic_event anthropic_on_block_start(struct anthropic_stream *s, const json_t *data,
+						      anthropic_emit emit, void *arg)
+{
+	json_t *block = json_object_get(data, "content_block"), *id, *name, *delta;
+	json_int_t index = anthropic_block_index(data);
+
+	if (!json_is_object(block) || index < 0)
+		return anthropic_stream_fail(s, "an Anthropic content_block_start without a block");
+	/* Text blocks open with an empty text, which says nothing; thinking and
+	 * server tool blocks have no OpenAI form. */
+	if (!anthropic_str_is(json_object_get(block, "type"), "tool_use"))
+		return ANTHROPIC_EVENT_NONE;
+	/* Known limit: a tool call in block 64 or later cannot be followed. A
+	 * message rarely has more than a few blocks. */
+	if ((size_t)index >= ANTHROPIC_MAX_BLOCKS)
+		return anthropic_stream_fail(s, "an Anthropic tool call in content block %lld, past the %zu followed",
+					     (long long)index, ANTHROPIC_MAX_BLOCKS);
+	id = json_object_get(block, "id");
+	name = json_object_get(block, "name");
+	delta = json_pack("{s:[{s:i,s:s,s:s,s:{s:s,s:s}}]}", "tool_calls", "index", s->tools,
+			  "id", json_is_string(id) ? json_string_value(id) : "", "type", "function",
+			  "function", "name", json_is_string(name) ? json_string_value(name) : "", "arguments", "");
+	s->tool_index[index] = s->tools++;
+	if (anthropic_chunk(s, delta, NULL, emit, arg) != 0)
+		return anthropic_stream_fail(s, "a tool call chunk could not be passed on");
+	return ANTHROPIC_EVENT_CONTENT;
+}
+
+static enum anthropic_event anthropic_on_block_delta(struct anthropic_stream *s, const json_t *data,
+						      anthropic_emit emit, void *arg)
+{
+	json_t *delta = json_object_get(data, "delta"), *type = json_object_get(delta, "type"), *piece, *made;
+	json_int_t index = anthropic_block_index(data);
+	int tool;
+
+	if (!json_is_object(delta) || index < 0)
+		return anthropic_stream_fail(s, "an Anthropic content_block_delta without a delta");
+	if (anthropic_str_is(type, "text_delta")) {
+		piece = json_object_get(delta, "text");
+		if (!json_is_string(piece))
+			return anthropic_stream_fail(s, "an Anthropic text_delta without text");
+		made = json_pack("{s:O}", "content", piece);
+	} else if (anthropic_str_is(type, "input_json_delta")) {
+		piece = json_object_get(delta, "partial_json");
+		tool = (size_t)index < ANTHROPIC_MAX_BLOCKS ? s->tool_index[index] : -1;
+		if (!json_is_string(piece) || tool < 0)
+			return anthropic_stream_fail(s, "an Anthropic input_json_delta for block %lld, not a tool call",
+						     (long long)index);
+		/* Anthropic opens a call's input with an empty piece. */
+		if (json_string_length(piece) == 0)
+			return ANTHROPIC_EVENT_NONE;
+		made = json_pack("{s:[{s:i,s:{s:O}}]}", "tool_calls", "index", tool, "function", "arguments", piece);
+	} else
+		return ANTHROPIC_EVENT_NONE; /* thinking, signatures, citations: no OpenAI form */
+	if (anthropic_chunk(s, made, NULL, emit, arg) != 0)
+		return anthropic_stream_fail(s, "a content chunk could not be passed on");
+	return ANTHROPIC_EVENT_CONTENT;
+}
+
+static enum anthropic_event anthropic_on_message_delta(struct anthropic_stream *s, const json_t *data,
+							anthropic_emit emit, void *arg)
+{
+	json_t *delta = json_object_get(data, "delta"), *stop = json_object_get(delta, "stop_reason");
+	json_t *usage = json_object_get(data, "usage"), *chunk;
+
+	if (!json_is_object(delta))
+		return anthropic_stream_fail(s, "an Anthropic message_delta without a delta");
+	/* Counts here are the totals so far, not increments; newer answers repeat
+	 * the input counts too. */
+	if (json_object_get(usage, "output_tokens") != NULL)
+		s->output_tokens = anthropic_count(usage, "output_tokens");
+	if (json_object_get(usage, "input_tokens") != NULL)
+		s->input_tokens = anthropic_input_tokens(usage);
+	if (anthropic_chunk(s, json_object(), anthropic_finish_reason(json_is_string(stop) ? json_string_value(stop) : NULL),
+			    emit, arg) != 0)
+		return anthropic_stream_fail(s, "the finish chunk could not be passed on");
+	if (s->include_usage) {
+		chunk = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object", "chat.completion.chunk",
+				  "created", (json_int_t)s->created, "model", s->model, "choices",
+				  "usage", anthropic_usage(s->input_tokens, s->output_tokens));
+		if (anthropic_give(chunk, emit, arg) != 0)
+			return anthropic_stream_fail(s, "the usage chunk could not be passed on");
+	}
+	return ANTHROPIC_EVENT_CONTENT;
+}
+
+static enum anthropic_event anthropic_on_error(struct anthropic_stream *s, const json_t *data)
+{
+	json_t *error = json_object_get(data, "error"), *type = json_object_get(error, "type");
+	json_t *message = json_object_get(error, "message");
+
+	return anthropic_stream_fail(s, "%s: %s", json_is_string(type) ? json_string_value(type) : "error",
+				     json_is_string(message) ? json_string_value(message) : "an Anthropic error event");
+}
+
+static bool anthropic_named(const char *name, size_t len, const char *want)
+{
+	return len == strlen(want) && memcmp(name, want, len) == 0;
+}
+
+enum anthropic_event anthropic_stream_event(struct anthropic_stream *s, const char *name, size_t name_len,
+					    const char *data, size_t len, anthropic_emit emit, void *arg)
+{
+	json_t *root = json_loadb(data, len, 0, NULL), *type;
+	enum anthropic_event e;
+
+	if (!json_is_object(root)) {
+		e = anthropic_stream_fail(s, "an Anthropic stream event that is not a JSON object");
+		goto out;
+	}
+	/* The event line names the event; its data repeats the name as "type",
+	 * which is all a stream without event lines has. */
+	if (name == NULL || name_len == 0) {
+		type = json_object_get(root, "type");
+		name = json_is_string(type) ? json_string_value(type) : "";
+		name_len = strlen(name);
+	}
+	if (anthropic_named(name, name_len, "message_start"))
+		e = anthropic_on_message_start(s, root, emit, arg);
+	else if (anthropic_named(name, name_len, "content_block_start"))
+		e = anthropic_on_block_start(s, root, emit, arg);
+	else if (anthropic_named(name, name_len, "content_block_delta"))
+		e = anthropic_on_block_delta(s, root, emit, arg);
+	else if (anthropic_named(name, name_len, "message_delta"))
+		e = anthropic_on_message_delta(s, root, emit, arg);
+	else if (anthropic_named(name, name_len, "message_stop"))
+		e = ANTHROPIC_EVENT_DONE;
+	else if (anthropic_named(name, name_len, "error"))
+		e = anthropic_on_error(s, root);
+	else
+		/* ping, content_block_stop, and event types Anthropic may add
+		 * (its versioning policy says clients must ignore them). */
+		e = ANTHROPIC_EVENT_NONE;
+out:
+	json_decref(root);
+	return e;
+}
