@@ -6,14 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Gives back out as it was before a failed call (all or nothing). */
-static void anthropic_rollback(struct buf *out, size_t before)
-{
-	out->len = before;
-	if (out->data != NULL)
-		out->data[before] = '\0';
-}
-
 /* Appends v as compact JSON; out is unchanged when it does not fit. */
 static int anthropic_dump(const json_t *v, struct buf *out)
 {
@@ -528,7 +520,7 @@ int anthropic_request(json_t *openai, const struct anthropic_options *o, struct 
 	rc = 0;
 fail:
 	if (rc != 0)
-		anthropic_rollback(out, before);
+		buf_truncate(out, before);
 	buf_free(&b.system);
 	json_decref(b.messages);
 	json_decref(root);
@@ -624,7 +616,7 @@ int anthropic_response(const char *body, size_t len, uint64_t created_unix, stru
 	rc = 0;
 fail:
 	if (rc != 0)
-		anthropic_rollback(out, before);
+		buf_truncate(out, before);
 	buf_free(&text);
 	json_decref(answer);
 	json_decref(message);
@@ -672,7 +664,7 @@ int anthropic_error(unsigned status, const char *body, size_t len, struct buf *o
 	rc = 0;
 fail:
 	if (rc != 0)
-		anthropic_rollback(out, before);
+		buf_truncate(out, before);
 	json_decref(made);
 	json_decref(root);
 	return rc;

@@ -119,17 +119,20 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t n)
 		return 0;
 fail:
 	/* All or nothing: a failed call leaves the buffer as it was. */
-	b->len = before;
-	if (b->data != NULL)
-		b->data[before] = '\0';
+	buf_truncate(b, before);
 	return -1;
 }
 
 void buf_reset(struct buf *b)
 {
-	b->len = 0;
+	buf_truncate(b, 0);
+}
+
+void buf_truncate(struct buf *b, size_t len)
+{
+	b->len = len;
 	if (b->data != NULL)
-		b->data[0] = '\0';
+		b->data[len] = '\0';
 }
 
 void buf_shrink(struct buf *b, size_t keep)

@@ -28,6 +28,10 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t n);
 /* Forgets the bytes, keeps the memory. */
 void buf_reset(struct buf *b);
 
+/* Forgets the bytes after the first len (len <= b->len): undoes appends that
+ * must be all or nothing. */
+void buf_truncate(struct buf *b, size_t len);
+
 /* Frees the memory when more than keep bytes are held, so a reused buffer
  * does not pin the largest body it ever saw. */
 void buf_shrink(struct buf *b, size_t keep);

@@ -22,14 +22,6 @@
  *  "bytes": n}. Pieces are kept as a list and joined once at the end, since
  * appending to one string per piece would copy the answer once per token. */
 
-/* Gives back out as it was before a failed call (all or nothing). */
-static void completion_rollback(struct buf *out, size_t before)
-{
-	out->len = before;
-	if (out->data != NULL)
-		out->data[before] = '\0';
-}
-
 /* Sets key to value, taking value; a NULL value (a failed constructor) fails. */
 static int completion_set(json_t *obj, const char *key, json_t *value)
 {
@@ -218,7 +210,7 @@ int completion_to_sse(const char *answer, size_t len, bool include_usage, struct
 	rc = 0;
 fail:
 	if (rc != 0)
-		completion_rollback(out, before);
+		buf_truncate(out, before);
 	json_decref(chunk);
 	json_decref(root);
 	return rc;

@@ -630,10 +630,7 @@ int jsonscan_canonical(const char *text, size_t len, const char *const *skip, st
 	size_t before = out->len;
 	int rc = jsonscan_canon(text, len, skip, out);
 
-	if (rc != 0) {
-		out->len = before;
-		if (out->data != NULL)
-			out->data[before] = '\0';
-	}
+	if (rc != 0)
+		buf_truncate(out, before);
 	return rc;
 }

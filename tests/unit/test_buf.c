@@ -369,6 +369,24 @@ START_TEST(shrink_frees_memory_above_keep)
 }
 END_TEST
 
+START_TEST(truncate_forgets_the_tail_and_keeps_the_head)
+{
+	struct buf b;
+
+	buf_init(&b, 64);
+	ck_assert_int_eq(buf_append_str(&b, "head"), 0);
+	ck_assert_int_eq(buf_append_str(&b, "tail"), 0);
+	buf_truncate(&b, 4);
+	ck_assert_uint_eq(b.len, 4);
+	ck_assert_str_eq(b.data, "head");
+	ck_assert_int_eq(buf_append_str(&b, "!"), 0);
+	ck_assert_str_eq(b.data, "head!");
+	buf_free(&b);
+	buf_truncate(&b, 0);
+	ck_assert_uint_eq(b.len, 0);
+}
+END_TEST
+
 START_TEST(shrink_keeps_memory_within_keep_and_empties_it)
 {
 	struct buf b;
@@ -438,6 +456,7 @@ Suite *buf_suite(void)
 	tcase_add_test(memory, take_without_a_length_pointer);
 	tcase_add_test(memory, take_of_a_never_filled_buffer_gives_null);
 	tcase_add_test(memory, shrink_frees_memory_above_keep);
+	tcase_add_test(memory, truncate_forgets_the_tail_and_keeps_the_head);
 	tcase_add_test(memory, shrink_keeps_memory_within_keep_and_empties_it);
 	tcase_add_test(memory, free_keeps_max_and_may_be_repeated);
 	suite_add_tcase(s, memory);
