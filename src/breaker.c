@@ -18,6 +18,20 @@ void breaker_init(struct breaker *b, const struct config_breaker *cfg)
 	b->cooldown_ms = b->cfg.cooldown_ms;
 }
 
+void breaker_carry(struct breaker *b, const struct breaker *from)
+{
+	struct config_breaker cfg = b->cfg;
+	uint64_t cap = cfg.cooldown_ms * BREAKER_MAX_COOLDOWNS;
+
+	*b = *from;
+	b->cfg = cfg;
+	b->probes = 0;
+	if (b->state == BREAKER_CLOSED || b->cooldown_ms < cfg.cooldown_ms)
+		b->cooldown_ms = cfg.cooldown_ms;
+	else if (b->cooldown_ms > cap)
+		b->cooldown_ms = cap;
+}
+
 static uint64_t breaker_max(uint64_t a, uint64_t b)
 {
 	return a > b ? a : b;

@@ -58,6 +58,12 @@ struct breaker {
 
 void breaker_init(struct breaker *b, const struct config_breaker *cfg);
 
+/* After a reload: b (fresh from breaker_init with the new settings) takes
+ * from's state, mode, failures and timers, so an upstream that was failing
+ * stays out. The grown cooldown keeps within the new cap; probes in flight
+ * stay with from (their verdicts go there). */
+void breaker_carry(struct breaker *b, const struct breaker *from);
+
 /* Moves open to half-open once retry_at has come, and returns the state. */
 enum breaker_state breaker_state(struct breaker *b, uint64_t now);
 

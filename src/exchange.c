@@ -201,6 +201,10 @@ void exchange_answer(struct exchange *x, unsigned status, struct MHD_Response *r
 		return;
 	}
 	MHD_add_response_header(response, "x-request-id", x->request_id);
+	/* A worker that is draining (a reload, a stop) sends its clients to the
+	 * next connection, which a running worker accepts. */
+	if (x->worker->draining)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 	x->response = response;
 	x->status = status;
 	if (x->suspended) {

@@ -60,6 +60,13 @@ static uint64_t metrics_read(const metrics_counter *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
+/* The counters of worker w, and for w == rt->nworkers those carried over from
+ * before the last reload: every sum runs over w <= rt->nworkers. */
+static const struct metrics *metrics_of(const struct runtime *rt, unsigned w)
+{
+	return w < rt->nworkers ? &rt->workers[w].metrics : &rt->carried;
+}
+
 static int metrics_render_requests(const struct runtime *rt, struct buf *out)
 {
 	unsigned ep, status, w;
@@ -71,8 +78,8 @@ static int metrics_render_requests(const struct runtime *rt, struct buf *out)
 		for (status = 0; status < 600; status++) {
 			uint64_t sum = 0;
 
-			for (w = 0; w < rt->nworkers; w++)
-				sum += metrics_read(&rt->workers[w].metrics.requests[ep][status]);
+			for (w = 0; w <= rt->nworkers; w++)
+				sum += metrics_read(&metrics_of(rt, w)->requests[ep][status]);
 			if (sum > 0)
 				rc |= buf_printf(out, "detour_requests_total{endpoint=\"%s\",code=\"%u\"} %llu\n",
 						 metrics_endpoint_names[ep], status, (unsigned long long)sum);
@@ -91,11 +98,11 @@ static int metrics_render_durations(const struct runtime *rt, struct buf *out)
 	for (ep = 0; ep < METRICS_ENDPOINTS; ep++) {
 		uint64_t cumulative = 0, sum_ms = 0;
 
-		for (w = 0; w < rt->nworkers; w++)
-			sum_ms += metrics_read(&rt->workers[w].metrics.duration_ms_sum[ep]);
+		for (w = 0; w <= rt->nworkers; w++)
+			sum_ms += metrics_read(&metrics_of(rt, w)->duration_ms_sum[ep]);
 		for (b = 0; b < METRICS_BUCKETS; b++) {
-			for (w = 0; w < rt->nworkers; w++)
-				cumulative += metrics_read(&rt->workers[w].metrics.duration_buckets[ep][b]);
+			for (w = 0; w <= rt->nworkers; w++)
+				cumulative += metrics_read(&metrics_of(rt, w)->duration_buckets[ep][b]);
 			if (metrics_bounds_ms[b] == UINT64_MAX)
 				rc |= buf_printf(out, "detour_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
 						 metrics_endpoint_names[ep], (unsigned long long)cumulative);
@@ -124,8 +131,8 @@ static int metrics_render_attempts(const struct runtime *rt, struct buf *out)
 		for (a = 0; a < METRICS_ATTEMPTS; a++) {
 			uint64_t sum = 0;
 
-			for (w = 0; w < rt->nworkers; w++)
-				sum += metrics_read(&rt->workers[w].metrics.attempts[u * METRICS_ATTEMPTS + a]);
+			for (w = 0; w <= rt->nworkers; w++)
+				sum += metrics_read(&metrics_of(rt, w)->attempts[u * METRICS_ATTEMPTS + a]);
 			rc |= buf_printf(out, "detour_upstream_attempts_total{upstream=\"%s\",result=\"%s\"} %llu\n",
 					 rt->cfg->upstreams[u].name, metrics_attempt_names[a],
 					 (unsigned long long)sum);
@@ -139,8 +146,8 @@ static uint64_t metrics_sum(const struct runtime *rt, size_t offset)
 	uint64_t sum = 0;
 	unsigned w;
 
-	for (w = 0; w < rt->nworkers; w++)
-		sum += metrics_read((const metrics_counter *)((const char *)&rt->workers[w].metrics + offset));
+	for (w = 0; w <= rt->nworkers; w++)
+		sum += metrics_read((const metrics_counter *)((const char *)metrics_of(rt, w) + offset));
 	return sum;
 }
 
@@ -197,4 +204,56 @@ int metrics_render(const struct runtime *rt, struct buf *out)
 	rc |= metrics_render_degradation(rt, out);
 	rc |= metrics_render_circuits(rt, out);
 	return rc == 0 ? 0 : -1;
+}
+
+/* Adds to into what old counted at offset (all workers and what old itself
+ * carried) since the last call, as recorded in handed. */
+static void metrics_hand_over(metrics_counter *into, const struct runtime *old, metrics_counter *handed, size_t offset)
+{
+	uint64_t total = metrics_sum(old, offset), before = metrics_read(handed);
+
+	if (total > before) {
+		metrics_add(into, total - before);
+		metrics_add(handed, total - before);
+	}
+}
+
+void metrics_carry(struct metrics *into, const struct config *cfg, struct runtime *old)
+{
+	/* The counters at fixed places, as runs of (first, count). */
+	static const struct { size_t offset, count; } runs[] = {
+		{ offsetof(struct metrics, requests), METRICS_ENDPOINTS * 600 },
+		{ offsetof(struct metrics, duration_buckets), METRICS_ENDPOINTS * METRICS_BUCKETS },
+		{ offsetof(struct metrics, duration_ms_sum), METRICS_ENDPOINTS },
+		{ offsetof(struct metrics, degraded), CONFIG_LEVEL_OFFLINE + 1 },
+		{ offsetof(struct metrics, cache_hits), 1 },
+		{ offsetof(struct metrics, cache_misses), 1 },
+	};
+	const struct config_upstream *now;
+	size_t r, i, u, a, offset;
+	unsigned w;
+
+	for (r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+		for (i = 0; i < runs[r].count; i++) {
+			offset = runs[r].offset + i * sizeof(metrics_counter);
+			metrics_hand_over((metrics_counter *)((char *)into + offset), old,
+					  (metrics_counter *)((char *)&old->handed_over + offset), offset);
+		}
+	}
+	/* Upstreams are matched by name; the counts of one the reload removed go with it. */
+	for (u = 0; u < old->cfg->nupstreams; u++) {
+		now = config_find_upstream(cfg, old->cfg->upstreams[u].name);
+		if (now == NULL || now->index >= into->nupstreams)
+			continue;
+		for (a = 0; a < METRICS_ATTEMPTS; a++) {
+			uint64_t total = 0, before = metrics_read(&old->handed_over.attempts[u * METRICS_ATTEMPTS + a]);
+
+			for (w = 0; w <= old->nworkers; w++)
+				total += metrics_read(&metrics_of(old, w)->attempts[u * METRICS_ATTEMPTS + a]);
+			if (total > before) {
+				metrics_add(&into->attempts[now->index * METRICS_ATTEMPTS + a], total - before);
+				metrics_add(&old->handed_over.attempts[u * METRICS_ATTEMPTS + a], total - before);
+			}
+		}
+	}
 }

@@ -60,6 +60,12 @@ void metrics_request(struct metrics *m, enum metrics_endpoint ep, unsigned statu
 /* Counts one attempt on upstream index u. */
 void metrics_attempt(struct metrics *m, size_t u, enum metrics_attempt what);
 
+/* After a reload: adds to into (the new runtime's carried counters, laid out
+ * for cfg) what old's workers and carried counters hold beyond what earlier
+ * calls handed over (old->handed_over). Called once as the new runtime
+ * starts, and once more when old's workers have drained. */
+void metrics_carry(struct metrics *into, const struct config *cfg, struct runtime *old);
+
 /* Appends the Prometheus text of every worker's counters and the shared state. */
 int metrics_render(const struct runtime *rt, struct buf *out);
 

@@ -15,13 +15,18 @@ int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t
 	rt->cfg = cfg;
 	rt->started_wall_ms = clock_wall_ms();
 	degrade_init(&rt->degrade, cfg->degradation.mode);
+	if (metrics_init(&rt->carried, cfg->nupstreams) != 0 || metrics_init(&rt->handed_over, cfg->nupstreams) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (cfg->degradation.cache.entries > 0) {
 		rt->cache = cache_create(cfg->degradation.cache.entries, cfg->degradation.cache.max_bytes,
 					 cfg->degradation.cache.ttl_ms);
 		if (rt->cache == NULL) {
 			snprintf(err, errlen, "out of memory for the cache");
-			return -1;
+			goto fail;
 		}
+		rt->owns_cache = true;
 	}
 	rt->upstreams = calloc(cfg->nupstreams, sizeof *rt->upstreams);
 	if (rt->upstreams == NULL) {
@@ -41,6 +46,8 @@ fail:
 	rt->upstreams = NULL;
 	cache_free(rt->cache);
 	rt->cache = NULL;
+	metrics_free(&rt->carried);
+	metrics_free(&rt->handed_over);
 	return -1;
 }
 
@@ -52,6 +59,48 @@ void runtime_free(struct runtime *rt)
 		for (i = 0; i < rt->cfg->nupstreams; i++)
 			upstream_free(&rt->upstreams[i]);
 	free(rt->upstreams);
-	cache_free(rt->cache);
+	if (rt->owns_cache)
+		cache_free(rt->cache);
+	metrics_free(&rt->carried);
+	metrics_free(&rt->handed_over);
 	memset(rt, 0, sizeof *rt);
+}
+
+/* The cache's limits in both files are the same. */
+static bool runtime_same_cache(const struct config *a, const struct config *b)
+{
+	return a->degradation.cache.entries == b->degradation.cache.entries &&
+	       a->degradation.cache.max_bytes == b->degradation.cache.max_bytes &&
+	       a->degradation.cache.ttl_ms == b->degradation.cache.ttl_ms;
+}
+
+void runtime_carry(struct runtime *rt, struct runtime *old)
+{
+	const struct config_upstream *before;
+	size_t i;
+
+	rt->started_wall_ms = old->started_wall_ms;
+	for (i = 0; i < rt->cfg->nupstreams; i++) {
+		before = config_find_upstream(old->cfg, rt->cfg->upstreams[i].name);
+		if (before != NULL)
+			upstream_carry(&rt->upstreams[i], runtime_upstream(old, before));
+	}
+	/* A pin set over /admin/degradation outlives the reload; a new mode in the file wins. */
+	if (rt->cfg->degradation.mode == old->cfg->degradation.mode)
+		degrade_set_mode(&rt->degrade, degrade_mode(&old->degrade));
+	atomic_store(&rt->degrade.last_degraded_ms, atomic_load(&old->degrade.last_degraded_ms));
+	atomic_store(&rt->degrade.last_level, atomic_load(&old->degrade.last_level));
+	/* The cached answers stay good: the old workers go on using the cache
+	 * while they drain, and the new runtime frees it. */
+	if (old->cache != NULL && old->owns_cache &&
+	    runtime_same_cache(rt->cfg, old->cfg)) {
+		cache_free(rt->cache);
+		rt->cache = old->cache;
+		old->owns_cache = false;
+	}
+}
+
+void runtime_carry_metrics(struct runtime *rt, struct runtime *old)
+{
+	metrics_carry(&rt->carried, rt->cfg, old);
 }

@@ -9,6 +9,7 @@
 #include "cache.h"
 #include "config.h"
 #include "degrade.h"
+#include "metrics.h"
 #include "upstream.h"
 
 struct worker;
@@ -24,11 +25,27 @@ struct runtime {
 	atomic_uint_fast64_t retries_active;   /* retries waiting or under way */
 	struct degrade degrade;       /* the pinned floor, and what was served recently */
 	struct cache *cache;          /* NULL when degradation.cache.entries is 0 */
+	bool owns_cache;              /* false once a reload handed the cache to the next runtime */
+	struct metrics carried;       /* counters of the runtimes before a reload */
+	struct metrics handed_over;   /* what of this runtime's counters its successor already has */
 };
 
 /* Builds the shared state for cfg (borrowed; it must outlive rt). */
 int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t errlen);
 void runtime_free(struct runtime *rt);
+
+/*
+ * After a reload, before rt's workers start: rt takes from old (still
+ * serving) what must outlive a configuration: each upstream's breaker and
+ * counters (matched by name and base_url), the operator's degradation pin
+ * (unless the file changed degradation.mode), the cache (when its limits did
+ * not change) and the start time.
+ */
+void runtime_carry(struct runtime *rt, struct runtime *old);
+
+/* rt adds old's request counters to its own: as rt starts, and again once
+ * old's workers have stopped (only what they counted since). */
+void runtime_carry_metrics(struct runtime *rt, struct runtime *old);
 
 /* The runtime upstream behind a configured one. */
 static inline struct upstream *runtime_upstream(const struct runtime *rt, const struct config_upstream *cfg)

@@ -363,8 +363,13 @@ int server_start(struct worker *w, char *err, size_t errlen)
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONNECTION_MEMORY,
 				  MHD_OPTION_NOTIFY_COMPLETED, server_completed, w,
 				  MHD_OPTION_EXTERNAL_LOGGER, server_log, w,
+				  /* -1 (none) makes libmicrohttpd bind its own. */
+				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)w->listen_fd,
 				  MHD_OPTION_END);
 	if (w->mhd == NULL) {
+		/* An adopted socket is libmicrohttpd's now, closed or not: at worst
+		 * one descriptor stays open after a failed reload. */
+		w->listen_fd = -1;
 		snprintf(err, errlen, "worker %u: cannot start the HTTP server on %s:%u", w->id,
 			 cfg->server.host, cfg->server.port);
 		return -1;
@@ -398,6 +403,16 @@ void server_run(struct worker *w)
 		timers_disarm(&w->timers, &w->mhd_timer);
 }
 
+unsigned server_connections(const struct worker *w)
+{
+	const union MHD_DaemonInfo *info;
+
+	if (w->mhd == NULL)
+		return 0;
+	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info != NULL ? info->num_connections : 0;
+}
+
 void server_quiesce(struct worker *w)
 {
 	if (w->mhd == NULL || w->listen_fd < 0)
@@ -427,4 +442,5 @@ void server_stop(struct worker *w)
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->mhd_fd, NULL);
 	MHD_stop_daemon(w->mhd);
 	w->mhd = NULL;
+	w->listen_fd = -1;
 }

@@ -18,6 +18,9 @@ void server_run(struct worker *w);
 /* Stops accepting new connections; requests on open ones still complete. */
 void server_quiesce(struct worker *w);
 
+/* Client connections the worker's server holds open, busy or idle. */
+unsigned server_connections(const struct worker *w);
+
 /* Answers every waiting exchange with 503 and closes the daemon. */
 void server_stop(struct worker *w);
 

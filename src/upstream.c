@@ -98,6 +98,22 @@ void upstream_free(struct upstream *u)
 	memset(u, 0, sizeof *u);
 }
 
+void upstream_carry(struct upstream *u, struct upstream *from)
+{
+	if (strcmp(u->cfg->base_url, from->cfg->base_url) != 0 || u->cfg->provider != from->cfg->provider)
+		return;
+	atomic_store(&u->requests, atomic_load(&from->requests));
+	atomic_store(&u->successes, atomic_load(&from->successes));
+	atomic_store(&u->failures, atomic_load(&from->failures));
+	pthread_mutex_lock(&from->lock);
+	u->last_error = from->last_error;
+	breaker_carry(&u->breaker, &from->breaker);
+	u->health_at_wall_ms = from->health_at_wall_ms;
+	u->health_ok = from->health_ok;
+	memcpy(u->health_error, from->health_error, sizeof u->health_error);
+	pthread_mutex_unlock(&from->lock);
+}
+
 const char *upstream_url(const struct upstream *u, enum request_kind kind)
 {
 	switch (kind) {

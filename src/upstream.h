@@ -72,6 +72,11 @@ struct upstream_view {
 int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *err, size_t errlen);
 void upstream_free(struct upstream *u);
 
+/* After a reload: u (just initialised) takes from's counters, last error,
+ * breaker and last health check, when both name the same server (same
+ * base_url); otherwise u starts afresh. from may still be in use. */
+void upstream_carry(struct upstream *u, struct upstream *from);
+
 /* The URL for a request kind. */
 const char *upstream_url(const struct upstream *u, enum request_kind kind);
 

@@ -19,6 +19,11 @@
 
 #define WORKER_EVENTS 256
 
+/* A connection accepted just before the worker stopped accepting may not
+ * have sent its request yet: it has this long to, before an open connection
+ * with no request counts as idle and is closed. */
+#define WORKER_GRACE_MS 250
+
 static void worker_drain_fire(struct timer *t)
 {
 	(void)t; /* Waking the loop is enough: it sees the deadline has passed. */
@@ -33,7 +38,9 @@ static void worker_on_wake(struct worker *w)
 	if (atomic_load(&w->stop) && !w->draining) {
 		w->draining = true;
 		w->drain_deadline_ms = clock_now_ms() + w->rt->cfg->server.drain_timeout_ms;
+		w->drain_grace_ms = clock_now_ms() + WORKER_GRACE_MS;
 		timers_arm(&w->timers, &w->drain_timer, w->drain_deadline_ms);
+		timers_arm(&w->timers, &w->grace_timer, w->drain_grace_ms);
 		server_quiesce(w);
 	}
 }
@@ -61,7 +68,7 @@ static void worker_end_open_exchanges(struct worker *w)
 /* True when the worker may stop: nothing open, or the flush after the drain is over. */
 static bool worker_drained(struct worker *w, uint64_t now)
 {
-	if (w->nexchanges == 0)
+	if (w->nexchanges == 0 && (server_connections(w) == 0 || now >= w->drain_grace_ms))
 		return true;
 	if (now < w->drain_deadline_ms)
 		return false;
@@ -137,6 +144,9 @@ static void worker_cleanup(struct worker *w)
 	w->health = NULL;
 	if (w->mhd != NULL)
 		server_stop(w);
+	else if (w->listen_fd >= 0)
+		close(w->listen_fd); /* adopted, never handed to libmicrohttpd */
+	w->listen_fd = -1;
 	engine_free(w->engine);
 	w->engine = NULL;
 	exchange_recycle_released(w);
@@ -148,7 +158,6 @@ static void worker_cleanup(struct worker *w)
 	}
 	w->nspare = 0;
 	timers_free(&w->timers);
-	metrics_free(&w->metrics);
 	if (w->wakefd >= 0)
 		close(w->wakefd);
 	if (w->epfd >= 0)
@@ -156,7 +165,7 @@ static void worker_cleanup(struct worker *w)
 	w->wakefd = w->epfd = -1;
 }
 
-int worker_start(struct worker *w, struct runtime *rt, unsigned id, char *err, size_t errlen)
+int worker_start(struct worker *w, struct runtime *rt, unsigned id, int listen_fd, char *err, size_t errlen)
 {
 	struct epoll_event ev;
 	int rc;
@@ -164,11 +173,12 @@ int worker_start(struct worker *w, struct runtime *rt, unsigned id, char *err, s
 	memset(w, 0, sizeof *w);
 	w->id = id;
 	w->rt = rt;
-	w->listen_fd = -1;
+	w->listen_fd = listen_fd;
 	w->mhd_fd = -1;
 	atomic_init(&w->stop, false);
 	timers_init(&w->timers);
 	timer_init(&w->drain_timer, worker_drain_fire, w);
+	timer_init(&w->grace_timer, worker_drain_fire, w);
 	rng_seed(&w->rng);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -205,6 +215,7 @@ int worker_start(struct worker *w, struct runtime *rt, unsigned id, char *err, s
 	return 0;
 fail:
 	worker_cleanup(w);
+	metrics_free(&w->metrics);
 	return -1;
 }
 
@@ -223,4 +234,9 @@ void worker_join(struct worker *w)
 		pthread_join(w->thread, NULL);
 	w->started = false;
 	worker_cleanup(w);
+}
+
+void worker_free_counters(struct worker *w)
+{
+	metrics_free(&w->metrics);
 }

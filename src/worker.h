@@ -66,18 +66,26 @@ struct worker {
 	bool ending;                /* drain_timeout passed; open requests were ended */
 	uint64_t drain_deadline_ms;
 	struct timer drain_timer;
+	uint64_t drain_grace_ms;    /* until then an open connection may still bring a request */
+	struct timer grace_timer;
 };
 
 /* Creates the worker's loop, server and engine and starts its thread.
- * Returns 0, or -1 with err filled (nothing left running). */
-int worker_start(struct worker *w, struct runtime *rt, unsigned id, char *err, size_t errlen);
+ * listen_fd is a listening socket to adopt (handed over by the worker this
+ * one replaces after a reload; the worker owns it from now on, even on
+ * failure), or -1 to bind one. Returns 0, or -1 with err filled (nothing
+ * left running). */
+int worker_start(struct worker *w, struct runtime *rt, unsigned id, int listen_fd, char *err, size_t errlen);
 
 /* Asks the worker to stop accepting, finish its exchanges within
  * server.drain_timeout, and exit. Safe from any thread. */
 void worker_request_stop(struct worker *w);
 
-/* Waits for the thread and frees everything it held. */
+/* Waits for the thread and frees everything it held but its counters, which
+ * stay readable (a reload hands them to the next generation). */
 void worker_join(struct worker *w);
+
+void worker_free_counters(struct worker *w);
 
 /* libmicrohttpd has work (a resumed connection): run it before the next wait. */
 static inline void worker_server_due(struct worker *w) { w->mhd_due = true; }

@@ -191,16 +191,42 @@ class Detour(Process):
 
     def __init__(self, yaml_text, env=None, workers=2):
         self.port = free_port()
+        self.workers = workers
+        self.config = tempfile.NamedTemporaryFile('w', prefix='detour-', suffix='.yaml', delete=False)
+        self.config.close()
+        self.write_config(yaml_text)
+        super().__init__([DETOURD, '-c', self.config.name], 'detourd', env=env)
+        wait_for_port(self.port, self.proc, 'detourd')
+
+    def write_config(self, yaml_text):
+        """Writes the configuration file, with this detourd's server.listen added."""
         listen = '  listen: 127.0.0.1:%d\n' % self.port
         if 'server:' in yaml_text:
             yaml_text = yaml_text.replace('server:\n', 'server:\n' + listen, 1)
         else:
-            yaml_text = 'server:\n%s  workers: %d\n' % (listen, workers) + yaml_text
-        self.config = tempfile.NamedTemporaryFile('w', prefix='detour-', suffix='.yaml', delete=False)
-        self.config.write(yaml_text)
-        self.config.close()
-        super().__init__([DETOURD, '-c', self.config.name], 'detourd', env=env)
-        wait_for_port(self.port, self.proc, 'detourd')
+            yaml_text = 'server:\n%s  workers: %d\n' % (listen, self.workers) + yaml_text
+        with open(self.config.name, 'w') as f:
+            f.write(yaml_text)
+
+    RELOAD_ENDS = ('info reloaded ', 'error reload refused', 'error reload failed')
+
+    def reload(self, yaml_text=None, timeout=10.0):
+        """Rewrites the file (when given), sends SIGHUP and waits for detourd to say
+        how the reload went; returns that log line."""
+        if yaml_text is not None:
+            self.write_config(yaml_text)
+        seen = self._reload_lines()
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self._reload_lines()
+            if len(lines) > len(seen):
+                return lines[-1]
+            time.sleep(0.02)
+        raise AssertionError('detourd said nothing of the reload within %.0f s:\n%s' % (timeout, self.output()[-2000:]))
+
+    def _reload_lines(self):
+        return [l for l in self.output().splitlines() if any(end in l for end in self.RELOAD_ENDS)]
 
     def request(self, method, path, body=None, headers=None, timeout=15):
         return request(self.port, method, path, body, headers, timeout)

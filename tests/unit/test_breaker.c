@@ -217,6 +217,64 @@ START_TEST(names_for_status_pages)
 }
 END_TEST
 
+START_TEST(a_reload_keeps_an_open_breaker_open_under_the_new_settings)
+{
+	struct breaker old, fresh;
+	enum breaker_reason why;
+
+	make(&old, 2, 10000, 1000, 1);
+	breaker_failure(&old, 100, false, -1);
+	breaker_failure(&old, 200, false, -1);
+	/* Two failed probes: the cooldown grew to 4 s. */
+	ck_assert_int_eq(admit(&old, 1300), BREAKER_PROBE);
+	breaker_failure(&old, 1300, true, -1);
+	ck_assert_int_eq(admit(&old, 3400), BREAKER_PROBE);
+	breaker_failure(&old, 3400, true, -1);
+	ck_assert_uint_eq(old.cooldown_ms, 4000);
+	ck_assert_uint_eq(old.retry_at_ms, 7400);
+
+	/* The new settings: a 300 ms cooldown, so at most 3 s. */
+	make(&fresh, 5, 20000, 300, 2);
+	breaker_carry(&fresh, &old);
+	ck_assert_int_eq(breaker_state(&fresh, 3500), BREAKER_OPEN);
+	ck_assert_int_eq(breaker_admit(&fresh, 3500, &why), BREAKER_REJECT);
+	ck_assert_int_eq(why, BREAKER_REASON_OPEN);
+	ck_assert_uint_eq(fresh.retry_at_ms, 7400);
+	ck_assert_uint_eq(fresh.cooldown_ms, 3000);
+	ck_assert_uint_eq(fresh.cfg.failures, 5);
+	ck_assert_uint_eq(fresh.cfg.half_open_probes, 2);
+	ck_assert_uint_eq(fresh.consecutive, old.consecutive);
+}
+END_TEST
+
+START_TEST(a_reload_keeps_an_operators_mode_and_leaves_probes_behind)
+{
+	struct breaker old, fresh;
+
+	make(&old, 1, 10000, 1000, 1);
+	breaker_failure(&old, 0, false, -1);
+	ck_assert_int_eq(admit(&old, 1000), BREAKER_PROBE);
+	make(&fresh, 1, 10000, 1000, 1);
+	breaker_carry(&fresh, &old);
+	/* The old probe reports to the old breaker; the new one may send its own. */
+	ck_assert_uint_eq(fresh.probes, 0);
+	ck_assert_int_eq(admit(&fresh, 1000), BREAKER_PROBE);
+
+	make(&old, 3, 10000, 1000, 1);
+	breaker_set_mode(&old, BREAKER_FORCED_OPEN, 0);
+	make(&fresh, 3, 10000, 500, 1);
+	breaker_carry(&fresh, &old);
+	ck_assert_int_eq(fresh.mode, BREAKER_FORCED_OPEN);
+	ck_assert_int_eq(admit(&fresh, 5000), BREAKER_REJECT);
+
+	/* A closed breaker takes the new cooldown as it is. */
+	make(&old, 3, 10000, 1000, 1);
+	make(&fresh, 3, 10000, 500, 1);
+	breaker_carry(&fresh, &old);
+	ck_assert_uint_eq(fresh.cooldown_ms, 500);
+}
+END_TEST
+
 Suite *breaker_suite(void)
 {
 	Suite *s = suite_create("breaker");
@@ -235,6 +293,8 @@ Suite *breaker_suite(void)
 	tcase_add_test(tc, health_pass_half_opens_early_and_failure_counts);
 	tcase_add_test(tc, forced_modes_override_and_auto_hands_back_closed);
 	tcase_add_test(tc, names_for_status_pages);
+	tcase_add_test(tc, a_reload_keeps_an_open_breaker_open_under_the_new_settings);
+	tcase_add_test(tc, a_reload_keeps_an_operators_mode_and_leaves_probes_behind);
 	suite_add_tcase(s, tc);
 	return s;
 }
