@@ -1,8 +1,6 @@
 /* main.c — detourd's command line, start-up, signals and shutdown. */
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +9,9 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "generation.h"
 #include "log.h"
-#include "runtime.h"
 #include "server.h"
-#include "worker.h"
 
 #define MAIN_DEFAULT_CONFIG "/etc/detour/detour.yaml"
 
@@ -48,142 +45,10 @@ static void main_raise_fd_limit(void)
 	}
 }
 
-/*
- * One configuration and everything running on it. A reload starts the next
- * generation beside this one, then lets this one drain and go: exchanges
- * never move between generations, so nothing in the request path is shared
- * across a reload but what the runtime hands over on purpose.
- */
-struct main_generation {
-	struct config *cfg;
-	struct runtime rt;
-};
-
-static void main_generation_stop(struct main_generation *g)
-{
-	unsigned i;
-
-	for (i = 0; i < g->rt.nworkers; i++)
-		worker_request_stop(&g->rt.workers[i]);
-	for (i = 0; i < g->rt.nworkers; i++)
-		worker_join(&g->rt.workers[i]);
-}
-
-/* Frees a stopped generation, its configuration included. */
-static void main_generation_free(struct main_generation *g)
-{
-	unsigned i;
-
-	for (i = 0; i < g->rt.nworkers; i++)
-		worker_free_counters(&g->rt.workers[i]);
-	free(g->rt.workers);
-	runtime_free(&g->rt);
-	config_free(g->cfg);
-	free(g);
-}
-
-static bool main_same_address(const struct config *a, const struct config *b)
-{
-	return strcmp(a->server.host, b->server.host) == 0 && a->server.port == b->server.port;
-}
-
-/* The listening socket worker i of the next generation takes over from prev,
- * so no connection waiting to be accepted is dropped; -1: it binds its own. */
-static int main_handed_socket(const struct main_generation *prev, const struct config *cfg, unsigned i)
-{
-	if (prev == NULL || !main_same_address(prev->cfg, cfg) || i >= prev->rt.nworkers ||
-	    prev->rt.workers[i].listen_fd < 0)
-		return -1;
-	return fcntl(prev->rt.workers[i].listen_fd, F_DUPFD_CLOEXEC, 0);
-}
-
-/*
- * Starts the workers of cfg (taken; freed on failure), carrying over prev's
- * state when there is a prev (which keeps serving). Returns the running
- * generation, or NULL with err filled and prev as it was.
- */
-static struct main_generation *main_generation_start(struct config *cfg, struct main_generation *prev, char *err,
-						      size_t errlen)
-{
-	struct main_generation *g = calloc(1, sizeof *g);
-	unsigned i;
-
-	if (g == NULL) {
-		snprintf(err, errlen, "out of memory");
-		config_free(cfg);
-		return NULL;
-	}
-	g->cfg = cfg;
-	if (runtime_init(&g->rt, cfg, err, errlen) != 0) {
-		config_free(cfg);
-		free(g);
-		return NULL;
-	}
-	if (prev != NULL)
-		runtime_carry(&g->rt, &prev->rt);
-	g->rt.workers = calloc(cfg->server.workers, sizeof *g->rt.workers);
-	if (g->rt.workers == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	for (i = 0; i < cfg->server.workers; i++) {
-		if (worker_start(&g->rt.workers[i], &g->rt, i, main_handed_socket(prev, cfg, i), err, errlen) != 0)
-			goto fail;
-		g->rt.nworkers = i + 1;
-	}
-	if (prev != NULL)
-		runtime_carry_metrics(&g->rt, &prev->rt);
-	return g;
-fail:
-	main_generation_stop(g);
-	/* The cache goes back to the generation that keeps serving. */
-	if (prev != NULL && prev->rt.cache == g->rt.cache && g->rt.owns_cache) {
-		prev->rt.owns_cache = true;
-		g->rt.owns_cache = false;
-	}
-	main_generation_free(g);
-	return NULL;
-}
-
-/* SIGHUP: the file is read again; a configuration that fails its checks, or
- * workers that cannot start, leave the running generation as it was. */
-static void main_reload(const char *path, struct main_generation **current)
-{
-	struct main_generation *old = *current, *next;
-	struct config *cfg = NULL;
-	char err[1024];
-
-	log_info("SIGHUP: reloading %s", path);
-	if (config_load(path, &cfg, err, sizeof err) != 0) {
-		log_error("reload refused; still serving the previous configuration: %s", err);
-		return;
-	}
-	if (!main_same_address(cfg, old->cfg) &&
-	    server_probe_address(cfg->server.host, cfg->server.port, err, sizeof err) != 0) {
-		log_error("reload refused; still serving the previous configuration: %s", err);
-		config_free(cfg);
-		return;
-	}
-	next = main_generation_start(cfg, old, err, sizeof err);
-	if (next == NULL) {
-		log_error("reload failed; still serving the previous configuration: %s", err);
-		return;
-	}
-	*current = next;
-	log_set_level(next->cfg->log.level);
-	log_info("reloaded %s: listening on %s:%u with %u workers, %zu upstreams, %zu routes", path,
-		 next->cfg->server.host, next->cfg->server.port, next->cfg->server.workers, next->cfg->nupstreams,
-		 next->cfg->nroutes);
-	main_generation_stop(old);
-	runtime_carry_metrics(&next->rt, &old->rt);
-	main_generation_free(old);
-	log_info("the previous configuration's requests are finished");
-}
-
 /* Serves cfg (taken) until SIGTERM or SIGINT; SIGHUP reloads path. */
 static int main_serve(const char *path, struct config *cfg)
 {
-	struct main_generation *g;
+	struct generation *g;
 	sigset_t signals;
 	char err[512];
 	uint64_t drain_ms;
@@ -200,7 +65,7 @@ static int main_serve(const char *path, struct config *cfg)
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
-	g = main_generation_start(cfg, NULL, err, sizeof err);
+	g = generation_start(cfg, NULL, err, sizeof err);
 	if (g == NULL) {
 		fprintf(stderr, "detourd: %s\n", err);
 		return 1;
@@ -212,12 +77,12 @@ static int main_serve(const char *path, struct config *cfg)
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		if (sig == SIGHUP)
-			main_reload(path, &g);
+			generation_reload(path, &g);
 	}
 	drain_ms = g->cfg->server.drain_timeout_ms;
 	log_info("signal %d: stopping; open requests have %llu ms to finish", sig, (unsigned long long)drain_ms);
-	main_generation_stop(g);
-	main_generation_free(g);
+	generation_stop(g);
+	generation_free(g);
 	log_info("stopped");
 	return 0;
 }
