@@ -814,7 +814,7 @@ static int config_secret_from_file(struct config_reader *r, const yaml_node_t *n
 	if (config_text(r, node, &name) < 0 || (path = config_resolve(r, node, name)) == NULL)
 		goto fail;
 	if (config_slurp(path, CONFIG_SECRET_FILE_MAX, &buf, &len) < 0) {
-		config_fail(r, node, "cannot read %s: %s", path, strerror(errno));
+		config_fail(r, node, "cannot read the file named here (not shown, in case it is a key): %s", strerror(errno));
 		goto fail;
 	}
 	len = config_trim(buf, len);
@@ -1003,7 +1003,7 @@ static int config_read_client_keys(struct config_reader *r, const yaml_node_t *m
 	if (config_text(r, v, &name) < 0 || (path = config_resolve(r, v, name)) == NULL)
 		goto fail;
 	if (config_slurp(path, CONFIG_SECRET_FILE_MAX, &buf, &len) < 0) {
-		config_fail(r, v, "cannot read %s: %s", path, strerror(errno));
+		config_fail(r, v, "cannot read the file named here (not shown, in case it is a key): %s", strerror(errno));
 		goto fail;
 	}
 	for (size_t i = 0; i < len; i++)

@@ -605,6 +605,7 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 		upstream_describe_status(u, r->status, r->body.data, r->body.len, words, sizeof words);
 	else
 		snprintf(words, sizeof words, "%s", r->error_text);
+	upstream_redact(u, words);
 	if (status == 429 || status == 503)
 		pause = r->retry_after_ms;
 	else

@@ -266,8 +266,10 @@ static int stream_fail(struct exchange *x, enum engine_error error, const char *
 	s->failed = true;
 	s->fail_error = error;
 	snprintf(s->fail_text, sizeof s->fail_text, "%s", words);
+	/* The words may be the upstream's own, from an error event. */
+	upstream_redact(x->upstream, s->fail_text);
 	if (s->committed)
-		stream_append_error(s, "stream_interrupted", words, x->upstream->cfg->name);
+		stream_append_error(s, "stream_interrupted", s->fail_text, x->upstream->cfg->name);
 	return STREAM_STOP;
 }
 

@@ -238,24 +238,25 @@ void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out)
 	pthread_mutex_unlock(&u->lock);
 }
 
-void upstream_last_error(struct upstream *u, struct upstream_error *out)
-{
-	pthread_mutex_lock(&u->lock);
-	*out = u->last_error;
-	pthread_mutex_unlock(&u->lock);
-}
-
-/* Replaces every occurrence of the upstream's key in s, in case an error page echoes it. */
-static void upstream_redact(const struct upstream *u, char *s)
+void upstream_redact(const struct upstream *u, char *s)
 {
 	const char *key = u->cfg->api_key;
-	size_t klen;
-	char *hit;
+	size_t klen, len, n;
+	char *at = s, *hit;
 
 	if (key == NULL || (klen = strlen(key)) < 4)
 		return;
-	while ((hit = strstr(s, key)) != NULL) {
+	while ((hit = strstr(at, key)) != NULL) {
 		memset(hit, '*', klen);
+		at = hit + klen;
+	}
+	/* A text cut short may end in the first part of the key. */
+	len = strlen(s);
+	for (n = klen - 1 < len ? klen - 1 : len; n >= 4; n--) {
+		if (memcmp(s + len - n, key, n) == 0) {
+			memset(s + len - n, '*', n);
+			break;
+		}
 	}
 }
 

@@ -101,8 +101,10 @@ void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now)
 
 void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out);
 
-/* A consistent copy of the last error. */
-void upstream_last_error(struct upstream *u, struct upstream_error *out);
+/* Masks with '*' the upstream's key wherever it stands in s, and a first part
+ * of it (4 bytes or more) left at the end of a text that was cut short: any
+ * upstream text detour keeps or passes on goes through it first. */
+void upstream_redact(const struct upstream *u, char *s);
 
 /*
  * Writes into out a short, key-free description of a failed HTTP answer: the

@@ -130,6 +130,31 @@ class StreamTest(DetourTestCase):
         c = d.request('GET', '/circuits').json()['circuits']['primary']
         self.assertEqual(c['failures_in_window'], 1)   # it counts against the breaker
 
+    def test_an_upstream_that_echoes_its_key_never_gets_it_past_detour(self):
+        # The mock puts its name in its error texts; here its name is the key detour sends it.
+        key = 'sk-echoed-secret-0123456789abcdef'
+        primary = self.mock(key, '--stream-error-after', '2')
+        d = self.detour(config(primary.url, primary={'api_key_env': 'ECHO_KEY'}), env={'ECHO_KEY': key})
+        conn, resp = stream_request(d.port)
+        lines = read_events(resp)
+        conn.close()
+        errors = [l for l in lines if l.startswith('data: {"error"')]
+        self.assertEqual(len(errors), 1, lines)
+        self.assertIn('injected stream error', errors[0])     # the upstream's words do come through
+        primary.faults(stream_error_after=0)                      # before the commit: in the 502's attempts
+        conn, resp = stream_request(d.port)
+        body = resp.read().decode()
+        conn.close()
+        self.assertEqual(resp.status, 502, body)
+        self.assertIn('injected stream error', body)
+        primary.faults(status=503)                                # a whole error answer
+        r = d.chat()
+        self.assertEqual(r.status, 502, r)
+        self.assertIn('injected status 503', r.text)
+        circuits = d.request('GET', '/circuits').text
+        for text in (errors[0], body, r.text, circuits, d.output()):
+            self.assertNotIn(key[:8], text)
+
     def test_stall_after_the_commit_point_ends_at_the_idle_timeout(self):
         primary = self.mock('primary', '--stall-after', '2')
         d = self.detour(config(primary.url, primary={
