@@ -161,17 +161,20 @@ void cache_free(struct cache *c)
 	free(c);
 }
 
-int cache_key(const char *request, size_t len, struct buf *out)
+int cache_key_checked(const char *request, size_t len, struct buf *out)
 {
 	static const char *const ignored[] = {
 		"stream", "stream_options", "user", "metadata", "store", "service_tier", NULL,
 	};
 
-	if (!jsonscan_valid_object(request, len))
-		return -1;
 	/* Straight from the client's bytes: sorting members needs no tree, and
 	 * strings are copied as written rather than decoded and encoded again. */
 	return jsonscan_canonical(request, len, ignored, out);
+}
+
+int cache_key(const char *request, size_t len, struct buf *out)
+{
+	return jsonscan_valid_object(request, len) ? cache_key_checked(request, len, out) : -1;
 }
 
 static void cache_lru_unlink(struct cache_shard *s, struct cache_entry *e)

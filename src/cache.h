@@ -41,6 +41,10 @@ void cache_free(struct cache *c);
  */
 int cache_key(const char *request, size_t len, struct buf *out);
 
+/* The same for a body known to be a valid JSON object (request_parse checked
+ * it), so the request path does not validate it twice. */
+int cache_key_checked(const char *request, size_t len, struct buf *out);
+
 /* Looks up key at now. On a fresh hit fills *hit (a copy) and returns true,
  * making the entry the most recently used. An expired entry is removed. */
 bool cache_lookup(struct cache *c, const char *key, size_t key_len, uint64_t now, struct cache_hit *hit);

@@ -29,7 +29,6 @@ struct engine_transfer {
 	bool paused;
 	bool aborted;                   /* on_data asked to stop */
 	enum engine_error forced_error; /* set by the watchdog before removal */
-	char curl_error[CURL_ERROR_SIZE];
 	struct engine_transfer *next;   /* spare list, or the active list */
 	struct engine_transfer *prev;
 };
@@ -42,22 +41,8 @@ struct engine {
 	struct timer curl_timer;
 	struct engine_transfer *active;
 	struct engine_transfer *spare;
-	size_t nactive;
 	size_t nspare;
 };
-
-const char *engine_error_name(enum engine_error error)
-{
-	switch (error) {
-	case ENGINE_OK: return "ok";
-	case ENGINE_CONNECT: return "connect";
-	case ENGINE_TIMEOUT: return "timeout";
-	case ENGINE_PROTOCOL: return "protocol";
-	case ENGINE_TOO_LARGE: return "too_large";
-	case ENGINE_INTERNAL: return "internal";
-	}
-	return "unknown";
-}
 
 int engine_parse_retry_after(const char *value, uint64_t now_wall_ms, int64_t *ms)
 {
@@ -141,7 +126,6 @@ static void engine_link(struct engine *e, struct engine_transfer *t)
 	if (e->active != NULL)
 		e->active->prev = t;
 	e->active = t;
-	e->nactive++;
 }
 
 static void engine_unlink(struct engine *e, struct engine_transfer *t)
@@ -153,7 +137,6 @@ static void engine_unlink(struct engine *e, struct engine_transfer *t)
 	if (t->next != NULL)
 		t->next->prev = t->prev;
 	t->next = t->prev = NULL;
-	e->nactive--;
 }
 
 /* Keeps t's easy handle for reuse once t has left curl and the active list. */
@@ -527,7 +510,6 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	t->paused = false;
 	t->aborted = false;
 	t->forced_error = ENGINE_OK;
-	t->curl_error[0] = '\0';
 	timer_init(&t->watchdog, engine_watchdog_fire, t);
 
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
@@ -547,7 +529,6 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, engine_write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->curl_error);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	/* Upstreams speak one protocol; no redirects, no proxies from the environment. */
@@ -581,9 +562,4 @@ void engine_unpause(struct engine_transfer *t)
 	t->last_activity_ms = clock_now_ms();
 	curl_easy_pause(t->easy, CURLPAUSE_CONT);
 	engine_watchdog_arm(t);
-}
-
-size_t engine_active(const struct engine *e)
-{
-	return e->nactive;
 }

@@ -91,10 +91,6 @@ void engine_unpause(struct engine_transfer *t);
 /* The worker saw events on one of curl's sockets. */
 void engine_on_socket(struct engine *e, int fd, uint32_t epoll_events);
 
-/* Transfers in flight. */
-size_t engine_active(const struct engine *e);
-
-const char *engine_error_name(enum engine_error error);
 
 /* Reads a Retry-After value (delta seconds or an HTTP date, against now_wall_ms)
  * into *ms. Returns 0, or -1 when value is neither. */

@@ -56,10 +56,9 @@ struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
 	x->mode = CONFIG_LEVEL_AUTO;
 	x->level = CONFIG_LEVEL_FULL;
 	x->targets = NULL;
-	x->ntargets = 0;
 	x->ntried = 0;
 	x->upstream_stream = false;
-	x->has_cache_key = false;
+	buf_reset(&x->cache_key);
 	x->norder = 0;
 	x->next = 0;
 	x->target = NULL;

@@ -55,7 +55,6 @@ struct exchange {
 	enum config_level mode;      /* the degradation mode this request runs under */
 	enum config_level level;     /* the level being tried */
 	const struct config_target *targets; /* the level's targets */
-	size_t ntargets;
 	struct {
 		const struct config_upstream *upstream;
 		const char *model;
@@ -63,7 +62,6 @@ struct exchange {
 	size_t ntried;
 	bool upstream_stream;        /* the call to the upstream streams (the client may still want SSE) */
 	struct buf cache_key;        /* canonical request, once computed */
-	bool has_cache_key;
 	size_t order[ROUTER_MAX_TARGETS];
 	size_t norder;
 	size_t next;                 /* position in order[] of the next target */

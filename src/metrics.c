@@ -206,11 +206,11 @@ int metrics_render(const struct runtime *rt, struct buf *out)
 	return rc == 0 ? 0 : -1;
 }
 
-/* Adds to into what old counted at offset (all workers and what old itself
- * carried) since the last call, as recorded in handed. */
-static void metrics_hand_over(metrics_counter *into, const struct runtime *old, metrics_counter *handed, size_t offset)
+/* Adds to into what of total (one counter summed over a runtime) handed does
+ * not say was given already, and notes it in handed. */
+static void metrics_hand_over(metrics_counter *into, uint64_t total, metrics_counter *handed)
 {
-	uint64_t total = metrics_sum(old, offset), before = metrics_read(handed);
+	uint64_t before = metrics_read(handed);
 
 	if (total > before) {
 		metrics_add(into, total - before);
@@ -236,8 +236,8 @@ void metrics_carry(struct metrics *into, const struct config *cfg, struct runtim
 	for (r = 0; r < sizeof runs / sizeof runs[0]; r++) {
 		for (i = 0; i < runs[r].count; i++) {
 			offset = runs[r].offset + i * sizeof(metrics_counter);
-			metrics_hand_over((metrics_counter *)((char *)into + offset), old,
-					  (metrics_counter *)((char *)&old->handed_over + offset), offset);
+			metrics_hand_over((metrics_counter *)((char *)into + offset), metrics_sum(old, offset),
+					  (metrics_counter *)((char *)&old->handed_over + offset));
 		}
 	}
 	/* Upstreams are matched by name; the counts of one the reload removed go with it. */
@@ -246,14 +246,12 @@ void metrics_carry(struct metrics *into, const struct config *cfg, struct runtim
 		if (now == NULL || now->index >= into->nupstreams)
 			continue;
 		for (a = 0; a < METRICS_ATTEMPTS; a++) {
-			uint64_t total = 0, before = metrics_read(&old->handed_over.attempts[u * METRICS_ATTEMPTS + a]);
+			uint64_t total = 0;
 
 			for (w = 0; w <= old->nworkers; w++)
 				total += metrics_read(&metrics_of(old, w)->attempts[u * METRICS_ATTEMPTS + a]);
-			if (total > before) {
-				metrics_add(&into->attempts[now->index * METRICS_ATTEMPTS + a], total - before);
-				metrics_add(&old->handed_over.attempts[u * METRICS_ATTEMPTS + a], total - before);
-			}
+			metrics_hand_over(&into->attempts[now->index * METRICS_ATTEMPTS + a], total,
+					  &old->handed_over.attempts[u * METRICS_ATTEMPTS + a]);
 		}
 	}
 }

@@ -201,7 +201,8 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	req.idle_timeout_ms = ucfg->timeouts.idle_ms;
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
-	if (x->upstream_stream && stream_attempt_begin(x, cache_max_answer(w->rt->cache)) != 0)
+	if (x->upstream_stream &&
+	    stream_attempt_begin(x, x->request.kind == REQUEST_CHAT ? cache_max_answer(w->rt->cache) : 0) != 0)
 		goto internal;
 	x->transfer = engine_submit(w->engine, &req, x->upstream_stream ? &stream_handlers : &proxy_handlers, x);
 	if (x->transfer == NULL)
@@ -334,12 +335,11 @@ static bool proxy_schedule_retry(struct exchange *x, const struct engine_respons
 /* The canonical form of the request, computed once, for the cache. NULL when it cannot be. */
 static const struct buf *proxy_cache_key(struct exchange *x)
 {
-	if (!x->has_cache_key) {
-		buf_reset(&x->cache_key);
+	/* A canonical form is never empty ("{}" at least); a failed one leaves it so. */
+	if (x->cache_key.len == 0) {
 		x->cache_key.max = 2 * x->worker->rt->cfg->server.max_body + 4096;
-		if (cache_key(x->request.body, x->request.len, &x->cache_key) != 0)
+		if (cache_key_checked(x->request.body, x->request.len, &x->cache_key) != 0)
 			return NULL;
-		x->has_cache_key = true;
 	}
 	return &x->cache_key;
 }
@@ -480,7 +480,6 @@ static void proxy_level_begin(struct exchange *x)
 			return;
 		}
 		x->targets = degrade_targets(x->route, x->level, &n);
-		x->ntargets = n;
 		x->norder = router_order(x->route->strategy, x->targets, n, rng_next(&w->rng), x->order);
 		x->next = 0;
 		proxy_next(x);
@@ -592,7 +591,8 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 
 	proxy_release_retry(x);
 	/* A 2xx that is not JSON is a broken upstream, not an answer. */
-	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300 &&
+	/* (An Anthropic answer is checked by its translation, which parses it.) */
+	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300 && !proxy_anthropic(x) &&
 	    !jsonscan_valid_object(r->body.data, r->body.len)) {
 		r->error = ENGINE_PROTOCOL;
 		snprintf(r->error_text, sizeof r->error_text, "malformed JSON in a %u answer", r->status);
@@ -601,7 +601,10 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 		proxy_translate_anthropic(r);
 	status = r->error == ENGINE_OK ? r->status : 0;
 	outcome = outcome_classify(fb, r->error, r->status);
-	if (r->error == ENGINE_OK && outcome != OUTCOME_SUCCESS)
+	/* The words serve failures only: an answer passed through is not described. */
+	if (outcome == OUTCOME_SUCCESS || outcome == OUTCOME_PASS_THROUGH)
+		words[0] = '\0';
+	else if (r->error == ENGINE_OK)
 		upstream_describe_status(u, r->status, r->body.data, r->body.len, words, sizeof words);
 	else
 		snprintf(words, sizeof words, "%s", r->error_text);

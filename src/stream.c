@@ -381,6 +381,23 @@ static enum engine_data_result stream_on_data(void *arg, const char *data, size_
 	return rc == SSE_OK ? ENGINE_DATA_OK : ENGINE_DATA_ABORT;
 }
 
+/* The upstream sent its whole stream: [DONE] or a finish, and no event cut in two. */
+static bool stream_whole(const struct stream *s)
+{
+	return (s->done_seen || s->finish_seen) && !sse_partial(&s->parser);
+}
+
+/* Ends the client's stream after a whole one, adding the [DONE] the upstream left out. */
+static void stream_end_whole(struct exchange *x, struct engine_response *r)
+{
+	struct stream *s = x->stream;
+
+	if (!s->done_seen)
+		stream_append(s, "data: [DONE]\n\n", 14);
+	s->ended = true;
+	proxy_stream_ended(x, r, false, NULL);
+}
+
 /* The transfer ended before the commit point: settle it like any attempt. */
 static void stream_settle_uncommitted(struct exchange *x, struct engine_response *r)
 {
@@ -388,13 +405,10 @@ static void stream_settle_uncommitted(struct exchange *x, struct engine_response
 	struct buf swap;
 
 	if (r->error == ENGINE_OK && s->sse) {
-		if ((s->done_seen || s->finish_seen) && !sse_partial(&s->parser)) {
+		if (stream_whole(s)) {
 			/* A whole stream without content (an empty answer) is still an answer. */
 			stream_commit(x, clock_now_ms());
-			if (!s->done_seen)
-				stream_append(s, "data: [DONE]\n\n", 14);
-			s->ended = true;
-			proxy_stream_ended(x, r, false, NULL);
+			stream_end_whole(x, r);
 			stream_wake(x);
 			return;
 		}
@@ -424,11 +438,8 @@ static void stream_on_done(void *arg, struct engine_response *r)
 	}
 	if (s->failed) {
 		proxy_stream_ended(x, r, true, s->fail_text);
-	} else if (r->error == ENGINE_OK && (s->done_seen || s->finish_seen) && !sse_partial(&s->parser)) {
-		if (!s->done_seen)
-			stream_append(s, "data: [DONE]\n\n", 14);
-		s->ended = true;
-		proxy_stream_ended(x, r, false, NULL);
+	} else if (r->error == ENGINE_OK && stream_whole(s)) {
+		stream_end_whole(x, r);
 	} else {
 		const char *words = r->error != ENGINE_OK ? r->error_text : "the upstream ended the stream early";
 		char message[320];

@@ -62,9 +62,9 @@ int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *e
 	u->cfg = cfg;
 	pthread_mutex_init(&u->lock, NULL);
 	breaker_init(&u->breaker, &cfg->breaker);
-	u->url_chat = upstream_join(cfg->base_url, "/chat/completions");
-	u->url_completions = upstream_join(cfg->base_url, "/completions");
-	u->url_embeddings = upstream_join(cfg->base_url, "/embeddings");
+	u->url_chat = upstream_join(cfg->base_url, request_kind_path(REQUEST_CHAT));
+	u->url_completions = upstream_join(cfg->base_url, request_kind_path(REQUEST_COMPLETIONS));
+	u->url_embeddings = upstream_join(cfg->base_url, request_kind_path(REQUEST_EMBEDDINGS));
 	u->url_models = upstream_join(cfg->base_url, "/models");
 	u->url_messages = upstream_join(cfg->base_url, "/messages");
 	if (!u->url_chat || !u->url_completions || !u->url_embeddings || !u->url_models || !u->url_messages)
