@@ -304,12 +304,11 @@ static void admin_set_degradation(struct exchange *x)
 	if (name == NULL || degrade_parse_level(name, &level) != 0) {
 		exchange_answer_error(x, 400, "invalid_request_error", "invalid_value", "level",
 				      "\"level\" must be one of auto, full, reduced, minimal, cached, offline.");
-	} else if (level == CONFIG_LEVEL_CACHED && rt->cache == NULL) {
+	} else if (!config_level_servable(rt->cfg, level)) {
 		exchange_answer_error(x, 400, "invalid_request_error", "invalid_value", "level",
-				      "The cache is off (degradation.cache.entries is 0): \"cached\" cannot answer.");
-	} else if (level == CONFIG_LEVEL_OFFLINE && rt->cfg->degradation.offline_message == NULL) {
-		exchange_answer_error(x, 400, "invalid_request_error", "invalid_value", "level",
-				      "No degradation.offline_message is configured: \"offline\" cannot answer.");
+				      level == CONFIG_LEVEL_CACHED
+					      ? "The cache is off (degradation.cache.entries is 0): \"cached\" cannot answer."
+					      : "No degradation.offline_message is configured: \"offline\" cannot answer.");
 	} else {
 		degrade_set_mode(&rt->degrade, level);
 		log_warn("degradation set to %s by an operator", config_level_name(level));

@@ -1607,14 +1607,10 @@ static int config_read_degradation(struct config_reader *r, const yaml_node_t *r
 	    config_read_string(r, m, "offline_message", true, &cfg->degradation.offline_message) < 0)
 		goto fail;
 	cfg->degradation.mode = (enum config_level)mode;
-	if (mode == CONFIG_LEVEL_OFFLINE && cfg->degradation.offline_message == NULL) {
+	if (!config_level_servable(cfg, cfg->degradation.mode)) {
 		config_path_key(r, "mode");
-		config_fail(r, config_get(r, m, "mode", NULL), "offline needs an offline_message");
-		goto fail;
-	}
-	if (mode == CONFIG_LEVEL_CACHED && cfg->degradation.cache.entries == 0) {
-		config_path_key(r, "mode");
-		config_fail(r, config_get(r, m, "mode", NULL), "cached needs a cache (cache.entries above 0)");
+		config_fail(r, config_get(r, m, "mode", NULL), mode == CONFIG_LEVEL_OFFLINE
+				? "offline needs an offline_message" : "cached needs a cache (cache.entries above 0)");
 		goto fail;
 	}
 	rc = 0;
@@ -1842,6 +1838,15 @@ void config_free(struct config *cfg)
 	free(cfg->routes);
 	free(cfg->degradation.offline_message);
 	free(cfg);
+}
+
+bool config_level_servable(const struct config *cfg, enum config_level level)
+{
+	if (level == CONFIG_LEVEL_CACHED)
+		return cfg->degradation.cache.entries > 0;
+	if (level == CONFIG_LEVEL_OFFLINE)
+		return cfg->degradation.offline_message != NULL;
+	return true;
 }
 
 const struct config_upstream *config_find_upstream(const struct config *cfg, const char *name)

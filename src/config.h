@@ -179,6 +179,10 @@ int config_load_string(const char *name, const char *yaml, size_t len,
 void config_free(struct config *cfg);
 
 /* The upstream called name, or NULL. */
+/* Can cfg serve level as the degradation floor? cached needs a cache,
+ * offline an offline_message; every other level (and auto) can. */
+bool config_level_servable(const struct config *cfg, enum config_level level);
+
 const struct config_upstream *config_find_upstream(const struct config *cfg, const char *name);
 
 /* True when fallback_on names this HTTP status. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "log.h"
 
 int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t errlen)
 {
@@ -77,6 +78,7 @@ static bool runtime_same_cache(const struct config *a, const struct config *b)
 void runtime_carry(struct runtime *rt, struct runtime *old)
 {
 	const struct config_upstream *before;
+	enum config_level pinned;
 	size_t i;
 
 	rt->started_wall_ms = old->started_wall_ms;
@@ -85,9 +87,13 @@ void runtime_carry(struct runtime *rt, struct runtime *old)
 		if (before != NULL)
 			upstream_carry(&rt->upstreams[i], runtime_upstream(old, before));
 	}
-	/* A pin set over /admin/degradation outlives the reload; a new mode in the file wins. */
-	if (rt->cfg->degradation.mode == old->cfg->degradation.mode)
-		degrade_set_mode(&rt->degrade, degrade_mode(&old->degrade));
+	/* A pin set over /admin/degradation outlives the reload, unless a new
+	 * mode in the file replaces it or the new file cannot serve it. */
+	pinned = degrade_mode(&old->degrade);
+	if (rt->cfg->degradation.mode == old->cfg->degradation.mode && config_level_servable(rt->cfg, pinned))
+		degrade_set_mode(&rt->degrade, pinned);
+	else if (pinned != old->cfg->degradation.mode)
+		log_warn("reload: the degradation level pinned by an operator (%s) is dropped", config_level_name(pinned));
 	atomic_store(&rt->degrade.last_degraded_ms, atomic_load(&old->degrade.last_degraded_ms));
 	atomic_store(&rt->degrade.last_level, atomic_load(&old->degrade.last_level));
 	/* The cached answers stay good: the old workers go on using the cache

@@ -19,7 +19,7 @@ struct runtime {
 	struct upstream *upstreams;   /* cfg->nupstreams, in configuration order */
 	uint64_t started_wall_ms;
 	struct worker *workers;       /* cfg->server.workers of them */
-	unsigned nworkers;
+	atomic_uint nworkers;         /* grows as they start; read by the workers already running */
 	/* The retry budget's two sides, daemon-wide. */
 	atomic_uint_fast64_t requests_active;  /* exchanges in the attempt loop */
 	atomic_uint_fast64_t retries_active;   /* retries waiting or under way */

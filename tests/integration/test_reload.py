@@ -90,6 +90,18 @@ class ReloadTest(DetourTestCase):
         self.assertEqual(r.headers['x-detour-upstream'], 'b')
         self.assertEqual(self.a.requests(), calls)                 # still skipped, no network call
 
+    def test_a_pinned_level_the_new_file_cannot_serve_is_dropped(self):
+        d = self.start('{ upstream: a }')
+        self.assertEqual(self.admin(d, '/admin/degradation', {'level': 'cached'}).status, 200)
+        self.assertEqual(d.chat().status, 502)                     # pinned to a cache with nothing in it
+        self.assertEqual(self.a.requests(), 0)
+        self.assertIn('reloaded', d.reload(config(self.upstreams(), '{ upstream: a }',
+                                                  extra='degradation:\n  cache: { entries: 0 }\n')))
+        self.assertIn('pinned by an operator (cached) is dropped', d.output())
+        r = d.chat()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers['x-detour-upstream'], 'a')
+
     def test_a_stream_open_during_a_reload_finishes_from_where_it_began(self):
         self.a.faults(chunks=8, chunk_delay_ms=100)
         d = self.start('{ upstream: a }')
