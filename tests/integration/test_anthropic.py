@@ -24,7 +24,7 @@ class AnthropicTest(DetourTestCase):
     def setUp(self):
         super().setUp()
         self.openai = self.mock('openai', '--status', '503')
-        self.claude = self.mock('claude', '--mode', 'anthropic', '--api-key', 'sk-ant-test')
+        self.claude = self.mock('claude', '--api-key', 'sk-ant-test', mode='anthropic')
 
     def detour_chain(self, **kw):
         return self.detour(chain(self.openai, self.claude, **kw), env={'CLAUDE_KEY': 'sk-ant-test'})
@@ -112,6 +112,8 @@ class AnthropicTest(DetourTestCase):
         err = r.json()['error']
         self.assertEqual(err['type'], 'invalid_request_error')
         self.assertIn('injected status 400', err['message'])
+        self.assertEqual(err['code'], 'invalid_request_error')  # Anthropic's type, as OpenAI's code
+        self.assertEqual(set(r.json()), {'error'})             # no Anthropic envelope ("type": "error") left
 
     def test_overloaded_and_rate_limited_fall_over(self):
         groq = self.mock('groq')

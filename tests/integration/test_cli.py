@@ -55,7 +55,7 @@ class CommandLineTest(unittest.TestCase):
         path = write('upstreams:\n  a:\n    base_url: http://127.0.0.1:1/v1\n    api_key_env: DETOUR_TEST_UNSET\n'
                      'models:\n  m:\n    targets: [ { upstream: a } ]\n')
         self.addCleanup(os.unlink, path)
-        env = dict(os.environ)
+        env = dict(os.environ, **SANITIZER_ENV)    # a sanitizer report must not pass for the expected exit 1
         env.pop('DETOUR_TEST_UNSET', None)
         r = subprocess.run([DETOURD, '-t', '-c', path], capture_output=True, text=True, env=env, timeout=20)
         self.assertEqual(r.returncode, 1)

@@ -91,6 +91,17 @@ class DegradationTest(DetourTestCase):
         self.assertEqual(r.json()['choices'][0]['message']['content'], 'Hello from primary.')
         self.assertEqual(r.json()['choices'][0]['finish_reason'], 'stop')
 
+    def test_a_stream_cut_short_is_not_cached(self):
+        primary = self.mock('primary', '--chunks', '4', '--cut-after', '2')
+        d = self.detour(config([('primary', primary)], '    targets: [ { upstream: primary } ]\n',
+                               '  cache: { entries: 100, ttl: 1h }\n'))
+        r = d.chat(stream=True)
+        self.assertIn('stream_interrupted', r.text)
+        primary.faults(status=500)
+        r = d.chat()
+        self.assertEqual(r.status, 502, r)
+        self.assertNotIn('x-detour-cache', r.headers)
+
     def test_nothing_cached_gives_the_offline_message_as_json_and_as_sse(self):
         primary = self.mock('primary', '--status', '500')
         d = self.detour(config([('primary', primary)], '    targets: [ { upstream: primary } ]\n',

@@ -476,8 +476,8 @@ class Faults(MockTestCase):
                 arrivals.append(time.monotonic())
         # role, 3 pieces, finish, [DONE]: 6 events, 5 pauses
         self.assertEqual(len(arrivals), 6)
+        # The whole span, not each gap: a late read can bunch two events together.
         self.assertGreaterEqual(arrivals[-1] - arrivals[0], 0.45)
-        self.assertTrue(all(b - a >= 0.08 for a, b in zip(arrivals, arrivals[1:])), arrivals)
 
     def test_client_leaving_a_slow_stream_is_counted_at_once(self):
         mock = self.start()

@@ -83,6 +83,8 @@ class FallbackTest(DetourTestCase):
         self.assertEqual(r.headers['x-detour-upstream'], 'backup')
         self.assertGreaterEqual(elapsed, 0.65)   # it waited for the primary's timeout first
         self.assertEqual(primary.requests(CHAT), 1)
+        last = d.request('GET', '/circuits').json()['circuits']['primary']['last_error']
+        self.assertIn('no first byte after', last['message'])   # the first_byte timeout, not the total
 
     def test_primary_hanging_falls_over_after_total_timeout(self):
         primary = self.mock('primary', '--hang')
@@ -94,6 +96,8 @@ class FallbackTest(DetourTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.headers['x-detour-upstream'], 'backup')
         self.assertGreaterEqual(time.monotonic() - started, 0.55)
+        last = d.request('GET', '/circuits').json()['circuits']['primary']['last_error']
+        self.assertIn('connect or request timed out', last['message'])   # the total timeout, not first_byte
 
     def test_primary_400_is_returned_as_is_and_backup_never_called(self):
         primary = self.mock('primary', '--status', '400')

@@ -1,4 +1,5 @@
 """test_reload.py — SIGHUP: new requests follow the new file, open ones finish, state carries over, bad files change nothing."""
+import os
 import threading
 import time
 
@@ -49,8 +50,8 @@ class ReloadTest(DetourTestCase):
         self.assertIn('claude-haiku', ids)
         # Counters go on from where they were, across the reload.
         metrics = d.request('GET', '/metrics').text
-        self.assertIn('detour_requests_total{endpoint="chat",code="200"} 11', metrics)
-        self.assertIn('detour_upstream_attempts_total{upstream="a",result="success"} 1', metrics)
+        self.assertIn('detour_requests_total{endpoint="chat",code="200"} 11\n', metrics)
+        self.assertIn('detour_upstream_attempts_total{upstream="a",result="success"} 1\n', metrics)
 
     def test_a_file_that_fails_its_checks_changes_nothing(self):
         d = self.start('{ upstream: a }')
@@ -151,12 +152,24 @@ class ReloadTest(DetourTestCase):
         self.assertGreater(self.a.requests(), 0)
         self.assertGreater(self.b.requests(), 0)
 
+    def threads(self, d, want):
+        """Waits until detourd runs want threads (its workers and the main one); returns how many it runs."""
+        deadline = time.monotonic() + 10
+        while True:
+            n = len(os.listdir('/proc/%d/task' % d.proc.pid))
+            if n == want or time.monotonic() > deadline:
+                return n
+            time.sleep(0.05)
+
     def test_changing_the_number_of_workers_keeps_serving(self):
         d = self.start('{ upstream: a }')
+        self.assertEqual(self.threads(d, 3), 3)
         text = config(self.upstreams(), '{ upstream: b }').replace('workers: 2', 'workers: 3')
         self.assertIn('with 3 workers', d.reload(text))
+        self.assertEqual(self.threads(d, 4), 4)
         self.assertEqual(d.chat().headers['x-detour-upstream'], 'b')
         self.assertIn('with 1 workers', d.reload(text.replace('workers: 3', 'workers: 1')))
+        self.assertEqual(self.threads(d, 2), 2)
         for _ in range(5):
             self.assertEqual(d.chat().headers['x-detour-upstream'], 'b')
         self.assertEqual(d.request('GET', '/health/live').status, 200)

