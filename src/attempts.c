@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apierror.h"
+
 void attempts_init(struct attempts *a)
 {
 	a->list = a->inline_list;
@@ -87,27 +89,20 @@ unsigned attempts_status(enum attempts_verdict verdict)
 	return 502;
 }
 
-static int attempts_json_string(struct buf *out, const char *s)
-{
-	if (buf_append(out, "\"", 1) != 0 || buf_append_json_escaped(out, s, strlen(s)) != 0)
-		return -1;
-	return buf_append(out, "\"", 1);
-}
-
 static int attempts_item_json(const struct attempt *at, struct buf *out)
 {
-	if (buf_append_str(out, "{\"upstream\":") != 0 || attempts_json_string(out, at->upstream) != 0)
+	if (buf_append_str(out, "{\"upstream\":") != 0 || buf_append_json_string(out, at->upstream) != 0)
 		return -1;
 	if (at->level != NULL &&
-	    (buf_append_str(out, ",\"level\":") != 0 || attempts_json_string(out, at->level) != 0))
+	    (buf_append_str(out, ",\"level\":") != 0 || buf_append_json_string(out, at->level) != 0))
 		return -1;
 	if (at->skipped[0] != '\0')
 		return buf_append_str(out, ",\"skipped\":") != 0 ||
-		       attempts_json_string(out, at->skipped) != 0 || buf_append_str(out, "}") != 0 ? -1 : 0;
+		       buf_append_json_string(out, at->skipped) != 0 || buf_append_str(out, "}") != 0 ? -1 : 0;
 	if (at->status != 0 && buf_printf(out, ",\"status\":%u", at->status) != 0)
 		return -1;
 	if (at->error[0] != '\0' &&
-	    (buf_append_str(out, ",\"error\":") != 0 || attempts_json_string(out, at->error) != 0))
+	    (buf_append_str(out, ",\"error\":") != 0 || buf_append_json_string(out, at->error) != 0))
 		return -1;
 	return buf_printf(out, ",\"ms\":%llu}", (unsigned long long)at->ms);
 }
@@ -135,9 +130,7 @@ int attempts_error_json(const struct attempts *a, enum attempts_verdict verdict,
 		code = "all_upstreams_failed";
 		break;
 	}
-	if (buf_append_str(out, "{\"error\":{\"message\":") != 0 || attempts_json_string(out, message) != 0 ||
-	    buf_append_str(out, ",\"type\":\"upstream_error\",\"param\":null,\"code\":") != 0 ||
-	    attempts_json_string(out, code) != 0 || buf_append_str(out, ",\"attempts\":[") != 0)
+	if (apierror_open(out, message, "upstream_error", NULL, code) != 0 || buf_append_str(out, ",\"attempts\":[") != 0)
 		return -1;
 	for (i = 0; i < a->n; i++) {
 		if (i > 0 && buf_append(out, ",", 1) != 0)

@@ -123,6 +123,18 @@ fail:
 	return -1;
 }
 
+int buf_append_json_string(struct buf *b, const char *s)
+{
+	size_t before = b->len;
+
+	if (s == NULL)
+		return buf_append_str(b, "null");
+	if (buf_append(b, "\"", 1) == 0 && buf_append_json_escaped(b, s, strlen(s)) == 0 && buf_append(b, "\"", 1) == 0)
+		return 0;
+	buf_truncate(b, before);
+	return -1;
+}
+
 void buf_reset(struct buf *b)
 {
 	buf_truncate(b, 0);

@@ -25,6 +25,9 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Appends s as the inside of a JSON string (no quotes added); all or nothing. */
 int buf_append_json_escaped(struct buf *b, const char *s, size_t n);
 
+/* Appends s as a JSON string, quotes included, or null when s is NULL; all or nothing. */
+int buf_append_json_string(struct buf *b, const char *s);
+
 /* Forgets the bytes, keeps the memory. */
 void buf_reset(struct buf *b);
 

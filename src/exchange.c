@@ -8,6 +8,7 @@
 
 #include <microhttpd.h>
 
+#include "apierror.h"
 #include "clock.h"
 #include "engine.h"
 #include "log.h"
@@ -230,33 +231,14 @@ void exchange_answer_error(struct exchange *x, unsigned status, const char *type
 	struct buf b;
 	char *json;
 	size_t len;
-	int rc = 0;
 
 	buf_init(&b, 64 * 1024);
-	rc |= buf_append_str(&b, "{\"error\":{\"message\":\"");
-	rc |= buf_append_json_escaped(&b, message, strlen(message));
-	rc |= buf_append_str(&b, "\",\"type\":\"");
-	rc |= buf_append_json_escaped(&b, type, strlen(type));
-	if (param != NULL) {
-		rc |= buf_append_str(&b, "\",\"param\":\"");
-		rc |= buf_append_json_escaped(&b, param, strlen(param));
-		rc |= buf_append_str(&b, "\"");
-	} else {
-		rc |= buf_append_str(&b, "\",\"param\":null");
-	}
-	if (code != NULL) {
-		rc |= buf_append_str(&b, ",\"code\":\"");
-		rc |= buf_append_json_escaped(&b, code, strlen(code));
-		rc |= buf_append_str(&b, "\"}}");
-	} else {
-		rc |= buf_append_str(&b, ",\"code\":null}}");
-	}
-	json = buf_take(&b, &len);
-	if (rc != 0) {
-		free(json);
+	if (apierror_json(&b, message, type, param, code) != 0) {
+		buf_free(&b);
 		exchange_answer(x, 500, NULL);
 		return;
 	}
+	json = buf_take(&b, &len);
 	exchange_answer_json(x, status, json, len);
 }
 

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "anthropic.h"
+#include "apierror.h"
 #include "clock.h"
 #include "completion.h"
 #include "exchange.h"
@@ -90,15 +91,11 @@ static void stream_append_error(struct stream *s, const char *code, const char *
 	struct buf b;
 
 	buf_init(&b, 4096);
-	buf_append_str(&b, "data: {\"error\":{\"message\":\"");
-	buf_append_json_escaped(&b, message, strlen(message));
-	buf_append_str(&b, "\",\"type\":\"upstream_error\",\"param\":null,\"code\":\"");
-	buf_append_json_escaped(&b, code, strlen(code));
-	buf_append_str(&b, "\"");
+	buf_append_str(&b, "data: ");
+	apierror_open(&b, message, "upstream_error", NULL, code);
 	if (upstream != NULL) {
-		buf_append_str(&b, ",\"upstream\":\"");
-		buf_append_json_escaped(&b, upstream, strlen(upstream));
-		buf_append_str(&b, "\"");
+		buf_append_str(&b, ",\"upstream\":");
+		buf_append_json_string(&b, upstream);
 	}
 	buf_append_str(&b, "}}\n\ndata: [DONE]\n\n");
 	stream_append(s, b.data, b.len);

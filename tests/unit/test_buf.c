@@ -369,6 +369,21 @@ START_TEST(shrink_frees_memory_above_keep)
 }
 END_TEST
 
+START_TEST(json_strings_are_quoted_escaped_or_null)
+{
+	struct buf b;
+
+	buf_init(&b, 64);
+	ck_assert_int_eq(buf_append_json_string(&b, "say \"hi\"\n"), 0);
+	ck_assert_int_eq(buf_append_json_string(&b, NULL), 0);
+	ck_assert_str_eq(b.data, "\"say \\\"hi\\\"\\n\"null");
+	b.max = b.len + 4;
+	ck_assert_int_eq(buf_append_json_string(&b, "too long"), -1);   /* all or nothing */
+	ck_assert_str_eq(b.data, "\"say \\\"hi\\\"\\n\"null");
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(truncate_forgets_the_tail_and_keeps_the_head)
 {
 	struct buf b;
@@ -456,6 +471,7 @@ Suite *buf_suite(void)
 	tcase_add_test(memory, take_without_a_length_pointer);
 	tcase_add_test(memory, take_of_a_never_filled_buffer_gives_null);
 	tcase_add_test(memory, shrink_frees_memory_above_keep);
+	tcase_add_test(memory, json_strings_are_quoted_escaped_or_null);
 	tcase_add_test(memory, truncate_forgets_the_tail_and_keeps_the_head);
 	tcase_add_test(memory, shrink_keeps_memory_within_keep_and_empties_it);
 	tcase_add_test(memory, free_keeps_max_and_may_be_repeated);
