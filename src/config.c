@@ -47,11 +47,12 @@ static const char *const config_root_keys[] = {
 };
 static const char *const config_server_keys[] = {
 	"listen", "workers", "max_body", "max_connections", "request_timeout",
-	"client_timeout", "drain_timeout", "max_response", "sse_heartbeat", NULL,
+	"client_timeout", "header_timeout", "max_connections_per_ip", "drain_timeout", "max_response",
+	"sse_heartbeat", NULL,
 };
 static const char *const config_log_keys[] = { "level", "access", NULL };
 static const char *const config_auth_keys[] = {
-	"client_keys_file", "admin_token_env", "admin_token_file", NULL,
+	"client_keys_file", "admin_token_env", "admin_token_file", "status", NULL,
 };
 static const char *const config_upstream_keys[] = {
 	"provider", "base_url", "api_key_env", "api_key_file", "timeouts", "retries",
@@ -77,6 +78,7 @@ static const char *const config_strategy_names[] = { "fallback", "weighted", NUL
 static const char *const config_level_names[] = {
 	"auto", "full", "reduced", "minimal", "cached", "offline", NULL,
 };
+static const char *const config_status_names[] = { "open", "client", "admin", NULL };
 static const char *const config_log_level_names[] = { "debug", "info", "warn", "error", NULL };
 static const char *const config_drop_names[] = { "tools", "stream", NULL }; /* bit i is 1 << i */
 
@@ -957,6 +959,9 @@ static int config_read_server(struct config_reader *r, const yaml_node_t *root, 
 	    config_read_uint(r, m, "max_connections", 1, CONFIG_COUNT_MAX, &cfg->server.max_connections) < 0 ||
 	    config_read_duration(r, m, "request_timeout", 1, &cfg->server.request_timeout_ms) < 0 ||
 	    config_read_duration(r, m, "client_timeout", 1, &cfg->server.client_timeout_ms) < 0 ||
+	    config_read_duration(r, m, "header_timeout", 1, &cfg->server.header_timeout_ms) < 0 ||
+	    config_read_uint(r, m, "max_connections_per_ip", 0, CONFIG_COUNT_MAX,
+			     &cfg->server.max_connections_per_ip) < 0 ||
 	    config_read_duration(r, m, "drain_timeout", 0, &cfg->server.drain_timeout_ms) < 0 ||
 	    config_read_duration(r, m, "sse_heartbeat", 0, &cfg->server.sse_heartbeat_ms) < 0 ||
 	    config_read_size(r, m, "max_response", 1, &cfg->server.max_response) < 0)
@@ -1056,12 +1061,14 @@ static int config_read_auth(struct config_reader *r, const yaml_node_t *root, st
 {
 	size_t mark = config_path_key(r, "auth");
 	yaml_node_t *m;
-	int rc = -1;
+	int status = (int)cfg->auth.status, rc = -1;
 
 	if (config_get_map(r, root, "auth", config_auth_keys, &m) < 0 ||
 	    config_read_client_keys(r, m, cfg) < 0 ||
-	    config_read_secret(r, m, "admin_token_env", "admin_token_file", &cfg->auth.admin_token) < 0)
+	    config_read_secret(r, m, "admin_token_env", "admin_token_file", &cfg->auth.admin_token) < 0 ||
+	    config_read_choice(r, m, "status", config_status_names, &status) < 0)
 		goto fail;
+	cfg->auth.status = (enum config_status_access)status;
 	rc = 0;
 fail:
 	config_path_leave(r, mark);
@@ -1637,6 +1644,9 @@ static struct config *config_new(const char *name)
 	cfg->server.max_connections = 10000;
 	cfg->server.request_timeout_ms = 120000;
 	cfg->server.client_timeout_ms = 30000;
+	cfg->server.header_timeout_ms = 10000;
+	cfg->server.max_connections_per_ip = 0;
+	cfg->auth.status = CONFIG_STATUS_OPEN;
 	cfg->server.drain_timeout_ms = 10000;
 	cfg->server.sse_heartbeat_ms = 15000;
 	cfg->server.max_response = (size_t)32 << 20;

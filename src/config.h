@@ -26,6 +26,13 @@ enum config_level {
 	CONFIG_LEVEL_OFFLINE,
 };
 
+/* Who may read the status pages /circuits and /metrics (/health stays open for probes). */
+enum config_status_access {
+	CONFIG_STATUS_OPEN,   /* anyone */
+	CONFIG_STATUS_CLIENT, /* a client key (or the admin token) */
+	CONFIG_STATUS_ADMIN,  /* the admin token */
+};
+
 enum config_log_level {
 	CONFIG_LOG_DEBUG,
 	CONFIG_LOG_INFO,
@@ -122,6 +129,8 @@ struct config {
 		unsigned max_connections;
 		uint64_t request_timeout_ms;
 		uint64_t client_timeout_ms; /* idle client, and whole request body */
+		uint64_t header_timeout_ms; /* request line and headers, from accept */
+		unsigned max_connections_per_ip; /* 0: no cap */
 		uint64_t drain_timeout_ms;  /* shutdown waits this long for exchanges */
 		uint64_t sse_heartbeat_ms;  /* comment line on a silent stream; 0: none */
 		size_t max_response;       /* cap on an upstream's non-streamed answer */
@@ -136,6 +145,7 @@ struct config {
 		char **client_keys;       /* NULL when client auth is off */
 		size_t nclient_keys;
 		char *admin_token;        /* NULL: every /admin/ path answers 404 */
+		enum config_status_access status; /* who may read /circuits and /metrics */
 	} auth;
 
 	struct config_upstream *upstreams;
