@@ -4,6 +4,12 @@
 
 #include "config_table.h"
 
+/*
+ * A new key is one row in its section's table below (config_schema.c), plus
+ * its line in docs/configuration.md and conf/detour.yaml: the config_schema
+ * unit suite fails until both show it.
+ */
+
 /* The whole file (base: struct config); its rows lead to every other section. */
 extern const struct config_section config_schema_root;
 
