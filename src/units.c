@@ -30,8 +30,8 @@ static const struct units_suffix units_sizes[] = {
 };
 
 /*
- * Reads the leading digits of text (at least one) into *value and points *rest
- * past them. Returns -1 when there is no digit or the number passes limit.
+ * Reads the leading digits of text into *value and points *rest past them.
+ * Returns -1 when there is no digit, -2 as soon as the number passes limit.
  */
 static int units_digits(const char *text, uint64_t limit, uint64_t *value, const char **rest)
 {
@@ -42,7 +42,7 @@ static int units_digits(const char *text, uint64_t limit, uint64_t *value, const
 		uint64_t d = (uint64_t)(*p - '0');
 
 		if (v > (limit - d) / 10)
-			return -1;
+			return -2;
 		v = v * 10 + d;
 		p++;
 	}
@@ -50,6 +50,24 @@ static int units_digits(const char *text, uint64_t limit, uint64_t *value, const
 		return -1;
 	*value = v;
 	*rest = p;
+	return 0;
+}
+
+int units_parse_uint(const char *text, uint64_t max, uint64_t *out)
+{
+	const char *rest = "";
+	uint64_t v = 0;
+	int rc;
+
+	if (text == NULL)
+		return -1;
+	/* Digits past max are too large even when a non-digit follows them. */
+	rc = units_digits(text, max, &v, &rest);
+	if (rc == -2)
+		return -2;
+	if (rc < 0 || *rest != '\0')
+		return -1;
+	*out = v;
 	return 0;
 }
 
@@ -73,7 +91,7 @@ int units_parse_duration(const char *text, uint64_t *ms)
 	const char *rest;
 	uint64_t number, result;
 
-	if (text == NULL || units_digits(text, UINT64_MAX, &number, &rest) < 0)
+	if (text == NULL || units_digits(text, UINT64_MAX, &number, &rest) != 0)
 		return -1;
 	if (*rest == '\0') {
 		/* A bare number has no unit; only zero means the same in every unit. */
@@ -94,7 +112,7 @@ int units_parse_size(const char *text, size_t *bytes)
 	const char *rest;
 	uint64_t number, result;
 
-	if (text == NULL || units_digits(text, SIZE_MAX, &number, &rest) < 0)
+	if (text == NULL || units_digits(text, SIZE_MAX, &number, &rest) != 0)
 		return -1;
 	if (units_scale(number, rest, units_sizes, sizeof units_sizes / sizeof units_sizes[0],
 			SIZE_MAX, &result) < 0)

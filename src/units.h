@@ -6,6 +6,13 @@
 #include <stdint.h>
 
 /*
+ * Parses a whole number: digits only, at most max. Returns 0 and stores it in
+ * *out; -1 when text is not digits only; -2 when the digits pass max (found
+ * before any non-digit). *out is untouched on failure.
+ */
+int units_parse_uint(const char *text, uint64_t max, uint64_t *out);
+
+/*
  * Parses a duration: a whole number followed by ms, s, m or h ("0" alone is
  * allowed). Returns 0 and stores milliseconds in *ms, or -1 when text is not a
  * duration or overflows; *ms is then untouched.

@@ -7,6 +7,7 @@
 #define UNIT_SUITES(X) \
 	X(units)       \
 	X(config)      \
+	X(config_schema) \
 	X(breaker)     \
 	X(backoff)     \
 	X(router)      \

@@ -872,6 +872,35 @@ START_TEST(bad_base_url_is_rejected)
 }
 END_TEST
 
+/* Credentials in a base_url would sit in the file and in every message that quotes it: refused, never echoed. */
+START_TEST(base_url_with_credentials_is_refused_without_echo)
+{
+	static const char *const urls[] = {
+		"https://alice:s3cr3t-pw@api.example.com/v1",
+		"https://sk-proj-0123456789@api.example.com",
+		"http://s3cr3t-pw@127.0.0.1:8080/v1?x=1",
+		"ftp://alice:s3cr3t-pw@host",
+		"\"https://alice:s3cr3t pw@host/v1\"",
+	};
+	char yaml[TEXT_LEN];
+
+	for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+		const char *message;
+
+		snprintf(yaml, sizeof yaml, "upstreams:\n  openai:\n    base_url: %s\n" OK_MODELS, urls[i]);
+		message = load_err(yaml);
+		ck_assert_str_eq(message, "test.yaml:3:15: upstreams.openai.base_url: must not hold credentials "
+				 "(user:password@); give the key with api_key_env or api_key_file");
+		ck_assert_ptr_null(strstr(message, "s3cr3t"));
+		ck_assert_ptr_null(strstr(message, "alice"));
+		ck_assert_ptr_null(strstr(message, "sk-proj"));
+	}
+	/* An '@' after the host (a path or a query) is not userinfo. */
+	config_free(load_ok("upstreams:\n  openai:\n    base_url: https://host/v1/@team\n" OK_MODELS));
+	config_free(load_ok("upstreams:\n  openai:\n    base_url: https://host?who=a@b\n" OK_MODELS));
+}
+END_TEST
+
 START_TEST(bad_upstream_name_is_rejected)
 {
 	ck_assert_rejected("upstreams:\n  \"my upstream\": { base_url: \"http://a\" }\n" OK_MODELS,
@@ -1155,6 +1184,7 @@ Suite *config_suite(void)
 	tcase_add_loop_test(bad, bad_listen_address_is_rejected, 0, COUNT(bad_listens));
 	tcase_add_test(bad, bad_provider_is_rejected);
 	tcase_add_test(bad, bad_base_url_is_rejected);
+	tcase_add_test(bad, base_url_with_credentials_is_refused_without_echo);
 	tcase_add_test(bad, bad_upstream_name_is_rejected);
 	tcase_add_test(bad, bad_fallback_on_item_is_rejected);
 	tcase_add_test(bad, bad_degradation_mode_is_rejected);

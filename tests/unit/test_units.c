@@ -1,4 +1,4 @@
-/* test_units.c — durations and sizes as the configuration writes them, and what they refuse. */
+/* test_units.c — durations, sizes and whole numbers as the configuration writes them, and what they refuse. */
 #include <stdint.h>
 
 #include "suites.h"
@@ -129,6 +129,32 @@ START_TEST(size_past_size_t_is_refused)
 }
 END_TEST
 
+/* The whole numbers of the configuration: digits only, a cap, and "too large" told apart from "not a number". */
+START_TEST(whole_numbers_are_digits_only_within_their_cap)
+{
+	uint64_t n = 42;
+
+	ck_assert_int_eq(units_parse_uint("0", 10, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(units_parse_uint("0065535", 65535, &n), 0);
+	ck_assert_uint_eq(n, 65535);
+	ck_assert_int_eq(units_parse_uint("18446744073709551615", UINT64_MAX, &n), 0);
+	ck_assert_uint_eq(n, UINT64_MAX);
+	n = 42;
+	ck_assert_int_eq(units_parse_uint("65536", 65535, &n), -2);
+	ck_assert_int_eq(units_parse_uint("18446744073709551616", UINT64_MAX, &n), -2);
+	ck_assert_int_eq(units_parse_uint("99999x", 256, &n), -2); /* past the cap before the x */
+	ck_assert_int_eq(units_parse_uint("", 10, &n), -1);
+	ck_assert_int_eq(units_parse_uint("-1", 10, &n), -1);
+	ck_assert_int_eq(units_parse_uint("+1", 10, &n), -1);
+	ck_assert_int_eq(units_parse_uint("1x", 10, &n), -1);
+	ck_assert_int_eq(units_parse_uint(" 1", 10, &n), -1);
+	ck_assert_int_eq(units_parse_uint("1e3", 10000, &n), -1);
+	ck_assert_int_eq(units_parse_uint(NULL, 10, &n), -1);
+	ck_assert_uint_eq(n, 42);
+}
+END_TEST
+
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 Suite *units_suite(void)
@@ -136,6 +162,7 @@ Suite *units_suite(void)
 	Suite *s = suite_create("units");
 	TCase *durations = tcase_create("durations");
 	TCase *sizes = tcase_create("sizes");
+	TCase *numbers = tcase_create("numbers");
 
 	tcase_add_loop_test(durations, duration_in_every_unit_is_read_as_milliseconds, 0, COUNT(good_durations));
 	tcase_add_loop_test(durations, duration_with_a_sign_space_fraction_or_unknown_unit_is_refused, 0,
@@ -150,5 +177,8 @@ Suite *units_suite(void)
 			    COUNT(bad_sizes));
 	tcase_add_loop_test(sizes, size_past_size_t_is_refused, 0, COUNT(overflowing_sizes));
 	suite_add_tcase(s, sizes);
+
+	tcase_add_test(numbers, whole_numbers_are_digits_only_within_their_cap);
+	suite_add_tcase(s, numbers);
 	return s;
 }
