@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "completion.h"
+
 /* Appends v as compact JSON; out is unchanged when it does not fit. */
 static int anthropic_dump(const json_t *v, struct buf *out)
 {
@@ -726,15 +728,32 @@ static int anthropic_give(json_t *chunk, anthropic_emit emit, void *arg)
 	return rc;
 }
 
+/* The stream's chunk envelope around choices (taken), from completion.c like every other chunk. */
+static json_t *anthropic_envelope(const struct anthropic_stream *s, json_t *choices)
+{
+	json_t *id = json_string(s->id), *created = json_integer((json_int_t)s->created);
+	json_t *model = json_string(s->model), *chunk = NULL;
+
+	if (id != NULL && created != NULL && model != NULL)
+		chunk = completion_chunk(id, created, model, NULL, choices);
+	else
+		json_decref(choices);
+	json_decref(id);
+	json_decref(created);
+	json_decref(model);
+	return chunk;
+}
+
 /* One chunk with one choice: delta (taken) and finish_reason (NULL: null). */
 static int anthropic_chunk(struct anthropic_stream *s, json_t *delta, const char *finish, anthropic_emit emit,
 			   void *arg)
 {
-	return anthropic_give(json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n,s:s?}]}", "id", s->id,
-					"object", "chat.completion.chunk", "created", (json_int_t)s->created,
-					"model", s->model, "choices", "index", 0, "delta", delta, "logprobs",
-					"finish_reason", finish),
-			      emit, arg);
+	json_t *reason = finish != NULL ? json_string(finish) : NULL;
+	json_t *choice = completion_chunk_choice(0, delta, reason);
+	int rc = anthropic_give(anthropic_envelope(s, json_pack("[o]", choice)), emit, arg);
+
+	json_decref(reason);
+	return rc;
 }
 
 static enum anthropic_event anthropic_on_message_start(struct anthropic_stream *s, const json_t *data,
@@ -839,9 +858,12 @@ static enum anthropic_event anthropic_on_message_delta(struct anthropic_stream *
 			    emit, arg) != 0)
 		return anthropic_stream_fail(s, "the finish chunk could not be passed on");
 	if (s->include_usage) {
-		chunk = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object", "chat.completion.chunk",
-				  "created", (json_int_t)s->created, "model", s->model, "choices",
-				  "usage", anthropic_usage(s->input_tokens, s->output_tokens));
+		chunk = anthropic_envelope(s, json_array());
+		if (chunk != NULL &&
+		    json_object_set_new(chunk, "usage", anthropic_usage(s->input_tokens, s->output_tokens)) != 0) {
+			json_decref(chunk);
+			chunk = NULL;
+		}
 		if (anthropic_give(chunk, emit, arg) != 0)
 			return anthropic_stream_fail(s, "the usage chunk could not be passed on");
 	}
