@@ -1,10 +1,11 @@
-/* anthropic.c — OpenAI chat completions to and from Anthropic's Messages API: requests, answers, streams and errors, bytes in and bytes out. */
+/* anthropic.c — OpenAI chat completions to and from Anthropic's Messages API: requests, whole answers and errors, bytes in and bytes out (streams: anthropic_stream.c). */
 #include "anthropic.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 
 /* Appends v as compact JSON; out is unchanged when it does not fit. */
 static int anthropic_dump(const json_t *v, struct buf *out)
@@ -20,13 +21,13 @@ fail:
 	return rc;
 }
 
-static bool anthropic_str_is(const json_t *v, const char *s)
+bool anthropic_str_is(const json_t *v, const char *s)
 {
 	return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
 }
 
 /* A non-negative whole number at key, else 0 (absent, null or nonsense counts nothing). */
-static uint64_t anthropic_count(const json_t *obj, const char *key)
+uint64_t anthropic_count(const json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -543,13 +544,13 @@ const char *anthropic_finish_reason(const char *stop_reason)
 }
 
 /* Prompt tokens as OpenAI counts them: cached ones included. */
-static uint64_t anthropic_input_tokens(const json_t *usage)
+uint64_t anthropic_input_tokens(const json_t *usage)
 {
 	return anthropic_count(usage, "input_tokens") + anthropic_count(usage, "cache_creation_input_tokens") +
 	       anthropic_count(usage, "cache_read_input_tokens");
 }
 
-static json_t *anthropic_usage(uint64_t input, uint64_t output)
+json_t *anthropic_usage(uint64_t input, uint64_t output)
 {
 	return json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)input, "completion_tokens", (json_int_t)output,
 			 "total_tokens", (json_int_t)(input + output));
@@ -668,234 +669,4 @@ fail:
 	json_decref(made);
 	json_decref(root);
 	return rc;
-}
-
-/* ---- streams ---- */
-
-/* Content blocks whose tool call index a stream remembers. */
-#define ANTHROPIC_MAX_BLOCKS (sizeof ((struct anthropic_stream *)0)->tool_index / sizeof(int))
-
-void anthropic_stream_init(struct anthropic_stream *s, uint64_t created_unix, bool include_usage)
-{
-	size_t i;
-
-	memset(s, 0, sizeof *s);
-	s->created = created_unix;
-	s->include_usage = include_usage;
-	for (i = 0; i < ANTHROPIC_MAX_BLOCKS; i++)
-		s->tool_index[i] = -1;
-}
-
-/* Copies prefix and src (a short ASCII prefix) into dst of size n. What does
- * not fit is cut, before a character rather than inside one, so the chunks
- * still carry UTF-8; ids and model names are far shorter in practice. */
-static void anthropic_copy(char *dst, size_t n, const char *prefix, const char *src)
-{
-	size_t plen = strlen(prefix), len = plen + strlen(src);
-
-	snprintf(dst, n, "%s%s", prefix, src);
-	if (len < n)
-		return;
-	len = n - 1;
-	while (len > plen && ((unsigned char)src[len - plen] & 0xC0) == 0x80)
-		len--;
-	dst[len] = '\0';
-}
-
-static enum anthropic_event anthropic_stream_fail(struct anthropic_stream *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static enum anthropic_event anthropic_stream_fail(struct anthropic_stream *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(s->error, sizeof s->error, fmt, ap);
-	va_end(ap);
-	return ANTHROPIC_EVENT_ERROR;
-}
-
-/* Gives emit the chunk, freeing it. */
-static int anthropic_give(json_t *chunk, anthropic_emit emit, void *arg)
-{
-	char *text = chunk != NULL ? json_dumps(chunk, JSON_COMPACT) : NULL;
-	int rc = text != NULL && emit(arg, text, strlen(text)) == 0 ? 0 : -1;
-
-	free(text);
-	json_decref(chunk);
-	return rc;
-}
-
-/* One chunk with one choice: delta (taken) and finish_reason (NULL: null). */
-static int anthropic_chunk(struct anthropic_stream *s, json_t *delta, const char *finish, anthropic_emit emit,
-			   void *arg)
-{
-	return anthropic_give(json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n,s:s?}]}", "id", s->id,
-					"object", "chat.completion.chunk", "created", (json_int_t)s->created,
-					"model", s->model, "choices", "index", 0, "delta", delta, "logprobs",
-					"finish_reason", finish),
-			      emit, arg);
-}
-
-static enum anthropic_event anthropic_on_message_start(struct anthropic_stream *s, const json_t *data,
-							anthropic_emit emit, void *arg)
-{
-	json_t *message = json_object_get(data, "message"), *id = json_object_get(message, "id");
-	json_t *model = json_object_get(message, "model"), *usage = json_object_get(message, "usage");
-
-	if (!json_is_object(message))
-		return anthropic_stream_fail(s, "an Anthropic message_start without a message");
-	anthropic_copy(s->id, sizeof s->id, "chatcmpl-", json_is_string(id) ? json_string_value(id) : "");
-	anthropic_copy(s->model, sizeof s->model, "", json_is_string(model) ? json_string_value(model) : "");
-	s->input_tokens = anthropic_input_tokens(usage);
-	s->output_tokens = anthropic_count(usage, "output_tokens");
-	if (anthropic_chunk(s, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL, emit, arg) != 0)
-		return anthropic_stream_fail(s, "the opening chunk could not be passed on");
-	return ANTHROPIC_EVENT_NONE;
-}
-
-/* The Anthropic block index of an event, or -1. */
-static json_int_t anthropic_block_index(const json_t *data)
-{
-	json_t *index = json_object_get(data, "index");
-
-	return json_is_integer(index) && json_integer_value(index) >= 0 ? json_integer_value(index) : -1;
-}
-
-static enum anthropic_event anthropic_on_block_start(struct anthropic_stream *s, const json_t *data,
-						      anthropic_emit emit, void *arg)
-{
-	json_t *block = json_object_get(data, "content_block"), *id, *name, *delta;
-	json_int_t index = anthropic_block_index(data);
-
-	if (!json_is_object(block) || index < 0)
-		return anthropic_stream_fail(s, "an Anthropic content_block_start without a block");
-	/* Text blocks open with an empty text, which says nothing; thinking and
-	 * server tool blocks have no OpenAI form. */
-	if (!anthropic_str_is(json_object_get(block, "type"), "tool_use"))
-		return ANTHROPIC_EVENT_NONE;
-	/* Known limit: a tool call in block 64 or later cannot be followed. A
-	 * message rarely has more than a few blocks. */
-	if ((size_t)index >= ANTHROPIC_MAX_BLOCKS)
-		return anthropic_stream_fail(s, "an Anthropic tool call in content block %lld, past the %zu followed",
-					     (long long)index, ANTHROPIC_MAX_BLOCKS);
-	id = json_object_get(block, "id");
-	name = json_object_get(block, "name");
-	delta = json_pack("{s:[{s:i,s:s,s:s,s:{s:s,s:s}}]}", "tool_calls", "index", s->tools,
-			  "id", json_is_string(id) ? json_string_value(id) : "", "type", "function",
-			  "function", "name", json_is_string(name) ? json_string_value(name) : "", "arguments", "");
-	s->tool_index[index] = s->tools++;
-	if (anthropic_chunk(s, delta, NULL, emit, arg) != 0)
-		return anthropic_stream_fail(s, "a tool call chunk could not be passed on");
-	return ANTHROPIC_EVENT_CONTENT;
-}
-
-static enum anthropic_event anthropic_on_block_delta(struct anthropic_stream *s, const json_t *data,
-						      anthropic_emit emit, void *arg)
-{
-	json_t *delta = json_object_get(data, "delta"), *type = json_object_get(delta, "type"), *piece, *made;
-	json_int_t index = anthropic_block_index(data);
-	int tool;
-
-	if (!json_is_object(delta) || index < 0)
-		return anthropic_stream_fail(s, "an Anthropic content_block_delta without a delta");
-	if (anthropic_str_is(type, "text_delta")) {
-		piece = json_object_get(delta, "text");
-		if (!json_is_string(piece))
-			return anthropic_stream_fail(s, "an Anthropic text_delta without text");
-		made = json_pack("{s:O}", "content", piece);
-	} else if (anthropic_str_is(type, "input_json_delta")) {
-		piece = json_object_get(delta, "partial_json");
-		tool = (size_t)index < ANTHROPIC_MAX_BLOCKS ? s->tool_index[index] : -1;
-		if (!json_is_string(piece) || tool < 0)
-			return anthropic_stream_fail(s, "an Anthropic input_json_delta for block %lld, not a tool call",
-						     (long long)index);
-		/* Anthropic opens a call's input with an empty piece. */
-		if (json_string_length(piece) == 0)
-			return ANTHROPIC_EVENT_NONE;
-		made = json_pack("{s:[{s:i,s:{s:O}}]}", "tool_calls", "index", tool, "function", "arguments", piece);
-	} else
-		return ANTHROPIC_EVENT_NONE; /* thinking, signatures, citations: no OpenAI form */
-	if (anthropic_chunk(s, made, NULL, emit, arg) != 0)
-		return anthropic_stream_fail(s, "a content chunk could not be passed on");
-	return ANTHROPIC_EVENT_CONTENT;
-}
-
-static enum anthropic_event anthropic_on_message_delta(struct anthropic_stream *s, const json_t *data,
-							anthropic_emit emit, void *arg)
-{
-	json_t *delta = json_object_get(data, "delta"), *stop = json_object_get(delta, "stop_reason");
-	json_t *usage = json_object_get(data, "usage"), *chunk;
-
-	if (!json_is_object(delta))
-		return anthropic_stream_fail(s, "an Anthropic message_delta without a delta");
-	/* Counts here are the totals so far, not increments; newer answers repeat
-	 * the input counts too. */
-	if (json_object_get(usage, "output_tokens") != NULL)
-		s->output_tokens = anthropic_count(usage, "output_tokens");
-	if (json_object_get(usage, "input_tokens") != NULL)
-		s->input_tokens = anthropic_input_tokens(usage);
-	if (anthropic_chunk(s, json_object(), anthropic_finish_reason(json_is_string(stop) ? json_string_value(stop) : NULL),
-			    emit, arg) != 0)
-		return anthropic_stream_fail(s, "the finish chunk could not be passed on");
-	if (s->include_usage) {
-		chunk = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object", "chat.completion.chunk",
-				  "created", (json_int_t)s->created, "model", s->model, "choices",
-				  "usage", anthropic_usage(s->input_tokens, s->output_tokens));
-		if (anthropic_give(chunk, emit, arg) != 0)
-			return anthropic_stream_fail(s, "the usage chunk could not be passed on");
-	}
-	return ANTHROPIC_EVENT_CONTENT;
-}
-
-static enum anthropic_event anthropic_on_error(struct anthropic_stream *s, const json_t *data)
-{
-	json_t *error = json_object_get(data, "error"), *type = json_object_get(error, "type");
-	json_t *message = json_object_get(error, "message");
-
-	return anthropic_stream_fail(s, "%s: %s", json_is_string(type) ? json_string_value(type) : "error",
-				     json_is_string(message) ? json_string_value(message) : "an Anthropic error event");
-}
-
-static bool anthropic_named(const char *name, size_t len, const char *want)
-{
-	return len == strlen(want) && memcmp(name, want, len) == 0;
-}
-
-enum anthropic_event anthropic_stream_event(struct anthropic_stream *s, const char *name, size_t name_len,
-					    const char *data, size_t len, anthropic_emit emit, void *arg)
-{
-	json_t *root = json_loadb(data, len, 0, NULL), *type;
-	enum anthropic_event e;
-
-	if (!json_is_object(root)) {
-		e = anthropic_stream_fail(s, "an Anthropic stream event that is not a JSON object");
-		goto out;
-	}
-	/* The event line names the event; its data repeats the name as "type",
-	 * which is all a stream without event lines has. */
-	if (name == NULL || name_len == 0) {
-		type = json_object_get(root, "type");
-		name = json_is_string(type) ? json_string_value(type) : "";
-		name_len = strlen(name);
-	}
-	if (anthropic_named(name, name_len, "message_start"))
-		e = anthropic_on_message_start(s, root, emit, arg);
-	else if (anthropic_named(name, name_len, "content_block_start"))
-		e = anthropic_on_block_start(s, root, emit, arg);
-	else if (anthropic_named(name, name_len, "content_block_delta"))
-		e = anthropic_on_block_delta(s, root, emit, arg);
-	else if (anthropic_named(name, name_len, "message_delta"))
-		e = anthropic_on_message_delta(s, root, emit, arg);
-	else if (anthropic_named(name, name_len, "message_stop"))
-		e = ANTHROPIC_EVENT_DONE;
-	else if (anthropic_named(name, name_len, "error"))
-		e = anthropic_on_error(s, root);
-	else
-		/* ping, content_block_stop, and event types Anthropic may add
-		 * (its versioning policy says clients must ignore them). */
-		e = ANTHROPIC_EVENT_NONE;
-out:
-	json_decref(root);
-	return e;
 }

@@ -1,4 +1,4 @@
-/* anthropic.h — OpenAI chat completions to and from Anthropic's Messages API: requests, answers, streams and errors, bytes in and bytes out. */
+/* anthropic.h — OpenAI chat completions to and from Anthropic's Messages API: requests, answers, streams and errors, bytes in and bytes out (anthropic.c, anthropic_stream.c). */
 #ifndef DETOUR_ANTHROPIC_H
 #define DETOUR_ANTHROPIC_H
 
@@ -50,6 +50,12 @@ struct anthropic_options {
  * message that is not an object) or out is full.
  */
 int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, char *err, size_t errlen);
+
+/* Pieces the request, answer and stream translations share. */
+bool anthropic_str_is(const json_t *v, const char *s);         /* v is the string s */
+uint64_t anthropic_count(const json_t *obj, const char *key);  /* a whole number > 0 at key, else 0 */
+uint64_t anthropic_input_tokens(const json_t *usage);          /* input tokens, cached ones included */
+json_t *anthropic_usage(uint64_t input, uint64_t output);      /* OpenAI's usage object; NULL: no memory */
 
 /* OpenAI's finish_reason for an Anthropic stop_reason: end_turn, stop_sequence → "stop",
  * max_tokens → "length", tool_use → "tool_calls", refusal → "content_filter", else "stop". */

@@ -1,6 +1,8 @@
 /* completion.c — chat completions in both shapes: a whole answer told as OpenAI SSE chunks, and streamed chunks gathered back into a whole answer. */
 #include "completion.h"
 
+#include "sse.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,7 @@ static int completion_copy(json_t *dst, const json_t *src, const char *key)
 	return v == NULL ? 0 : json_object_set(dst, key, v);
 }
 
+/* Appends chunk as one SSE data frame. */
 static int completion_emit(json_t *chunk, struct buf *out)
 {
 	char *text = json_dumps(chunk, JSON_COMPACT);
@@ -43,29 +46,29 @@ static int completion_emit(json_t *chunk, struct buf *out)
 
 	if (text == NULL)
 		goto fail;
-	if (buf_append_str(out, "data: ") != 0 || buf_append_str(out, text) != 0 ||
-	    buf_append_str(out, "\n\n") != 0)
-		goto fail;
-	rc = 0;
+	rc = sse_write_data(out, text, strlen(text));
 fail:
 	free(text);
 	return rc;
 }
 
-/* A chunk of answer carrying choices (taken), keeping the answer's id,
- * created, model and system_fingerprint. */
-static json_t *completion_chunk(const json_t *answer, json_t *choices)
+json_t *completion_chunk(const json_t *id, const json_t *created, const json_t *model, const json_t *fingerprint,
+			 json_t *choices)
 {
 	json_t *chunk = json_object();
 	int rc = 0;
 
 	if (chunk == NULL || choices == NULL)
 		goto fail;
-	rc |= completion_copy(chunk, answer, "id");
+	if (id != NULL)
+		rc |= json_object_set(chunk, "id", (json_t *)id);
 	rc |= completion_set(chunk, "object", json_string("chat.completion.chunk"));
-	rc |= completion_copy(chunk, answer, "created");
-	rc |= completion_copy(chunk, answer, "model");
-	rc |= completion_copy(chunk, answer, "system_fingerprint");
+	if (created != NULL)
+		rc |= json_object_set(chunk, "created", (json_t *)created);
+	if (model != NULL)
+		rc |= json_object_set(chunk, "model", (json_t *)model);
+	if (fingerprint != NULL && !json_is_null(fingerprint))
+		rc |= json_object_set(chunk, "system_fingerprint", (json_t *)fingerprint);
 	rc |= completion_set(chunk, "choices", choices);
 	choices = NULL;
 	if (rc != 0)
@@ -77,11 +80,9 @@ fail:
 	return NULL;
 }
 
-/* Emits one chunk holding one choice: {index, delta (taken), finish_reason}. */
-static int completion_emit_delta(const json_t *answer, json_int_t index, json_t *delta, json_t *finish_reason,
-				 struct buf *out)
+json_t *completion_chunk_choice(json_int_t index, json_t *delta, const json_t *finish_reason)
 {
-	json_t *choice = json_object(), *chunk = NULL;
+	json_t *choice = json_object();
 	int rc = 0;
 
 	if (choice == NULL || delta == NULL)
@@ -89,20 +90,36 @@ static int completion_emit_delta(const json_t *answer, json_int_t index, json_t 
 	rc |= completion_set(choice, "index", json_integer(index));
 	rc |= completion_set(choice, "delta", delta);
 	delta = NULL;
-	rc |= json_object_set(choice, "finish_reason", finish_reason != NULL ? finish_reason : json_null());
+	/* OpenAI's schema has it in every chunk choice; detour never has any. */
+	rc |= completion_set(choice, "logprobs", json_null());
+	rc |= json_object_set(choice, "finish_reason", finish_reason != NULL ? (json_t *)finish_reason : json_null());
 	if (rc != 0)
 		goto fail;
-	chunk = completion_chunk(answer, json_pack("[o]", choice));
-	choice = NULL;
-	if (chunk == NULL || completion_emit(chunk, out) != 0)
-		goto fail;
-	json_decref(chunk);
-	return 0;
+	return choice;
 fail:
 	json_decref(delta);
 	json_decref(choice);
+	return NULL;
+}
+
+/* A chunk of answer carrying choices (taken), keeping the answer's id,
+ * created, model and system_fingerprint. */
+static json_t *completion_answer_chunk(const json_t *answer, json_t *choices)
+{
+	return completion_chunk(json_object_get(answer, "id"), json_object_get(answer, "created"),
+				json_object_get(answer, "model"), json_object_get(answer, "system_fingerprint"), choices);
+}
+
+/* Emits one chunk holding one choice: {index, delta (taken), logprobs, finish_reason}. */
+static int completion_emit_delta(const json_t *answer, json_int_t index, json_t *delta, json_t *finish_reason,
+				 struct buf *out)
+{
+	json_t *chunk = completion_answer_chunk(answer, json_pack("[o]", completion_chunk_choice(index, delta,
+												 finish_reason)));
+	int rc = chunk != NULL ? completion_emit(chunk, out) : -1;
+
 	json_decref(chunk);
-	return -1;
+	return rc;
 }
 
 static bool completion_nonempty_string(const json_t *v)
@@ -201,11 +218,11 @@ int completion_to_sse(const char *answer, size_t len, bool include_usage, struct
 	}
 	usage = json_object_get(root, "usage");
 	if (include_usage && json_is_object(usage)) {
-		chunk = completion_chunk(root, json_array());
+		chunk = completion_answer_chunk(root, json_array());
 		if (chunk == NULL || json_object_set(chunk, "usage", usage) != 0 || completion_emit(chunk, out) != 0)
 			goto fail;
 	}
-	if (buf_append_str(out, "data: [DONE]\n\n") != 0)
+	if (sse_write_done(out) != 0)
 		goto fail;
 	rc = 0;
 fail:

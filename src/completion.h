@@ -23,6 +23,19 @@
 int completion_to_sse(const char *answer, size_t len, bool include_usage, struct buf *out);
 
 /*
+ * The chat.completion.chunk envelope, made here and nowhere else: {id, object
+ * "chat.completion.chunk", created, model, system_fingerprint (when given and
+ * not null), choices (taken)}. id, created, model and fingerprint are
+ * borrowed; a NULL one is left out. NULL when out of memory (choices freed).
+ */
+json_t *completion_chunk(const json_t *id, const json_t *created, const json_t *model, const json_t *fingerprint,
+			 json_t *choices);
+
+/* One choice of a chunk: {index, delta (taken), logprobs null, finish_reason
+ * (borrowed; NULL: null)}. NULL when delta is NULL or out of memory. */
+json_t *completion_chunk_choice(json_int_t index, json_t *delta, const json_t *finish_reason);
+
+/*
  * The offline answer: a chat.completion with one choice whose content is
  * message, model "detour-offline", finish_reason "stop", zero usage, id
  * "chatcmpl-detour-" followed by id_suffix, created created_unix. Appends the

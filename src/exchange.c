@@ -76,6 +76,7 @@ struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
 	x->holds_retry = false;
 	x->counted_active = false;
 	x->earliest_retry_ms = 0;
+	x->refusal[0] = '\0';
 	x->response = NULL;
 	x->status = 0;
 	x->suspended = false;

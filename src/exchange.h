@@ -81,6 +81,7 @@ struct exchange {
 	bool holds_retry;            /* owns one unit of the retry budget */
 	bool counted_active;         /* counted in runtime.requests_active */
 	uint64_t earliest_retry_ms;  /* when a skipped target could next be called; 0: none */
+	char refusal[320];           /* why a target's dialect could not say the request (the client's mistake); "": none */
 
 	/* The answer. */
 	struct MHD_Response *response;

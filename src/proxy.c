@@ -7,15 +7,14 @@
 
 #include <microhttpd.h>
 
-#include "anthropic.h"
 #include "backoff.h"
 #include "cache.h"
 #include "clock.h"
 #include "completion.h"
 #include "degrade.h"
+#include "dialect.h"
 #include "engine.h"
 #include "exchange.h"
-#include "jsonscan.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -29,7 +28,7 @@
 static void proxy_on_done(void *arg, struct engine_response *r);
 static void proxy_next(struct exchange *x);
 static void proxy_level_begin(struct exchange *x);
-static void proxy_translate_anthropic(struct engine_response *r);
+static void proxy_translate_error(const struct upstream *u, struct engine_response *r);
 
 static const struct engine_handlers proxy_handlers = {
 	.on_headers = NULL,
@@ -49,47 +48,20 @@ static bool proxy_past_deadline(const struct exchange *x, uint64_t now)
 	return now >= x->deadline_ms;
 }
 
-/* Which targets a request kind can go to. */
-static const char *proxy_unsupported(const struct exchange *x, const struct config_upstream *u)
-{
-	if (u->provider == CONFIG_PROVIDER_ANTHROPIC && x->request.kind != REQUEST_CHAT)
-		return "provider anthropic serves chat completions only";
-	return NULL;
-}
-
-static bool proxy_anthropic(const struct exchange *x)
-{
-	return x->upstream != NULL && x->upstream->cfg->provider == CONFIG_PROVIDER_ANTHROPIC;
-}
-
 /*
- * The Messages API body for an Anthropic target. Returns 0; 1 when the request
- * cannot be said in Anthropic's terms (why is filled: the target is passed
- * over, another may serve it); -1 when out of memory.
+ * The body target's upstream is sent, in its dialect, into *body (NULL: the
+ * client's bytes). Returns what the dialect made of it; a refusal is the
+ * client's mistake, kept in x->refusal for the 400 should no target answer.
  */
-static int proxy_anthropic_body(struct exchange *x, const struct request_changes *changes, size_t *len,
-				char *why, size_t whylen)
+static enum dialect_built proxy_body(struct exchange *x, const struct upstream *u, const struct request_changes *changes,
+				     bool stream, char **body, size_t *len, char *why, size_t whylen)
 {
-	const struct config_upstream *ucfg = x->upstream->cfg;
-	struct anthropic_options o = {
-		.model = changes->model != NULL ? changes->model : x->request.model,
-		.max_tokens_cap = changes->max_tokens,
-		.default_max_tokens = ucfg->default_max_tokens,
-		.drop_tools = (changes->drop & CONFIG_DROP_TOOLS) != 0,
-		.stream = x->upstream_stream,
-	};
-	json_t *root = request_json(&x->request);
-	struct buf out;
+	struct dialect_call call = { &x->request, changes, u->cfg, stream };
+	enum dialect_built built = u->dialect->request(&call, body, len, why, whylen);
 
-	if (root == NULL)
-		return -1;
-	buf_init(&out, 2 * x->request.len + 64 * 1024);
-	if (anthropic_request(root, &o, &out, why, whylen) != 0) {
-		buf_free(&out);
-		return 1;
-	}
-	x->upstream_body = buf_take(&out, len);
-	return x->upstream_body != NULL ? 0 : -1;
+	if (built == DIALECT_REFUSED && x->refusal[0] == '\0')
+		snprintf(x->refusal, sizeof x->refusal, "The request cannot be sent to upstream %s: %s", u->cfg->name, why);
+	return built;
 }
 
 static void proxy_release_retry(struct exchange *x)
@@ -141,11 +113,15 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	struct upstream *u = runtime_upstream(w->rt, ucfg);
 	struct request_changes changes;
 	struct engine_request req;
-	const char *why = proxy_unsupported(x, ucfg);
+	const char *why = u->dialect->unsupported(x->request.kind);
 	const char *model;
+	char *body = NULL, cannot[200];
+	size_t body_len = 0;
 	uint64_t remaining = x->deadline_ms - now;
 	enum breaker_reason reason;
 	enum breaker_admission admission;
+	enum dialect_built built;
+	bool stream;
 
 	degrade_changes(cfg, x->level, target, &changes);
 	model = changes.model != NULL ? changes.model : x->request.model;
@@ -157,8 +133,22 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 		proxy_note_tried(x, ucfg, model);
 		return -1;
 	}
+	/* Before the breaker is asked: a request the dialect cannot say is the
+	 * client's mistake and says nothing about the upstream. */
+	stream = x->request.stream && !(changes.drop & CONFIG_DROP_STREAM);
+	built = proxy_body(x, u, &changes, stream, &body, &body_len, cannot, sizeof cannot);
+	if (built == DIALECT_REFUSED) {
+		proxy_skip(x, u, cannot, now);
+		proxy_note_tried(x, ucfg, model);
+		return -1;
+	}
+	if (built == DIALECT_FAILED) {
+		attempts_add_failure(&x->attempts, ucfg->name, 0, "detour could not start the call", 0);
+		return -1;
+	}
 	admission = upstream_admit(u, now, &reason);
 	if (admission == BREAKER_REJECT) {
+		free(body);
 		proxy_skip(x, u, breaker_reason_text(reason), now);
 		proxy_note_tried(x, ucfg, model);
 		return -1;
@@ -166,35 +156,13 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	x->probe = admission == BREAKER_PROBE;
 	x->target = target;
 	x->upstream = u;
-	x->upstream_stream = x->request.stream && !(changes.drop & CONFIG_DROP_STREAM);
+	x->upstream_stream = stream;
 	free(x->upstream_body);
-	x->upstream_body = NULL;
+	x->upstream_body = body;
 	memset(&req, 0, sizeof req);
-	req.body = x->body.data;
-	req.body_len = x->body.len;
+	req.body = body != NULL ? body : x->body.data;
+	req.body_len = body != NULL ? body_len : x->body.len;
 	req.url = upstream_url(u, x->request.kind);
-	if (ucfg->provider == CONFIG_PROVIDER_ANTHROPIC) {
-		char cannot[160];
-		int rc = proxy_anthropic_body(x, &changes, &req.body_len, cannot, sizeof cannot);
-
-		if (rc < 0)
-			goto internal;
-		if (rc > 0) {
-			/* Not the upstream's fault, nor the client's: another target may take it. */
-			upstream_record(u, now, UPSTREAM_NO_VERDICT, x->probe, false, 0, -1, NULL);
-			x->probe = false;
-			proxy_skip(x, u, cannot, now);
-			proxy_note_tried(x, ucfg, model);
-			return -1;
-		}
-		req.body = x->upstream_body;
-		req.url = u->url_messages;
-	} else if (!request_unchanged(&x->request, &changes)) {
-		x->upstream_body = request_rewrite(&x->request, &changes, &req.body_len);
-		if (x->upstream_body == NULL)
-			goto internal;
-		req.body = x->upstream_body;
-	}
 	req.headers = u->headers;
 	req.connect_timeout_ms = proxy_min(ucfg->timeouts.connect_ms, remaining);
 	req.first_byte_timeout_ms = proxy_min(ucfg->timeouts.first_byte_ms, remaining);
@@ -263,6 +231,12 @@ static void proxy_level_done(struct exchange *x)
 	const struct runtime *rt = x->worker->rt;
 
 	x->level = degrade_next_level(x->mode, x->level, rt->cache != NULL, rt->cfg->degradation.offline_message != NULL);
+	/* A target refused the request as the client wrote it and none answered
+	 * it: the client's mistake is a 400, never a degraded answer. */
+	if (x->refusal[0] != '\0' && (x->level == CONFIG_LEVEL_AUTO || !degrade_calls_upstreams(x->level))) {
+		exchange_answer_error(x, 400, "invalid_request_error", NULL, NULL, x->refusal);
+		return;
+	}
 	if (x->level == CONFIG_LEVEL_AUTO) {
 		proxy_give_up(x);
 		return;
@@ -409,16 +383,18 @@ static void proxy_send_whole(struct exchange *x, unsigned status, char *body, si
 	exchange_answer(x, status, response);
 }
 
-/* Sends the upstream's answer (a success, or an error that is the client's). */
+/* Sends the upstream's answer (a success, or an error that is the client's),
+ * in OpenAI's shape and without the upstream's key. */
 static void proxy_answer(struct exchange *x, struct engine_response *r)
 {
 	size_t len;
 	char *body;
 
+	if (r->status < 200 || r->status >= 300)
+		proxy_translate_error(x->upstream, r);
+	upstream_redact_bytes(x->upstream, r->body.data, r->body.len);
 	if (r->status >= 200 && r->status < 300)
 		proxy_cache_store(x, r->body.data, r->body.len);
-	else if (proxy_anthropic(x))
-		proxy_translate_anthropic(r);
 	body = buf_take(&r->body, &len);
 	proxy_send_whole(x, r->status, body, len, r->content_type[0] != '\0' ? r->content_type : "application/json",
 			 x->upstream->cfg->name, false);
@@ -497,31 +473,45 @@ static void proxy_level_begin(struct exchange *x)
 	}
 }
 
-/*
- * Anthropic's answer into OpenAI's shape, in place: a 2xx message becomes a
- * chat.completion (one that cannot be understood is the upstream's fault, like
- * malformed JSON), an error becomes an OpenAI error body.
- */
-static void proxy_translate_anthropic(struct engine_response *r)
+/* Puts the translation into r in place of the upstream's body. */
+static void proxy_replace_body(struct engine_response *r, struct buf *out)
 {
-	bool ok = r->status >= 200 && r->status < 300;
+	buf_free(&r->body);
+	r->body = *out;
+	snprintf(r->content_type, sizeof r->content_type, "application/json");
+}
+
+/* A 2xx answer in OpenAI's shape, in place: one the dialect cannot read is
+ * the upstream's fault, like malformed JSON. */
+static void proxy_translate_answer(const struct upstream *u, struct engine_response *r)
+{
 	struct buf out;
-	int rc;
 
 	buf_init(&out, 2 * r->body.len + 64 * 1024);
-	rc = ok ? anthropic_response(r->body.data, r->body.len, clock_wall_ms() / 1000, &out)
-		: anthropic_error(r->status, r->body.data, r->body.len, &out);
-	if (rc != 0) {
-		buf_free(&out);
-		if (ok) {
-			r->error = ENGINE_PROTOCOL;
-			snprintf(r->error_text, sizeof r->error_text, "an answer that is not an Anthropic message");
-		}
+	switch (u->dialect->answer(r->status, r->body.data, r->body.len, clock_wall_ms() / 1000, &out, r->error_text,
+				   sizeof r->error_text)) {
+	case DIALECT_MADE:
+		proxy_replace_body(r, &out);
 		return;
+	case DIALECT_BROKEN:
+		r->error = ENGINE_PROTOCOL;
+		break;
+	case DIALECT_SAME:
+		break;
 	}
-	buf_free(&r->body);
-	r->body = out;
-	snprintf(r->content_type, sizeof r->content_type, "application/json");
+	buf_free(&out);
+}
+
+/* An error answer in OpenAI's shape, in place (as it came when it cannot be read). */
+static void proxy_translate_error(const struct upstream *u, struct engine_response *r)
+{
+	struct buf out;
+
+	buf_init(&out, 2 * r->body.len + 64 * 1024);
+	if (u->dialect->error(r->status, r->body.data, r->body.len, &out) == DIALECT_MADE)
+		proxy_replace_body(r, &out);
+	else
+		buf_free(&out);
 }
 
 static enum metrics_attempt proxy_metric(enum outcome o)
@@ -590,15 +580,9 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 	unsigned status;
 
 	proxy_release_retry(x);
-	/* A 2xx that is not JSON is a broken upstream, not an answer. */
-	/* (An Anthropic answer is checked by its translation, which parses it.) */
-	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300 && !proxy_anthropic(x) &&
-	    !jsonscan_valid_object(r->body.data, r->body.len)) {
-		r->error = ENGINE_PROTOCOL;
-		snprintf(r->error_text, sizeof r->error_text, "malformed JSON in a %u answer", r->status);
-	}
-	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300 && proxy_anthropic(x))
-		proxy_translate_anthropic(r);
+	/* A 2xx the dialect cannot read (not JSON, not its answer) is a broken upstream, not an answer. */
+	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300)
+		proxy_translate_answer(u, r);
 	status = r->error == ENGINE_OK ? r->status : 0;
 	outcome = outcome_classify(fb, r->error, r->status);
 	/* The words serve failures only: an answer passed through is not described. */

@@ -1,4 +1,4 @@
-/* sse.c — a server-sent events parser: bytes in, whole events out, however the bytes were split. */
+/* sse.c — server-sent events both ways: a parser (bytes in, whole events out, however the bytes were split) and the one writer of SSE frames. */
 #include "sse.h"
 
 #include <string.h>
@@ -153,4 +153,41 @@ int sse_feed(struct sse_parser *p, const char *bytes, size_t len, sse_handler ha
 		p->pending.data[p->pending.len] = '\0';
 	}
 	return rc;
+}
+
+int sse_write_data(struct buf *out, const char *data, size_t len)
+{
+	size_t before = out->len, at = 0, n;
+	const char *nl;
+	int rc = 0;
+
+	do {
+		nl = memchr(data + at, '\n', len - at);
+		n = nl != NULL ? (size_t)(nl - (data + at)) : len - at;
+
+		rc |= buf_append(out, "data: ", 6);
+		rc |= buf_append(out, data + at, n);
+		rc |= buf_append(out, "\n", 1);
+		at += n + 1;
+	} while (nl != NULL && rc == 0);
+	rc |= buf_append(out, "\n", 1);
+	if (rc != 0)
+		buf_truncate(out, before);
+	return rc != 0 ? -1 : 0;
+}
+
+int sse_write_done(struct buf *out)
+{
+	return sse_write_data(out, "[DONE]", 6);
+}
+
+int sse_write_comment(struct buf *out, const char *text)
+{
+	size_t before = out->len;
+
+	if (buf_append(out, ": ", 2) != 0 || buf_append_str(out, text) != 0 || buf_append(out, "\n\n", 2) != 0) {
+		buf_truncate(out, before);
+		return -1;
+	}
+	return 0;
 }

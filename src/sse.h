@@ -1,4 +1,4 @@
-/* sse.h — a server-sent events parser: bytes in, whole events out, however the bytes were split. */
+/* sse.h — server-sent events both ways: a parser (bytes in, whole events out, however the bytes were split) and the one writer of SSE frames. */
 #ifndef DETOUR_SSE_H
 #define DETOUR_SSE_H
 
@@ -47,5 +47,20 @@ int sse_feed(struct sse_parser *p, const char *bytes, size_t len, sse_handler ha
 
 /* True when bytes of an unfinished event are held (the stream was cut mid-event). */
 bool sse_partial(const struct sse_parser *p);
+
+/*
+ * The writer: every SSE byte detour sends a client is framed here. Each
+ * appends one whole frame to out, or nothing (returning -1) when out is full.
+ */
+
+/* "data: <data>\n\n"; data holding newlines is split into one data line per
+ * line, so a reader joins it back exactly. */
+int sse_write_data(struct buf *out, const char *data, size_t len);
+
+/* "data: [DONE]\n\n", the end of an OpenAI stream. */
+int sse_write_done(struct buf *out);
+
+/* ": <text>\n\n", a comment every reader skips (a heartbeat); text holds no newline. */
+int sse_write_comment(struct buf *out, const char *text);
 
 #endif

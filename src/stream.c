@@ -8,12 +8,11 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "anthropic.h"
 #include "apierror.h"
 #include "clock.h"
 #include "completion.h"
+#include "dialect.h"
 #include "exchange.h"
-#include "jsonscan.h"
 #include "log.h"
 #include "proxy.h"
 #include "sse.h"
@@ -28,18 +27,32 @@
 /* sse_feed's handler stops the feed with this when the attempt must end. */
 #define STREAM_STOP 1
 
+/* Where a stream is in its life. */
+enum stream_phase {
+	STREAM_HOLD,   /* before the commit point: events are held, the attempt may still fall over */
+	STREAM_RELAY,  /* committed: the headers went out, events flow to the client */
+	STREAM_ENDED,  /* out is complete: nothing more will be added */
+};
+
+/* Why an attempt's stream ended (or is ending). */
+enum stream_end {
+	STREAM_END_NONE,       /* not yet */
+	STREAM_END_WHOLE,      /* the upstream told the whole answer */
+	STREAM_END_FAILED,     /* the attempt failed inside the stream (fail_error, fail_text) */
+	STREAM_END_ABANDONED,  /* the client left */
+	STREAM_END_CUT,        /* detour ended it with an error event (shutdown, a broken transfer) */
+};
+
 struct stream {
 	struct sse_parser parser;
 	struct buf out;          /* bytes for the client not yet handed to libmicrohttpd */
 	size_t out_pos;
 	struct buf raw;          /* a non-SSE answer (an error body), kept whole */
+	enum stream_phase phase;
+	enum stream_end end;
 	bool sse;                /* the answer is text/event-stream */
-	bool committed;          /* the answer's headers went to the client */
 	bool finish_seen;        /* a chunk carried a finish_reason */
-	bool done_seen;          /* data: [DONE] came */
-	bool ended;              /* out is complete: nothing more will be added */
-	bool abandoned;          /* the client left; end with an error */
-	bool failed;             /* the attempt failed inside the stream */
+	bool done_seen;          /* the upstream said the stream is whole */
 	bool paused;             /* the upstream transfer waits for the client */
 	bool waiting;            /* the client connection is suspended for want of bytes */
 	enum engine_error fail_error;
@@ -47,7 +60,9 @@ struct stream {
 	struct timer heartbeat;
 	struct timer unpause;
 	uint64_t last_sent_ms;
-	struct anthropic_stream *anthropic; /* translation state, for an Anthropic upstream */
+	const struct dialect *dialect; /* the upstream's, which turns its events into chunks */
+	void *state;             /* the dialect's translation state */
+	size_t state_size;
 	bool collect;            /* gather the chunks into a whole answer (for the cache) */
 	size_t collect_limit;    /* ...until this many bytes of chunks came */
 	size_t collected;
@@ -59,9 +74,10 @@ static size_t stream_backlog(const struct stream *s)
 	return s->out.len - s->out_pos;
 }
 
-static int stream_append(struct stream *s, const char *bytes, size_t len)
+/* Makes room for len more bytes in out: the consumed front is dead weight,
+ * dropped before out grows. */
+static void stream_room(struct stream *s, size_t len)
 {
-	/* Compact before growing: the consumed front is dead weight. */
 	if (s->out_pos > 0 && s->out_pos == s->out.len) {
 		buf_reset(&s->out);
 		s->out_pos = 0;
@@ -70,7 +86,6 @@ static int stream_append(struct stream *s, const char *bytes, size_t len)
 		s->out.len -= s->out_pos;
 		s->out_pos = 0;
 	}
-	return buf_append(&s->out, bytes, len);
 }
 
 /* Lets libmicrohttpd at the bytes (or the end) once the reader waited for them. */
@@ -85,22 +100,26 @@ static void stream_wake(struct exchange *x)
 	worker_server_due(x->worker);
 }
 
-/* Appends design.md's error event and [DONE]: a stream never just stops. */
-static void stream_append_error(struct stream *s, const char *code, const char *message, const char *upstream)
+/* Appends the error event and [DONE]: a stream never just stops. */
+static void stream_append_error(struct stream *s, enum stream_end why, const char *code, const char *message,
+				const char *upstream)
 {
 	struct buf b;
 
 	buf_init(&b, 4096);
-	buf_append_str(&b, "data: ");
 	apierror_open(&b, message, "upstream_error", NULL, code);
 	if (upstream != NULL) {
 		buf_append_str(&b, ",\"upstream\":");
 		buf_append_json_string(&b, upstream);
 	}
-	buf_append_str(&b, "}}\n\ndata: [DONE]\n\n");
-	stream_append(s, b.data, b.len);
+	buf_append_str(&b, "}}");
+	stream_room(s, b.len + 64);
+	sse_write_data(&s->out, b.data, b.len);
+	sse_write_done(&s->out);
 	buf_free(&b);
-	s->ended = true;
+	s->phase = STREAM_ENDED;
+	if (s->end == STREAM_END_NONE)
+		s->end = why;
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
@@ -110,7 +129,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	size_t avail = stream_backlog(s), n;
 
 	(void)pos;
-	if (s->abandoned)
+	if (s->end == STREAM_END_ABANDONED)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (avail > 0) {
 		n = avail < max ? avail : max;
@@ -121,7 +140,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 			timers_arm(&x->worker->timers, &s->unpause, s->last_sent_ms);
 		return (ssize_t)n;
 	}
-	if (s->ended)
+	if (s->phase == STREAM_ENDED)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	/* Nothing to send yet: returning 0 without suspending would spin. */
 	s->waiting = true;
@@ -147,11 +166,12 @@ static void stream_heartbeat_fire(struct timer *t)
 	struct stream *s = x->stream;
 	uint64_t every = x->worker->rt->cfg->server.sse_heartbeat_ms, now = clock_now_ms();
 
-	if (s->ended)
+	if (s->phase == STREAM_ENDED)
 		return;
 	/* A comment line: clients ignore it, and a write to a vanished client fails. */
 	if (now >= s->last_sent_ms + every && stream_backlog(s) == 0) {
-		stream_append(s, ": keep-alive\n\n", 14);
+		stream_room(s, 16);
+		sse_write_comment(&s->out, "keep-alive");
 		s->last_sent_ms = now;
 		stream_wake(x);
 	}
@@ -167,7 +187,7 @@ static void stream_commit(struct exchange *x, uint64_t now)
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, x, NULL);
 	attempts_add_answer(&x->attempts, x->upstream->cfg->name, 200,
 			    now - (x->transfer_started_ms != 0 ? x->transfer_started_ms : now));
-	s->committed = true;
+	s->phase = STREAM_RELAY;
 	s->last_sent_ms = now;
 	/* From here the high-water mark and curl's pause bound it, not a cap. */
 	s->out.max = SIZE_MAX;
@@ -181,65 +201,6 @@ static void stream_commit(struct exchange *x, uint64_t now)
 	exchange_watch_client(x);
 	if (x->worker->rt->cfg->server.sse_heartbeat_ms > 0)
 		timers_arm(&x->worker->timers, &s->heartbeat, now + x->worker->rt->cfg->server.sse_heartbeat_ms);
-}
-
-/* True when a chunk carries something the client will show: text, a tool
- * call, a refusal, or the end of the answer. */
-static bool stream_chunk_has_content(const char *data, size_t len, bool *finish)
-{
-	json_t *root = json_loadb(data, len, 0, NULL), *choice;
-	size_t i;
-	bool content = false;
-
-	json_array_foreach(json_object_get(root, "choices"), i, choice) {
-		json_t *delta = json_object_get(choice, "delta");
-		const char *text = json_string_value(json_object_get(delta, "content"));
-		const char *refusal = json_string_value(json_object_get(delta, "refusal"));
-		const char *plain = json_string_value(json_object_get(choice, "text"));
-
-		if ((text != NULL && text[0] != '\0') || (refusal != NULL && refusal[0] != '\0') ||
-		    (plain != NULL && plain[0] != '\0') || json_array_size(json_object_get(delta, "tool_calls")) > 0 ||
-		    json_object_get(delta, "function_call") != NULL)
-			content = true;
-		if (json_is_string(json_object_get(choice, "finish_reason"))) {
-			*finish = true;
-			content = true;
-		}
-	}
-	json_decref(root);
-	return content;
-}
-
-/* Cheap check for a non-null finish_reason after the commit point (no parse). */
-static bool stream_chunk_finishes(const char *data, size_t len)
-{
-	static const char key[] = "\"finish_reason\":";
-	const char *p = memmem(data, len, key, sizeof key - 1);
-
-	if (p == NULL)
-		return false;
-	p += sizeof key - 1;
-	while (p < data + len && *p == ' ')
-		p++;
-	return p < data + len && *p == '"';
-}
-
-/* True for an error object in place of a chunk ({"error": ...}). */
-static bool stream_is_error(const char *data, size_t len, char *words, size_t wlen)
-{
-	json_t *root, *message;
-	size_t i = 0;
-
-	while (i < len && (data[i] == ' ' || data[i] == '\n'))
-		i++;
-	if (len - i < 8 || memcmp(data + i, "{\"error\"", 8) != 0)
-		return false;
-	root = json_loadb(data, len, 0, NULL);
-	message = json_object_get(json_object_get(root, "error"), "message");
-	snprintf(words, wlen, "error event: %s",
-		 json_is_string(message) ? json_string_value(message) : "no message");
-	json_decref(root);
-	return true;
 }
 
 /* Gives one chunk to the cache's copy of the answer, until the copy would be too big to keep. */
@@ -260,51 +221,32 @@ static int stream_fail(struct exchange *x, enum engine_error error, const char *
 {
 	struct stream *s = x->stream;
 
-	s->failed = true;
+	s->end = STREAM_END_FAILED;
 	s->fail_error = error;
 	snprintf(s->fail_text, sizeof s->fail_text, "%s", words);
 	/* The words may be the upstream's own, from an error event. */
 	upstream_redact(x->upstream, s->fail_text);
-	if (s->committed)
-		stream_append_error(s, "stream_interrupted", s->fail_text, x->upstream->cfg->name);
+	if (s->phase == STREAM_RELAY)
+		stream_append_error(s, STREAM_END_FAILED, "stream_interrupted", s->fail_text, x->upstream->cfg->name);
 	return STREAM_STOP;
 }
 
-/* Takes one OpenAI chunk the Anthropic translation made: to the client, and to the cache's copy. */
+/* Takes one OpenAI chunk from the dialect: framed for the client, without
+ * the upstream's key, and to the cache's copy. */
 static int stream_emit(void *arg, const char *chunk, size_t len)
 {
 	struct exchange *x = arg;
 	struct stream *s = x->stream;
+	size_t at;
 
-	if (stream_append(s, "data: ", 6) != 0 || stream_append(s, chunk, len) != 0 ||
-	    stream_append(s, "\n\n", 2) != 0)
+	stream_room(s, len + 16);
+	at = s->out.len;
+	if (sse_write_data(&s->out, chunk, len) != 0)
 		return -1;
+	upstream_redact_bytes(x->upstream, s->out.data + at, s->out.len - at);
+	/* The cache keeps the redacted chunk too (framed as one line, it stands at at + 6). */
 	if (s->collect)
-		stream_collect(s, chunk, len);
-	return 0;
-}
-
-/* An Anthropic event, translated; the commit point and the errors follow the same rules. */
-static int stream_on_anthropic_event(struct exchange *x, const struct sse_event *ev)
-{
-	struct stream *s = x->stream;
-
-	switch (anthropic_stream_event(s->anthropic, ev->name, ev->name_len, ev->data, ev->data_len, stream_emit,
-				       x)) {
-	case ANTHROPIC_EVENT_NONE:
-		return 0;
-	case ANTHROPIC_EVENT_CONTENT:
-		break;
-	case ANTHROPIC_EVENT_DONE:
-		s->done_seen = true;
-		if (stream_append(s, "data: [DONE]\n\n", 14) != 0)
-			return stream_fail(x, ENGINE_TOO_LARGE, "stream held more than detour buffers");
-		break;
-	case ANTHROPIC_EVENT_ERROR:
-		return stream_fail(x, ENGINE_PROTOCOL, s->anthropic->error);
-	}
-	if (!s->committed)
-		stream_commit(x, clock_now_ms());
+		stream_collect(s, memchr(chunk, '\n', len) == NULL ? s->out.data + at + 6 : chunk, len);
 	return 0;
 }
 
@@ -313,32 +255,26 @@ static int stream_on_event(void *arg, const struct sse_event *ev)
 	struct exchange *x = arg;
 	struct stream *s = x->stream;
 	char words[200];
-	bool finish = false;
 
-	if (s->anthropic != NULL)
-		return stream_on_anthropic_event(x, ev);
-	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+	switch (s->dialect->stream_event(s->state, ev, stream_emit, x, words, sizeof words)) {
+	case DIALECT_EVENT_NONE:
+		return 0;
+	case DIALECT_EVENT_FINISH:
+		s->finish_seen = true;
+		break;
+	case DIALECT_EVENT_CONTENT:
+		break;
+	case DIALECT_EVENT_DONE:
 		s->done_seen = true;
-		stream_append(s, ev->raw, ev->raw_len);
+		stream_room(s, 16);
+		if (sse_write_done(&s->out) != 0)
+			return stream_fail(x, ENGINE_TOO_LARGE, "stream held more than detour buffers");
 		return 0;
-	}
-	if (!jsonscan_valid(ev->data, ev->data_len))
-		return stream_fail(x, ENGINE_PROTOCOL, "malformed chunk in the stream");
-	if (stream_is_error(ev->data, ev->data_len, words, sizeof words))
+	case DIALECT_EVENT_ERROR:
 		return stream_fail(x, ENGINE_PROTOCOL, words);
-	if (s->collect)
-		stream_collect(s, ev->data, ev->data_len);
-	if (stream_append(s, ev->raw, ev->raw_len) != 0)
-		return stream_fail(x, ENGINE_TOO_LARGE, "stream held more than detour buffers");
-	if (s->committed) {
-		if (!s->finish_seen && stream_chunk_finishes(ev->data, ev->data_len))
-			s->finish_seen = true;
-		return 0;
 	}
-	if (stream_chunk_has_content(ev->data, ev->data_len, &finish)) {
-		s->finish_seen = finish;
+	if (s->phase == STREAM_HOLD)
 		stream_commit(x, clock_now_ms());
-	}
 	return 0;
 }
 
@@ -364,16 +300,16 @@ static enum engine_data_result stream_on_data(void *arg, const char *data, size_
 		}
 		return ENGINE_DATA_OK;
 	}
-	if (s->ended)
+	if (s->phase == STREAM_ENDED)
 		return ENGINE_DATA_ABORT;
-	if (s->committed && stream_backlog(s) >= STREAM_HIGH_WATER) {
+	if (s->phase == STREAM_RELAY && stream_backlog(s) >= STREAM_HIGH_WATER) {
 		s->paused = true;
 		return ENGINE_DATA_PAUSE;
 	}
 	rc = sse_feed(&s->parser, data, len, stream_on_event, x);
 	if (rc == SSE_TOO_LARGE)
 		stream_fail(x, ENGINE_PROTOCOL, "stream event larger than 1 MiB");
-	if (s->committed)
+	if (s->phase != STREAM_HOLD)
 		stream_wake(x);
 	return rc == SSE_OK ? ENGINE_DATA_OK : ENGINE_DATA_ABORT;
 }
@@ -389,9 +325,12 @@ static void stream_end_whole(struct exchange *x, struct engine_response *r)
 {
 	struct stream *s = x->stream;
 
-	if (!s->done_seen)
-		stream_append(s, "data: [DONE]\n\n", 14);
-	s->ended = true;
+	if (!s->done_seen) {
+		stream_room(s, 16);
+		sse_write_done(&s->out);
+	}
+	s->phase = STREAM_ENDED;
+	s->end = STREAM_END_WHOLE;
 	proxy_stream_ended(x, r, false, NULL);
 }
 
@@ -423,17 +362,18 @@ static void stream_on_done(void *arg, struct engine_response *r)
 {
 	struct exchange *x = arg;
 	struct stream *s = x->stream;
+	bool failed = s->end == STREAM_END_FAILED;
 
 	x->transfer = NULL;
-	if (s->failed) {
+	if (failed) {
 		r->error = s->fail_error;
 		snprintf(r->error_text, sizeof r->error_text, "%s", s->fail_text);
 	}
-	if (!s->committed) {
+	if (s->phase == STREAM_HOLD) {
 		stream_settle_uncommitted(x, r);
 		return;
 	}
-	if (s->failed) {
+	if (failed) {
 		proxy_stream_ended(x, r, true, s->fail_text);
 	} else if (r->error == ENGINE_OK && stream_whole(s)) {
 		stream_end_whole(x, r);
@@ -442,7 +382,7 @@ static void stream_on_done(void *arg, struct engine_response *r)
 		char message[320];
 
 		snprintf(message, sizeof message, "upstream %s broke off the stream: %s", x->upstream->cfg->name, words);
-		stream_append_error(s, "stream_interrupted", message, x->upstream->cfg->name);
+		stream_append_error(s, STREAM_END_CUT, "stream_interrupted", message, x->upstream->cfg->name);
 		if (r->error == ENGINE_OK)
 			r->error = ENGINE_PROTOCOL;
 		proxy_stream_ended(x, r, true, words);
@@ -455,6 +395,23 @@ const struct engine_handlers stream_handlers = {
 	.on_data = stream_on_data,
 	.on_done = stream_on_done,
 };
+
+/* The translation state for u's dialect, reusing the last attempt's memory when it fits. */
+static int stream_dialect_begin(struct exchange *x, struct stream *s)
+{
+	const struct dialect *d = x->upstream->dialect;
+
+	if (s->state_size < d->stream_size) {
+		free(s->state);
+		s->state_size = 0;
+		if ((s->state = malloc(d->stream_size)) == NULL)
+			return -1;
+		s->state_size = d->stream_size;
+	}
+	s->dialect = d;
+	d->stream_init(s->state, clock_wall_ms() / 1000, x->request.include_usage);
+	return 0;
+}
 
 int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 {
@@ -472,14 +429,8 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 	}
 	completion_builder_free(&s->builder);
 	completion_builder_init(&s->builder);
-	if (x->upstream != NULL && x->upstream->cfg->provider == CONFIG_PROVIDER_ANTHROPIC) {
-		if (s->anthropic == NULL && (s->anthropic = malloc(sizeof *s->anthropic)) == NULL)
-			return -1;
-		anthropic_stream_init(s->anthropic, clock_wall_ms() / 1000, x->request.include_usage);
-	} else {
-		free(s->anthropic);
-		s->anthropic = NULL;
-	}
+	if (stream_dialect_begin(x, s) != 0)
+		return -1;
 	s->collect = collect_limit > 0;
 	s->collect_limit = collect_limit;
 	s->collected = 0;
@@ -490,8 +441,9 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 	s->out.max = SSE_MAX_EVENT;
 	s->raw.max = x->worker->rt->cfg->server.max_response;
 	s->out_pos = 0;
-	s->sse = s->committed = s->finish_seen = s->done_seen = false;
-	s->ended = s->abandoned = s->failed = s->paused = s->waiting = false;
+	s->phase = STREAM_HOLD;
+	s->end = STREAM_END_NONE;
+	s->sse = s->finish_seen = s->done_seen = s->paused = s->waiting = false;
 	s->fail_error = ENGINE_OK;
 	s->fail_text[0] = '\0';
 	timer_init(&s->heartbeat, stream_heartbeat_fire, x);
@@ -501,17 +453,17 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 
 bool stream_committed(const struct exchange *x)
 {
-	return x->stream != NULL && x->stream->committed;
+	return x->stream != NULL && x->stream->phase != STREAM_HOLD;
 }
 
 void stream_client_gone(struct exchange *x)
 {
 	struct stream *s = x->stream;
 
-	if (s == NULL || !s->committed)
+	if (s == NULL || s->phase == STREAM_HOLD)
 		return;
-	s->abandoned = true;
-	s->ended = true;
+	s->phase = STREAM_ENDED;
+	s->end = STREAM_END_ABANDONED;
 	stream_wake(x);
 }
 
@@ -519,9 +471,9 @@ void stream_end_with_error(struct exchange *x, const char *code, const char *mes
 {
 	struct stream *s = x->stream;
 
-	if (s == NULL || !s->committed || s->ended)
+	if (s == NULL || s->phase != STREAM_RELAY)
 		return;
-	stream_append_error(s, code, message, NULL);
+	stream_append_error(s, STREAM_END_CUT, code, message, NULL);
 	stream_wake(x);
 }
 
@@ -537,7 +489,7 @@ void stream_release(struct exchange *x)
 	buf_free(&s->out);
 	buf_free(&s->raw);
 	completion_builder_free(&s->builder);
-	free(s->anthropic);
+	free(s->state);
 	free(s);
 	x->stream = NULL;
 }

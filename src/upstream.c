@@ -34,24 +34,26 @@ static struct curl_slist *upstream_add(struct curl_slist *list, const char *line
 	return next;
 }
 
-/* The headers that carry the upstream's own key; the client's never go out. */
-static struct curl_slist *upstream_auth_headers(const struct config_upstream *cfg, struct curl_slist *list, bool *ok)
-{
-	char line[4096];
+/* Where the dialect's header lines go while a list is built. */
+struct upstream_list {
+	struct curl_slist *list;
+	bool *ok;
+};
 
-	if (cfg->provider == CONFIG_PROVIDER_ANTHROPIC) {
-		snprintf(line, sizeof line, "anthropic-version: %s", cfg->anthropic_version);
-		list = upstream_add(list, line, ok);
-		if (cfg->api_key != NULL) {
-			snprintf(line, sizeof line, "x-api-key: %s", cfg->api_key);
-			list = upstream_add(list, line, ok);
-		}
-	} else if (cfg->api_key != NULL) {
-		snprintf(line, sizeof line, "Authorization: Bearer %s", cfg->api_key);
-		list = upstream_add(list, line, ok);
-	}
-	explicit_bzero(line, sizeof line);
-	return list;
+static void upstream_add_line(void *arg, const char *line)
+{
+	struct upstream_list *l = arg;
+
+	l->list = upstream_add(l->list, line, l->ok);
+}
+
+/* The headers that carry the upstream's own key; the client's never go out. */
+static struct curl_slist *upstream_auth_headers(const struct upstream *u, struct curl_slist *list, bool *ok)
+{
+	struct upstream_list l = { list, ok };
+
+	u->dialect->headers(u->cfg, upstream_add_line, &l);
+	return l.list;
 }
 
 int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *err, size_t errlen)
@@ -62,21 +64,21 @@ int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *e
 	u->cfg = cfg;
 	pthread_mutex_init(&u->lock, NULL);
 	breaker_init(&u->breaker, &cfg->breaker);
-	u->url_chat = upstream_join(cfg->base_url, request_kind_path(REQUEST_CHAT));
-	u->url_completions = upstream_join(cfg->base_url, request_kind_path(REQUEST_COMPLETIONS));
-	u->url_embeddings = upstream_join(cfg->base_url, request_kind_path(REQUEST_EMBEDDINGS));
+	u->dialect = dialect_for(cfg->provider);
+	u->url_chat = upstream_join(cfg->base_url, u->dialect->path(REQUEST_CHAT));
+	u->url_completions = upstream_join(cfg->base_url, u->dialect->path(REQUEST_COMPLETIONS));
+	u->url_embeddings = upstream_join(cfg->base_url, u->dialect->path(REQUEST_EMBEDDINGS));
 	u->url_models = upstream_join(cfg->base_url, "/models");
-	u->url_messages = upstream_join(cfg->base_url, "/messages");
-	if (!u->url_chat || !u->url_completions || !u->url_embeddings || !u->url_models || !u->url_messages)
+	if (!u->url_chat || !u->url_completions || !u->url_embeddings || !u->url_models)
 		ok = false;
 
 	u->headers = upstream_add(NULL, "Content-Type: application/json", &ok);
 	/* curl would wait for "100 Continue" before sending a larger body. */
 	u->headers = upstream_add(u->headers, "Expect:", &ok);
 	u->headers = upstream_add(u->headers, "User-Agent: detour/" DETOUR_VERSION, &ok);
-	u->headers = upstream_auth_headers(cfg, u->headers, &ok);
+	u->headers = upstream_auth_headers(u, u->headers, &ok);
 	u->probe_headers = upstream_add(NULL, "User-Agent: detour/" DETOUR_VERSION, &ok);
-	u->probe_headers = upstream_auth_headers(cfg, u->probe_headers, &ok);
+	u->probe_headers = upstream_auth_headers(u, u->probe_headers, &ok);
 	if (!ok) {
 		snprintf(err, errlen, "upstream %s: out of memory", cfg->name);
 		upstream_free(u);
@@ -91,7 +93,6 @@ void upstream_free(struct upstream *u)
 	free(u->url_completions);
 	free(u->url_embeddings);
 	free(u->url_models);
-	free(u->url_messages);
 	curl_slist_free_all(u->headers);
 	curl_slist_free_all(u->probe_headers);
 	pthread_mutex_destroy(&u->lock);
@@ -100,7 +101,7 @@ void upstream_free(struct upstream *u)
 
 void upstream_carry(struct upstream *u, struct upstream *from)
 {
-	if (strcmp(u->cfg->base_url, from->cfg->base_url) != 0 || u->cfg->provider != from->cfg->provider)
+	if (strcmp(u->cfg->base_url, from->cfg->base_url) != 0 || u->dialect != from->dialect)
 		return;
 	atomic_store(&u->requests, atomic_load(&from->requests));
 	atomic_store(&u->successes, atomic_load(&from->successes));
@@ -240,18 +241,22 @@ void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out)
 
 void upstream_redact(const struct upstream *u, char *s)
 {
+	upstream_redact_bytes(u, s, strlen(s));
+}
+
+void upstream_redact_bytes(const struct upstream *u, char *s, size_t len)
+{
 	const char *key = u->cfg->api_key;
-	size_t klen, len, n;
+	size_t klen, n;
 	char *at = s, *hit;
 
 	if (key == NULL || (klen = strlen(key)) < 4)
 		return;
-	while ((hit = strstr(at, key)) != NULL) {
+	while ((hit = memmem(at, len - (size_t)(at - s), key, klen)) != NULL) {
 		memset(hit, '*', klen);
 		at = hit + klen;
 	}
 	/* A text cut short may end in the first part of the key. */
-	len = strlen(s);
 	for (n = klen - 1 < len ? klen - 1 : len; n >= 4; n--) {
 		if (memcmp(s + len - n, key, n) == 0) {
 			memset(s + len - n, '*', n);

@@ -11,6 +11,7 @@
 
 #include "breaker.h"
 #include "config.h"
+#include "dialect.h"
 #include "request.h"
 
 struct upstream_error {
@@ -21,11 +22,11 @@ struct upstream_error {
 
 struct upstream {
 	const struct config_upstream *cfg;
+	const struct dialect *dialect;    /* what it speaks, resolved once from cfg->provider */
 	char *url_chat;
 	char *url_completions;
 	char *url_embeddings;
 	char *url_models;
-	char *url_messages;
 	struct curl_slist *headers;       /* for a POST of JSON */
 	struct curl_slist *probe_headers; /* for a GET */
 
@@ -105,6 +106,9 @@ void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out);
  * of it (4 bytes or more) left at the end of a text that was cut short: any
  * upstream text detour keeps or passes on goes through it first. */
 void upstream_redact(const struct upstream *u, char *s);
+
+/* upstream_redact over len bytes that may hold NULs (a body passed on). */
+void upstream_redact_bytes(const struct upstream *u, char *s, size_t len);
 
 /*
  * Writes into out a short, key-free description of a failed HTTP answer: the

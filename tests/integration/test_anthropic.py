@@ -149,6 +149,76 @@ class AnthropicTest(DetourTestCase):
         self.assertEqual(self.claude.requests(), 0)
 
 
+# Requests the Anthropic translation cannot express: each is the client's mistake.
+UNSAYABLE = {
+    'lone surrogate': ('{"model":"gpt-4o","messages":[{"role":"user","content":"a\\ud800b"}]}', 'ud800'),
+    'NUL character': ('{"model":"gpt-4o","messages":[{"role":"user","content":"a\\u0000b"}]}', 'u0000'),
+    'overflowing number': ('{"model":"gpt-4o","temperature":1e400,"messages":[{"role":"user","content":"x"}]}',
+                           'number'),
+    'message not an object': ('{"model":"gpt-4o","messages":[1]}', 'messages[0]'),
+    'unknown part type': ('{"model":"gpt-4o","messages":[{"role":"user","content":'
+                          '[{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}}]}]}', 'input_audio'),
+}
+
+
+class UnsayableRequestTest(DetourTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.claude = self.mock('claude', '--api-key', 'sk-ant-test', mode='anthropic')
+
+    def test_a_request_anthropic_cannot_express_is_a_400_not_an_offline_answer(self):
+        d = self.detour('upstreams:\n' + upstream_yaml('claude', self.claude.url, provider='anthropic',
+                                                      api_key_env='CLAUDE_KEY') +
+                        'models:\n  gpt-4o:\n    targets: [ { upstream: claude } ]\n'
+                        'degradation:\n  cache: { entries: 100, ttl: 1h }\n  offline_message: "We are offline."\n',
+                        env={'CLAUDE_KEY': 'sk-ant-test'})
+        for what, (body, named) in UNSAYABLE.items():
+            with self.subTest(what):
+                r = d.request('POST', CHAT, body, {'Content-Type': 'application/json'})
+                self.assertEqual(r.status, 400, r)
+                err = r.json()['error']
+                self.assertEqual(err['type'], 'invalid_request_error')
+                self.assertIn(named, err['message'])
+                self.assertNotIn('offline', r.text)
+        self.assertEqual(self.claude.requests(), 0)
+        health = d.request('GET', '/health').json()
+        self.assertEqual(health['status'], 'ok', health)
+        claude = d.request('GET', '/circuits').json()['circuits']['claude']
+        self.assertEqual((claude['state'], claude['requests'], claude['failures_in_window']), ('closed', 0, 0), claude)
+        self.assertEqual(d.chat().status, 200)    # and the target still serves what it can say
+
+    def test_an_openai_target_takes_what_the_anthropic_one_cannot_say(self):
+        groq = self.mock('groq')
+        d = self.detour('upstreams:\n' + upstream_yaml('claude', self.claude.url, provider='anthropic',
+                                                      api_key_env='CLAUDE_KEY') +
+                        upstream_yaml('groq', groq.url) +
+                        'models:\n  gpt-4o:\n    targets: [ { upstream: claude }, { upstream: groq } ]\n',
+                        env={'CLAUDE_KEY': 'sk-ant-test'})
+        body, _ = UNSAYABLE['unknown part type']
+        r = d.request('POST', CHAT, body, {'Content-Type': 'application/json'})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers['x-detour-upstream'], 'groq')
+        self.assertEqual(self.claude.requests(), 0)
+        self.assertEqual(groq.requests(CHAT), 1)
+
+
+class EchoedKeyTest(DetourTestCase):
+
+    def test_a_translated_anthropic_error_never_carries_the_key(self):
+        # The mock puts its name in its error texts; here its name is the key detour sends it.
+        key = 'sk-ant-echoed-secret-0123456789'
+        claude = self.mock(key, '--api-key', key, mode='anthropic')
+        claude.faults(status=400)
+        d = self.detour('upstreams:\n' + upstream_yaml('claude', claude.url, provider='anthropic',
+                                                      api_key_env='CLAUDE_KEY') +
+                        'models:\n  gpt-4o:\n    targets: [ { upstream: claude } ]\n', env={'CLAUDE_KEY': key})
+        r = d.chat()
+        self.assertEqual(r.status, 400, r)
+        self.assertIn('injected status 400', r.text)    # the upstream's words do come through
+        self.assertNotIn(key[:10], r.text)
+
+
 class WeightedRouteTest(DetourTestCase):
 
     def test_first_target_is_drawn_by_weight_then_the_rest_in_order(self):

@@ -155,6 +155,15 @@ class StreamTest(DetourTestCase):
         for text in (errors[0], body, r.text, circuits, d.output()):
             self.assertNotIn(key[:8], text)
 
+    def test_an_answer_passed_through_never_carries_the_upstream_key(self):
+        key = 'sk-echoed-secret-0123456789abcdef'
+        primary = self.mock(key, '--status', '400')               # a 400 is the client's: passed through
+        d = self.detour(config(primary.url, primary={'api_key_env': 'ECHO_KEY'}), env={'ECHO_KEY': key})
+        r = d.chat()
+        self.assertEqual(r.status, 400, r)
+        self.assertIn('injected status 400', r.text)               # the upstream's words do come through
+        self.assertNotIn(key[:8], r.text)
+
     def test_stall_after_the_commit_point_ends_at_the_idle_timeout(self):
         primary = self.mock('primary', '--stall-after', '2')
         d = self.detour(config(primary.url, primary={

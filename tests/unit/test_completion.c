@@ -131,10 +131,10 @@ START_TEST(plain_answer_streams_as_role_content_finish_and_done)
 	ck_assert_int_eq(completion_to_sse(plain, strlen(plain), false, &out), 0);
 	ck_assert_str_eq(out.data,
 			 "data: {" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-			 "\"finish_reason\":null}]}\n\n"
+			 "\"logprobs\":null,\"finish_reason\":null}]}\n\n"
 			 "data: {" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello there\"},"
-			 "\"finish_reason\":null}]}\n\n"
-			 "data: {" HEAD ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+			 "\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+			 "data: {" HEAD ",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
 			 "data: [DONE]\n\n");
 	buf_free(&out);
 }
@@ -188,14 +188,14 @@ START_TEST(tool_calls_stream_whole_at_their_index)
 	n = split_events(out.data, events, 16);
 	ck_assert_uint_eq(n, 4);   /* role, tool calls, finish, [DONE]: no content chunk for null */
 	ck_assert_str_eq(events[0], "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-			 "\"content\":\"\"},\"finish_reason\":null}]}");
+			 "\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}");
 	ck_assert_str_eq(events[1],
 			 "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
 			 "{\"index\":0,\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"weather\","
 			 "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
 			 "{\"index\":1,\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"time\","
-			 "\"arguments\":\"{}\"}}]},\"finish_reason\":null}]}");
-	ck_assert_str_eq(events[2], "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}");
+			 "\"arguments\":\"{}\"}}]},\"logprobs\":null,\"finish_reason\":null}]}");
+	ck_assert_str_eq(events[2], "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]}");
 	free_events(events, n);
 	buf_free(&out);
 }

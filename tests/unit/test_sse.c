@@ -1,4 +1,4 @@
-/* test_sse.c — the SSE parser: whole events out, however the bytes are split. */
+/* test_sse.c — the SSE parser (whole events out, however the bytes are split) and the writer. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -155,6 +155,46 @@ START_TEST(data_without_a_space_and_empty_data_lines)
 }
 END_TEST
 
+START_TEST(the_writer_frames_what_the_parser_reads_back)
+{
+	struct seen s = { 0 };
+	struct sse_parser p;
+	struct buf out;
+
+	buf_init(&out, 4096);
+	ck_assert_int_eq(sse_write_data(&out, "{\"a\":1}", 7), 0);
+	ck_assert_int_eq(sse_write_comment(&out, "keep-alive"), 0);
+	ck_assert_int_eq(sse_write_data(&out, "{\n\"b\": 2\n}", 10), 0);
+	ck_assert_int_eq(sse_write_done(&out), 0);
+	ck_assert_str_eq(out.data, "data: {\"a\":1}\n\n"
+				   ": keep-alive\n\n"
+				   "data: {\ndata: \"b\": 2\ndata: }\n\n"
+				   "data: [DONE]\n\n");
+	sse_init(&p);
+	ck_assert_int_eq(sse_feed(&p, out.data, out.len, collect, &s), SSE_OK);
+	ck_assert_int_eq(s.n, 3);
+	ck_assert_str_eq(s.data[0], "{\"a\":1}");
+	ck_assert_str_eq(s.data[1], "{\n\"b\": 2\n}");   /* a multi-line chunk joins back exactly */
+	ck_assert_str_eq(s.data[2], "[DONE]");
+	sse_free(&p);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(a_frame_that_does_not_fit_leaves_nothing)
+{
+	struct buf out;
+
+	buf_init(&out, 16);
+	ck_assert_int_eq(sse_write_data(&out, "0123456789", 10), -1);
+	ck_assert_uint_eq(out.len, 0);
+	ck_assert_int_eq(sse_write_done(&out), 0);
+	ck_assert_int_eq(sse_write_comment(&out, "a longer comment"), -1);
+	ck_assert_str_eq(out.data, "data: [DONE]\n\n");
+	buf_free(&out);
+}
+END_TEST
+
 Suite *sse_suite(void)
 {
 	Suite *s = suite_create("sse");
@@ -167,6 +207,8 @@ Suite *sse_suite(void)
 	tcase_add_test(tc, a_handler_can_stop_the_feed);
 	tcase_add_test(tc, an_event_over_the_cap_is_refused);
 	tcase_add_test(tc, data_without_a_space_and_empty_data_lines);
+	tcase_add_test(tc, the_writer_frames_what_the_parser_reads_back);
+	tcase_add_test(tc, a_frame_that_does_not_fit_leaves_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,14 @@
+/* dialect.c — the one table from an upstream's provider to the dialect it speaks. */
+#include "dialect.h"
+
+#include "dialect_anthropic.h"
+#include "dialect_openai.h"
+
+const struct dialect *dialect_for(enum config_provider provider)
+{
+	switch (provider) {
+	case CONFIG_PROVIDER_OPENAI: return &dialect_openai;
+	case CONFIG_PROVIDER_ANTHROPIC: return &dialect_anthropic;
+	}
+	return &dialect_openai;
+}

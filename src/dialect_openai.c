@@ -1,0 +1,174 @@
+/* dialect_openai.c — OpenAI's chat completions API spoken to an upstream that speaks it too: bytes passed through, checked, never translated. */
+#include "dialect_openai.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "jsonscan.h"
+
+/* A relayed stream: has a chunk the client will show come yet? */
+struct dialect_openai_stream {
+	bool shown;
+};
+
+static const char *dialect_openai_unsupported(enum request_kind kind)
+{
+	(void)kind;
+	return NULL;
+}
+
+static void dialect_openai_headers(const struct config_upstream *cfg, dialect_header add, void *arg)
+{
+	char line[4096];
+
+	if (cfg->api_key == NULL)
+		return;
+	snprintf(line, sizeof line, "Authorization: Bearer %s", cfg->api_key);
+	add(arg, line);
+	explicit_bzero(line, sizeof line);
+}
+
+static enum dialect_built dialect_openai_request(const struct dialect_call *call, char **body, size_t *len,
+						 char *why, size_t whylen)
+{
+	(void)why;
+	(void)whylen;
+	*body = NULL;
+	*len = call->request->len;
+	if (request_unchanged(call->request, call->changes))
+		return DIALECT_BUILT;
+	*body = request_rewrite(call->request, call->changes, len);
+	return *body != NULL ? DIALECT_BUILT : DIALECT_FAILED;
+}
+
+/* A 2xx that is not a JSON object is a broken upstream, not an answer. */
+static enum dialect_answer dialect_openai_answer(unsigned status, const char *body, size_t len,
+						 uint64_t created_unix, struct buf *out, char *why, size_t whylen)
+{
+	(void)created_unix;
+	(void)out;
+	if (jsonscan_valid_object(body, len))
+		return DIALECT_SAME;
+	snprintf(why, whylen, "malformed JSON in a %u answer", status);
+	return DIALECT_BROKEN;
+}
+
+static enum dialect_answer dialect_openai_error(unsigned status, const char *body, size_t len, struct buf *out)
+{
+	(void)status;
+	(void)body;
+	(void)len;
+	(void)out;
+	return DIALECT_SAME;
+}
+
+static void dialect_openai_stream_init(void *state, uint64_t created_unix, bool include_usage)
+{
+	struct dialect_openai_stream *s = state;
+
+	(void)created_unix;
+	(void)include_usage;
+	s->shown = false;
+}
+
+/* True when a chunk carries something the client will show: text, a tool
+ * call, a refusal, or the end of the answer. */
+static bool dialect_openai_has_content(const char *data, size_t len, bool *finish)
+{
+	json_t *root = json_loadb(data, len, 0, NULL), *choice;
+	size_t i;
+	bool content = false;
+
+	json_array_foreach(json_object_get(root, "choices"), i, choice) {
+		json_t *delta = json_object_get(choice, "delta");
+		const char *text = json_string_value(json_object_get(delta, "content"));
+		const char *refusal = json_string_value(json_object_get(delta, "refusal"));
+		const char *plain = json_string_value(json_object_get(choice, "text"));
+
+		if ((text != NULL && text[0] != '\0') || (refusal != NULL && refusal[0] != '\0') ||
+		    (plain != NULL && plain[0] != '\0') || json_array_size(json_object_get(delta, "tool_calls")) > 0 ||
+		    json_object_get(delta, "function_call") != NULL)
+			content = true;
+		if (json_is_string(json_object_get(choice, "finish_reason"))) {
+			*finish = true;
+			content = true;
+		}
+	}
+	json_decref(root);
+	return content;
+}
+
+/* Cheap check for a non-null finish_reason once chunks flow (no parse). */
+static bool dialect_openai_finishes(const char *data, size_t len)
+{
+	static const char key[] = "\"finish_reason\":";
+	const char *p = memmem(data, len, key, sizeof key - 1);
+
+	if (p == NULL)
+		return false;
+	p += sizeof key - 1;
+	while (p < data + len && *p == ' ')
+		p++;
+	return p < data + len && *p == '"';
+}
+
+/* True for an error object in place of a chunk ({"error": ...}). */
+static bool dialect_openai_is_error(const char *data, size_t len, char *words, size_t wlen)
+{
+	json_t *root, *message;
+	size_t i = 0;
+
+	while (i < len && (data[i] == ' ' || data[i] == '\n'))
+		i++;
+	if (len - i < 8 || memcmp(data + i, "{\"error\"", 8) != 0)
+		return false;
+	root = json_loadb(data, len, 0, NULL);
+	message = json_object_get(json_object_get(root, "error"), "message");
+	snprintf(words, wlen, "error event: %s",
+		 json_is_string(message) ? json_string_value(message) : "no message");
+	json_decref(root);
+	return true;
+}
+
+static enum dialect_event dialect_openai_stream_event(void *state, const struct sse_event *ev, dialect_emit emit,
+						      void *arg, char *words, size_t wlen)
+{
+	struct dialect_openai_stream *s = state;
+	bool finish = false;
+
+	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0)
+		return DIALECT_EVENT_DONE;
+	if (!jsonscan_valid(ev->data, ev->data_len)) {
+		snprintf(words, wlen, "malformed chunk in the stream");
+		return DIALECT_EVENT_ERROR;
+	}
+	if (dialect_openai_is_error(ev->data, ev->data_len, words, wlen))
+		return DIALECT_EVENT_ERROR;
+	if (emit(arg, ev->data, ev->data_len) != 0) {
+		snprintf(words, wlen, "stream held more than detour buffers");
+		return DIALECT_EVENT_ERROR;
+	}
+	/* Once chunks flow only a finish matters, and it is found without a parse. */
+	if (s->shown)
+		return dialect_openai_finishes(ev->data, ev->data_len) ? DIALECT_EVENT_FINISH : DIALECT_EVENT_CONTENT;
+	if (!dialect_openai_has_content(ev->data, ev->data_len, &finish))
+		return DIALECT_EVENT_NONE;
+	s->shown = true;
+	return finish ? DIALECT_EVENT_FINISH : DIALECT_EVENT_CONTENT;
+}
+
+const struct dialect dialect_openai = {
+	.name = "openai",
+	.unsupported = dialect_openai_unsupported,
+	.path = request_kind_path,
+	.headers = dialect_openai_headers,
+	.request = dialect_openai_request,
+	.answer = dialect_openai_answer,
+	.error = dialect_openai_error,
+	.stream_size = sizeof(struct dialect_openai_stream),
+	.stream_init = dialect_openai_stream_init,
+	.stream_event = dialect_openai_stream_event,
+};
