@@ -24,7 +24,8 @@ LDLIBS  := -lpthread -lm
 Q := $(if $(V),,@)
 
 ifeq ($(SANITIZE),1)
-  BASE_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  # DETOUR_DEBUG turns DETOUR_ASSERT on (src/assert.h).
+  BASE_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DDETOUR_DEBUG
   LDFLAGS     += -fsanitize=address,undefined
 endif
 

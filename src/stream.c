@@ -10,15 +10,16 @@
 
 #include "anthropic.h"
 #include "apierror.h"
+#include "assert.h"
 #include "clock.h"
 #include "completion.h"
+#include "context.h"
 #include "exchange.h"
 #include "jsonscan.h"
 #include "log.h"
-#include "proxy.h"
+#include "runtime.h"
 #include "sse.h"
 #include "upstream.h"
-#include "worker.h"
 
 /* Bytes libmicrohttpd asks for at a time; it holds a buffer this size for
  * every open stream. SSE events are a few hundred bytes, so a small block
@@ -52,6 +53,7 @@ struct stream {
 	size_t collect_limit;    /* ...until this many bytes of chunks came */
 	size_t collected;
 	struct completion_builder builder;
+	const struct stream_owner *owner;
 };
 
 static size_t stream_backlog(const struct stream *s)
@@ -82,7 +84,7 @@ static void stream_wake(struct exchange *x)
 		return;
 	s->waiting = false;
 	MHD_resume_connection(x->connection);
-	worker_server_due(x->worker);
+	context_server_due(x->ctx);
 }
 
 /* Appends design.md's error event and [DONE]: a stream never just stops. */
@@ -110,6 +112,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	size_t avail = stream_backlog(s), n;
 
 	(void)pos;
+	/* libmicrohttpd reads only the answer queued at the commit point. */
+	DETOUR_ASSERT(s->committed);
 	if (s->abandoned)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (avail > 0) {
@@ -118,7 +122,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		s->out_pos += n;
 		s->last_sent_ms = clock_now_ms();
 		if (s->paused && stream_backlog(s) < STREAM_LOW_WATER && !timer_armed(&s->unpause))
-			timers_arm(&x->worker->timers, &s->unpause, s->last_sent_ms);
+			timers_arm(&x->ctx->timers, &s->unpause, s->last_sent_ms);
 		return (ssize_t)n;
 	}
 	if (s->ended)
@@ -126,6 +130,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	/* Nothing to send yet: returning 0 without suspending would spin. */
 	s->waiting = true;
 	MHD_suspend_connection(x->connection);
+	DETOUR_ASSERT(s->waiting && !s->ended);
 	return 0;
 }
 
@@ -145,7 +150,7 @@ static void stream_heartbeat_fire(struct timer *t)
 {
 	struct exchange *x = t->arg;
 	struct stream *s = x->stream;
-	uint64_t every = x->worker->rt->cfg->server.sse_heartbeat_ms, now = clock_now_ms();
+	uint64_t every = x->ctx->rt->cfg->server.sse_heartbeat_ms, now = clock_now_ms();
 
 	if (s->ended)
 		return;
@@ -155,7 +160,7 @@ static void stream_heartbeat_fire(struct timer *t)
 		s->last_sent_ms = now;
 		stream_wake(x);
 	}
-	timers_arm(&x->worker->timers, &s->heartbeat, s->last_sent_ms + every);
+	timers_arm(&x->ctx->timers, &s->heartbeat, s->last_sent_ms + every);
 }
 
 /* The commit point: the answer's headers and the events held so far go to the client. */
@@ -175,12 +180,12 @@ static void stream_commit(struct exchange *x, uint64_t now)
 		MHD_add_response_header(r, "Content-Type", "text/event-stream");
 		MHD_add_response_header(r, "Cache-Control", "no-cache");
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
-		proxy_answer_headers(x, r, x->upstream->cfg->name, false);
+		s->owner->commit(x, r);
 	}
 	exchange_answer(x, 200, r);
 	exchange_watch_client(x);
-	if (x->worker->rt->cfg->server.sse_heartbeat_ms > 0)
-		timers_arm(&x->worker->timers, &s->heartbeat, now + x->worker->rt->cfg->server.sse_heartbeat_ms);
+	if (x->ctx->rt->cfg->server.sse_heartbeat_ms > 0)
+		timers_arm(&x->ctx->timers, &s->heartbeat, now + x->ctx->rt->cfg->server.sse_heartbeat_ms);
 }
 
 /* True when a chunk carries something the client will show: text, a tool
@@ -392,7 +397,7 @@ static void stream_end_whole(struct exchange *x, struct engine_response *r)
 	if (!s->done_seen)
 		stream_append(s, "data: [DONE]\n\n", 14);
 	s->ended = true;
-	proxy_stream_ended(x, r, false, NULL);
+	s->owner->ended(x, r, false, NULL);
 }
 
 /* The transfer ended before the commit point: settle it like any attempt. */
@@ -416,7 +421,7 @@ static void stream_settle_uncommitted(struct exchange *x, struct engine_response
 	swap = r->body;
 	r->body = s->raw;
 	s->raw = swap;
-	proxy_settle(x, r);
+	s->owner->settle(x, r);
 }
 
 static void stream_on_done(void *arg, struct engine_response *r)
@@ -434,7 +439,7 @@ static void stream_on_done(void *arg, struct engine_response *r)
 		return;
 	}
 	if (s->failed) {
-		proxy_stream_ended(x, r, true, s->fail_text);
+		s->owner->ended(x, r, true, s->fail_text);
 	} else if (r->error == ENGINE_OK && stream_whole(s)) {
 		stream_end_whole(x, r);
 	} else {
@@ -445,7 +450,7 @@ static void stream_on_done(void *arg, struct engine_response *r)
 		stream_append_error(s, "stream_interrupted", message, x->upstream->cfg->name);
 		if (r->error == ENGINE_OK)
 			r->error = ENGINE_PROTOCOL;
-		proxy_stream_ended(x, r, true, words);
+		s->owner->ended(x, r, true, words);
 	}
 	stream_wake(x);
 }
@@ -456,7 +461,7 @@ const struct engine_handlers stream_handlers = {
 	.on_done = stream_on_done,
 };
 
-int stream_attempt_begin(struct exchange *x, size_t collect_limit)
+int stream_attempt_begin(struct exchange *x, size_t collect_limit, const struct stream_owner *owner)
 {
 	struct stream *s = x->stream;
 
@@ -480,6 +485,7 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 		free(s->anthropic);
 		s->anthropic = NULL;
 	}
+	s->owner = owner;
 	s->collect = collect_limit > 0;
 	s->collect_limit = collect_limit;
 	s->collected = 0;
@@ -488,7 +494,7 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 	buf_reset(&s->raw);
 	/* Before the commit everything is held; the cap keeps a chatty upstream from growing it. */
 	s->out.max = SSE_MAX_EVENT;
-	s->raw.max = x->worker->rt->cfg->server.max_response;
+	s->raw.max = x->ctx->rt->cfg->server.max_response;
 	s->out_pos = 0;
 	s->sse = s->committed = s->finish_seen = s->done_seen = false;
 	s->ended = s->abandoned = s->failed = s->paused = s->waiting = false;
@@ -531,8 +537,8 @@ void stream_release(struct exchange *x)
 
 	if (s == NULL)
 		return;
-	timers_disarm(&x->worker->timers, &s->heartbeat);
-	timers_disarm(&x->worker->timers, &s->unpause);
+	timers_disarm(&x->ctx->timers, &s->heartbeat);
+	timers_disarm(&x->ctx->timers, &s->unpause);
 	sse_free(&s->parser);
 	buf_free(&s->out);
 	buf_free(&s->raw);
