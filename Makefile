@@ -24,7 +24,7 @@ LDLIBS  := -lpthread -lm
 Q := $(if $(V),,@)
 
 ifeq ($(SANITIZE),1)
-  # DETOUR_DEBUG turns DETOUR_ASSERT on (src/assert.h).
+  # DETOUR_DEBUG turns DETOUR_ASSERT on (src/invariant.h).
   BASE_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DDETOUR_DEBUG
   LDFLAGS     += -fsanitize=address,undefined
 endif

@@ -9,7 +9,7 @@
 #include <microhttpd.h>
 
 #include "apierror.h"
-#include "assert.h"
+#include "invariant.h"
 #include "clock.h"
 #include "log.h"
 #include "runtime.h"
@@ -79,6 +79,7 @@ void exchange_release(struct exchange *x)
 {
 	struct context *ctx = x->ctx;
 
+	DETOUR_ASSERT(ctx->nexchanges > 0);
 	timers_disarm(&ctx->timers, &x->watch_timer);
 	exchange_unwatch_client(x);
 	if (x->producer != NULL) {
@@ -221,8 +222,11 @@ void exchange_answer(struct exchange *x, unsigned status, struct MHD_Response *r
 		if (response == NULL)
 			return;
 	}
-	/* An exchange answers once: a second answer is a producer's mistake, dropped here. */
+	/* An exchange answers once: a later answer (a client that left while
+	 * the answer waited to be queued) is dropped. A committed answer is
+	 * ended through its producer, never answered again. */
 	if (x->response != NULL || x->answered) {
+		DETOUR_ASSERT(!exchange_committed(x));
 		MHD_destroy_response(response);
 		return;
 	}

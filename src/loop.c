@@ -7,6 +7,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "invariant.h"
+
 /* Events taken per epoll_wait; more wait for the next turn. */
 #define LOOP_EVENTS 256
 
@@ -69,6 +71,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 	for (i = 0; i < n; i++) {
 		struct loop_watch *w = events[i].data.ptr;
 
+		DETOUR_ASSERT(w != NULL && w->fn != NULL);
 		w->fn(w, events[i].events);
 	}
 	return n;

@@ -14,7 +14,7 @@
 #include "completion.h"
 #include "degrade.h"
 #include "engine.h"
-#include "assert.h"
+#include "invariant.h"
 #include "context.h"
 #include "exchange.h"
 #include "jsonscan.h"

@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "admin.h"
+#include "invariant.h"
 #include "auth.h"
 #include "clock.h"
 #include "exchange.h"
@@ -171,7 +172,11 @@ static void server_dispatch(struct exchange *x)
 
 static enum MHD_Result server_queue(struct exchange *x)
 {
-	enum MHD_Result rc = MHD_queue_response(x->connection, x->status, x->response);
+	enum MHD_Result rc;
+
+	/* Queued once, with the answer an exchange_answer stored. */
+	DETOUR_ASSERT(x->response != NULL && !x->answered);
+	rc = MHD_queue_response(x->connection, x->status, x->response);
 
 	MHD_destroy_response(x->response);
 	x->response = NULL;

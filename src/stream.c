@@ -10,7 +10,7 @@
 
 #include "anthropic.h"
 #include "apierror.h"
-#include "assert.h"
+#include "invariant.h"
 #include "clock.h"
 #include "completion.h"
 #include "context.h"
