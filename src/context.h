@@ -11,6 +11,7 @@
 
 struct runtime;
 struct engine;
+struct engine_ops;
 struct metrics;
 struct exchange;
 
@@ -28,6 +29,7 @@ struct context {
 	struct timers timers;
 	struct rng rng;
 	struct engine *engine;
+	const struct engine_ops *engine_ops; /* engine_curl_ops; a fake in unit tests */
 	struct metrics *metrics;     /* this thread's counters (kept by the runtime) */
 
 	/* The exchanges of this thread (exchange.c keeps these lists). */

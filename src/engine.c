@@ -623,3 +623,9 @@ void engine_unpause(struct engine_transfer *t)
 	curl_easy_pause(t->easy, CURLPAUSE_CONT);
 	engine_watchdog_arm(t);
 }
+
+const struct engine_ops engine_curl_ops = {
+	.submit = engine_submit,
+	.cancel = engine_cancel,
+	.unpause = engine_unpause,
+};

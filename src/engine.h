@@ -89,6 +89,22 @@ void engine_cancel(struct engine_transfer *t);
  * data it held before this returns, so on_data can run inside it. */
 void engine_unpause(struct engine_transfer *t);
 
+/*
+ * How the request path (the attempt loop, streams, health checks) reaches an
+ * engine: through these, so a unit test can put a fake engine under the
+ * attempt loop and play each upstream's answer itself. engine_curl_ops is
+ * the real one (engine_submit, engine_cancel, engine_unpause); one indirect
+ * call per use, nothing allocated.
+ */
+struct engine_ops {
+	struct engine_transfer *(*submit)(struct engine *e, const struct engine_request *req,
+					  const struct engine_handlers *handlers, void *arg);
+	void (*cancel)(struct engine_transfer *t);
+	void (*unpause)(struct engine_transfer *t);
+};
+
+extern const struct engine_ops engine_curl_ops;
+
 /* The loop saw events on one of curl's sockets (also called by the socket's watch). */
 void engine_on_socket(struct engine *e, int fd, uint32_t epoll_events);
 

@@ -276,7 +276,7 @@ enum end_reason exchange_end_reason(const struct exchange *x)
 {
 	if (x->end != END_NONE)
 		return x->end;
-	if (!x->answered)
+	if (!x->answered && x->response == NULL)
 		return END_CLIENT_GONE;
 	if (x->status < 400)
 		return END_LOCAL;

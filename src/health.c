@@ -52,7 +52,7 @@ static void health_fire(struct timer *t)
 		.max_response = HEALTH_MAX_ANSWER,
 	};
 
-	p->transfer = engine_submit(ctx->engine, &req, &health_handlers, p);
+	p->transfer = ctx->engine_ops->submit(ctx->engine, &req, &health_handlers, p);
 	if (p->transfer == NULL) {
 		log_warn("upstream=%s health check could not start; next in %llu ms", cfg->name,
 			 (unsigned long long)cfg->health_check.interval_ms);
@@ -123,7 +123,7 @@ void health_stop(struct health *h)
 
 		timers_disarm(&h->ctx->timers, &p->timer);
 		if (p->transfer != NULL)
-			engine_cancel(p->transfer);
+			h->ctx->engine_ops->cancel(p->transfer);
 	}
 	free(h->probes);
 	free(h);

@@ -211,7 +211,7 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	    stream_attempt_begin(x, x->request.kind == REQUEST_CHAT ? cache_max_answer(ctx->rt->cache) : 0,
 				 &proxy_stream_owner) != 0)
 		goto internal;
-	x->transfer = engine_submit(ctx->engine, &req, x->attempt.upstream_stream ? &stream_handlers : &proxy_handlers, x);
+	x->transfer = ctx->engine_ops->submit(ctx->engine, &req, x->attempt.upstream_stream ? &stream_handlers : &proxy_handlers, x);
 	if (x->transfer == NULL)
 		goto internal;
 	x->transfer_started_ms = now;
@@ -724,7 +724,7 @@ static void proxy_stop(struct exchange *x)
 	struct context *ctx = x->ctx;
 
 	if (x->transfer != NULL) {
-		engine_cancel(x->transfer);
+		ctx->engine_ops->cancel(x->transfer);
 		x->transfer = NULL;
 		upstream_record(x->upstream, clock_now_ms(), UPSTREAM_NO_VERDICT, x->attempt.probe, false, 0, -1, NULL);
 		x->attempt.probe = false;

@@ -142,7 +142,7 @@ static void stream_unpause_fire(struct timer *t)
 
 	if (s->paused && x->transfer != NULL) {
 		s->paused = false;
-		engine_unpause(x->transfer);
+		x->ctx->engine_ops->unpause(x->transfer);
 	}
 }
 

@@ -155,6 +155,7 @@ int worker_start(struct worker *w, struct runtime *rt, unsigned id, int listen_f
 		snprintf(err, errlen, "worker %u: epoll_ctl: %s", id, strerror(errno));
 		goto fail;
 	}
+	w->ctx.engine_ops = &engine_curl_ops;
 	w->ctx.engine = engine_create(&w->ctx.loop, &w->ctx.timers,
 				      rt->cfg->server.max_connections / rt->cfg->server.workers + 16, err, errlen);
 	if (w->ctx.engine == NULL)
