@@ -24,7 +24,8 @@ LDLIBS  := -lpthread -lm
 Q := $(if $(V),,@)
 
 ifeq ($(SANITIZE),1)
-  BASE_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  # DETOUR_DEBUG turns DETOUR_ASSERT on (src/invariant.h).
+  BASE_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DDETOUR_DEBUG
   LDFLAGS     += -fsanitize=address,undefined
 endif
 
@@ -41,14 +42,15 @@ DETOURD  := $(BUILD)/detourd
 MOCK     := $(BUILD)/detour-mock
 UNIT     := $(BUILD)/unit-tests
 
-.PHONY: all help deps run check test test-unit test-integration test-sdk bench install uninstall clean
+.PHONY: all help deps run check check-layers test test-unit test-integration test-sdk bench install uninstall clean
 
 all: $(DETOURD) $(MOCK)
 
 help:
 	@echo "make deps     install the Debian packages and npm modules that are missing (root)"
 	@echo "make run      build, start two detour-mock upstreams and detourd -c conf/demo.yaml"
-	@echo "make check    every test suite, then again under ASan + UBSan"
+	@echo "make check    the layer check, every test suite, then again under ASan + UBSan"
+	@echo "make check-layers  fail on an include cycle between the modules of src/"
 	@echo "make bench    benchmarks against detour-mock, nginx and a Node gateway"
 	@echo "make install  PREFIX=$(PREFIX) DESTDIR=... SYSCONFDIR=$(SYSCONFDIR)"
 	@echo "make clean"
@@ -99,7 +101,11 @@ test-integration: all
 test-sdk: all
 	DETOUR_BUILD=$(abspath $(BUILD)) DETOUR_SANITIZE=$(SANITIZE) node --test tests/sdk/
 
-check:
+# Modules include each other in one direction only: a cycle fails the build.
+check-layers:
+	scripts/check-cycles src
+
+check: check-layers
 	$(MAKE) test BUILD=build
 	$(MAKE) test BUILD=build/sanitize SANITIZE=1 CFLAGS='-O1 -g'
 

@@ -13,9 +13,10 @@
 #include "degrade.h"
 #include "log.h"
 #include "clock.h"
+#include "context.h"
 #include "metrics.h"
 #include "upstream.h"
-#include "worker.h"
+#include "runtime.h"
 
 static void admin_answer_json(struct exchange *x, unsigned status, json_t *doc)
 {
@@ -47,7 +48,7 @@ static json_t *admin_iso(uint64_t wall_ms)
  */
 static void admin_health(struct exchange *x)
 {
-	struct runtime *rt = x->worker->rt;
+	struct runtime *rt = x->ctx->rt;
 	const struct config *cfg = rt->cfg;
 	json_t *doc = json_object(), *ups = json_object();
 	uint64_t now = clock_now_ms();
@@ -133,7 +134,7 @@ static json_t *admin_circuit(struct upstream *u, uint64_t now)
 
 static void admin_circuits(struct exchange *x)
 {
-	const struct runtime *rt = x->worker->rt;
+	const struct runtime *rt = x->ctx->rt;
 	json_t *doc = json_object(), *list = json_object();
 	uint64_t now = clock_now_ms();
 	size_t i;
@@ -146,7 +147,7 @@ static void admin_circuits(struct exchange *x)
 
 static void admin_models(struct exchange *x)
 {
-	const struct runtime *rt = x->worker->rt;
+	const struct runtime *rt = x->ctx->rt;
 	json_t *doc = json_object(), *data = json_array();
 	size_t i;
 
@@ -172,7 +173,7 @@ static void admin_metrics(struct exchange *x)
 	size_t len;
 
 	buf_init(&out, 16 * 1024 * 1024);
-	if (metrics_render(x->worker->rt, &out) != 0) {
+	if (runtime_render_metrics(x->ctx->rt, &out) != 0) {
 		buf_free(&out);
 		exchange_answer(x, 500, NULL);
 		return;
@@ -198,7 +199,7 @@ static void admin_live(struct exchange *x)
 /* /admin/... needs the admin token; without one configured it does not exist. */
 static bool admin_authorized(struct exchange *x)
 {
-	const struct config *cfg = x->worker->rt->cfg;
+	const struct config *cfg = x->ctx->rt->cfg;
 
 	if (cfg->auth.admin_token == NULL) {
 		exchange_answer_error(x, 404, "invalid_request_error", "unknown_url", NULL,
@@ -254,7 +255,7 @@ static json_t *admin_read_body(struct exchange *x)
 /* POST /admin/circuits/NAME {"state":"open"|"closed"|"auto"} */
 static void admin_set_circuit(struct exchange *x)
 {
-	const struct runtime *rt = x->worker->rt;
+	const struct runtime *rt = x->ctx->rt;
 	const char *name = x->path + strlen("/admin/circuits/");
 	const struct config_upstream *ucfg = config_find_upstream(rt->cfg, name);
 	json_t *doc;
@@ -293,7 +294,7 @@ static void admin_set_circuit(struct exchange *x)
 /* POST /admin/degradation {"level":"auto"|"full"|"reduced"|"minimal"|"cached"|"offline"} */
 static void admin_set_degradation(struct exchange *x)
 {
-	struct runtime *rt = x->worker->rt;
+	struct runtime *rt = x->ctx->rt;
 	json_t *doc = admin_read_body(x);
 	const char *name;
 	enum config_level level;

@@ -171,30 +171,19 @@ struct config {
 	} degradation;
 };
 
-/*
- * Loads and checks the YAML file at path. On success returns 0 and stores a new
- * configuration in *out (free with config_free). On failure returns -1, leaves
- * *out untouched and writes "FILE:LINE:COL: message" into err.
- * Relative *_file paths in the file are read from the file's directory.
- */
-int config_load(const char *path, struct config **out, char *err, size_t errlen);
-
-/*
- * As config_load, from memory (len bytes, no NUL needed); name stands for FILE
- * in messages and relative *_file paths are read from the working directory.
- */
-int config_load_string(const char *name, const char *yaml, size_t len,
-		       struct config **out, char *err, size_t errlen);
-
+/* Frees cfg and wipes the secrets it holds; harmless on NULL. */
 void config_free(struct config *cfg);
 
-/* The upstream called name, or NULL. */
+/* The value names of provider and degradation level, in enum order, NULL-terminated. */
+extern const char *const config_provider_names[];
+extern const char *const config_level_names[];
+
 /* Can cfg serve level as the degradation floor? cached needs a cache,
  * offline an offline_message; every other level (and auto) can. */
 bool config_level_servable(const struct config *cfg, enum config_level level);
 
+/* The upstream called name, or NULL. */
 const struct config_upstream *config_find_upstream(const struct config *cfg, const char *name);
-
 /* True when fallback_on names this HTTP status. */
 bool config_fallback_status(const struct config_fallback *fb, unsigned status);
 

@@ -9,7 +9,6 @@
 #include "config.h"
 #include "config_reader.h"
 #include "config_routes.h"
-#include "config_schema.h"
 #include "config_table.h"
 
 #define CONFIG_ROUTES_NAME_MAX 64u /* upstream names go into headers, URLs and metrics */
@@ -85,8 +84,9 @@ int config_routes_read_base_url(struct config_reader *r, const struct config_key
 }
 
 /* One upstream: its defaults, then the keys the file gives. */
-static int config_routes_read_upstream(struct config_reader *r, const yaml_node_t *key, const yaml_node_t *value,
-				       size_t index, struct config_upstream *u)
+static int config_routes_read_upstream(struct config_reader *r, const struct config_section *section,
+				       const yaml_node_t *key, const yaml_node_t *value, size_t index,
+				       struct config_upstream *u)
 {
 	const char *name = (const char *)key->data.scalar.value;
 	size_t mark = config_reader_path_key(r, name);
@@ -94,7 +94,7 @@ static int config_routes_read_upstream(struct config_reader *r, const yaml_node_
 	int rc = -1;
 
 	u->index = index;
-	if (config_table_defaults(&config_schema_upstream, u) < 0) {
+	if (config_table_defaults(section, u) < 0) {
 		config_reader_oom(r, key);
 		goto fail;
 	}
@@ -104,7 +104,7 @@ static int config_routes_read_upstream(struct config_reader *r, const yaml_node_
 		goto fail;
 	}
 	if ((u->name = config_reader_dup(r, key, name)) == NULL ||
-	    config_table_read(r, m, key, &config_schema_upstream, u) < 0)
+	    config_table_read(r, m, key, section, u) < 0)
 		goto fail;
 	rc = 0;
 fail:
@@ -119,7 +119,6 @@ int config_routes_read_upstreams(struct config_reader *r, const struct config_ke
 	struct config *cfg = base;
 	size_t n, i = 0;
 
-	(void)key;
 	if (m == NULL)
 		return config_reader_fail(r, k != NULL ? k : where, "at least one upstream is required");
 	if (config_reader_expect(r, m, YAML_MAPPING_NODE) < 0 || config_table_check_keys(r, m, NULL) < 0)
@@ -131,8 +130,8 @@ int config_routes_read_upstreams(struct config_reader *r, const struct config_ke
 		return config_reader_oom(r, m);
 	cfg->nupstreams = n;
 	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++, i++)
-		if (config_routes_read_upstream(r, config_reader_node(r, p->key), config_reader_node(r, p->value),
-						i, &cfg->upstreams[i]) < 0)
+		if (config_routes_read_upstream(r, key->section, config_reader_node(r, p->key),
+						config_reader_node(r, p->value), i, &cfg->upstreams[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -209,8 +208,9 @@ int config_routes_read_targets(struct config_reader *r, const struct config_key 
 	return 0;
 }
 
-static int config_routes_read_route(struct config_reader *r, const yaml_node_t *key, const yaml_node_t *value,
-				    struct config *cfg, struct config_route *route)
+static int config_routes_read_route(struct config_reader *r, const struct config_section *section,
+				    const yaml_node_t *key, const yaml_node_t *value, struct config *cfg,
+				    struct config_route *route)
 {
 	const char *name;
 	size_t mark = r->pathlen;
@@ -225,8 +225,8 @@ static int config_routes_read_route(struct config_reader *r, const yaml_node_t *
 		goto fail;
 	}
 	if ((route->name = config_reader_dup(r, key, name)) == NULL ||
-	    config_table_defaults(&config_schema_route, route) < 0 ||
-	    config_table_read(r, m, key, &config_schema_route, route) < 0)
+	    config_table_defaults(section, route) < 0 ||
+	    config_table_read(r, m, key, section, route) < 0)
 		goto fail;
 	if (strcmp(name, "*") == 0)
 		cfg->catch_all = route;
@@ -256,8 +256,8 @@ int config_routes_read_models(struct config_reader *r, const struct config_key *
 		return config_reader_oom(r, m);
 	cfg->nroutes = n;
 	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++, i++)
-		if (config_routes_read_route(r, config_reader_node(r, p->key), config_reader_node(r, p->value),
-					     cfg, &cfg->routes[i]) < 0)
+		if (config_routes_read_route(r, key->section, config_reader_node(r, p->key),
+					     config_reader_node(r, p->value), cfg, &cfg->routes[i]) < 0)
 			return -1;
 	return 0;
 }

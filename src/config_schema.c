@@ -21,10 +21,6 @@
 #define CONFIG_SCHEMA_RETRIES_MAX 100u
 #define CONFIG_SCHEMA_FALLBACK_MAX 64u        /* longest fallback_on word in the default list */
 
-const char *const config_schema_provider_names[] = { "openai", "anthropic", NULL };
-const char *const config_schema_level_names[] = {
-	"auto", "full", "reduced", "minimal", "cached", "offline", NULL,
-};
 static const char *const config_schema_strategy_names[] = { "fallback", "weighted", NULL };
 static const char *const config_schema_status_names[] = { "open", "client", "admin", NULL };
 static const char *const config_schema_log_level_names[] = { "debug", "info", "warn", "error", NULL };
@@ -272,7 +268,7 @@ static const struct config_section config_schema_health = {
 };
 
 static const struct config_key config_schema_upstream_keys[] = {
-	{ "provider", CONFIG_SCHEMA_CHOICE(struct config_upstream, provider, config_schema_provider_names,
+	{ "provider", CONFIG_SCHEMA_CHOICE(struct config_upstream, provider, config_provider_names,
 					   "openai") },
 	{ "base_url", .type = CONFIG_TABLE_CUSTOM, .read = config_routes_read_base_url,
 	  .flags = CONFIG_TABLE_REQUIRED },
@@ -355,7 +351,7 @@ static const struct config_section config_schema_cache = {
 };
 
 static const struct config_key config_schema_degradation_keys[] = {
-	{ "mode", CONFIG_SCHEMA_CHOICE(struct config, degradation.mode, config_schema_level_names, "auto") },
+	{ "mode", CONFIG_SCHEMA_CHOICE(struct config, degradation.mode, config_level_names, "auto") },
 	{ "reduced", .type = CONFIG_TABLE_MAP, CONFIG_TABLE_SLOT(struct config, degradation.reduced),
 	  .section = &config_schema_reduced },
 	{ "minimal", .type = CONFIG_TABLE_MAP, CONFIG_TABLE_SLOT(struct config, degradation.minimal),

@@ -18,8 +18,5 @@ extern const struct config_section config_schema_upstream;
 extern const struct config_section config_schema_route;
 extern const struct config_section config_schema_target;
 
-/* Value words, in enum order, NULL-terminated. */
-extern const char *const config_schema_provider_names[];
-extern const char *const config_schema_level_names[];
 
 #endif

@@ -1,4 +1,4 @@
-/* dialect.h — how one upstream wire format is spoken: the interface every dialect implements, and the one table that picks an upstream's. */
+/* dialect.h — how one upstream wire format is spoken: the interface every dialect implements. */
 #ifndef DETOUR_DIALECT_H
 #define DETOUR_DIALECT_H
 
@@ -17,7 +17,7 @@
  * stream relay need to talk to it: they call these functions and never ask
  * which provider an upstream is. Adding an upstream format (Azure, Bedrock,
  * the Responses API) is one more struct dialect and one more row in
- * dialect_for's table. A client-facing dialect (a Responses API endpoint)
+ * dialect_table_for's table. A client-facing dialect (a Responses API endpoint)
  * would be the same functions run the other way (its requests into chat
  * requests, chat answers and chunks into its own); the chunk emitter and the
  * SSE writer below are shared for that reason.
@@ -98,8 +98,5 @@ struct dialect {
 	enum dialect_event (*stream_event)(void *state, const struct sse_event *ev, dialect_emit emit, void *arg,
 					   char *words, size_t wlen);
 };
-
-/* The dialect an upstream of this provider speaks (never NULL). */
-const struct dialect *dialect_for(enum config_provider provider);
 
 #endif

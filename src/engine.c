@@ -11,9 +11,24 @@
 #include <time.h>
 
 #include "clock.h"
+#include "loop.h"
 
 /* Easy handles kept for reuse; creating one costs far more than resetting it. */
 #define ENGINE_SPARE_MAX 256
+
+/* curl's sockets are watched from a table indexed by descriptor, in blocks
+ * that never move or go before the engine does: an event still queued in the
+ * loop for a socket curl already removed finds its watch (and tells curl of a
+ * socket it no longer knows, which it ignores). A block is allocated the first
+ * time a descriptor in its range is seen, so a busy worker allocates nothing
+ * per request. Descriptors past ENGINE_MAX_FD are refused. */
+#define ENGINE_SOCKET_BLOCK 256
+#define ENGINE_MAX_FD (1 << 20)
+
+struct engine_socket {
+	struct loop_watch watch;        /* arg: the engine */
+	int fd;
+};
 
 struct engine_transfer {
 	struct engine *engine;
@@ -35,8 +50,9 @@ struct engine_transfer {
 
 struct engine {
 	CURLM *multi;
-	int epfd;
-	uint32_t tag;
+	struct loop *loop;
+	struct engine_socket **sockets; /* [fd / ENGINE_SOCKET_BLOCK], NULL until used */
+	size_t nblocks;
 	struct timers *timers;
 	struct timer curl_timer;
 	struct engine_transfer *active;
@@ -81,27 +97,68 @@ int engine_parse_retry_after(const char *value, uint64_t now_wall_ms, int64_t *m
 
 /* --- curl's sockets and timer in the worker's loop ------------------------ */
 
+static void engine_socket_event(struct loop_watch *w, uint32_t events)
+{
+	struct engine_socket *sock = (struct engine_socket *)w;
+
+	engine_on_socket(w->arg, sock->fd, events);
+}
+
+/* The watch of descriptor fd, its block allocated on first use; NULL when out of memory. */
+static struct engine_socket *engine_socket_of(struct engine *e, int fd)
+{
+	size_t block = (size_t)fd / ENGINE_SOCKET_BLOCK, i;
+
+	if (fd < 0 || fd >= ENGINE_MAX_FD)
+		return NULL;
+	if (block >= e->nblocks) {
+		size_t n = block + 1;
+		struct engine_socket **grown = realloc(e->sockets, n * sizeof *grown);
+
+		if (grown == NULL)
+			return NULL;
+		memset(grown + e->nblocks, 0, (n - e->nblocks) * sizeof *grown);
+		e->sockets = grown;
+		e->nblocks = n;
+	}
+	if (e->sockets[block] == NULL) {
+		struct engine_socket *b = malloc(ENGINE_SOCKET_BLOCK * sizeof *b);
+
+		if (b == NULL)
+			return NULL;
+		for (i = 0; i < ENGINE_SOCKET_BLOCK; i++) {
+			loop_watch_init(&b[i].watch, engine_socket_event, e);
+			b[i].fd = (int)(block * ENGINE_SOCKET_BLOCK + i);
+		}
+		e->sockets[block] = b;
+	}
+	return &e->sockets[block][fd % ENGINE_SOCKET_BLOCK];
+}
+
 static int engine_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct engine *e = userp;
-	struct epoll_event ev;
-	int op;
+	struct engine_socket *sock = socketp;
+	uint32_t events;
 
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
 		/* curl may already have closed s; a failed DEL is then expected. */
-		epoll_ctl(e->epfd, EPOLL_CTL_DEL, s, NULL);
+		if (sock != NULL)
+			loop_unwatch(e->loop, &sock->watch);
 		curl_multi_assign(e->multi, s, NULL);
 		return 0;
 	}
-	memset(&ev, 0, sizeof ev);
-	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-	ev.data.u64 = ((uint64_t)(uint32_t)s << 3) | e->tag;
-	op = socketp == NULL ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-	if (epoll_ctl(e->epfd, op, s, &ev) != 0 && op == EPOLL_CTL_ADD && errno == EEXIST)
-		epoll_ctl(e->epfd, EPOLL_CTL_MOD, s, &ev);
-	/* Any non-NULL marker: the socket is in the epoll set. */
-	curl_multi_assign(e->multi, s, e);
+	if (sock == NULL) {
+		sock = engine_socket_of(e, s);
+		if (sock == NULL)
+			return -1;
+		sock->watch.fd = -1; /* not in the loop yet, whatever an earlier socket left */
+	}
+	events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+	loop_watch_fd(e->loop, &sock->watch, s, events);
+	/* The socket's watch: non-NULL while the socket is in the loop. */
+	curl_multi_assign(e->multi, s, sock);
 	return 0;
 }
 
@@ -416,7 +473,7 @@ void engine_on_socket(struct engine *e, int fd, uint32_t epoll_events)
 	engine_collect(e);
 }
 
-struct engine *engine_create(int epfd, uint32_t engine_epoll_tag, struct timers *timers,
+struct engine *engine_create(struct loop *loop, struct timers *timers,
 			     size_t max_cached_connections, char *err, size_t errlen)
 {
 	struct engine *e = calloc(1, sizeof *e);
@@ -430,8 +487,7 @@ struct engine *engine_create(int epfd, uint32_t engine_epoll_tag, struct timers 
 		snprintf(err, errlen, "curl_multi_init failed");
 		goto fail;
 	}
-	e->epfd = epfd;
-	e->tag = engine_epoll_tag;
+	e->loop = loop;
 	e->timers = timers;
 	timer_init(&e->curl_timer, engine_curl_timer_fire, e);
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, engine_socket_cb);
@@ -450,6 +506,7 @@ fail:
 void engine_free(struct engine *e)
 {
 	struct engine_transfer *t;
+	size_t i;
 
 	if (e == NULL)
 		return;
@@ -462,6 +519,9 @@ void engine_free(struct engine *e)
 	}
 	timers_disarm(e->timers, &e->curl_timer);
 	curl_multi_cleanup(e->multi);
+	for (i = 0; i < e->nblocks; i++)
+		free(e->sockets[i]);
+	free(e->sockets);
 	free(e);
 }
 
@@ -563,3 +623,9 @@ void engine_unpause(struct engine_transfer *t)
 	curl_easy_pause(t->easy, CURLPAUSE_CONT);
 	engine_watchdog_arm(t);
 }
+
+const struct engine_ops engine_curl_ops = {
+	.submit = engine_submit,
+	.cancel = engine_cancel,
+	.unpause = engine_unpause,
+};

@@ -12,6 +12,7 @@
 #include "timers.h"
 
 struct engine;
+struct loop;
 struct engine_transfer;
 
 /* How an exchange with an upstream ended, apart from its HTTP status. */
@@ -66,10 +67,10 @@ struct engine_handlers {
 	void (*on_done)(void *arg, struct engine_response *r);
 };
 
-/* Creates the engine of one worker. epfd is the worker's epoll instance, in
- * which curl's sockets are registered as (fd << 3) | engine_epoll_tag; timers drives
+/* Creates the engine of one worker. loop is the worker's event loop, in which
+ * curl's sockets are watched (each under its own loop_watch); timers drives
  * curl's timeouts and the engine's watchdogs. Returns NULL with err filled. */
-struct engine *engine_create(int epfd, uint32_t engine_epoll_tag, struct timers *timers,
+struct engine *engine_create(struct loop *loop, struct timers *timers,
 			     size_t max_cached_connections, char *err, size_t errlen);
 
 /* Cancels every transfer (without callbacks) and frees the engine. */
@@ -88,7 +89,23 @@ void engine_cancel(struct engine_transfer *t);
  * data it held before this returns, so on_data can run inside it. */
 void engine_unpause(struct engine_transfer *t);
 
-/* The worker saw events on one of curl's sockets. */
+/*
+ * How the request path (the attempt loop, streams, health checks) reaches an
+ * engine: through these, so a unit test can put a fake engine under the
+ * attempt loop and play each upstream's answer itself. engine_curl_ops is
+ * the real one (engine_submit, engine_cancel, engine_unpause); one indirect
+ * call per use, nothing allocated.
+ */
+struct engine_ops {
+	struct engine_transfer *(*submit)(struct engine *e, const struct engine_request *req,
+					  const struct engine_handlers *handlers, void *arg);
+	void (*cancel)(struct engine_transfer *t);
+	void (*unpause)(struct engine_transfer *t);
+};
+
+extern const struct engine_ops engine_curl_ops;
+
+/* The loop saw events on one of curl's sockets (also called by the socket's watch). */
 void engine_on_socket(struct engine *e, int fd, uint32_t epoll_events);
 
 

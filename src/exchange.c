@@ -9,101 +9,89 @@
 #include <microhttpd.h>
 
 #include "apierror.h"
+#include "invariant.h"
 #include "clock.h"
-#include "engine.h"
 #include "log.h"
-#include "proxy.h"
-#include "stream.h"
+#include "runtime.h"
 #include "timers.h"
-#include "worker.h"
 
 /* A request still waiting for its upstream after this long has its client's socket watched. */
 #define EXCHANGE_WATCH_AFTER_MS 100
 
-/* Spare exchanges a worker keeps, and the body memory each may keep. */
+/* Spare exchanges a thread keeps, and the body memory each may keep. */
 #define EXCHANGE_SPARE_MAX 1024
 #define EXCHANGE_KEEP_BODY (64 * 1024)
 
 static void exchange_unwatch_client(struct exchange *x);
 static void exchange_watch_fire(struct timer *t);
+static void exchange_client_event(struct loop_watch *w, uint32_t events);
 
-struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c)
+struct exchange *exchange_new(struct context *ctx, struct MHD_Connection *c)
 {
-	struct exchange *x = w->spare;
+	struct exchange *x = ctx->spare;
 
 	if (x != NULL) {
-		w->spare = x->next_in_worker;
-		w->nspare--;
+		ctx->spare = x->next_in_worker;
+		ctx->nspare--;
 	} else {
 		x = calloc(1, sizeof *x);
 		if (x == NULL)
 			return NULL;
 		buf_init(&x->body, 0);
-		buf_init(&x->cache_key, 0);
+		attempt_loop_init(&x->attempt);
 	}
-	x->worker = w;
+	x->ctx = ctx;
 	x->connection = c;
 	x->endpoint = EXCHANGE_NOT_FOUND;
 	x->path = NULL;
 	x->request_id[0] = '\0';
 	x->started_ms = clock_now_ms();
-	x->deadline_ms = x->started_ms + w->rt->cfg->server.request_timeout_ms;
+	x->deadline_ms = x->started_ms + ctx->rt->cfg->server.request_timeout_ms;
 	buf_reset(&x->body);
-	x->body.max = w->rt->cfg->server.max_body;
+	x->body.max = ctx->rt->cfg->server.max_body;
 	x->body_too_large = false;
 	x->discarded = 0;
 	x->parsed = false;
-	x->route = NULL;
-	x->mode = CONFIG_LEVEL_AUTO;
-	x->level = CONFIG_LEVEL_FULL;
-	x->targets = NULL;
-	x->ntried = 0;
-	x->upstream_stream = false;
-	buf_reset(&x->cache_key);
-	x->norder = 0;
-	x->next = 0;
-	x->target = NULL;
+	x->producer = NULL;
+	attempt_loop_begin(&x->attempt);
+	attempts_init(&x->attempts);
 	x->upstream = NULL;
-	x->upstream_body = NULL;
 	x->transfer = NULL;
 	x->transfer_started_ms = 0;
-	x->watching_client = false;
+	loop_watch_init(&x->client_watch, exchange_client_event, x);
 	timer_init(&x->watch_timer, exchange_watch_fire, x);
-	attempts_init(&x->attempts);
-	x->probe = false;
-	x->target_tries = 0;
-	timer_init(&x->wait_timer, NULL, x);
-	x->holds_retry = false;
-	x->counted_active = false;
-	x->earliest_retry_ms = 0;
-	x->refusal[0] = '\0';
 	x->response = NULL;
 	x->status = 0;
 	x->suspended = false;
 	x->answered = false;
+	x->end = END_NONE;
 
 	x->prev = NULL;
-	x->next_in_worker = w->exchanges;
-	if (w->exchanges != NULL)
-		w->exchanges->prev = x;
-	w->exchanges = x;
-	w->nexchanges++;
+	x->next_in_worker = ctx->exchanges;
+	if (ctx->exchanges != NULL)
+		ctx->exchanges->prev = x;
+	ctx->exchanges = x;
+	ctx->nexchanges++;
 	return x;
 }
 
 void exchange_release(struct exchange *x)
 {
-	struct worker *w = x->worker;
+	struct context *ctx = x->ctx;
 
-	timers_disarm(&w->timers, &x->watch_timer);
+	DETOUR_ASSERT(ctx->nexchanges > 0);
+	timers_disarm(&ctx->timers, &x->watch_timer);
 	exchange_unwatch_client(x);
-	proxy_abort(x);
-	stream_release(x);
+	if (x->producer != NULL) {
+		x->producer->stop(x);
+		x->producer->release(x);
+	}
+	/* What the producer held is given back: nothing may outlive the exchange. */
+	DETOUR_ASSERT(x->transfer == NULL && x->stream == NULL);
 	attempts_free(&x->attempts);
 	if (x->parsed)
 		request_free(&x->request);
-	free(x->upstream_body);
-	x->upstream_body = NULL;
+	attempt_loop_end(&x->attempt);
 	if (x->response != NULL && !x->answered)
 		MHD_destroy_response(x->response);
 	x->response = NULL;
@@ -111,76 +99,95 @@ void exchange_release(struct exchange *x)
 	if (x->prev != NULL)
 		x->prev->next_in_worker = x->next_in_worker;
 	else
-		w->exchanges = x->next_in_worker;
+		ctx->exchanges = x->next_in_worker;
 	if (x->next_in_worker != NULL)
 		x->next_in_worker->prev = x->prev;
-	w->nexchanges--;
+	ctx->nexchanges--;
 
-	/* Events later in this epoll batch may still name x: it waits in
-	 * released, unused, until the batch is over. */
-	x->next_in_worker = w->released;
-	w->released = x;
+	/* Events later in this loop turn may still name x: it waits in
+	 * released, unused, until the turn is over. */
+	x->next_in_worker = ctx->released;
+	ctx->released = x;
 }
 
-void exchange_recycle_released(struct worker *w)
+static void exchange_free(struct exchange *x)
+{
+	buf_free(&x->body);
+	attempt_loop_free(&x->attempt);
+	free(x);
+}
+
+void exchange_recycle_released(struct context *ctx)
 {
 	struct exchange *x;
 
-	while ((x = w->released) != NULL) {
-		w->released = x->next_in_worker;
-		if (w->nspare < EXCHANGE_SPARE_MAX) {
+	while ((x = ctx->released) != NULL) {
+		ctx->released = x->next_in_worker;
+		if (ctx->nspare < EXCHANGE_SPARE_MAX) {
 			buf_shrink(&x->body, EXCHANGE_KEEP_BODY);
-			buf_shrink(&x->cache_key, EXCHANGE_KEEP_BODY);
-			x->next_in_worker = w->spare;
-			w->spare = x;
-			w->nspare++;
+			attempt_loop_shrink(&x->attempt, EXCHANGE_KEEP_BODY);
+			x->next_in_worker = ctx->spare;
+			ctx->spare = x;
+			ctx->nspare++;
 		} else {
-			buf_free(&x->body);
-			buf_free(&x->cache_key);
-			free(x);
+			exchange_free(x);
 		}
 	}
+}
+
+void exchange_free_spares(struct context *ctx)
+{
+	struct exchange *x;
+
+	exchange_recycle_released(ctx);
+	while ((x = ctx->spare) != NULL) {
+		ctx->spare = x->next_in_worker;
+		exchange_free(x);
+	}
+	ctx->nspare = 0;
 }
 
 void exchange_watch_client(struct exchange *x)
 {
 	const union MHD_ConnectionInfo *info;
-	struct epoll_event ev;
 
-	if (x->watching_client)
+	if (x->client_watch.fd >= 0)
 		return;
 	info = MHD_get_connection_info(x->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (info == NULL)
 		return;
-	x->client_fd = info->connect_fd;
-	memset(&ev, 0, sizeof ev);
 	/* Only the peer's close: libmicrohttpd does the reading and writing. */
-	ev.events = EPOLLRDHUP;
-	ev.data.u64 = (uint64_t)(uintptr_t)x | WORKER_TAG_CLIENT;
-	if (epoll_ctl(x->worker->epfd, EPOLL_CTL_ADD, x->client_fd, &ev) == 0)
-		x->watching_client = true;
+	loop_watch_fd(&x->ctx->loop, &x->client_watch, info->connect_fd, EPOLLRDHUP);
 }
 
 static void exchange_unwatch_client(struct exchange *x)
 {
-	if (!x->watching_client)
-		return;
-	epoll_ctl(x->worker->epfd, EPOLL_CTL_DEL, x->client_fd, NULL);
-	x->watching_client = false;
+	loop_unwatch(&x->ctx->loop, &x->client_watch);
 }
 
-void exchange_client_gone(struct exchange *x)
+bool exchange_committed(const struct exchange *x)
 {
+	return x->producer != NULL && x->producer->committed(x);
+}
+
+/* The loop saw the client's socket close: stop the work under way. */
+static void exchange_client_event(struct loop_watch *w, uint32_t events)
+{
+	struct exchange *x = w->arg;
+
+	(void)events;
 	/* A late event for an exchange already released (or one no longer watched) says nothing. */
-	if (!x->watching_client)
+	if (w->fd < 0)
 		return;
 	exchange_unwatch_client(x);
-	if (x->answered && !stream_committed(x))
+	if (x->answered && !exchange_committed(x))
 		return;
 	log_info("request_id=%s the client went away; stopping its upstream call", x->request_id);
-	proxy_abort(x);
-	if (stream_committed(x)) {
-		stream_client_gone(x);
+	exchange_end_as(x, END_CLIENT_GONE);
+	if (x->producer != NULL)
+		x->producer->stop(x);
+	if (exchange_committed(x)) {
+		x->producer->client_gone(x);
 		return;
 	}
 	/* libmicrohttpd notices the closed socket once it tries to answer. */
@@ -188,30 +195,52 @@ void exchange_client_gone(struct exchange *x)
 			      "The client closed the connection before the answer.");
 }
 
+void exchange_shut_down(struct exchange *x, bool cut)
+{
+	if (x->producer != NULL && cut)
+		x->producer->stop(x);
+	if (exchange_committed(x)) {
+		exchange_end_as(x, END_SHUTDOWN);
+		if (cut)
+			x->producer->cut(x, "shutting_down", "detour is shutting down; this answer was cut short");
+		else
+			x->producer->client_gone(x);
+	} else if (x->response == NULL && !x->answered) {
+		exchange_end_as(x, END_SHUTDOWN);
+		exchange_answer_error(x, 503, "server_error", "shutting_down", NULL,
+				      "detour is shutting down; retry the request");
+	}
+}
+
 void exchange_answer(struct exchange *x, unsigned status, struct MHD_Response *response)
 {
 	if (response == NULL) {
 		log_error("request_id=%s out of memory building the answer", x->request_id);
 		status = 500;
+		exchange_end_as(x, END_INTERNAL);
 		response = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 		if (response == NULL)
 			return;
 	}
+	/* An exchange answers once: a later answer (a client that left while
+	 * the answer waited to be queued) is dropped. A committed answer is
+	 * ended through its producer, never answered again. */
 	if (x->response != NULL || x->answered) {
+		DETOUR_ASSERT(!exchange_committed(x));
 		MHD_destroy_response(response);
 		return;
 	}
 	MHD_add_response_header(response, "x-request-id", x->request_id);
 	/* A worker that is draining (a reload, a stop) sends its clients to the
 	 * next connection, which a running worker accepts. */
-	if (x->worker->draining)
+	if (x->ctx->draining)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 	x->response = response;
 	x->status = status;
 	if (x->suspended) {
 		x->suspended = false;
 		MHD_resume_connection(x->connection);
-		worker_server_due(x->worker);
+		context_server_due(x->ctx);
 	}
 }
 
@@ -243,6 +272,19 @@ void exchange_answer_error(struct exchange *x, unsigned status, const char *type
 	exchange_answer_json(x, status, json, len);
 }
 
+enum end_reason exchange_end_reason(const struct exchange *x)
+{
+	if (x->end != END_NONE)
+		return x->end;
+	if (!x->answered && x->response == NULL)
+		return END_CLIENT_GONE;
+	if (x->status < 400)
+		return END_LOCAL;
+	if (x->status < 500)
+		return END_REFUSED;
+	return END_INTERNAL;
+}
+
 void exchange_suspend(struct exchange *x)
 {
 	if (x->response != NULL || x->suspended)
@@ -250,14 +292,14 @@ void exchange_suspend(struct exchange *x)
 	x->suspended = true;
 	MHD_suspend_connection(x->connection);
 	/* Watching costs two epoll_ctl calls; an answer that comes quickly does not need it. */
-	timers_arm(&x->worker->timers, &x->watch_timer, clock_now_ms() + EXCHANGE_WATCH_AFTER_MS);
+	timers_arm(&x->ctx->timers, &x->watch_timer, clock_now_ms() + EXCHANGE_WATCH_AFTER_MS);
 }
 
 static void exchange_watch_fire(struct timer *t)
 {
 	struct exchange *x = t->arg;
 
-	if (!x->answered || stream_committed(x))
+	if (!x->answered || exchange_committed(x))
 		exchange_watch_client(x);
 }
 

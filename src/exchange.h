@@ -6,9 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attempt_loop.h"
 #include "attempts.h"
 #include "buf.h"
 #include "config.h"
+#include "context.h"
+#include "end_reason.h"
+#include "loop.h"
 #include "metrics.h"
 #include "request.h"
 #include "router.h"
@@ -16,10 +20,10 @@
 
 struct MHD_Connection;
 struct MHD_Response;
-struct worker;
 struct upstream;
 struct engine_transfer;
 struct stream;
+struct exchange;
 
 enum exchange_endpoint {
 	EXCHANGE_CHAT,
@@ -35,8 +39,29 @@ enum exchange_endpoint {
 	EXCHANGE_NOT_FOUND,
 };
 
+/*
+ * What produces an exchange's answer (the attempt loop, and the stream it may
+ * run) talks to the exchange through the exchange's API; the exchange talks
+ * back through these callbacks (as h2o's generator), never by name. Set by
+ * the producer when it takes the exchange over; NULL for the answers detour
+ * builds at once. Each runs on the exchange's thread.
+ */
+struct exchange_producer {
+	/* Stop what is under way (a call, a wait) and give back what is held
+	 * (a breaker probe, the retry budget). Safe to call twice. */
+	void (*stop)(struct exchange *x);
+	/* Free the producer's state: the exchange is going away (after stop). */
+	void (*release)(struct exchange *x);
+	/* True once the answer's first bytes went out and it can only be ended, not replaced. */
+	bool (*committed)(const struct exchange *x);
+	/* The client left a committed answer: end it without writing more. */
+	void (*client_gone)(struct exchange *x);
+	/* End a committed answer now with an error the client can read (code, message). */
+	void (*cut)(struct exchange *x, const char *code, const char *message);
+};
+
 struct exchange {
-	struct worker *worker;
+	struct context *ctx;         /* the thread it runs on */
 	struct MHD_Connection *connection;
 	enum exchange_endpoint endpoint;
 	const char *path;            /* libmicrohttpd's, valid for the request */
@@ -50,54 +75,34 @@ struct exchange {
 	struct request request;      /* parsed once */
 	bool parsed;
 
-	/* The attempt loop (proxy.c). */
-	const struct config_route *route;
-	enum config_level mode;      /* the degradation mode this request runs under */
-	enum config_level level;     /* the level being tried */
-	const struct config_target *targets; /* the level's targets */
-	struct {
-		const struct config_upstream *upstream;
-		const char *model;
-	} tried[ROUTER_MAX_TARGETS]; /* calls made, so a lower level does not repeat them */
-	size_t ntried;
-	bool upstream_stream;        /* the call to the upstream streams (the client may still want SSE) */
-	struct buf cache_key;        /* canonical request, once computed */
-	size_t order[ROUTER_MAX_TARGETS];
-	size_t norder;
-	size_t next;                 /* position in order[] of the next target */
-	const struct config_target *target;
+	const struct exchange_producer *producer; /* NULL: detour answers by itself */
+	struct attempt_loop attempt; /* the attempt loop's own state (proxy.c) */
+	struct attempts attempts;    /* the calls made and passed over, for headers, errors and the log */
+	/* The call under way, shared by the attempt loop and the stream it runs. */
 	struct upstream *upstream;
-	char *upstream_body;         /* owned when the target changed the body */
 	struct engine_transfer *transfer;
 	uint64_t transfer_started_ms;
 	struct stream *stream;       /* a streamed answer's state; NULL until one is tried */
-	bool watching_client;        /* the client socket is in the worker's epoll (EPOLLRDHUP) */
+
+	struct loop_watch client_watch; /* the client socket in the loop (EPOLLRDHUP), while watching */
 	struct timer watch_timer;    /* starts the watch once the request has waited a while */
-	int client_fd;
-	struct attempts attempts;
-	bool probe;                  /* this call is the breaker's half-open probe */
-	unsigned target_tries;       /* calls made to the current target */
-	struct timer wait_timer;     /* backoff before a retry */
-	bool holds_retry;            /* owns one unit of the retry budget */
-	bool counted_active;         /* counted in runtime.requests_active */
-	uint64_t earliest_retry_ms;  /* when a skipped target could next be called; 0: none */
-	char refusal[320];           /* why a target's dialect could not say the request (the client's mistake); "": none */
 
 	/* The answer. */
 	struct MHD_Response *response;
 	unsigned status;
 	bool suspended;              /* waiting on an upstream */
 	bool answered;               /* queued to libmicrohttpd */
+	enum end_reason end;         /* why it ended; END_NONE until decided */
 
 	struct exchange *prev;
 	struct exchange *next_in_worker;
 };
 
-/* A fresh exchange on worker w for connection c, linked into the worker's
- * list; NULL when out of memory. */
-struct exchange *exchange_new(struct worker *w, struct MHD_Connection *c);
+/* A fresh exchange on ctx's thread for connection c, linked into ctx's list
+ * of exchanges; NULL when out of memory. */
+struct exchange *exchange_new(struct context *ctx, struct MHD_Connection *c);
 
-/* Cancels what is still running and returns x to the worker's spares. */
+/* Cancels what is still running and returns x to the thread's spares. */
 void exchange_release(struct exchange *x);
 
 /* Stores the answer (adding x-request-id), taking ownership of response, and
@@ -112,19 +117,37 @@ void exchange_answer_json(struct exchange *x, unsigned status, char *json, size_
 void exchange_answer_error(struct exchange *x, unsigned status, const char *type, const char *code,
 			   const char *param, const char *message);
 
-/* Waits for an answer that comes later from the worker's loop, watching the
+/* Notes why x ends (a later reason replaces an earlier one). */
+static inline void exchange_end_as(struct exchange *x, enum end_reason why)
+{
+	x->end = why;
+}
+
+/* Why x ended, for its log line and counter: the reason noted, or, when none
+ * was, one read from its status (a status page, a refusal, an internal error). */
+enum end_reason exchange_end_reason(const struct exchange *x);
+
+/* Waits for an answer that comes later from the thread's loop, watching the
  * client's socket so that a client who leaves is seen at once. */
 void exchange_suspend(struct exchange *x);
 
 /* Watches the client's socket for EPOLLRDHUP now (a committed stream may run for minutes). */
 void exchange_watch_client(struct exchange *x);
 
-/* The worker's epoll saw the client's socket close: stop the work under way. */
-void exchange_client_gone(struct exchange *x);
+/* True once x's answer is committed by its producer (a stream under way). */
+bool exchange_committed(const struct exchange *x);
 
-/* Returns the exchanges released during one epoll batch to the spares (they
- * stay valid until then, as later events of the batch may name them). */
-void exchange_recycle_released(struct worker *w);
+/* Ends x because its thread stops: its producer stops, a committed answer is
+ * cut with an error event (cut) or dropped (cut false: the server is closing),
+ * an unanswered one gets a 503. */
+void exchange_shut_down(struct exchange *x, bool cut);
+
+/* Returns the exchanges released during one loop turn to the spares (they
+ * stay valid until then, as later events of the turn may name them). */
+void exchange_recycle_released(struct context *ctx);
+
+/* Frees the spare exchanges of ctx for good (the thread is ending). */
+void exchange_free_spares(struct context *ctx);
 
 /* The metrics bucket of an endpoint. */
 enum metrics_endpoint exchange_metrics_endpoint(enum exchange_endpoint ep);

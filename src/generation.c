@@ -1,5 +1,6 @@
 /* generation.c — one configuration and the workers running on it: started beside the previous one on reload, drained, freed. */
 #include "generation.h"
+#include "config_load.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -15,19 +16,15 @@ void generation_stop(struct generation *g)
 {
 	unsigned i;
 
-	for (i = 0; i < g->rt.nworkers; i++)
-		worker_request_stop(&g->rt.workers[i]);
-	for (i = 0; i < g->rt.nworkers; i++)
-		worker_join(&g->rt.workers[i]);
+	for (i = 0; i < g->nworkers; i++)
+		worker_request_stop(&g->workers[i]);
+	for (i = 0; i < g->nworkers; i++)
+		worker_join(&g->workers[i]);
 }
 
 void generation_free(struct generation *g)
 {
-	unsigned i;
-
-	for (i = 0; i < g->rt.nworkers; i++)
-		worker_free_counters(&g->rt.workers[i]);
-	free(g->rt.workers);
+	free(g->workers);
 	runtime_free(&g->rt);
 	config_free(g->cfg);
 	free(g);
@@ -42,10 +39,10 @@ static bool generation_same_address(const struct config *a, const struct config 
  * so no connection waiting to be accepted is dropped; -1: it binds its own. */
 static int generation_handed_socket(const struct generation *prev, const struct config *cfg, unsigned i)
 {
-	if (prev == NULL || !generation_same_address(prev->cfg, cfg) || i >= prev->rt.nworkers ||
-	    prev->rt.workers[i].listen_fd < 0)
+	if (prev == NULL || !generation_same_address(prev->cfg, cfg) || i >= prev->nworkers ||
+	    worker_listen_fd(&prev->workers[i]) < 0)
 		return -1;
-	return fcntl(prev->rt.workers[i].listen_fd, F_DUPFD_CLOEXEC, 0);
+	return fcntl(worker_listen_fd(&prev->workers[i]), F_DUPFD_CLOEXEC, 0);
 }
 
 struct generation *generation_start(struct config *cfg, struct generation *prev, char *err, size_t errlen)
@@ -66,15 +63,15 @@ struct generation *generation_start(struct config *cfg, struct generation *prev,
 	}
 	if (prev != NULL)
 		runtime_carry(&g->rt, &prev->rt);
-	g->rt.workers = calloc(cfg->server.workers, sizeof *g->rt.workers);
-	if (g->rt.workers == NULL) {
+	g->workers = calloc(cfg->server.workers, sizeof *g->workers);
+	if (g->workers == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (i = 0; i < cfg->server.workers; i++) {
-		if (worker_start(&g->rt.workers[i], &g->rt, i, generation_handed_socket(prev, cfg, i), err, errlen) != 0)
+		if (worker_start(&g->workers[i], &g->rt, i, generation_handed_socket(prev, cfg, i), err, errlen) != 0)
 			goto fail;
-		g->rt.nworkers = i + 1;
+		g->nworkers = i + 1;
 	}
 	if (prev != NULL)
 		runtime_carry_metrics(&g->rt, &prev->rt);

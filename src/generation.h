@@ -13,9 +13,13 @@
  * nothing in the request path is shared across a reload but what the runtime
  * hands over on purpose (runtime_carry).
  */
+struct worker;
+
 struct generation {
 	struct config *cfg;
 	struct runtime rt;
+	struct worker *workers;       /* cfg->server.workers of them */
+	unsigned nworkers;            /* started so far */
 };
 
 /*

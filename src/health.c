@@ -5,10 +5,11 @@
 #include <stdlib.h>
 
 #include "clock.h"
+#include "context.h"
 #include "engine.h"
 #include "log.h"
 #include "upstream.h"
-#include "worker.h"
+#include "runtime.h"
 
 /* A models list is small; anything larger is not a healthy answer. */
 #define HEALTH_MAX_ANSWER (1024 * 1024)
@@ -21,7 +22,7 @@ struct health_probe {
 };
 
 struct health {
-	struct worker *worker;
+	struct context *ctx;
 	struct health_probe *probes;
 	size_t nprobes;
 };
@@ -37,7 +38,7 @@ static const struct engine_handlers health_handlers = {
 static void health_fire(struct timer *t)
 {
 	struct health_probe *p = t->arg;
-	struct worker *w = p->health->worker;
+	struct context *ctx = p->health->ctx;
 	const struct config_upstream *cfg = p->upstream->cfg;
 	struct engine_request req = {
 		.url = p->upstream->url_models,
@@ -51,18 +52,18 @@ static void health_fire(struct timer *t)
 		.max_response = HEALTH_MAX_ANSWER,
 	};
 
-	p->transfer = engine_submit(w->engine, &req, &health_handlers, p);
+	p->transfer = ctx->engine_ops->submit(ctx->engine, &req, &health_handlers, p);
 	if (p->transfer == NULL) {
 		log_warn("upstream=%s health check could not start; next in %llu ms", cfg->name,
 			 (unsigned long long)cfg->health_check.interval_ms);
-		timers_arm(&w->timers, &p->timer, clock_now_ms() + cfg->health_check.interval_ms);
+		timers_arm(&ctx->timers, &p->timer, clock_now_ms() + cfg->health_check.interval_ms);
 	}
 }
 
 static void health_on_done(void *arg, struct engine_response *r)
 {
 	struct health_probe *p = arg;
-	struct worker *w = p->health->worker;
+	struct context *ctx = p->health->ctx;
 	const struct config_upstream *cfg = p->upstream->cfg;
 	char words[200];
 	bool ok = r->error == ENGINE_OK && r->status >= 200 && r->status < 300;
@@ -77,12 +78,12 @@ static void health_on_done(void *arg, struct engine_response *r)
 	if (!ok)
 		log_info("upstream=%s health check failed: %s", cfg->name, words);
 	upstream_health(p->upstream, r->ended_ms, ok, words);
-	timers_arm(&w->timers, &p->timer, clock_now_ms() + cfg->health_check.interval_ms);
+	timers_arm(&ctx->timers, &p->timer, clock_now_ms() + cfg->health_check.interval_ms);
 }
 
-struct health *health_start(struct worker *w)
+struct health *health_start(struct context *ctx)
 {
-	const struct config *cfg = w->rt->cfg;
+	const struct config *cfg = ctx->rt->cfg;
 	struct health *h = NULL;
 	size_t i, n = 0;
 
@@ -96,7 +97,7 @@ struct health *health_start(struct worker *w)
 		free(h);
 		return NULL;
 	}
-	h->worker = w;
+	h->ctx = ctx;
 	for (i = 0; i < cfg->nupstreams; i++) {
 		struct health_probe *p;
 
@@ -104,9 +105,9 @@ struct health *health_start(struct worker *w)
 			continue;
 		p = &h->probes[h->nprobes++];
 		p->health = h;
-		p->upstream = &w->rt->upstreams[i];
+		p->upstream = &ctx->rt->upstreams[i];
 		timer_init(&p->timer, health_fire, p);
-		timers_arm(&w->timers, &p->timer, clock_now_ms());
+		timers_arm(&ctx->timers, &p->timer, clock_now_ms());
 	}
 	return h;
 }
@@ -120,9 +121,9 @@ void health_stop(struct health *h)
 	for (i = 0; i < h->nprobes; i++) {
 		struct health_probe *p = &h->probes[i];
 
-		timers_disarm(&h->worker->timers, &p->timer);
+		timers_disarm(&h->ctx->timers, &p->timer);
 		if (p->transfer != NULL)
-			engine_cancel(p->transfer);
+			h->ctx->engine_ops->cancel(p->transfer);
 	}
 	free(h->probes);
 	free(h);

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "config_load.h"
 #include "generation.h"
 #include "log.h"
 #include "server.h"

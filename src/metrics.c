@@ -7,8 +7,7 @@
 
 #include "cache.h"
 #include "clock.h"
-#include "runtime.h"
-#include "worker.h"
+#include "upstream.h"
 
 static const uint64_t metrics_bounds_ms[METRICS_BUCKETS] = {
 	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, UINT64_MAX
@@ -60,14 +59,13 @@ static uint64_t metrics_read(const metrics_counter *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* The counters of worker w, and for w == rt->nworkers those carried over from
- * before the last reload: every sum runs over w <= rt->nworkers. */
-static const struct metrics *metrics_of(const struct runtime *rt, unsigned w)
+/* Counter set w of a scrape: every sum runs over w < nsets. */
+static const struct metrics *metrics_of(const struct metrics_scrape *sc, unsigned w)
 {
-	return w < rt->nworkers ? &rt->workers[w].metrics : &rt->carried;
+	return &sc->sets[w];
 }
 
-static int metrics_render_requests(const struct runtime *rt, struct buf *out)
+static int metrics_render_requests(const struct metrics_scrape *sc, struct buf *out)
 {
 	unsigned ep, status, w;
 	int rc = 0;
@@ -78,8 +76,8 @@ static int metrics_render_requests(const struct runtime *rt, struct buf *out)
 		for (status = 0; status < 600; status++) {
 			uint64_t sum = 0;
 
-			for (w = 0; w <= rt->nworkers; w++)
-				sum += metrics_read(&metrics_of(rt, w)->requests[ep][status]);
+			for (w = 0; w < sc->nsets; w++)
+				sum += metrics_read(&metrics_of(sc, w)->requests[ep][status]);
 			if (sum > 0)
 				rc |= buf_printf(out, "detour_requests_total{endpoint=\"%s\",code=\"%u\"} %llu\n",
 						 metrics_endpoint_names[ep], status, (unsigned long long)sum);
@@ -88,7 +86,7 @@ static int metrics_render_requests(const struct runtime *rt, struct buf *out)
 	return rc;
 }
 
-static int metrics_render_durations(const struct runtime *rt, struct buf *out)
+static int metrics_render_durations(const struct metrics_scrape *sc, struct buf *out)
 {
 	unsigned ep, b, w;
 	int rc = 0;
@@ -98,11 +96,11 @@ static int metrics_render_durations(const struct runtime *rt, struct buf *out)
 	for (ep = 0; ep < METRICS_ENDPOINTS; ep++) {
 		uint64_t cumulative = 0, sum_ms = 0;
 
-		for (w = 0; w <= rt->nworkers; w++)
-			sum_ms += metrics_read(&metrics_of(rt, w)->duration_ms_sum[ep]);
+		for (w = 0; w < sc->nsets; w++)
+			sum_ms += metrics_read(&metrics_of(sc, w)->duration_ms_sum[ep]);
 		for (b = 0; b < METRICS_BUCKETS; b++) {
-			for (w = 0; w <= rt->nworkers; w++)
-				cumulative += metrics_read(&metrics_of(rt, w)->duration_buckets[ep][b]);
+			for (w = 0; w < sc->nsets; w++)
+				cumulative += metrics_read(&metrics_of(sc, w)->duration_buckets[ep][b]);
 			if (metrics_bounds_ms[b] == UINT64_MAX)
 				rc |= buf_printf(out, "detour_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
 						 metrics_endpoint_names[ep], (unsigned long long)cumulative);
@@ -119,7 +117,7 @@ static int metrics_render_durations(const struct runtime *rt, struct buf *out)
 	return rc;
 }
 
-static int metrics_render_attempts(const struct runtime *rt, struct buf *out)
+static int metrics_render_attempts(const struct metrics_scrape *sc, struct buf *out)
 {
 	size_t u;
 	unsigned a, w;
@@ -127,31 +125,31 @@ static int metrics_render_attempts(const struct runtime *rt, struct buf *out)
 
 	rc |= buf_append_str(out, "# HELP detour_upstream_attempts_total Attempts on each upstream, by result.\n"
 				  "# TYPE detour_upstream_attempts_total counter\n");
-	for (u = 0; u < rt->cfg->nupstreams; u++) {
+	for (u = 0; u < sc->cfg->nupstreams; u++) {
 		for (a = 0; a < METRICS_ATTEMPTS; a++) {
 			uint64_t sum = 0;
 
-			for (w = 0; w <= rt->nworkers; w++)
-				sum += metrics_read(&metrics_of(rt, w)->attempts[u * METRICS_ATTEMPTS + a]);
+			for (w = 0; w < sc->nsets; w++)
+				sum += metrics_read(&metrics_of(sc, w)->attempts[u * METRICS_ATTEMPTS + a]);
 			rc |= buf_printf(out, "detour_upstream_attempts_total{upstream=\"%s\",result=\"%s\"} %llu\n",
-					 rt->cfg->upstreams[u].name, metrics_attempt_names[a],
+					 sc->cfg->upstreams[u].name, metrics_attempt_names[a],
 					 (unsigned long long)sum);
 		}
 	}
 	return rc;
 }
 
-static uint64_t metrics_sum(const struct runtime *rt, size_t offset)
+static uint64_t metrics_sum(const struct metrics_scrape *sc, size_t offset)
 {
 	uint64_t sum = 0;
 	unsigned w;
 
-	for (w = 0; w <= rt->nworkers; w++)
-		sum += metrics_read((const metrics_counter *)((const char *)metrics_of(rt, w) + offset));
+	for (w = 0; w < sc->nsets; w++)
+		sum += metrics_read((const metrics_counter *)((const char *)metrics_of(sc, w) + offset));
 	return sum;
 }
 
-static int metrics_render_degradation(const struct runtime *rt, struct buf *out)
+static int metrics_render_degradation(const struct metrics_scrape *sc, struct buf *out)
 {
 	static const enum config_level levels[] = { CONFIG_LEVEL_REDUCED, CONFIG_LEVEL_MINIMAL, CONFIG_LEVEL_CACHED,
 						    CONFIG_LEVEL_OFFLINE };
@@ -162,47 +160,62 @@ static int metrics_render_degradation(const struct runtime *rt, struct buf *out)
 				  "# TYPE detour_degraded_answers_total counter\n");
 	for (i = 0; i < sizeof levels / sizeof levels[0]; i++)
 		rc |= buf_printf(out, "detour_degraded_answers_total{level=\"%s\"} %llu\n", config_level_name(levels[i]),
-				 (unsigned long long)metrics_sum(rt, offsetof(struct metrics, degraded) +
+				 (unsigned long long)metrics_sum(sc, offsetof(struct metrics, degraded) +
 								      (size_t)levels[i] * sizeof(metrics_counter)));
 	rc |= buf_append_str(out, "# HELP detour_cache_lookups_total Cache lookups, by result.\n"
 				  "# TYPE detour_cache_lookups_total counter\n");
 	rc |= buf_printf(out, "detour_cache_lookups_total{result=\"hit\"} %llu\n",
-			 (unsigned long long)metrics_sum(rt, offsetof(struct metrics, cache_hits)));
+			 (unsigned long long)metrics_sum(sc, offsetof(struct metrics, cache_hits)));
 	rc |= buf_printf(out, "detour_cache_lookups_total{result=\"miss\"} %llu\n",
-			 (unsigned long long)metrics_sum(rt, offsetof(struct metrics, cache_misses)));
+			 (unsigned long long)metrics_sum(sc, offsetof(struct metrics, cache_misses)));
 	rc |= buf_append_str(out, "# HELP detour_cache_entries Answers held in the cache.\n"
 				  "# TYPE detour_cache_entries gauge\n");
-	rc |= buf_printf(out, "detour_cache_entries %zu\n", rt->cache != NULL ? cache_entries(rt->cache) : (size_t)0);
+	rc |= buf_printf(out, "detour_cache_entries %zu\n", sc->cache != NULL ? cache_entries(sc->cache) : (size_t)0);
 	return rc;
 }
 
-static int metrics_render_circuits(const struct runtime *rt, struct buf *out)
+static int metrics_render_ends(const struct metrics_scrape *sc, struct buf *out)
+{
+	unsigned r;
+	int rc = 0;
+
+	rc |= buf_append_str(out, "# HELP detour_request_ends_total Requests finished, by why they ended.\n"
+				  "# TYPE detour_request_ends_total counter\n");
+	for (r = END_NONE + 1; r < END_REASONS; r++)
+		rc |= buf_printf(out, "detour_request_ends_total{reason=\"%s\"} %llu\n", end_reason_name(r),
+				 (unsigned long long)metrics_sum(sc, offsetof(struct metrics, ends) +
+								      (size_t)r * sizeof(metrics_counter)));
+	return rc;
+}
+
+static int metrics_render_circuits(const struct metrics_scrape *sc, struct buf *out)
 {
 	size_t u;
 	int rc = 0;
 
 	rc |= buf_append_str(out, "# HELP detour_circuit_state Breaker state: 0 closed, 1 half-open, 2 open.\n"
 				  "# TYPE detour_circuit_state gauge\n");
-	for (u = 0; u < rt->cfg->nupstreams; u++) {
+	for (u = 0; u < sc->cfg->nupstreams; u++) {
 		struct upstream_view v;
 		int value;
 
-		upstream_view(&rt->upstreams[u], clock_now_ms(), &v);
+		upstream_view(&sc->upstreams[u], clock_now_ms(), &v);
 		value = v.state == BREAKER_CLOSED ? 0 : v.state == BREAKER_HALF_OPEN ? 1 : 2;
-		rc |= buf_printf(out, "detour_circuit_state{upstream=\"%s\"} %d\n", rt->cfg->upstreams[u].name, value);
+		rc |= buf_printf(out, "detour_circuit_state{upstream=\"%s\"} %d\n", sc->cfg->upstreams[u].name, value);
 	}
 	return rc;
 }
 
-int metrics_render(const struct runtime *rt, struct buf *out)
+int metrics_render(const struct metrics_scrape *sc, struct buf *out)
 {
 	int rc = 0;
 
-	rc |= metrics_render_requests(rt, out);
-	rc |= metrics_render_durations(rt, out);
-	rc |= metrics_render_attempts(rt, out);
-	rc |= metrics_render_degradation(rt, out);
-	rc |= metrics_render_circuits(rt, out);
+	rc |= metrics_render_requests(sc, out);
+	rc |= metrics_render_durations(sc, out);
+	rc |= metrics_render_attempts(sc, out);
+	rc |= metrics_render_degradation(sc, out);
+	rc |= metrics_render_circuits(sc, out);
+	rc |= metrics_render_ends(sc, out);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -218,7 +231,8 @@ static void metrics_hand_over(metrics_counter *into, uint64_t total, metrics_cou
 	}
 }
 
-void metrics_carry(struct metrics *into, const struct config *cfg, struct runtime *old)
+void metrics_carry(struct metrics *into, const struct config *cfg, const struct metrics_scrape *old,
+		   struct metrics *handed_over)
 {
 	/* The counters at fixed places, as runs of (first, count). */
 	static const struct { size_t offset, count; } runs[] = {
@@ -228,6 +242,7 @@ void metrics_carry(struct metrics *into, const struct config *cfg, struct runtim
 		{ offsetof(struct metrics, degraded), CONFIG_LEVEL_OFFLINE + 1 },
 		{ offsetof(struct metrics, cache_hits), 1 },
 		{ offsetof(struct metrics, cache_misses), 1 },
+		{ offsetof(struct metrics, ends), END_REASONS },
 	};
 	const struct config_upstream *now;
 	size_t r, i, u, a, offset;
@@ -237,7 +252,7 @@ void metrics_carry(struct metrics *into, const struct config *cfg, struct runtim
 		for (i = 0; i < runs[r].count; i++) {
 			offset = runs[r].offset + i * sizeof(metrics_counter);
 			metrics_hand_over((metrics_counter *)((char *)into + offset), metrics_sum(old, offset),
-					  (metrics_counter *)((char *)&old->handed_over + offset));
+					  (metrics_counter *)((char *)handed_over + offset));
 		}
 	}
 	/* Upstreams are matched by name; the counts of one the reload removed go with it. */
@@ -248,10 +263,10 @@ void metrics_carry(struct metrics *into, const struct config *cfg, struct runtim
 		for (a = 0; a < METRICS_ATTEMPTS; a++) {
 			uint64_t total = 0;
 
-			for (w = 0; w <= old->nworkers; w++)
+			for (w = 0; w < old->nsets; w++)
 				total += metrics_read(&metrics_of(old, w)->attempts[u * METRICS_ATTEMPTS + a]);
 			metrics_hand_over(&into->attempts[now->index * METRICS_ATTEMPTS + a], total,
-					  &old->handed_over.attempts[u * METRICS_ATTEMPTS + a]);
+					  &handed_over->attempts[u * METRICS_ATTEMPTS + a]);
 		}
 	}
 }

@@ -8,8 +8,10 @@
 
 #include "buf.h"
 #include "config.h"
+#include "end_reason.h"
 
-struct runtime;
+struct cache;
+struct upstream;
 
 enum metrics_endpoint {
 	METRICS_CHAT,
@@ -42,6 +44,7 @@ struct metrics {
 	metrics_counter degraded[CONFIG_LEVEL_OFFLINE + 1];    /* answers below full, by level */
 	metrics_counter cache_hits;
 	metrics_counter cache_misses;
+	metrics_counter ends[END_REASONS];                     /* exchanges, by why they ended */
 	size_t nupstreams;
 };
 
@@ -60,13 +63,32 @@ void metrics_request(struct metrics *m, enum metrics_endpoint ep, unsigned statu
 /* Counts one attempt on upstream index u. */
 void metrics_attempt(struct metrics *m, size_t u, enum metrics_attempt what);
 
-/* After a reload: adds to into (the new runtime's carried counters, laid out
- * for cfg) what old's workers and carried counters hold beyond what earlier
- * calls handed over (old->handed_over). Called once as the new runtime
- * starts, and once more when old's workers have drained. */
-void metrics_carry(struct metrics *into, const struct config *cfg, struct runtime *old);
+/* Counts one exchange that ended for reason why. */
+static inline void metrics_end(struct metrics *m, enum end_reason why)
+{
+	if ((unsigned)why < END_REASONS)
+		metrics_add(&m->ends[why], 1);
+}
 
-/* Appends the Prometheus text of every worker's counters and the shared state. */
-int metrics_render(const struct runtime *rt, struct buf *out);
+/* What a scrape reads: a runtime's counter sets (one per worker, and the
+ * counters carried over from before a reload), laid out for cfg, and the
+ * shared state shown as gauges. */
+struct metrics_scrape {
+	const struct config *cfg;
+	const struct metrics *sets;
+	size_t nsets;
+	struct upstream *upstreams;  /* cfg->nupstreams, for the breaker gauges */
+	struct cache *cache;         /* NULL when off */
+};
+
+/* After a reload: adds to into (the new runtime's carried counters, laid out
+ * for cfg) what the old runtime's counter sets hold beyond what earlier calls
+ * handed over (noted in handed_over, laid out for old->cfg). Called once as the
+ * new runtime starts, and once more when the old workers have drained. */
+void metrics_carry(struct metrics *into, const struct config *cfg, const struct metrics_scrape *old,
+		   struct metrics *handed_over);
+
+/* Appends the Prometheus text of the sets' counters and the shared state. */
+int metrics_render(const struct metrics_scrape *s, struct buf *out);
 
 #endif

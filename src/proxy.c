@@ -14,19 +14,25 @@
 #include "degrade.h"
 #include "dialect.h"
 #include "engine.h"
+#include "invariant.h"
+#include "context.h"
 #include "exchange.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
 #include "stream.h"
 #include "upstream.h"
-#include "worker.h"
+#include "runtime.h"
 
 /* curl's timeouts cannot be 0 (that means none). */
 #define PROXY_MIN_TIMEOUT_MS 1
 
 static void proxy_on_done(void *arg, struct engine_response *r);
+static void proxy_settle(struct exchange *x, struct engine_response *r);
+static void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
+static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r);
 static void proxy_next(struct exchange *x);
+static const struct exchange_producer proxy_producer;
 static void proxy_level_begin(struct exchange *x);
 static void proxy_translate_error(const struct upstream *u, struct engine_response *r);
 
@@ -34,6 +40,13 @@ static const struct engine_handlers proxy_handlers = {
 	.on_headers = NULL,
 	.on_data = NULL,
 	.on_done = proxy_on_done,
+};
+
+/* How a streamed attempt reports back to the loop. */
+static const struct stream_owner proxy_stream_owner = {
+	.settle = proxy_settle,
+	.commit = proxy_stream_commit,
+	.ended = proxy_stream_ended,
 };
 
 static uint64_t proxy_min(uint64_t a, uint64_t b)
@@ -51,7 +64,7 @@ static bool proxy_past_deadline(const struct exchange *x, uint64_t now)
 /*
  * The body target's upstream is sent, in its dialect, into *body (NULL: the
  * client's bytes). Returns what the dialect made of it; a refusal is the
- * client's mistake, kept in x->refusal for the 400 should no target answer.
+ * client's mistake, kept in x->attempt.refusal for the 400 should no target answer.
  */
 static enum dialect_built proxy_body(struct exchange *x, const struct upstream *u, const struct request_changes *changes,
 				     bool stream, char **body, size_t *len, char *why, size_t whylen)
@@ -59,16 +72,17 @@ static enum dialect_built proxy_body(struct exchange *x, const struct upstream *
 	struct dialect_call call = { &x->request, changes, u->cfg, stream };
 	enum dialect_built built = u->dialect->request(&call, body, len, why, whylen);
 
-	if (built == DIALECT_REFUSED && x->refusal[0] == '\0')
-		snprintf(x->refusal, sizeof x->refusal, "The request cannot be sent to upstream %s: %s", u->cfg->name, why);
+	if (built == DIALECT_REFUSED && x->attempt.refusal[0] == '\0')
+		snprintf(x->attempt.refusal, sizeof x->attempt.refusal, "The request cannot be sent to upstream %s: %s", u->cfg->name, why);
 	return built;
 }
 
 static void proxy_release_retry(struct exchange *x)
 {
-	if (x->holds_retry) {
-		atomic_fetch_sub(&x->worker->rt->retries_active, 1);
-		x->holds_retry = false;
+	if (x->attempt.holds_retry) {
+		DETOUR_ASSERT(atomic_load(&x->ctx->rt->retries_active) > 0);
+		atomic_fetch_sub(&x->ctx->rt->retries_active, 1);
+		x->attempt.holds_retry = false;
 	}
 }
 
@@ -78,39 +92,29 @@ static void proxy_skip(struct exchange *x, struct upstream *u, const char *why, 
 	uint64_t at = upstream_next_admission(u, now);
 
 	attempts_add_skip(&x->attempts, u->cfg->name, why);
-	metrics_attempt(&x->worker->metrics, u->cfg->index, METRICS_ATTEMPT_SKIPPED);
-	if (at > now && (x->earliest_retry_ms == 0 || at < x->earliest_retry_ms))
-		x->earliest_retry_ms = at;
+	metrics_attempt(x->ctx->metrics, u->cfg->index, METRICS_ATTEMPT_SKIPPED);
+	if (at > now && (x->attempt.earliest_retry_ms == 0 || at < x->attempt.earliest_retry_ms))
+		x->attempt.earliest_retry_ms = at;
 }
 
-/* True when this exchange already called, or passed over, upstream u with model. */
 static bool proxy_tried(const struct exchange *x, const struct config_upstream *u, const char *model)
 {
-	size_t i;
-
-	for (i = 0; i < x->ntried; i++)
-		if (x->tried[i].upstream == u && strcmp(x->tried[i].model, model) == 0)
-			return true;
-	return false;
+	return attempt_loop_tried(&x->attempt, u, model);
 }
 
 static void proxy_note_tried(struct exchange *x, const struct config_upstream *u, const char *model)
 {
-	if (x->ntried < ROUTER_MAX_TARGETS && !proxy_tried(x, u, model)) {
-		x->tried[x->ntried].upstream = u;
-		x->tried[x->ntried].model = model;
-		x->ntried++;
-	}
+	attempt_loop_note_tried(&x->attempt, u, model);
 }
 
 /* Starts a call to target. Returns 0 when it is under way, -1 when the
  * target was passed over (recorded in the attempts). */
 static int proxy_try(struct exchange *x, const struct config_target *target, uint64_t now)
 {
-	struct worker *w = x->worker;
-	const struct config *cfg = w->rt->cfg;
+	struct context *ctx = x->ctx;
+	const struct config *cfg = ctx->rt->cfg;
 	const struct config_upstream *ucfg = target->upstream;
-	struct upstream *u = runtime_upstream(w->rt, ucfg);
+	struct upstream *u = runtime_upstream(ctx->rt, ucfg);
 	struct request_changes changes;
 	struct engine_request req;
 	const char *why = u->dialect->unsupported(x->request.kind);
@@ -123,10 +127,12 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	enum dialect_built built;
 	bool stream;
 
-	degrade_changes(cfg, x->level, target, &changes);
+	/* One call at a time: a new one starts only once the last has settled. */
+	DETOUR_ASSERT(x->transfer == NULL);
+	degrade_changes(cfg, x->attempt.level, target, &changes);
 	model = changes.model != NULL ? changes.model : x->request.model;
 	/* A lower level does not call (or list) again what a higher one called or passed over. */
-	if (x->target_tries == 0 && proxy_tried(x, ucfg, model))
+	if (x->attempt.target_tries == 0 && proxy_tried(x, ucfg, model))
 		return -1;
 	if (why != NULL) {
 		proxy_skip(x, u, why, now);
@@ -153,12 +159,12 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 		proxy_note_tried(x, ucfg, model);
 		return -1;
 	}
-	x->probe = admission == BREAKER_PROBE;
-	x->target = target;
+	x->attempt.probe = admission == BREAKER_PROBE;
+	x->attempt.target = target;
 	x->upstream = u;
-	x->upstream_stream = stream;
-	free(x->upstream_body);
-	x->upstream_body = body;
+	x->attempt.upstream_stream = stream;
+	free(x->attempt.upstream_body);
+	x->attempt.upstream_body = body;
 	memset(&req, 0, sizeof req);
 	req.body = body != NULL ? body : x->body.data;
 	req.body_len = body != NULL ? body_len : x->body.len;
@@ -169,26 +175,27 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	req.idle_timeout_ms = ucfg->timeouts.idle_ms;
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
-	if (x->upstream_stream &&
-	    stream_attempt_begin(x, x->request.kind == REQUEST_CHAT ? cache_max_answer(w->rt->cache) : 0) != 0)
+	if (x->attempt.upstream_stream &&
+	    stream_attempt_begin(x, x->request.kind == REQUEST_CHAT ? cache_max_answer(ctx->rt->cache) : 0,
+				 &proxy_stream_owner) != 0)
 		goto internal;
-	x->transfer = engine_submit(w->engine, &req, x->upstream_stream ? &stream_handlers : &proxy_handlers, x);
+	x->transfer = ctx->engine_ops->submit(ctx->engine, &req, x->attempt.upstream_stream ? &stream_handlers : &proxy_handlers, x);
 	if (x->transfer == NULL)
 		goto internal;
 	x->transfer_started_ms = now;
-	x->target_tries++;
+	x->attempt.target_tries++;
 	proxy_note_tried(x, ucfg, model);
 	return 0;
 internal:
-	upstream_record(u, now, UPSTREAM_NO_VERDICT, x->probe, false, 0, -1, NULL);
-	x->probe = false;
+	upstream_record(u, now, UPSTREAM_NO_VERDICT, x->attempt.probe, false, 0, -1, NULL);
+	x->attempt.probe = false;
 	attempts_add_failure(&x->attempts, ucfg->name, 0, "detour could not start the call", 0);
 	return -1;
 }
 
 static void proxy_give_up(struct exchange *x)
 {
-	const struct config *cfg = x->worker->rt->cfg;
+	const struct config *cfg = x->ctx->rt->cfg;
 	enum attempts_verdict verdict = ATTEMPTS_ALL_FAILED;
 	uint64_t now = clock_now_ms();
 	struct buf body;
@@ -201,6 +208,7 @@ static void proxy_give_up(struct exchange *x)
 	else if (x->attempts.tries == 0 && x->attempts.skips > 0)
 		verdict = ATTEMPTS_ALL_SKIPPED;
 	status = attempts_status(verdict);
+	exchange_end_as(x, verdict == ATTEMPTS_DEADLINE ? END_DEADLINE : END_ALL_FAILED);
 	buf_init(&body, 256 * 1024);
 	if (attempts_error_json(&x->attempts, verdict, x->request.model, cfg->server.request_timeout_ms,
 				&body) != 0) {
@@ -217,10 +225,10 @@ static void proxy_give_up(struct exchange *x)
 		return;
 	snprintf(value, sizeof value, "%zu", x->attempts.tries);
 	MHD_add_response_header(x->response, "x-detour-attempts", value);
-	if (verdict == ATTEMPTS_ALL_SKIPPED && x->earliest_retry_ms > now) {
+	if (verdict == ATTEMPTS_ALL_SKIPPED && x->attempt.earliest_retry_ms > now) {
 		/* Whole seconds, rounded up: a client that waits this long finds a breaker half-open. */
 		snprintf(value, sizeof value, "%llu",
-			 (unsigned long long)((x->earliest_retry_ms - now + 999) / 1000));
+			 (unsigned long long)((x->attempt.earliest_retry_ms - now + 999) / 1000));
 		MHD_add_response_header(x->response, "Retry-After", value);
 	}
 }
@@ -228,16 +236,16 @@ static void proxy_give_up(struct exchange *x)
 /* The current level has no target left: move down the cascade, or give up. */
 static void proxy_level_done(struct exchange *x)
 {
-	const struct runtime *rt = x->worker->rt;
+	const struct runtime *rt = x->ctx->rt;
 
-	x->level = degrade_next_level(x->mode, x->level, rt->cache != NULL, rt->cfg->degradation.offline_message != NULL);
+	x->attempt.level = degrade_next_level(x->attempt.mode, x->attempt.level, rt->cache != NULL, rt->cfg->degradation.offline_message != NULL);
 	/* A target refused the request as the client wrote it and none answered
 	 * it: the client's mistake is a 400, never a degraded answer. */
-	if (x->refusal[0] != '\0' && (x->level == CONFIG_LEVEL_AUTO || !degrade_calls_upstreams(x->level))) {
-		exchange_answer_error(x, 400, "invalid_request_error", NULL, NULL, x->refusal);
+	if (x->attempt.refusal[0] != '\0' && (x->attempt.level == CONFIG_LEVEL_AUTO || !degrade_calls_upstreams(x->attempt.level))) {
+		exchange_answer_error(x, 400, "invalid_request_error", NULL, NULL, x->attempt.refusal);
 		return;
 	}
-	if (x->level == CONFIG_LEVEL_AUTO) {
+	if (x->attempt.level == CONFIG_LEVEL_AUTO) {
 		proxy_give_up(x);
 		return;
 	}
@@ -248,10 +256,10 @@ static void proxy_next(struct exchange *x)
 {
 	uint64_t now = clock_now_ms();
 
-	while (x->next < x->norder && !proxy_past_deadline(x, now)) {
-		const struct config_target *target = &x->targets[x->order[x->next++]];
+	while (x->attempt.next < x->attempt.norder && !proxy_past_deadline(x, now)) {
+		const struct config_target *target = &x->attempt.targets[x->attempt.order[x->attempt.next++]];
 
-		x->target_tries = 0;
+		x->attempt.target_tries = 0;
 		if (proxy_try(x, target, now) == 0)
 			return;
 		now = clock_now_ms();
@@ -264,7 +272,7 @@ static void proxy_retry_fire(struct timer *t)
 	struct exchange *x = t->arg;
 	uint64_t now = clock_now_ms();
 
-	if (proxy_past_deadline(x, now) || proxy_try(x, x->target, now) != 0) {
+	if (proxy_past_deadline(x, now) || proxy_try(x, x->attempt.target, now) != 0) {
 		proxy_release_retry(x);
 		proxy_next(x);
 	}
@@ -278,31 +286,31 @@ static void proxy_retry_fire(struct timer *t)
  */
 static bool proxy_schedule_retry(struct exchange *x, const struct engine_response *r)
 {
-	struct worker *w = x->worker;
-	struct runtime *rt = w->rt;
+	struct context *ctx = x->ctx;
+	struct runtime *rt = ctx->rt;
 	const struct config_retries *retries = &x->upstream->cfg->retries;
 	uint64_t now = clock_now_ms(), delay;
 
-	if (!outcome_retryable(r->error, r->status) || x->target_tries > retries->attempts)
+	if (!outcome_retryable(r->error, r->status) || x->attempt.target_tries > retries->attempts)
 		return false;
 	if (r->retry_after_ms >= 0)
 		delay = (uint64_t)r->retry_after_ms;
 	else
-		delay = backoff_delay(retries->base_delay_ms, retries->max_delay_ms, x->target_tries - 1,
-				      rng_next(&w->rng));
+		delay = backoff_delay(retries->base_delay_ms, retries->max_delay_ms, x->attempt.target_tries - 1,
+				      rng_next(&ctx->rng));
 	if (now + delay >= x->deadline_ms)
 		return false;
-	if (!x->holds_retry) {
+	if (!x->attempt.holds_retry) {
 		if (!backoff_budget_allows(atomic_load(&rt->requests_active), atomic_load(&rt->retries_active))) {
 			log_info("request_id=%s upstream=%s retry budget spent; falling over", x->request_id,
 				 x->upstream->cfg->name);
 			return false;
 		}
 		atomic_fetch_add(&rt->retries_active, 1);
-		x->holds_retry = true;
+		x->attempt.holds_retry = true;
 	}
-	timer_init(&x->wait_timer, proxy_retry_fire, x);
-	timers_arm(&w->timers, &x->wait_timer, now + delay);
+	timer_init(&x->attempt.wait_timer, proxy_retry_fire, x);
+	timers_arm(&ctx->timers, &x->attempt.wait_timer, now + delay);
 	return true;
 }
 
@@ -310,28 +318,33 @@ static bool proxy_schedule_retry(struct exchange *x, const struct engine_respons
 static const struct buf *proxy_cache_key(struct exchange *x)
 {
 	/* A canonical form is never empty ("{}" at least); a failed one leaves it so. */
-	if (x->cache_key.len == 0) {
-		x->cache_key.max = 2 * x->worker->rt->cfg->server.max_body + 4096;
-		if (cache_key_checked(x->request.body, x->request.len, &x->cache_key) != 0)
+	if (x->attempt.cache_key.len == 0) {
+		x->attempt.cache_key.max = 2 * x->ctx->rt->cfg->server.max_body + 4096;
+		if (cache_key_checked(x->request.body, x->request.len, &x->attempt.cache_key) != 0)
 			return NULL;
 	}
-	return &x->cache_key;
+	return &x->attempt.cache_key;
 }
 
 /* Keeps a successful chat answer for the cached level (and serve_fresh). */
 static void proxy_cache_store(struct exchange *x, const char *answer, size_t len)
 {
-	struct cache *c = x->worker->rt->cache;
+	struct cache *c = x->ctx->rt->cache;
 	const struct buf *key;
 
 	if (c == NULL || x->request.kind != REQUEST_CHAT || answer == NULL || len == 0)
 		return;
 	key = proxy_cache_key(x);
 	if (key != NULL)
-		cache_store(c, key->data, key->len, answer, len, x->level, clock_now_ms());
+		cache_store(c, key->data, key->len, answer, len, x->attempt.level, clock_now_ms());
 }
 
-void proxy_answer_headers(struct exchange *x, struct MHD_Response *r, const char *upstream, bool cache_hit)
+/*
+ * Adds the headers every answer carries (x-detour-upstream when upstream is
+ * not NULL, x-detour-attempts, x-detour-degraded below full, x-detour-cache on
+ * a hit) and notes the level it was given at.
+ */
+static void proxy_answer_headers(struct exchange *x, struct MHD_Response *r, const char *upstream, bool cache_hit)
 {
 	char count[24];
 
@@ -339,13 +352,13 @@ void proxy_answer_headers(struct exchange *x, struct MHD_Response *r, const char
 		MHD_add_response_header(r, "x-detour-upstream", upstream);
 	snprintf(count, sizeof count, "%zu", x->attempts.tries);
 	MHD_add_response_header(r, "x-detour-attempts", count);
-	if (x->level != CONFIG_LEVEL_FULL) {
-		MHD_add_response_header(r, "x-detour-degraded", config_level_name(x->level));
-		metrics_add(&x->worker->metrics.degraded[x->level], 1);
+	if (x->attempt.level != CONFIG_LEVEL_FULL) {
+		MHD_add_response_header(r, "x-detour-degraded", config_level_name(x->attempt.level));
+		metrics_add(&x->ctx->metrics->degraded[x->attempt.level], 1);
 	}
 	if (cache_hit)
 		MHD_add_response_header(r, "x-detour-cache", "hit");
-	degrade_note_answer(&x->worker->rt->degrade, x->level, clock_now_ms());
+	degrade_note_answer(&x->ctx->rt->degrade, x->attempt.level, clock_now_ms());
 }
 
 /*
@@ -394,6 +407,10 @@ static void proxy_answer(struct exchange *x, struct engine_response *r)
 		proxy_translate_error(x->upstream, r);
 	upstream_redact_bytes(x->upstream, r->body.data, r->body.len);
 	if (r->status >= 200 && r->status < 300)
+		exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
+	else
+		exchange_end_as(x, END_PASSED_THROUGH);
+	if (r->status >= 200 && r->status < 300)
 		proxy_cache_store(x, r->body.data, r->body.len);
 	body = buf_take(&r->body, &len);
 	proxy_send_whole(x, r->status, body, len, r->content_type[0] != '\0' ? r->content_type : "application/json",
@@ -403,12 +420,12 @@ static void proxy_answer(struct exchange *x, struct engine_response *r)
 /* The cached level: an earlier answer to the same request. Returns true when it answered. */
 static bool proxy_serve_cache(struct exchange *x, bool fresh_only)
 {
-	struct worker *w = x->worker;
+	struct context *ctx = x->ctx;
 	const struct buf *key = proxy_cache_key(x);
 	struct cache_hit hit;
 
-	if (key == NULL || !cache_lookup(w->rt->cache, key->data, key->len, clock_now_ms(), &hit)) {
-		metrics_add(&w->metrics.cache_misses, 1);
+	if (key == NULL || !cache_lookup(ctx->rt->cache, key->data, key->len, clock_now_ms(), &hit)) {
+		metrics_add(&ctx->metrics->cache_misses, 1);
 		return false;
 	}
 	if (fresh_only && hit.level != CONFIG_LEVEL_FULL) {
@@ -416,7 +433,8 @@ static bool proxy_serve_cache(struct exchange *x, bool fresh_only)
 		cache_hit_free(&hit);
 		return false;
 	}
-	metrics_add(&w->metrics.cache_hits, 1);
+	metrics_add(&ctx->metrics->cache_hits, 1);
+	exchange_end_as(x, END_CACHE_HIT);
 	proxy_send_whole(x, 200, hit.answer, hit.answer_len, "application/json", NULL, true);
 	return true;
 }
@@ -429,24 +447,25 @@ static void proxy_serve_offline(struct exchange *x)
 	size_t len;
 
 	buf_init(&out, 1024 * 1024);
-	if (completion_offline(x->worker->rt->cfg->degradation.offline_message, x->request_id,
+	if (completion_offline(x->ctx->rt->cfg->degradation.offline_message, x->request_id,
 			       clock_wall_ms() / 1000, &out) != 0) {
 		buf_free(&out);
 		proxy_level_done(x);
 		return;
 	}
 	body = buf_take(&out, &len);
+	exchange_end_as(x, END_DEGRADED);
 	proxy_send_whole(x, 200, body, len, "application/json", NULL, false);
 }
 
 /* Starts the current level: its targets, the cache, or the offline message. */
 static void proxy_level_begin(struct exchange *x)
 {
-	struct worker *w = x->worker;
+	struct context *ctx = x->ctx;
 	size_t n;
 
-	attempts_set_level(&x->attempts, x->level == CONFIG_LEVEL_FULL ? NULL : config_level_name(x->level));
-	switch (x->level) {
+	attempts_set_level(&x->attempts, x->attempt.level == CONFIG_LEVEL_FULL ? NULL : config_level_name(x->attempt.level));
+	switch (x->attempt.level) {
 	case CONFIG_LEVEL_FULL:
 	case CONFIG_LEVEL_REDUCED:
 	case CONFIG_LEVEL_MINIMAL:
@@ -455,9 +474,9 @@ static void proxy_level_begin(struct exchange *x)
 			proxy_level_done(x);
 			return;
 		}
-		x->targets = degrade_targets(x->route, x->level, &n);
-		x->norder = router_order(x->route->strategy, x->targets, n, rng_next(&w->rng), x->order);
-		x->next = 0;
+		x->attempt.targets = degrade_targets(x->attempt.route, x->attempt.level, &n);
+		x->attempt.norder = router_order(x->attempt.route->strategy, x->attempt.targets, n, rng_next(&ctx->rng), x->attempt.order);
+		x->attempt.next = 0;
 		proxy_next(x);
 		return;
 	case CONFIG_LEVEL_CACHED:
@@ -544,34 +563,47 @@ static void proxy_on_done(void *arg, struct engine_response *r)
 	proxy_settle(x, r);
 }
 
-void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words)
+/* The stream reached its commit point: its answer goes out with the loop's headers. */
+static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r)
 {
-	struct worker *w = x->worker;
+	exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
+	proxy_answer_headers(x, r, x->upstream->cfg->name, false);
+}
+
+/* Records how a committed stream's call ended; fault: it broke off. */
+static void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words)
+{
+	struct context *ctx = x->ctx;
 	struct upstream *u = x->upstream;
 	uint64_t ms = r->ended_ms - r->started_ms;
 
-	upstream_record(u, r->ended_ms, fault ? UPSTREAM_FAULT : UPSTREAM_ANSWERED, x->probe, !fault,
+	DETOUR_ASSERT(stream_committed(x));
+	if (fault)
+		exchange_end_as(x, END_STREAM_CUT);
+	upstream_record(u, r->ended_ms, fault ? UPSTREAM_FAULT : UPSTREAM_ANSWERED, x->attempt.probe, !fault,
 			r->status, -1, words);
-	x->probe = false;
-	if (!fault && w->rt->cache != NULL) {
+	x->attempt.probe = false;
+	if (!fault && ctx->rt->cache != NULL) {
 		struct buf whole;
 
-		buf_init(&whole, w->rt->cfg->server.max_response);
+		buf_init(&whole, ctx->rt->cfg->server.max_response);
 		if (stream_whole_answer(x, &whole) == 0)
 			proxy_cache_store(x, whole.data, whole.len);
 		buf_free(&whole);
 	}
 	proxy_release_retry(x);
-	metrics_attempt(&w->metrics, u->cfg->index, fault ? METRICS_ATTEMPT_GIVE_UP : METRICS_ATTEMPT_SUCCESS);
+	metrics_attempt(ctx->metrics, u->cfg->index, fault ? METRICS_ATTEMPT_GIVE_UP : METRICS_ATTEMPT_SUCCESS);
 	if (fault)
 		log_warn("request_id=%s upstream=%s stream broke off after the commit point: %s ms=%llu",
 			 x->request_id, u->cfg->name, words != NULL ? words : "", (unsigned long long)ms);
 }
 
-void proxy_settle(struct exchange *x, struct engine_response *r)
+/* Settles an attempt whose call ended before anything went to the client:
+ * sends its answer, retries it, falls over, or gives up. */
+static void proxy_settle(struct exchange *x, struct engine_response *r)
 {
-	struct worker *w = x->worker;
-	const struct config_fallback *fb = &w->rt->cfg->fallback_on;
+	struct context *ctx = x->ctx;
+	const struct config_fallback *fb = &ctx->rt->cfg->fallback_on;
 	struct upstream *u = x->upstream;
 	uint64_t ms = r->ended_ms - r->started_ms;
 	int64_t pause = -1;
@@ -579,6 +611,7 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 	enum outcome outcome;
 	unsigned status;
 
+	DETOUR_ASSERT(x->transfer == NULL && !stream_committed(x));
 	proxy_release_retry(x);
 	/* A 2xx the dialect cannot read (not JSON, not its answer) is a broken upstream, not an answer. */
 	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300)
@@ -597,10 +630,10 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 		pause = r->retry_after_ms;
 	else
 		r->retry_after_ms = -1;
-	upstream_record(u, r->ended_ms, proxy_verdict(fb, r, outcome), x->probe, outcome == OUTCOME_SUCCESS,
+	upstream_record(u, r->ended_ms, proxy_verdict(fb, r, outcome), x->attempt.probe, outcome == OUTCOME_SUCCESS,
 			status, pause, words);
-	x->probe = false;
-	metrics_attempt(&w->metrics, u->cfg->index, proxy_metric(outcome));
+	x->attempt.probe = false;
+	metrics_attempt(ctx->metrics, u->cfg->index, proxy_metric(outcome));
 
 	if (outcome == OUTCOME_SUCCESS || outcome == OUTCOME_PASS_THROUGH) {
 		attempts_add_answer(&x->attempts, u->cfg->name, r->status, ms);
@@ -617,7 +650,7 @@ void proxy_settle(struct exchange *x, struct engine_response *r)
 	if (proxy_schedule_retry(x, r)) {
 		log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu retrying in %llu ms",
 			 x->request_id, u->cfg->name, status, words, (unsigned long long)ms,
-			 (unsigned long long)(x->wait_timer.at_ms - clock_now_ms()));
+			 (unsigned long long)(x->attempt.wait_timer.at_ms - clock_now_ms()));
 		return;
 	}
 	log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu falling over", x->request_id,
@@ -633,32 +666,34 @@ static bool proxy_deterministic(const struct exchange *x)
 
 void proxy_start(struct exchange *x)
 {
-	struct worker *w = x->worker;
-	const struct config *cfg = w->rt->cfg;
+	struct context *ctx = x->ctx;
+	const struct config *cfg = ctx->rt->cfg;
 	const struct config_route *route = router_find(cfg, x->request.model);
 	char message[320];
 
+	x->producer = &proxy_producer;
 	if (route == NULL) {
 		snprintf(message, sizeof message,
 			 "The model `%.200s` does not exist or you do not have access to it.", x->request.model);
 		exchange_answer_error(x, 404, "invalid_request_error", "model_not_found", "model", message);
 		return;
 	}
-	atomic_fetch_add(&w->rt->requests_active, 1);
-	x->counted_active = true;
-	x->route = route;
-	x->mode = degrade_mode(&w->rt->degrade);
+	atomic_fetch_add(&ctx->rt->requests_active, 1);
+	x->attempt.counted_active = true;
+	x->attempt.route = route;
+	x->attempt.mode = degrade_mode(&ctx->rt->degrade);
 	if (x->request.kind != REQUEST_CHAT) {
 		/* Degraded answers are chat completions; other endpoints only ever go to the upstreams. */
-		if (!degrade_calls_upstreams(degrade_first_level(x->mode))) {
+		if (!degrade_calls_upstreams(degrade_first_level(x->attempt.mode))) {
+			exchange_end_as(x, END_REFUSED);
 			exchange_answer_error(x, 503, "upstream_error", "no_upstream_available", NULL,
 					      "Upstream calls are paused: the operator pinned the degradation level.");
 			return;
 		}
-		x->mode = CONFIG_LEVEL_FULL;
+		x->attempt.mode = CONFIG_LEVEL_FULL;
 	}
-	x->level = degrade_first_level(x->mode);
-	if (cfg->degradation.cache.serve_fresh && w->rt->cache != NULL && x->level == CONFIG_LEVEL_FULL &&
+	x->attempt.level = degrade_first_level(x->attempt.mode);
+	if (cfg->degradation.cache.serve_fresh && ctx->rt->cache != NULL && x->attempt.level == CONFIG_LEVEL_FULL &&
 	    x->request.kind == REQUEST_CHAT && proxy_deterministic(x)) {
 		if (proxy_serve_cache(x, true))
 			return;
@@ -666,20 +701,51 @@ void proxy_start(struct exchange *x)
 	proxy_level_begin(x);
 }
 
-void proxy_abort(struct exchange *x)
+/* Stops whatever x still has under way (a call, a backoff wait) and gives back
+ * what it holds (a breaker probe, the retry budget). Safe to call twice. */
+static void proxy_stop(struct exchange *x)
 {
-	struct worker *w = x->worker;
+	struct context *ctx = x->ctx;
 
 	if (x->transfer != NULL) {
-		engine_cancel(x->transfer);
+		ctx->engine_ops->cancel(x->transfer);
 		x->transfer = NULL;
-		upstream_record(x->upstream, clock_now_ms(), UPSTREAM_NO_VERDICT, x->probe, false, 0, -1, NULL);
-		x->probe = false;
+		upstream_record(x->upstream, clock_now_ms(), UPSTREAM_NO_VERDICT, x->attempt.probe, false, 0, -1, NULL);
+		x->attempt.probe = false;
 	}
-	timers_disarm(&w->timers, &x->wait_timer);
+	timers_disarm(&ctx->timers, &x->attempt.wait_timer);
 	proxy_release_retry(x);
-	if (x->counted_active) {
-		atomic_fetch_sub(&w->rt->requests_active, 1);
-		x->counted_active = false;
+	if (x->attempt.counted_active) {
+		atomic_fetch_sub(&ctx->rt->requests_active, 1);
+		x->attempt.counted_active = false;
 	}
 }
+
+static void proxy_release(struct exchange *x)
+{
+	stream_release(x);
+}
+
+static bool proxy_committed(const struct exchange *x)
+{
+	return stream_committed(x);
+}
+
+static void proxy_client_gone(struct exchange *x)
+{
+	stream_client_gone(x);
+}
+
+static void proxy_cut(struct exchange *x, const char *code, const char *message)
+{
+	stream_end_with_error(x, code, message);
+}
+
+/* The attempt loop as the exchange's producer: what the exchange may ask of it. */
+static const struct exchange_producer proxy_producer = {
+	.stop = proxy_stop,
+	.release = proxy_release,
+	.committed = proxy_committed,
+	.client_gone = proxy_client_gone,
+	.cut = proxy_cut,
+};

@@ -8,6 +8,18 @@
 #include "clock.h"
 #include "log.h"
 
+static void runtime_free_counters(struct runtime *rt)
+{
+	size_t i;
+
+	for (i = 0; i < rt->ncounters; i++)
+		metrics_free(&rt->counters[i]);
+	free(rt->counters);
+	rt->counters = NULL;
+	rt->ncounters = 0;
+	metrics_free(&rt->handed_over);
+}
+
 int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t errlen)
 {
 	size_t i;
@@ -16,9 +28,16 @@ int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t
 	rt->cfg = cfg;
 	rt->started_wall_ms = clock_wall_ms();
 	degrade_init(&rt->degrade, cfg->degradation.mode);
-	if (metrics_init(&rt->carried, cfg->nupstreams) != 0 || metrics_init(&rt->handed_over, cfg->nupstreams) != 0) {
+	if (metrics_init(&rt->handed_over, cfg->nupstreams) != 0 ||
+	    (rt->counters = calloc(cfg->server.workers + 1, sizeof *rt->counters)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
+	}
+	for (; rt->ncounters < cfg->server.workers + 1; rt->ncounters++) {
+		if (metrics_init(&rt->counters[rt->ncounters], cfg->nupstreams) != 0) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
 	if (cfg->degradation.cache.entries > 0) {
 		rt->cache = cache_create(cfg->degradation.cache.entries, cfg->degradation.cache.max_bytes,
@@ -47,8 +66,7 @@ fail:
 	rt->upstreams = NULL;
 	cache_free(rt->cache);
 	rt->cache = NULL;
-	metrics_free(&rt->carried);
-	metrics_free(&rt->handed_over);
+	runtime_free_counters(rt);
 	return -1;
 }
 
@@ -62,8 +80,7 @@ void runtime_free(struct runtime *rt)
 	free(rt->upstreams);
 	if (rt->owns_cache)
 		cache_free(rt->cache);
-	metrics_free(&rt->carried);
-	metrics_free(&rt->handed_over);
+	runtime_free_counters(rt);
 	memset(rt, 0, sizeof *rt);
 }
 
@@ -106,7 +123,29 @@ void runtime_carry(struct runtime *rt, struct runtime *old)
 	}
 }
 
+/* What a scrape of rt reads. */
+static void runtime_scrape(const struct runtime *rt, struct metrics_scrape *sc)
+{
+	sc->cfg = rt->cfg;
+	sc->sets = rt->counters;
+	sc->nsets = rt->ncounters;
+	sc->upstreams = rt->upstreams;
+	sc->cache = rt->cache;
+}
+
 void runtime_carry_metrics(struct runtime *rt, struct runtime *old)
 {
-	metrics_carry(&rt->carried, rt->cfg, old);
+	struct metrics_scrape before;
+
+	runtime_scrape(old, &before);
+	/* The last set holds what earlier runtimes counted. */
+	metrics_carry(&rt->counters[rt->ncounters - 1], rt->cfg, &before, &old->handed_over);
+}
+
+int runtime_render_metrics(const struct runtime *rt, struct buf *out)
+{
+	struct metrics_scrape sc;
+
+	runtime_scrape(rt, &sc);
+	return metrics_render(&sc, out);
 }

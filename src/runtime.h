@@ -12,21 +12,20 @@
 #include "metrics.h"
 #include "upstream.h"
 
-struct worker;
-
 struct runtime {
 	const struct config *cfg;
 	struct upstream *upstreams;   /* cfg->nupstreams, in configuration order */
 	uint64_t started_wall_ms;
-	struct worker *workers;       /* cfg->server.workers of them */
-	atomic_uint nworkers;         /* grows as they start; read by the workers already running */
+	/* Counters: one set per worker (each written by its own thread only),
+	 * then the counters of the runtimes before a reload. */
+	struct metrics *counters;     /* cfg->server.workers + 1 */
+	size_t ncounters;
 	/* The retry budget's two sides, daemon-wide. */
 	atomic_uint_fast64_t requests_active;  /* exchanges in the attempt loop */
 	atomic_uint_fast64_t retries_active;   /* retries waiting or under way */
 	struct degrade degrade;       /* the pinned floor, and what was served recently */
 	struct cache *cache;          /* NULL when degradation.cache.entries is 0 */
 	bool owns_cache;              /* false once a reload handed the cache to the next runtime */
-	struct metrics carried;       /* counters of the runtimes before a reload */
 	struct metrics handed_over;   /* what of this runtime's counters its successor already has */
 };
 
@@ -46,6 +45,15 @@ void runtime_carry(struct runtime *rt, struct runtime *old);
 /* rt adds old's request counters to its own: as rt starts, and again once
  * old's workers have stopped (only what they counted since). */
 void runtime_carry_metrics(struct runtime *rt, struct runtime *old);
+
+/* The counters worker id writes. */
+static inline struct metrics *runtime_worker_metrics(struct runtime *rt, unsigned id)
+{
+	return &rt->counters[id];
+}
+
+/* Appends the Prometheus text of every worker's counters and the shared state. */
+int runtime_render_metrics(const struct runtime *rt, struct buf *out);
 
 /* The runtime upstream behind a configured one. */
 static inline struct upstream *runtime_upstream(const struct runtime *rt, const struct config_upstream *cfg)

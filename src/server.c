@@ -14,13 +14,14 @@
 #include <microhttpd.h>
 
 #include "admin.h"
+#include "invariant.h"
 #include "auth.h"
 #include "clock.h"
 #include "exchange.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
-#include "stream.h"
-#include "worker.h"
+#include "runtime.h"
 
 struct server_route {
 	const char *path;
@@ -98,14 +99,14 @@ static void server_request_id(struct exchange *x)
 			return;
 		}
 	}
-	rng_hex(&x->worker->rng, x->request_id, 32);
+	rng_hex(&x->ctx->rng, x->request_id, 32);
 }
 
 /* Answers what needs no body: the status pages, and the refusals. Returns
  * true when it answered. */
 static bool server_begin(struct exchange *x, const char *method, const char *path)
 {
-	const struct config *cfg = x->worker->rt->cfg;
+	const struct config *cfg = x->ctx->rt->cfg;
 	const char *allow, *length;
 	char message[160];
 
@@ -171,7 +172,11 @@ static void server_dispatch(struct exchange *x)
 
 static enum MHD_Result server_queue(struct exchange *x)
 {
-	enum MHD_Result rc = MHD_queue_response(x->connection, x->status, x->response);
+	enum MHD_Result rc;
+
+	/* Queued once, with the answer an exchange_answer stored. */
+	DETOUR_ASSERT(x->response != NULL && !x->answered);
+	rc = MHD_queue_response(x->connection, x->status, x->response);
 
 	MHD_destroy_response(x->response);
 	x->response = NULL;
@@ -199,7 +204,7 @@ static enum MHD_Result server_take_body(struct exchange *x, const char *data, si
 
 	*size = 0;
 	/* libmicrohttpd's timeout only sees silence; a body trickled byte by byte is cut here. */
-	if (clock_now_ms() - x->started_ms > x->worker->rt->cfg->server.client_timeout_ms) {
+	if (clock_now_ms() - x->started_ms > x->ctx->rt->cfg->server.client_timeout_ms) {
 		log_warn("request_id=%s body not complete within client_timeout; closing", x->request_id);
 		return MHD_NO;
 	}
@@ -218,12 +223,12 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 				     const char *method, const char *version, const char *upload_data,
 				     size_t *upload_data_size, void **req_cls)
 {
-	struct worker *w = cls;
+	struct server *srv = cls;
 	struct exchange *x = *req_cls;
 
 	(void)version;
 	if (x == NULL) {
-		x = exchange_new(w, connection);
+		x = exchange_new(srv->ctx, connection);
 		if (x == NULL)
 			return MHD_NO;
 		*req_cls = x;
@@ -255,8 +260,10 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 static void server_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 			     enum MHD_RequestTerminationCode toe)
 {
-	struct worker *w = cls;
+	struct server *srv = cls;
+	struct context *ctx = srv->ctx;
 	struct exchange *x = *req_cls;
+	enum end_reason end;
 	uint64_t ms;
 
 	(void)connection;
@@ -264,13 +271,19 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
 		return;
 	*req_cls = NULL;
 	ms = clock_now_ms() - x->started_ms;
+	/* A connection cut before its answer was whole: the client left, unless
+	 * detour cut it short on purpose. */
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->end != END_SHUTDOWN && x->end != END_STREAM_CUT)
+		exchange_end_as(x, END_CLIENT_GONE);
+	end = exchange_end_reason(x);
 	if (x->answered)
-		metrics_request(&w->metrics, exchange_metrics_endpoint(x->endpoint), x->status, ms);
-	if (w->rt->cfg->log.access || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->parsed))
+		metrics_request(ctx->metrics, exchange_metrics_endpoint(x->endpoint), x->status, ms);
+	metrics_end(ctx->metrics, end);
+	if (ctx->rt->cfg->log.access || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->parsed))
 		log_write(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? CONFIG_LOG_INFO : CONFIG_LOG_WARN,
-			  "request_id=%s path=%s status=%u attempts=%zu ms=%llu%s", x->request_id,
+			  "request_id=%s path=%s status=%u attempts=%zu ms=%llu end=%s%s", x->request_id,
 			  x->path != NULL ? x->path : "-", x->answered ? x->status : 0, x->attempts.tries,
-			  (unsigned long long)ms,
+			  (unsigned long long)ms, end_reason_name(end),
 			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " client_gone=1");
 	exchange_release(x);
 }
@@ -331,116 +344,121 @@ done:
 
 static void server_timer_fire(struct timer *t)
 {
-	struct worker *w = t->arg;
+	struct server *srv = t->arg;
 
-	worker_server_due(w);
+	context_server_due(srv->ctx);
 }
 
-int server_start(struct worker *w, char *err, size_t errlen)
+static void server_event(struct loop_watch *w, uint32_t events)
 {
-	const struct config *cfg = w->rt->cfg;
+	struct server *srv = w->arg;
+
+	(void)events;
+	context_server_due(srv->ctx);
+}
+
+int server_start(struct server *srv, struct context *ctx, int listen_fd, char *err, size_t errlen)
+{
+	const struct config *cfg = ctx->rt->cfg;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	const union MHD_DaemonInfo *info;
-	struct epoll_event ev;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
 	unsigned limit = cfg->server.max_connections / cfg->server.workers;
 	unsigned idle_s = (unsigned)((cfg->server.client_timeout_ms + 999) / 1000);
 
+	srv->ctx = ctx;
+	srv->mhd = NULL;
+	srv->mhd_fd = -1;
+	srv->listen_fd = listen_fd;
+	loop_watch_init(&srv->watch, server_event, srv);
+	timer_init(&srv->timer, server_timer_fire, srv);
 	if (server_address(cfg->server.host, cfg->server.port, &ss, &len) != 0) {
 		snprintf(err, errlen, "server.listen: \"%s\" is not an IPv4 or IPv6 address", cfg->server.host);
 		return -1;
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	timer_init(&w->mhd_timer, server_timer_fire, w);
-	w->mhd = MHD_start_daemon(flags, cfg->server.port, NULL, NULL, server_handle, w,
-				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-				  MHD_OPTION_CONNECTION_LIMIT, limit > 0 ? limit : 1u,
-				  MHD_OPTION_CONNECTION_TIMEOUT, idle_s > 0 ? idle_s : 1u,
-				  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONNECTION_MEMORY,
-				  MHD_OPTION_NOTIFY_COMPLETED, server_completed, w,
-				  MHD_OPTION_EXTERNAL_LOGGER, server_log, w,
-				  /* -1 (none) makes libmicrohttpd bind its own. */
-				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)w->listen_fd,
-				  MHD_OPTION_END);
-	if (w->mhd == NULL) {
+	srv->mhd = MHD_start_daemon(flags, cfg->server.port, NULL, NULL, server_handle, srv,
+				    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+				    MHD_OPTION_CONNECTION_LIMIT, limit > 0 ? limit : 1u,
+				    MHD_OPTION_CONNECTION_TIMEOUT, idle_s > 0 ? idle_s : 1u,
+				    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+				    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONNECTION_MEMORY,
+				    MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
+				    MHD_OPTION_EXTERNAL_LOGGER, server_log, srv,
+				    /* -1 (none) makes libmicrohttpd bind its own. */
+				    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
+				    MHD_OPTION_END);
+	if (srv->mhd == NULL) {
 		/* An adopted socket is libmicrohttpd's now, closed or not: at worst
 		 * one descriptor stays open after a failed reload. */
-		w->listen_fd = -1;
-		snprintf(err, errlen, "worker %u: cannot start the HTTP server on %s:%u", w->id,
+		srv->listen_fd = -1;
+		snprintf(err, errlen, "worker %u: cannot start the HTTP server on %s:%u", ctx->id,
 			 cfg->server.host, cfg->server.port);
 		return -1;
 	}
-	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	w->mhd_fd = info->epoll_fd;
-	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_LISTEN_FD);
-	w->listen_fd = info->listen_fd;
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN;
-	ev.data.u64 = worker_fd_data(w->mhd_fd, WORKER_TAG_SERVER);
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->mhd_fd, &ev) != 0) {
-		snprintf(err, errlen, "worker %u: epoll_ctl: %s", w->id, strerror(errno));
-		MHD_stop_daemon(w->mhd);
-		w->mhd = NULL;
+	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	srv->mhd_fd = info->epoll_fd;
+	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	srv->listen_fd = info->listen_fd;
+	if (loop_watch_fd(&ctx->loop, &srv->watch, srv->mhd_fd, EPOLLIN) != 0) {
+		snprintf(err, errlen, "worker %u: epoll_ctl: %s", ctx->id, strerror(errno));
+		MHD_stop_daemon(srv->mhd);
+		srv->mhd = NULL;
+		srv->listen_fd = -1;
 		return -1;
 	}
-	w->mhd_due = true;
+	context_server_due(ctx);
 	return 0;
 }
 
-void server_run(struct worker *w)
+void server_run(struct server *srv)
 {
 	MHD_UNSIGNED_LONG_LONG timeout;
 
-	w->mhd_due = false;
-	MHD_run(w->mhd);
-	if (MHD_get_timeout(w->mhd, &timeout) == MHD_YES)
-		timers_arm(&w->timers, &w->mhd_timer, clock_now_ms() + (uint64_t)timeout);
+	srv->ctx->server_due = false;
+	MHD_run(srv->mhd);
+	if (MHD_get_timeout(srv->mhd, &timeout) == MHD_YES)
+		timers_arm(&srv->ctx->timers, &srv->timer, clock_now_ms() + (uint64_t)timeout);
 	else
-		timers_disarm(&w->timers, &w->mhd_timer);
+		timers_disarm(&srv->ctx->timers, &srv->timer);
 }
 
-unsigned server_connections(const struct worker *w)
+unsigned server_connections(const struct server *srv)
 {
 	const union MHD_DaemonInfo *info;
 
-	if (w->mhd == NULL)
+	if (srv->mhd == NULL)
 		return 0;
-	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 	return info != NULL ? info->num_connections : 0;
 }
 
-void server_quiesce(struct worker *w)
+void server_quiesce(struct server *srv)
 {
-	if (w->mhd == NULL || w->listen_fd < 0)
+	if (srv->mhd == NULL || srv->listen_fd < 0)
 		return;
-	w->listen_fd = MHD_quiesce_daemon(w->mhd);
-	if (w->listen_fd >= 0)
-		close(w->listen_fd);
-	w->listen_fd = -1;
+	srv->listen_fd = MHD_quiesce_daemon(srv->mhd);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	srv->listen_fd = -1;
 }
 
-void server_stop(struct worker *w)
+void server_stop(struct server *srv)
 {
 	struct exchange *x;
 
-	if (w->mhd == NULL)
+	if (srv->mhd == NULL)
 		return;
 	/* A suspended connection must be resumed before the daemon may stop. */
-	for (x = w->exchanges; x != NULL; x = x->next_in_worker) {
-		if (stream_committed(x))
-			stream_client_gone(x);
-		else if (x->response == NULL && !x->answered)
-			exchange_answer_error(x, 503, "server_error", "shutting_down", NULL,
-					      "detour is shutting down; retry the request");
-	}
-	server_run(w);
-	timers_disarm(&w->timers, &w->mhd_timer);
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->mhd_fd, NULL);
-	MHD_stop_daemon(w->mhd);
-	w->mhd = NULL;
-	w->listen_fd = -1;
+	for (x = srv->ctx->exchanges; x != NULL; x = x->next_in_worker)
+		exchange_shut_down(x, false);
+	server_run(srv);
+	timers_disarm(&srv->ctx->timers, &srv->timer);
+	loop_unwatch(&srv->ctx->loop, &srv->watch);
+	MHD_stop_daemon(srv->mhd);
+	srv->mhd = NULL;
+	srv->listen_fd = -1;
 }

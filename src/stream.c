@@ -9,15 +9,16 @@
 #include <microhttpd.h>
 
 #include "apierror.h"
+#include "invariant.h"
 #include "clock.h"
 #include "completion.h"
 #include "dialect.h"
+#include "context.h"
 #include "exchange.h"
 #include "log.h"
-#include "proxy.h"
+#include "runtime.h"
 #include "sse.h"
 #include "upstream.h"
-#include "worker.h"
 
 /* Bytes libmicrohttpd asks for at a time; it holds a buffer this size for
  * every open stream. SSE events are a few hundred bytes, so a small block
@@ -67,6 +68,7 @@ struct stream {
 	size_t collect_limit;    /* ...until this many bytes of chunks came */
 	size_t collected;
 	struct completion_builder builder;
+	const struct stream_owner *owner;
 };
 
 static size_t stream_backlog(const struct stream *s)
@@ -97,7 +99,7 @@ static void stream_wake(struct exchange *x)
 		return;
 	s->waiting = false;
 	MHD_resume_connection(x->connection);
-	worker_server_due(x->worker);
+	context_server_due(x->ctx);
 }
 
 /* Appends the error event and [DONE]: a stream never just stops. */
@@ -129,6 +131,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	size_t avail = stream_backlog(s), n;
 
 	(void)pos;
+	/* libmicrohttpd reads only the answer queued at the commit point. */
+	DETOUR_ASSERT(s->phase != STREAM_HOLD);
 	if (s->end == STREAM_END_ABANDONED)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (avail > 0) {
@@ -137,7 +141,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		s->out_pos += n;
 		s->last_sent_ms = clock_now_ms();
 		if (s->paused && stream_backlog(s) < STREAM_LOW_WATER && !timer_armed(&s->unpause))
-			timers_arm(&x->worker->timers, &s->unpause, s->last_sent_ms);
+			timers_arm(&x->ctx->timers, &s->unpause, s->last_sent_ms);
 		return (ssize_t)n;
 	}
 	if (s->phase == STREAM_ENDED)
@@ -145,6 +149,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	/* Nothing to send yet: returning 0 without suspending would spin. */
 	s->waiting = true;
 	MHD_suspend_connection(x->connection);
+	DETOUR_ASSERT(s->waiting && !s->ended);
 	return 0;
 }
 
@@ -156,7 +161,7 @@ static void stream_unpause_fire(struct timer *t)
 
 	if (s->paused && x->transfer != NULL) {
 		s->paused = false;
-		engine_unpause(x->transfer);
+		x->ctx->engine_ops->unpause(x->transfer);
 	}
 }
 
@@ -164,7 +169,7 @@ static void stream_heartbeat_fire(struct timer *t)
 {
 	struct exchange *x = t->arg;
 	struct stream *s = x->stream;
-	uint64_t every = x->worker->rt->cfg->server.sse_heartbeat_ms, now = clock_now_ms();
+	uint64_t every = x->ctx->rt->cfg->server.sse_heartbeat_ms, now = clock_now_ms();
 
 	if (s->phase == STREAM_ENDED)
 		return;
@@ -175,7 +180,7 @@ static void stream_heartbeat_fire(struct timer *t)
 		s->last_sent_ms = now;
 		stream_wake(x);
 	}
-	timers_arm(&x->worker->timers, &s->heartbeat, s->last_sent_ms + every);
+	timers_arm(&x->ctx->timers, &s->heartbeat, s->last_sent_ms + every);
 }
 
 /* The commit point: the answer's headers and the events held so far go to the client. */
@@ -195,12 +200,12 @@ static void stream_commit(struct exchange *x, uint64_t now)
 		MHD_add_response_header(r, "Content-Type", "text/event-stream");
 		MHD_add_response_header(r, "Cache-Control", "no-cache");
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
-		proxy_answer_headers(x, r, x->upstream->cfg->name, false);
+		s->owner->commit(x, r);
 	}
 	exchange_answer(x, 200, r);
 	exchange_watch_client(x);
-	if (x->worker->rt->cfg->server.sse_heartbeat_ms > 0)
-		timers_arm(&x->worker->timers, &s->heartbeat, now + x->worker->rt->cfg->server.sse_heartbeat_ms);
+	if (x->ctx->rt->cfg->server.sse_heartbeat_ms > 0)
+		timers_arm(&x->ctx->timers, &s->heartbeat, now + x->ctx->rt->cfg->server.sse_heartbeat_ms);
 }
 
 /* Gives one chunk to the cache's copy of the answer, until the copy would be too big to keep. */
@@ -331,7 +336,7 @@ static void stream_end_whole(struct exchange *x, struct engine_response *r)
 	}
 	s->phase = STREAM_ENDED;
 	s->end = STREAM_END_WHOLE;
-	proxy_stream_ended(x, r, false, NULL);
+	s->owner->ended(x, r, false, NULL);
 }
 
 /* The transfer ended before the commit point: settle it like any attempt. */
@@ -355,7 +360,7 @@ static void stream_settle_uncommitted(struct exchange *x, struct engine_response
 	swap = r->body;
 	r->body = s->raw;
 	s->raw = swap;
-	proxy_settle(x, r);
+	s->owner->settle(x, r);
 }
 
 static void stream_on_done(void *arg, struct engine_response *r)
@@ -374,7 +379,7 @@ static void stream_on_done(void *arg, struct engine_response *r)
 		return;
 	}
 	if (failed) {
-		proxy_stream_ended(x, r, true, s->fail_text);
+		s->owner->ended(x, r, true, s->fail_text);
 	} else if (r->error == ENGINE_OK && stream_whole(s)) {
 		stream_end_whole(x, r);
 	} else {
@@ -385,7 +390,7 @@ static void stream_on_done(void *arg, struct engine_response *r)
 		stream_append_error(s, STREAM_END_CUT, "stream_interrupted", message, x->upstream->cfg->name);
 		if (r->error == ENGINE_OK)
 			r->error = ENGINE_PROTOCOL;
-		proxy_stream_ended(x, r, true, words);
+		s->owner->ended(x, r, true, words);
 	}
 	stream_wake(x);
 }
@@ -413,7 +418,7 @@ static int stream_dialect_begin(struct exchange *x, struct stream *s)
 	return 0;
 }
 
-int stream_attempt_begin(struct exchange *x, size_t collect_limit)
+int stream_attempt_begin(struct exchange *x, size_t collect_limit, const struct stream_owner *owner)
 {
 	struct stream *s = x->stream;
 
@@ -431,6 +436,7 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 	completion_builder_init(&s->builder);
 	if (stream_dialect_begin(x, s) != 0)
 		return -1;
+	s->owner = owner;
 	s->collect = collect_limit > 0;
 	s->collect_limit = collect_limit;
 	s->collected = 0;
@@ -439,7 +445,7 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit)
 	buf_reset(&s->raw);
 	/* Before the commit everything is held; the cap keeps a chatty upstream from growing it. */
 	s->out.max = SSE_MAX_EVENT;
-	s->raw.max = x->worker->rt->cfg->server.max_response;
+	s->raw.max = x->ctx->rt->cfg->server.max_response;
 	s->out_pos = 0;
 	s->phase = STREAM_HOLD;
 	s->end = STREAM_END_NONE;
@@ -483,8 +489,8 @@ void stream_release(struct exchange *x)
 
 	if (s == NULL)
 		return;
-	timers_disarm(&x->worker->timers, &s->heartbeat);
-	timers_disarm(&x->worker->timers, &s->unpause);
+	timers_disarm(&x->ctx->timers, &s->heartbeat);
+	timers_disarm(&x->ctx->timers, &s->unpause);
 	sse_free(&s->parser);
 	buf_free(&s->out);
 	buf_free(&s->raw);

@@ -9,6 +9,22 @@
 #include "engine.h"
 
 struct exchange;
+struct MHD_Response;
+
+/*
+ * Whoever runs a streamed attempt (the attempt loop) hears from the stream
+ * through these, so the stream never names its user.
+ */
+struct stream_owner {
+	/* The transfer ended before the commit point: settle it as any attempt
+	 * (r's body is the upstream's whole non-SSE answer, if any). */
+	void (*settle)(struct exchange *x, struct engine_response *r);
+	/* The commit point: add the owner's headers to r, which goes to the
+	 * client next (not called when r could not be built). */
+	void (*commit)(struct exchange *x, struct MHD_Response *r);
+	/* A committed stream's call ended; fault: it broke off (words say why). */
+	void (*ended)(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
+};
 
 /* Above this many bytes waiting for a slow client the upstream transfer is
  * paused; below the low mark it goes on. */
@@ -18,11 +34,11 @@ struct exchange;
 /* The handlers of a streamed attempt (its arg is the exchange). */
 extern const struct engine_handlers stream_handlers;
 
-/* Prepares x's stream state for a new attempt. collect_limit > 0: gather the
- * chunks into a whole answer for stream_whole_answer, giving up (and freeing
- * what was gathered) past that many bytes of chunks. Returns 0, or -1 when out
- * of memory. */
-int stream_attempt_begin(struct exchange *x, size_t collect_limit);
+/* Prepares x's stream state for a new attempt, reporting to owner (borrowed,
+ * static). collect_limit > 0: gather the chunks into a whole answer for
+ * stream_whole_answer, giving up (and freeing what was gathered) past that
+ * many bytes of chunks. Returns 0, or -1 when out of memory. */
+int stream_attempt_begin(struct exchange *x, size_t collect_limit, const struct stream_owner *owner);
 
 /* The whole answer a finished stream told, as a chat.completion, appended to
  * out. Returns 0, or -1 when it was not collected or cannot be rebuilt. */

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "invariant.h"
+
 void timers_init(struct timers *ts)
 {
 	ts->heap = NULL;
@@ -71,6 +73,9 @@ static void timers_sift_down(struct timers *ts, size_t i)
 
 void timers_arm(struct timers *ts, struct timer *t, uint64_t at_ms)
 {
+	/* An armed timer always has something to fire; one still in its slot is in this heap. */
+	DETOUR_ASSERT(t->fire != NULL);
+	DETOUR_ASSERT(!timer_armed(t) || (t->slot <= ts->len && ts->heap[t->slot - 1] == t));
 	if (timer_armed(t)) {
 		size_t i = t->slot - 1;
 

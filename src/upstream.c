@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "dialect_table.h"
 #include "clock.h"
 #include "log.h"
 
@@ -64,7 +65,7 @@ int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *e
 	u->cfg = cfg;
 	pthread_mutex_init(&u->lock, NULL);
 	breaker_init(&u->breaker, &cfg->breaker);
-	u->dialect = dialect_for(cfg->provider);
+	u->dialect = dialect_table_for(cfg->provider);
 	u->url_chat = upstream_join(cfg->base_url, u->dialect->path(REQUEST_CHAT));
 	u->url_completions = upstream_join(cfg->base_url, u->dialect->path(REQUEST_COMPLETIONS));
 	u->url_embeddings = upstream_join(cfg->base_url, u->dialect->path(REQUEST_EMBEDDINGS));

@@ -24,7 +24,10 @@
 	X(completion)  \
 	X(degrade)     \
 	X(sse)         \
-	X(anthropic)
+	X(anthropic)   \
+	X(proxy)       \
+	X(loop)        \
+	X(attempt_loop)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

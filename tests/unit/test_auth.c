@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "config_load.h"
 #include "suites.h"
 
 #define OK_UPSTREAMS "upstreams:\n  openai:\n    base_url: http://a\n"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_load.h"
 #include "suites.h"
 
 #define PATH_LEN 512   /* a file in tmpdir */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_load.h"
 #include "outcome.h"
 #include "suites.h"
 

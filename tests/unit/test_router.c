@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_load.h"
 #include "router.h"
 #include "suites.h"
 

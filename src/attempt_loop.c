@@ -1,0 +1,70 @@
+/* attempt_loop.c — the attempt loop's own state: where one exchange stands in its route's cascade of levels and targets. */
+#include "attempt_loop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void attempt_loop_init(struct attempt_loop *a)
+{
+	buf_init(&a->cache_key, 0);
+	a->upstream_body = NULL;
+}
+
+void attempt_loop_begin(struct attempt_loop *a)
+{
+	a->route = NULL;
+	a->mode = CONFIG_LEVEL_AUTO;
+	a->level = CONFIG_LEVEL_FULL;
+	a->targets = NULL;
+	a->ntried = 0;
+	a->norder = 0;
+	a->next = 0;
+	a->target = NULL;
+	a->upstream_stream = false;
+	free(a->upstream_body);
+	a->upstream_body = NULL;
+	buf_reset(&a->cache_key);
+	a->probe = false;
+	a->target_tries = 0;
+	timer_init(&a->wait_timer, NULL, NULL);
+	a->holds_retry = false;
+	a->counted_active = false;
+	a->earliest_retry_ms = 0;
+	a->refusal[0] = '\0';
+}
+
+void attempt_loop_end(struct attempt_loop *a)
+{
+	free(a->upstream_body);
+	a->upstream_body = NULL;
+}
+
+void attempt_loop_shrink(struct attempt_loop *a, size_t keep)
+{
+	buf_shrink(&a->cache_key, keep);
+}
+
+void attempt_loop_free(struct attempt_loop *a)
+{
+	attempt_loop_end(a);
+	buf_free(&a->cache_key);
+}
+
+bool attempt_loop_tried(const struct attempt_loop *a, const struct config_upstream *u, const char *model)
+{
+	size_t i;
+
+	for (i = 0; i < a->ntried; i++)
+		if (a->tried[i].upstream == u && strcmp(a->tried[i].model, model) == 0)
+			return true;
+	return false;
+}
+
+void attempt_loop_note_tried(struct attempt_loop *a, const struct config_upstream *u, const char *model)
+{
+	if (a->ntried < ROUTER_MAX_TARGETS && !attempt_loop_tried(a, u, model)) {
+		a->tried[a->ntried].upstream = u;
+		a->tried[a->ntried].model = model;
+		a->ntried++;
+	}
+}

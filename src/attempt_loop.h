@@ -1,0 +1,67 @@
+/* attempt_loop.h — the attempt loop's own state: where one exchange stands in its route's cascade of levels and targets. */
+#ifndef DETOUR_ATTEMPT_LOOP_H
+#define DETOUR_ATTEMPT_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "router.h"
+#include "timers.h"
+
+/*
+ * Embedded in the exchange and touched by the attempt loop (proxy.c) only.
+ * attempt_loop_begin sets every field for a new request in one place, so an
+ * exchange reused from the spares carries nothing over.
+ */
+struct attempt_loop {
+	const struct config_route *route;
+	enum config_level mode;      /* the degradation mode this request runs under */
+	enum config_level level;     /* the level being tried */
+	const struct config_target *targets; /* the level's targets */
+	struct {
+		const struct config_upstream *upstream;
+		const char *model;
+	} tried[ROUTER_MAX_TARGETS]; /* calls made, so a lower level does not repeat them */
+	size_t ntried;
+	size_t order[ROUTER_MAX_TARGETS];
+	size_t norder;
+	size_t next;                 /* position in order[] of the next target */
+	const struct config_target *target;
+	bool upstream_stream;        /* the call to the upstream streams (the client may still want SSE) */
+	char *upstream_body;         /* owned when the target changed the body */
+	struct buf cache_key;        /* canonical request, once computed; its memory outlives a request */
+	bool probe;                  /* this call is the breaker's half-open probe */
+	unsigned target_tries;       /* calls made to the current target */
+	struct timer wait_timer;     /* backoff before a retry */
+	bool holds_retry;            /* owns one unit of the retry budget */
+	bool counted_active;         /* counted in runtime.requests_active */
+	uint64_t earliest_retry_ms;  /* when a skipped target could next be called; 0: none */
+	char refusal[320];           /* why a target's dialect could not say the request (the client's mistake); "": none */
+};
+
+/* Prepares a zeroed struct once, when its exchange is first allocated. */
+void attempt_loop_init(struct attempt_loop *a);
+
+/* Sets every field for a new request (the cache key's memory is kept). */
+void attempt_loop_begin(struct attempt_loop *a);
+
+/* Frees what the request owned (the rewritten body); the struct stays reusable. */
+void attempt_loop_end(struct attempt_loop *a);
+
+/* Gives back cache-key memory beyond keep bytes (an exchange going to the spares). */
+void attempt_loop_shrink(struct attempt_loop *a, size_t keep);
+
+/* Frees everything (an exchange freed for good). */
+void attempt_loop_free(struct attempt_loop *a);
+
+/* True when the loop already called, or passed over, upstream u with model. */
+bool attempt_loop_tried(const struct attempt_loop *a, const struct config_upstream *u, const char *model);
+
+/* Notes a call to (or a pass over) u with model; past ROUTER_MAX_TARGETS the
+ * note is dropped (a lower level may then repeat that call). */
+void attempt_loop_note_tried(struct attempt_loop *a, const struct config_upstream *u, const char *model);
+
+#endif
