@@ -11,7 +11,7 @@
 /* The translated body holds what the Messages API requires. */
 static void fuzz_anthropic_check(const struct buf *out, const struct anthropic_options *o)
 {
-	json_t *root = json_loadb(out->data, out->len, 0, NULL), *messages, *max_tokens;
+	json_t *root = json_loadb(out->data, out->len, JSON_ALLOW_NUL, NULL), *messages, *max_tokens;
 
 	FUZZ_REQUIRE(json_is_object(root));
 	messages = json_object_get(root, "messages");
@@ -45,6 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (request_parse(&r, REQUEST_CHAT, (const char *)in.p, in.left, &e) != 0)
 		return 0;
 	openai = request_json(&r);
+	/* Only jansson's own limits on numbers and escapes keep an accepted body from its tree. */
+	if (openai == NULL) {
+		json_error_t jerr;
+		json_t *again = json_loadb((const char *)in.p, in.left, JSON_ALLOW_NUL, &jerr);
+
+		FUZZ_REQUIRE(again == NULL);
+		FUZZ_REQUIRE(strstr(jerr.text, "too big") != NULL || strstr(jerr.text, "real number overflow") != NULL ||
+			     strstr(jerr.text, "invalid Unicode") != NULL || strstr(jerr.text, "NUL byte in object key") != NULL);
+	}
 	buf_init(&out, (how & 16) ? 256 : 1 << 20);
 	if (openai != NULL) {
 		if (anthropic_request(openai, &o, &out, err, sizeof err) == 0)
