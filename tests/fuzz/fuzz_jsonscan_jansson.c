@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "jsonscan.h"
 
 /* True when jansson's words name one of the intended differences above. */
@@ -56,6 +57,51 @@ static size_t fuzz_jansson_depth(const json_t *v)
 	return 0;
 }
 
+/* Same values, a number by its value: the canonical form writes 1.0 as 1. */
+static bool fuzz_jansson_same(const json_t *a, const json_t *b)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_number(a) && json_is_number(b))
+		return json_number_value(a) == json_number_value(b);
+	if (json_typeof(a) != json_typeof(b))
+		return false;
+	if (json_is_array(a)) {
+		if (json_array_size(a) != json_array_size(b))
+			return false;
+		json_array_foreach(a, i, v)
+			if (!fuzz_jansson_same(v, json_array_get(b, i)))
+				return false;
+		return true;
+	}
+	if (json_is_object(a)) {
+		if (json_object_size(a) != json_object_size(b))
+			return false;
+		json_object_foreach((json_t *)a, key, v)
+			if (json_object_get(b, key) == NULL || !fuzz_jansson_same(v, json_object_get(b, key)))
+				return false;
+		return true;
+	}
+	return json_equal(a, b);
+}
+
+/* The canonical form, read by jansson, holds the same values as the document. */
+static void fuzz_jansson_canonical(const uint8_t *data, size_t size, const json_t *root)
+{
+	struct buf canon;
+	json_t *again;
+
+	buf_init(&canon, 1 << 20);
+	FUZZ_REQUIRE(jsonscan_canonical((const char *)data, size, NULL, &canon) == 0);
+	again = json_loadb(canon.data, canon.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	FUZZ_REQUIRE(again != NULL);
+	FUZZ_REQUIRE(fuzz_jansson_same(root, again));
+	json_decref(again);
+	buf_free(&canon);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_error_t err;
@@ -66,6 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "jsonscan accepts what jansson refuses: %s\n", err.text);
 		FUZZ_REQUIRE(!"jsonscan accepts only JSON");
 	}
+	if (ours && root != NULL)
+		fuzz_jansson_canonical(data, size, root);
 	if (!ours && root != NULL)
 		FUZZ_REQUIRE(fuzz_jansson_depth(root) > JSONSCAN_MAX_DEPTH || memchr(data, '\0', size) != NULL);
 	json_decref(root);
