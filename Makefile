@@ -38,19 +38,35 @@ MOCK_OBJ := $(MOCK_SRC:tests/mock/%.c=$(BUILD)/mock/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%.o)
 
+# libFuzzer targets (tests/fuzz): clang only, each linked with the pure modules.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_BUILD   := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g $(FUZZ_SAN) $(PKG_CFLAGS) -Isrc -MMD -MP
+FUZZ_MODULES := buf jsonscan request sse anthropic anthropic_stream completion units cache \
+                config config_load config_reader config_routes config_schema config_secret config_table
+FUZZ_MOD_OBJ := $(FUZZ_MODULES:%=$(FUZZ_BUILD)/src/%.o)
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+FUZZ_LIBS    := $(shell pkg-config --libs jansson yaml-0.1 2>/dev/null) -lpthread -lm
+
 DETOURD  := $(BUILD)/detourd
 MOCK     := $(BUILD)/detour-mock
 UNIT     := $(BUILD)/unit-tests
 
-.PHONY: all help deps run check check-layers test test-unit test-integration test-sdk bench install uninstall clean
+.PHONY: all help deps run check check-layers test test-unit test-integration test-sdk fuzz fuzz-smoke fuzz-build bench install uninstall clean
 
 all: $(DETOURD) $(MOCK)
 
 help:
 	@echo "make deps     install the Debian packages and npm modules that are missing (root)"
 	@echo "make run      build, start two detour-mock upstreams and detourd -c conf/demo.yaml"
-	@echo "make check    the layer check, every test suite, then again under ASan + UBSan"
+	@echo "make check    the layer check, every test suite, then again under ASan + UBSan, and a fuzz smoke"
 	@echo "make check-layers  fail on an include cycle between the modules of src/"
+	@echo "make fuzz     every libFuzzer target in tests/fuzz for FUZZ_SECONDS (60) each (clang)"
 	@echo "make bench    benchmarks against detour-mock, nginx and a Node gateway"
 	@echo "make install  PREFIX=$(PREFIX) DESTDIR=... SYSCONFDIR=$(SYSCONFDIR)"
 	@echo "make clean"
@@ -82,6 +98,21 @@ $(UNIT): $(UNIT_OBJ) $(LIB_OBJ)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
 
+# Sources get coverage hooks only; -fsanitize=fuzzer on the link brings libFuzzer's main.
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz_%.o $(FUZZ_MOD_OBJ)
+	@echo "  LINK    $@"
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
 deps:
 	scripts/install-deps
 
@@ -108,6 +139,30 @@ check-layers:
 check: check-layers
 	$(MAKE) test BUILD=build
 	$(MAKE) test BUILD=build/sanitize SANITIZE=1 CFLAGS='-O1 -g'
+	$(MAKE) fuzz-smoke
+
+fuzz-build: $(FUZZ_BIN)
+
+# Kept, so a second make fuzz relinks nothing.
+.SECONDARY: $(FUZZ_MOD_OBJ) $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%.o)
+
+# Each target in turn, from the seeds in tests/fuzz/corpus/<target> (read only:
+# what it finds goes to build/fuzz/corpus/<target>); a crash, leak, hang
+# (-timeout) or broken property stops make with the input in build/fuzz/crashes.
+fuzz: $(FUZZ_BIN)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes; \
+		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- \
+			$(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t </dev/null \
+			>$(FUZZ_BUILD)/$$t.log 2>&1 || { tail -n 60 $(FUZZ_BUILD)/$$t.log; exit 1; }; \
+		grep -E '^(stat::number_of_executed_units|Done )' $(FUZZ_BUILD)/$$t.log | tr '\n' ' '; echo; \
+	done
+
+# A few seconds each: a harness that no longer builds or crashes at once fails.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 bench: all
 	tests/bench/run $(BUILD)
@@ -132,3 +187,4 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(MOCK_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(FUZZ_MOD_OBJ:.o=.d) $(FUZZ_BIN:=.d)

@@ -1,6 +1,8 @@
 /* jsonscan.c — checks that bytes are one well-formed JSON value without building it (an upstream's answer, per request). */
 #include "jsonscan.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,10 +595,13 @@ static int jsonscan_canon_array(const char *text, size_t len, struct buf *out)
 	return buf_append(out, "]", 1);
 }
 
-/* A number with a fraction or exponent, written the one way %.17g writes its double. */
+/* A number with a fraction or exponent, written the one way %.17g writes its
+ * double. One a double cannot hold (1e400, 1e-400) stays as written: printed
+ * it would read inf or 0, which is not JSON or merges numbers that differ. */
 static int jsonscan_canon_number(const char *p, size_t n, struct buf *out)
 {
 	char text[64];
+	double v;
 
 	if (memchr(p, '.', n) == NULL && memchr(p, 'e', n) == NULL && memchr(p, 'E', n) == NULL)
 		return buf_append(out, p, n);
@@ -604,7 +609,11 @@ static int jsonscan_canon_number(const char *p, size_t n, struct buf *out)
 		return buf_append(out, p, n);
 	memcpy(text, p, n);
 	text[n] = '\0';
-	return buf_printf(out, "%.17g", strtod(text, NULL));
+	errno = 0;
+	v = strtod(text, NULL);
+	if (errno == ERANGE || !isfinite(v))
+		return buf_append(out, p, n);
+	return buf_printf(out, "%.17g", v);
 }
 
 static int jsonscan_canon(const char *text, size_t len, const char *const *skip, struct buf *out)

@@ -68,7 +68,8 @@ long jsonscan_decode_string(const char *text, size_t len, char *out, size_t outl
  * Appends the canonical form of the valid value text[0..len) to out: no white
  * space outside strings, every object's members sorted by key bytes (ties in
  * their written order), strings as written, integers as written and other
- * numbers as %.17g prints their double (0.7 and 0.70 agree). Top-level
+ * numbers as %.17g prints their double (0.7 and 0.70 agree), except those a
+ * double cannot hold (1e400, 1e-400), which stay as written. Top-level
  * members whose key is in skip (a NULL-terminated list) are left out. Two
  * documents that differ only in member order or white space get the same form.
  * Returns 0, or -1 when out is full or memory runs out.

@@ -51,7 +51,10 @@ int request_parse(struct request *r, enum request_kind kind, const char *body, s
 
 void request_free(struct request *r);
 
-/* The body as a JSON tree, parsed on first use and kept; NULL when out of memory. */
+/* The body as a JSON tree, parsed on first use and kept (a \u0000 in a string
+ * is kept: read strings with their length); NULL when out of memory, or when
+ * jansson cannot hold a value request_parse let through (a number past a
+ * double or json_int_t, a lone surrogate escape). */
 json_t *request_json(struct request *r);
 
 /* What a target changes in the body. */

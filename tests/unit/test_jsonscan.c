@@ -329,6 +329,26 @@ START_TEST(canonical_form_keeps_what_differs)
 }
 END_TEST
 
+START_TEST(canonical_form_writes_out_of_range_numbers_as_they_came)
+{
+	/* Both overflow a double: printed through one they would both read inf
+	 * (not even JSON) and share a cache key. */
+	static const char *const texts[] = { "{\"t\":1e400}", "{\"t\":1e999}", "{\"t\":-1e400}" };
+	static const char *const forms[] = { "{\"t\":1e400}", "{\"t\":1e999}", "{\"t\":-1e400}" };
+	struct buf x;
+	size_t i;
+
+	buf_init(&x, 4096);
+	for (i = 0; i < COUNT(texts); i++) {
+		buf_reset(&x);
+		ck_assert_int_eq(jsonscan_canonical(texts[i], strlen(texts[i]), NULL, &x), 0);
+		ck_assert_str_eq(x.data, forms[i]);
+		ck_assert(jsonscan_valid(x.data, x.len));
+	}
+	buf_free(&x);
+}
+END_TEST
+
 START_TEST(canonical_form_fails_whole_when_out_is_full)
 {
 	struct buf x;
@@ -376,6 +396,7 @@ Suite *jsonscan_suite(void)
 	tcase_add_test(in_place, strings_decode_escapes_and_surrogate_pairs);
 	tcase_add_test(in_place, canonical_form_ignores_order_and_space_at_every_depth);
 	tcase_add_test(in_place, canonical_form_keeps_what_differs);
+	tcase_add_test(in_place, canonical_form_writes_out_of_range_numbers_as_they_came);
 	tcase_add_test(in_place, canonical_form_fails_whole_when_out_is_full);
 	suite_add_tcase(s, in_place);
 	return s;

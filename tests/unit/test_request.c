@@ -529,6 +529,24 @@ START_TEST(minimal_level_applies_every_change_at_once)
 }
 END_TEST
 
+START_TEST(a_nul_escape_the_client_sent_still_gives_a_tree)
+{
+	/* request_parse accepts \u0000 (RFC 8259 does); the tree an Anthropic
+	 * target is translated from must hold it too, or that target fails as if
+	 * detour were out of memory. */
+	static const char body[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000b\"}]}";
+	struct request r;
+	json_t *content;
+
+	parse_ok(&r, REQUEST_CHAT, body);
+	ck_assert_ptr_nonnull(request_json(&r));
+	content = json_object_get(json_array_get(json_object_get(request_json(&r), "messages"), 0), "content");
+	ck_assert_uint_eq(json_string_length(content), 3);
+	ck_assert_mem_eq(json_string_value(content), "a\0b", 3);
+	request_free(&r);
+}
+END_TEST
+
 START_TEST(rewrite_leaves_the_parsed_request_as_it_was)
 {
 	struct request r;
@@ -656,6 +674,7 @@ Suite *request_suite(void)
 	tcase_add_test(rewrite, drop_stream_removes_stream_and_stream_options);
 	tcase_add_test(rewrite, minimal_level_applies_every_change_at_once);
 	tcase_add_test(rewrite, rewrite_leaves_the_parsed_request_as_it_was);
+	tcase_add_test(rewrite, a_nul_escape_the_client_sent_still_gives_a_tree);
 	suite_add_tcase(s, rewrite);
 	return s;
 }
