@@ -233,7 +233,18 @@ void responses_stream_free(struct responses_stream *s);
  * Every function below appends whole SSE frames to out ("event: <type>\n
  * data: <json>\n\n", each JSON carrying type and sequence_number, numbered from
  * 0 in the order written) or nothing: a call that fails leaves out and the
- * stream as they were.
+ * sequence as they were (the items may have moved on: after a failure the
+ * stream is good for responses_stream_fail only).
+ *
+ * The commit point: begin's two events and every chunk that returns
+ * RESPONSES_STREAM_NONE say nothing the client would show, so a relay may
+ * hold them and fall over invisibly; the first RESPONSES_STREAM_CONTENT is
+ * the first output delta. Before falling over to another target, a relay
+ * frees the stream and starts a new one with the same meta (the held bytes
+ * are dropped; sequence numbers start again from 0).
+ *
+ * Known limits: chat's delta.refusal is not streamed (a whole answer's
+ * refusal is kept, see responses_answer); only choice 0 is followed.
  */
 
 /* response.created then response.in_progress (the response with status
