@@ -176,6 +176,18 @@ int sse_write_data(struct buf *out, const char *data, size_t len)
 	return rc != 0 ? -1 : 0;
 }
 
+int sse_write_event(struct buf *out, const char *name, const char *data, size_t len)
+{
+	size_t before = out->len;
+
+	if (strchr(name, '\n') != NULL || buf_append(out, "event: ", 7) != 0 || buf_append_str(out, name) != 0 ||
+	    buf_append(out, "\n", 1) != 0 || sse_write_data(out, data, len) != 0) {
+		buf_truncate(out, before);
+		return -1;
+	}
+	return 0;
+}
+
 int sse_write_done(struct buf *out)
 {
 	return sse_write_data(out, "[DONE]", 6);

@@ -57,6 +57,10 @@ bool sse_partial(const struct sse_parser *p);
  * line, so a reader joins it back exactly. */
 int sse_write_data(struct buf *out, const char *data, size_t len);
 
+/* "event: <name>\ndata: <data>\n\n": a named event (the Responses API names
+ * each one); name holds no newline, data is split as for sse_write_data. */
+int sse_write_event(struct buf *out, const char *name, const char *data, size_t len);
+
 /* "data: [DONE]\n\n", the end of an OpenAI stream. */
 int sse_write_done(struct buf *out);
 

@@ -27,7 +27,8 @@
 	X(anthropic)   \
 	X(proxy)       \
 	X(loop)        \
-	X(attempt_loop)
+	X(attempt_loop) \
+	X(responses)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

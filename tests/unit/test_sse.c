@@ -195,6 +195,41 @@ START_TEST(a_frame_that_does_not_fit_leaves_nothing)
 }
 END_TEST
 
+START_TEST(a_named_event_carries_its_event_line)
+{
+	struct seen s = { 0 };
+	struct sse_parser p;
+	struct buf out;
+
+	buf_init(&out, 4096);
+	ck_assert_int_eq(sse_write_event(&out, "response.created", "{\"a\":1}", 7), 0);
+	ck_assert_int_eq(sse_write_event(&out, "two.lines", "x\ny", 3), 0);
+	ck_assert_str_eq(out.data, "event: response.created\ndata: {\"a\":1}\n\n"
+				   "event: two.lines\ndata: x\ndata: y\n\n");
+	ck_assert_int_eq(sse_write_event(&out, "bad\nname", "{}", 2), -1);
+	sse_init(&p);
+	ck_assert_int_eq(sse_feed(&p, out.data, out.len, collect, &s), SSE_OK);
+	ck_assert_int_eq(s.n, 2);
+	ck_assert_str_eq(s.names[0], "response.created");
+	ck_assert_str_eq(s.data[0], "{\"a\":1}");
+	ck_assert_str_eq(s.names[1], "two.lines");
+	ck_assert_str_eq(s.data[1], "x\ny");
+	sse_free(&p);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(a_named_event_that_does_not_fit_leaves_nothing)
+{
+	struct buf out;
+
+	buf_init(&out, 30);
+	ck_assert_int_eq(sse_write_event(&out, "response.output_text.delta", "{}", 2), -1);
+	ck_assert_uint_eq(out.len, 0);
+	buf_free(&out);
+}
+END_TEST
+
 Suite *sse_suite(void)
 {
 	Suite *s = suite_create("sse");
@@ -209,6 +244,8 @@ Suite *sse_suite(void)
 	tcase_add_test(tc, data_without_a_space_and_empty_data_lines);
 	tcase_add_test(tc, the_writer_frames_what_the_parser_reads_back);
 	tcase_add_test(tc, a_frame_that_does_not_fit_leaves_nothing);
+	tcase_add_test(tc, a_named_event_carries_its_event_line);
+	tcase_add_test(tc, a_named_event_that_does_not_fit_leaves_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }
