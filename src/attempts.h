@@ -61,7 +61,7 @@ enum attempts_verdict {
 unsigned attempts_status(enum attempts_verdict verdict);
 
 /*
- * Appends to out the body of design.md's error:
+ * Appends to out the body of the error that lists the attempts (README, "Honest errors"):
  * {"error":{"message":..., "type":"upstream_error", "code":..., "attempts":[...]}}.
  * Returns 0, or -1 when out is full.
  */

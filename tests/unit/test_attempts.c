@@ -37,7 +37,7 @@ static json_t *error_object(json_t *root, const char *message, const char *code)
 	ck_assert_uint_eq(json_object_size(root), 1);
 	err = json_object_get(root, "error");
 	ck_assert(json_is_object(err));
-	/* design.md's fields, plus OpenAI's "param", which is always null here. */
+	/* The documented fields (README, "Honest errors"), plus OpenAI's "param", which is always null here. */
 	ck_assert_uint_eq(json_object_size(err), 5);
 	ck_assert(json_is_string(json_object_get(err, "message")));
 	ck_assert_str_eq(json_string_value(json_object_get(err, "message")), message);
@@ -85,9 +85,9 @@ static void assert_skip(json_t *item, const char *upstream, const char *reason)
 	ck_assert_str_eq(json_string_value(json_object_get(item, "skipped")), reason);
 }
 
-/* ---- design.md's example -------------------------------------------------- */
+/* ---- the README's example ------------------------------------------------- */
 
-START_TEST(openai_503_then_anthropic_circuit_open_gives_design_error)
+START_TEST(openai_503_then_anthropic_circuit_open_gives_documented_error)
 {
 	struct attempts a;
 	json_t *root, *err, *list;
@@ -111,7 +111,7 @@ START_TEST(openai_503_then_anthropic_circuit_open_gives_design_error)
 }
 END_TEST
 
-START_TEST(design_example_is_written_byte_for_byte)
+START_TEST(documented_example_is_written_byte_for_byte)
 {
 	struct attempts a;
 	struct buf out;
@@ -400,8 +400,8 @@ Suite *attempts_suite(void)
 	TCase *verdicts = tcase_create("verdicts");
 	TCase *limits = tcase_create("escaping and limits");
 
-	tcase_add_test(shape, openai_503_then_anthropic_circuit_open_gives_design_error);
-	tcase_add_test(shape, design_example_is_written_byte_for_byte);
+	tcase_add_test(shape, openai_503_then_anthropic_circuit_open_gives_documented_error);
+	tcase_add_test(shape, documented_example_is_written_byte_for_byte);
 	tcase_add_test(shape, connect_failure_lists_no_status_and_answer_lists_no_error);
 	tcase_add_test(shape, large_ms_is_written_as_a_whole_number);
 	suite_add_tcase(s, shape);

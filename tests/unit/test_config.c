@@ -87,8 +87,8 @@ static void set_provider_keys(void)
 	setenv("DETOUR_ADMIN_TOKEN", "admin-test-token", 1);
 }
 
-/* design.md's example, word for word but for the client keys file, which lives in tmpdir. */
-static const char design_example[] =
+/* A full configuration using every section of the documented format; the client keys file lives in tmpdir. */
+static const char full_example[] =
 	"server:\n"
 	"  listen: 127.0.0.1:8080          # host:port; [::1]:8080 for IPv6\n"
 	"  workers: 0                      # 0 = one per core\n"
@@ -140,16 +140,16 @@ static const char design_example[] =
 
 /* ---- good files ----------------------------------------------------------- */
 
-START_TEST(design_example_loads_with_every_value)
+START_TEST(full_example_loads_with_every_value)
 {
-	char keys[PATH_LEN], yaml[sizeof design_example + PATH_LEN];
+	char keys[PATH_LEN], yaml[sizeof full_example + PATH_LEN];
 	struct config *cfg;
 	const struct config_upstream *openai, *anthropic, *groq;
 	const struct config_route *gpt;
 
 	set_provider_keys();
 	write_file("client-keys", "ck-alice\nck-bob\n", keys, sizeof keys);
-	snprintf(yaml, sizeof yaml, design_example, keys);
+	snprintf(yaml, sizeof yaml, full_example, keys);
 	cfg = load_ok(yaml);
 
 	ck_assert_str_eq(cfg->path, "test.yaml");
@@ -1153,7 +1153,7 @@ Suite *config_suite(void)
 	TCase *secret = tcase_create("secrets");
 
 	tcase_add_checked_fixture(good, make_tmpdir, remove_tmpdir);
-	tcase_add_test(good, design_example_loads_with_every_value);
+	tcase_add_test(good, full_example_loads_with_every_value);
 	tcase_add_test(good, minimal_file_takes_every_default);
 	tcase_add_test(good, flow_style_file_with_every_section_loads);
 	tcase_add_test(good, every_extension_key_is_read);
