@@ -277,11 +277,14 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
 
 static void server_log(void *cls, const char *fmt, va_list ap)
 {
+	struct worker *w = cls;
 	char line[512];
 
-	(void)cls;
 	vsnprintf(line, sizeof line, fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
+	/* libmicrohttpd tells of EMFILE/ENFILE only in words; it then stops accepting. */
+	if (strstr(line, "Too many open files") != NULL || strstr(line, "resource limit") != NULL)
+		gate_note_out_of_fds(&w->gate);
 	log_debug("libmicrohttpd: %s", line);
 }
 
@@ -354,10 +357,12 @@ int server_start(struct worker *w, char *err, size_t errlen)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	timer_init(&w->mhd_timer, server_timer_fire, w);
+	gate_init(&w->gate);
+	w->mhd_limit = limit > 0 ? limit : 1u;
 	w->mhd = MHD_start_daemon(flags, cfg->server.port, NULL, NULL, server_handle, w,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-				  MHD_OPTION_CONNECTION_LIMIT, limit > 0 ? limit : 1u,
+				  MHD_OPTION_CONNECTION_LIMIT, w->mhd_limit,
 				  MHD_OPTION_CONNECTION_TIMEOUT, idle_s > 0 ? idle_s : 1u,
 				  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONNECTION_MEMORY,
@@ -391,12 +396,35 @@ int server_start(struct worker *w, char *err, size_t errlen)
 	return 0;
 }
 
+/* Warns, at most once per GATE_WARN_EVERY_MS, that the worker stopped accepting. */
+static void server_warn_shut(struct worker *w)
+{
+	unsigned times;
+
+	if (!gate_warn_due(&w->gate, clock_now_ms(), &times))
+		return;
+	if (w->gate.at_limit)
+		log_warn("worker %u: at its connection limit (%u = server.max_connections / workers; "
+			 "%u times since the last warning); new connections wait in the backlog",
+			 w->id, w->mhd_limit, times);
+	else
+		log_warn("worker %u: out of file descriptors (%u times since the last warning); "
+			 "new connections wait in the backlog (raise ulimit -n or lower max_connections)",
+			 w->id, times);
+}
+
 void server_run(struct worker *w)
 {
 	MHD_UNSIGNED_LONG_LONG timeout;
+	unsigned before = server_connections(w);
+	bool newly_shut;
 
 	w->mhd_due = false;
 	MHD_run(w->mhd);
+	if (gate_after_run(&w->gate, before, server_connections(w), w->mhd_limit, &newly_shut))
+		w->mhd_due = true;
+	if (newly_shut)
+		server_warn_shut(w);
 	if (MHD_get_timeout(w->mhd, &timeout) == MHD_YES)
 		timers_arm(&w->timers, &w->mhd_timer, clock_now_ms() + (uint64_t)timeout);
 	else

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "gate.h"
 #include "metrics.h"
 #include "rng.h"
 #include "runtime.h"
@@ -51,6 +52,8 @@ struct worker {
 	int listen_fd;             /* -1 once quiesced */
 	struct timer mhd_timer;    /* libmicrohttpd's own timeouts */
 	bool mhd_due;              /* MHD_run should run before the next wait */
+	struct gate gate;          /* libmicrohttpd stopped accepting (limit, EMFILE) */
+	unsigned mhd_limit;        /* its MHD_OPTION_CONNECTION_LIMIT */
 
 	struct exchange *exchanges; /* in flight on this worker */
 	size_t nexchanges;

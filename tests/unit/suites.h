@@ -23,7 +23,8 @@
 	X(completion)  \
 	X(degrade)     \
 	X(sse)         \
-	X(anthropic)
+	X(anthropic)   \
+	X(gate)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)
