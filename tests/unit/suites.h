@@ -24,7 +24,8 @@
 	X(degrade)     \
 	X(sse)         \
 	X(anthropic)   \
-	X(gate)
+	X(gate)        \
+	X(log)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)
