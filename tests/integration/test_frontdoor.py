@@ -66,3 +66,74 @@ class ConnectionLimitTest(DetourTestCase):
         self.assertIn('at its connection limit', d.output())
         # Rate-limited: one warning, not one per refused connection.
         self.assertEqual(d.output().count('at its connection limit'), 1, d.output())
+
+
+class StatusAccessTest(DetourTestCase):
+
+    ADMIN = 'admin-token-for-status'
+
+    def start(self, status):
+        import os
+        import tempfile
+        up = self.mock('up')
+        keys = tempfile.NamedTemporaryFile('w', delete=False)
+        keys.write('client-key-one\n')
+        keys.close()
+        self.addCleanup(os.unlink, keys.name)
+        return self.detour('auth:\n  client_keys_file: %s\n  admin_token_env: DETOUR_TEST_ADMIN\n'
+                           '  status: %s\n' % (keys.name, status) + models_yaml(up),
+                           env={'DETOUR_TEST_ADMIN': self.ADMIN})
+
+    def assertRefused(self, r):
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.headers.get('www-authenticate'), 'Bearer')
+        err = r.json()['error']
+        self.assertEqual(err['type'], 'invalid_request_error')
+        self.assertNotIn('circuits', r.text.replace('/circuits', ''))
+
+    def test_status_client_needs_a_client_key_or_the_admin_token(self):
+        d = self.start('client')
+        for path in ('/circuits', '/metrics'):
+            self.assertRefused(d.request('GET', path))
+            self.assertRefused(d.request('GET', path, headers={'Authorization': 'Bearer wrong'}))
+            r = d.request('GET', path, headers={'Authorization': 'Bearer client-key-one'})
+            self.assertEqual(r.status, 200, r)
+            r = d.request('GET', path, headers={'Authorization': 'Bearer ' + self.ADMIN})
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(d.request('GET', '/health').status, 200)
+        self.assertEqual(d.request('GET', '/health/live').status, 200)
+
+    def test_status_admin_needs_the_admin_token(self):
+        d = self.start('admin')
+        for path in ('/circuits', '/metrics'):
+            self.assertRefused(d.request('GET', path))
+            self.assertRefused(d.request('GET', path, headers={'Authorization': 'Bearer client-key-one'}))
+            r = d.request('GET', path, headers={'Authorization': 'Bearer ' + self.ADMIN})
+            self.assertEqual(r.status, 200, r)
+        self.assertIn('"circuits"', d.request('GET', '/circuits', headers={'Authorization': 'Bearer ' + self.ADMIN}).text)
+        self.assertEqual(d.request('GET', '/health').status, 200)
+        self.assertEqual(d.request('GET', '/health/live').status, 200)
+
+    def test_status_open_is_the_default(self):
+        d = self.start('open')
+        self.assertEqual(d.request('GET', '/circuits').status, 200)
+        self.assertEqual(d.request('GET', '/metrics').status, 200)
+
+
+class LogForgeryTest(DetourTestCase):
+
+    def test_cr_lf_from_a_path_or_a_model_name_cannot_start_a_log_line(self):
+        d = self.detour('server:\n  workers: 1\nlog:\n  access: true\nupstreams:\n' +
+                        upstream_yaml('up', 'http://127.0.0.1:1/v1') +
+                        'models:\n  "*":\n    targets: [ { upstream: up } ]\n')
+        raw(d.port, b'GET /nowhere%0d%0a2026-01-01T00:00:00Z error FORGED-PATH HTTP/1.1\r\n'
+                    b'Host: x\r\nConnection: close\r\n\r\n')
+        r = d.chat(model='m\r\n2026-01-01T00:00:00Z error FORGED-MODEL')
+        self.assertNotEqual(r.status, 200, r)
+        d.request('GET', '/health/live')   # a last line, so the ones before are written
+        out = d.output()
+        lines = out.splitlines()
+        self.assertTrue(any('FORGED-MODEL' in l for l in lines), out)
+        for line in lines:
+            self.assertFalse(line.startswith('2026-01-01T00:00:00Z'), out)
+        self.assertNotIn('\r', out)
