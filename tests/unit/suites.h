@@ -25,7 +25,8 @@
 	X(sse)         \
 	X(anthropic)   \
 	X(gate)        \
-	X(log)
+	X(log)         \
+	X(httpframe)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)
