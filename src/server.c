@@ -16,6 +16,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "clock.h"
+#include "connwatch.h"
 #include "exchange.h"
 #include "httpframe.h"
 #include "log.h"
@@ -249,6 +250,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 	struct exchange *x = *req_cls;
 
 	if (x == NULL) {
+		connwatch_head_done(connection);
 		x = exchange_new(w, connection);
 		if (x == NULL)
 			return MHD_NO;
@@ -285,10 +287,10 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
 	struct exchange *x = *req_cls;
 	uint64_t ms;
 
-	(void)connection;
 	if (x == NULL)
 		return;
 	*req_cls = NULL;
+	connwatch_request_done(connection);
 	ms = clock_now_ms() - x->started_ms;
 	if (x->answered)
 		metrics_request(&w->metrics, exchange_metrics_endpoint(x->endpoint), x->status, ms);
@@ -392,7 +394,7 @@ int server_start(struct worker *w, char *err, size_t errlen)
 	timer_init(&w->mhd_timer, server_timer_fire, w);
 	gate_init(&w->gate);
 	w->mhd_limit = limit > 0 ? limit : 1u;
-	w->mhd = MHD_start_daemon(flags, cfg->server.port, NULL, NULL, server_handle, w,
+	w->mhd = MHD_start_daemon(flags, cfg->server.port, connwatch_accept, w, server_handle, w,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 				  MHD_OPTION_CONNECTION_LIMIT, w->mhd_limit,
@@ -400,6 +402,7 @@ int server_start(struct worker *w, char *err, size_t errlen)
 				  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONNECTION_MEMORY,
 				  MHD_OPTION_NOTIFY_COMPLETED, server_completed, w,
+				  MHD_OPTION_NOTIFY_CONNECTION, connwatch_notify, w,
 				  MHD_OPTION_EXTERNAL_LOGGER, server_log, w,
 				  /* Not MHD_OPTION_STRICT_FOR_CLIENT: its Host check answers from
 				   * parse_connection_headers, whose 400 0.9.75 writes with two status
@@ -458,6 +461,7 @@ void server_run(struct worker *w)
 
 	w->mhd_due = false;
 	MHD_run(w->mhd);
+	connwatch_after_run(w);
 	if (gate_after_run(&w->gate, before, server_connections(w), w->mhd_limit, &newly_shut))
 		w->mhd_due = true;
 	if (newly_shut)

@@ -54,6 +54,8 @@ struct worker {
 	bool mhd_due;              /* MHD_run should run before the next wait */
 	struct gate gate;          /* libmicrohttpd stopped accepting (limit, EMFILE) */
 	unsigned mhd_limit;        /* its MHD_OPTION_CONNECTION_LIMIT */
+	unsigned char peer_pending[16]; /* an address counted at accept, not yet its connection's */
+	size_t peer_pending_len;   /* 0: none */
 
 	struct exchange *exchanges; /* in flight on this worker */
 	size_t nexchanges;

@@ -231,3 +231,72 @@ class PathTest(DetourTestCase):
             err = json.loads(body.decode('utf-8'))['error']   # strict UTF-8: raises on a raw 0xff
             self.assertEqual(err['code'], 'unknown_url')
             self.assertIn('/nowhere', err['message'])
+
+
+class SlowClientTest(DetourTestCase):
+
+    def test_a_head_trickled_a_byte_a_second_is_closed_by_header_timeout(self):
+        up = self.mock('up')
+        d = self.detour('server:\n  workers: 1\n  header_timeout: 2s\n  client_timeout: 30s\n' + models_yaml(up))
+        head = b'GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ' + b'a' * 200
+        s = socket.create_connection(('127.0.0.1', d.port), timeout=10)
+        closed = False
+        try:
+            for i in range(len(head)):
+                try:
+                    s.sendall(head[i:i + 1])
+                except OSError:
+                    closed = True
+                    break
+                # Another client is served while the slow one trickles.
+                if i == 1:
+                    self.assertEqual(d.request('GET', '/health/live', timeout=5).status, 200)
+                if wait_closed(s, 1.0):
+                    closed = True
+                    break
+        finally:
+            s.close()
+        # ~65 bytes at one a second outlast header_timeout (2 s); client_timeout (30 s) never sees silence.
+        self.assertTrue(closed, 'the trickling client was never closed')
+        self.assertIn('header_timeout', d.output())
+        self.assertEqual(d.request('GET', '/health/live').status, 200)
+
+
+class PerAddressCapTest(DetourTestCase):
+
+    def test_one_address_gets_at_most_max_connections_per_ip_across_workers(self):
+        import select
+        up = self.mock('up')
+        d = self.detour('server:\n  workers: 2\n  max_connections_per_ip: 2\n  header_timeout: 20s\n' +
+                        models_yaml(up))
+        # A connection the harness or a retry just closed may still be counted for an instant.
+        for attempt in range(20):
+            conns = [socket.create_connection(('127.0.0.1', d.port), timeout=10) for _ in range(3)]
+            # At least one of the three is closed at once, without an answer.
+            readable, _, _ = select.select(conns, [], [], 8)
+            self.assertGreaterEqual(len(readable), 1, 'no connection over the cap was refused')
+            if len(readable) == 1:
+                break
+            for c in conns:
+                c.close()
+            time.sleep(0.2)
+        try:
+            self.assertEqual(len(readable), 1, readable)
+            refused = readable[0]
+            self.assertEqual(refused.recv(100), b'')
+            kept = [c for c in conns if c is not refused]
+            for c in kept:
+                c.sendall(b'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n')
+                self.assertTrue(c.recv(4096).startswith(b'HTTP/1.1 200 '))
+            # The count is given back when a connection closes.
+            kept[0].close()
+            for _ in range(50):
+                try:
+                    r = d.request('GET', '/health/live', timeout=5)
+                    break
+                except (ConnectionError, OSError):
+                    time.sleep(0.1)
+            self.assertEqual(r.status, 200)
+        finally:
+            for c in conns:
+                c.close()

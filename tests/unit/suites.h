@@ -26,7 +26,8 @@
 	X(anthropic)   \
 	X(gate)        \
 	X(log)         \
-	X(httpframe)
+	X(httpframe)   \
+	X(peers)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)
