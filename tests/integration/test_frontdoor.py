@@ -238,7 +238,7 @@ class SlowClientTest(DetourTestCase):
     def test_a_head_trickled_a_byte_a_second_is_closed_by_header_timeout(self):
         up = self.mock('up')
         d = self.detour('server:\n  workers: 1\n  header_timeout: 2s\n  client_timeout: 30s\n' + models_yaml(up))
-        head = b'GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ' + b'a' * 200
+        head = b'GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ' + b'a' * 20
         s = socket.create_connection(('127.0.0.1', d.port), timeout=10)
         closed = False
         try:
