@@ -6,7 +6,7 @@ import socket
 import time
 import unittest
 
-from harness import DetourTestCase, upstream_yaml
+from harness import BUILD, DetourTestCase, Process, free_port, request, upstream_yaml, wait_for_port
 
 CHAT = '/v1/chat/completions'
 
@@ -300,3 +300,41 @@ class PerAddressCapTest(DetourTestCase):
         finally:
             for c in conns:
                 c.close()
+
+
+class OutOfDescriptorsTest(DetourTestCase):
+
+    def test_accepting_resumes_after_emfile_once_connections_close(self):
+        import os
+        import tempfile
+        up = self.mock('up')
+        port = free_port()
+        conf = tempfile.NamedTemporaryFile('w', suffix='.yaml', delete=False)
+        conf.write('server:\n  listen: 127.0.0.1:%d\n  workers: 1\n  client_timeout: 1s\n' % port + models_yaml(up))
+        conf.close()
+        self.addCleanup(os.unlink, conf.name)
+        # detourd raises its soft limit to the hard one: both are 48.
+        d = Process(['prlimit', '--nofile=48:48', os.path.join(BUILD, 'detourd'),
+                     '-c', conf.name], 'detourd')
+        self._processes.append(d)
+        wait_for_port(port, d.proc, 'detourd')
+        idle = []
+        try:
+            for _ in range(60):
+                idle.append(socket.create_connection(('127.0.0.1', port), timeout=10))
+            # Those accepted are closed by client_timeout; the rest wait in the backlog or are dropped.
+            for s in idle:
+                wait_closed(s, 5)
+        finally:
+            for s in idle:
+                s.close()
+        r = None
+        for _ in range(3):
+            try:
+                r = request(port, 'GET', '/health/live', timeout=8)
+                break
+            except OSError:
+                pass
+        self.assertIsNotNone(r, 'detourd never accepted again after running out of descriptors')
+        self.assertEqual(r.status, 200, r)
+        self.assertIn('out of file descriptors', d.output())
