@@ -217,6 +217,35 @@ static bool admin_authorized(struct exchange *x)
 	return true;
 }
 
+/*
+ * /circuits and /metrics under auth.status: open to anyone, to a client key
+ * or the admin token (client), or to the admin token only (admin). They name
+ * upstreams and show traffic, which an operator may not want public.
+ */
+static bool admin_status_allowed(struct exchange *x)
+{
+	const struct config *cfg = x->ctx->rt->cfg;
+	const char *authorization;
+	bool allowed;
+
+	if (cfg->auth.status == CONFIG_STATUS_OPEN)
+		return true;
+	authorization = MHD_lookup_connection_value(x->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	allowed = auth_admin_allowed(cfg, authorization);
+	/* With no client keys configured, client auth lets anyone in; a status page needs a real key. */
+	if (!allowed && cfg->auth.status == CONFIG_STATUS_CLIENT && cfg->auth.client_keys != NULL)
+		allowed = auth_client_allowed(cfg, authorization);
+	if (allowed)
+		return true;
+	exchange_answer_error(x, 401, "invalid_request_error", "invalid_api_key", NULL,
+			      cfg->auth.status == CONFIG_STATUS_CLIENT
+				      ? "This status page needs a client key or the admin token as a bearer token."
+				      : "This status page needs the admin token as a bearer token.");
+	if (x->response != NULL)
+		MHD_add_response_header(x->response, "WWW-Authenticate", "Bearer");
+	return false;
+}
+
 bool admin_wants_body(enum exchange_endpoint ep)
 {
 	return ep == EXCHANGE_ADMIN_CIRCUIT || ep == EXCHANGE_ADMIN_DEGRADATION;
@@ -227,8 +256,14 @@ bool admin_begin(struct exchange *x)
 	switch (x->endpoint) {
 	case EXCHANGE_HEALTH: admin_health(x); return true;
 	case EXCHANGE_HEALTH_LIVE: admin_live(x); return true;
-	case EXCHANGE_CIRCUITS: admin_circuits(x); return true;
-	case EXCHANGE_METRICS: admin_metrics(x); return true;
+	case EXCHANGE_CIRCUITS:
+		if (admin_status_allowed(x))
+			admin_circuits(x);
+		return true;
+	case EXCHANGE_METRICS:
+		if (admin_status_allowed(x))
+			admin_metrics(x);
+		return true;
 	case EXCHANGE_MODELS: admin_models(x); return true;
 	case EXCHANGE_ADMIN_CIRCUIT:
 	case EXCHANGE_ADMIN_DEGRADATION:

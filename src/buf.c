@@ -78,6 +78,39 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return rc;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing past U+10FFFF), or 0 when the bytes there are not one. */
+static size_t buf_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
 int buf_append_json_escaped(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -99,7 +132,17 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t n)
 			rep = "\\r";
 		else if (c == '\t')
 			rep = "\\t";
-		else if (c < 0x20) {
+		else if (c >= 0x80) {
+			size_t len = buf_utf8_len((const unsigned char *)s + i, n - i);
+
+			if (len > 0) {
+				i += len - 1;
+				continue;
+			}
+			/* A JSON text is UTF-8 (RFC 8259): a stray byte becomes U+FFFD. */
+			rep = "\xef\xbf\xbd";
+			replen = 3;
+		} else if (c < 0x20) {
 			esc[0] = '\\';
 			esc[1] = 'u';
 			esc[2] = '0';

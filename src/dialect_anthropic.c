@@ -61,6 +61,32 @@ static enum dialect_built dialect_anthropic_unreadable(const struct request *r, 
 	return DIALECT_REFUSED;
 }
 
+/* True when a string in v holds a NUL: the tree keeps it (request_json
+ * allows it), but the translation reads C strings and would cut it there. */
+static bool dialect_anthropic_has_nul(json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return strlen(json_string_value(v)) != json_string_length(v);
+	case JSON_ARRAY:
+		json_array_foreach(v, i, item)
+			if (dialect_anthropic_has_nul(item))
+				return true;
+		return false;
+	case JSON_OBJECT:
+		json_object_foreach(v, key, item)
+			if (dialect_anthropic_has_nul(item))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
 static enum dialect_built dialect_anthropic_request(const struct dialect_call *call, char **body, size_t *len,
 						    char *why, size_t whylen)
 {
@@ -78,6 +104,10 @@ static enum dialect_built dialect_anthropic_request(const struct dialect_call *c
 	*body = NULL;
 	if (root == NULL)
 		return dialect_anthropic_unreadable(call->request, why, whylen);
+	if (dialect_anthropic_has_nul(root)) {
+		snprintf(why, whylen, "a string holds \\u0000, which Anthropic does not accept");
+		return DIALECT_REFUSED;
+	}
 	buf_init(&out, 2 * call->request->len + 64 * 1024);
 	if (anthropic_request(root, &o, &out, why, whylen) != 0) {
 		buf_free(&out);

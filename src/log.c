@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -22,8 +23,39 @@ int log_enabled(enum config_log_level level)
 	return (int)level >= atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
+size_t log_escape(char *dst, size_t cap, const char *src, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+		char esc[4];
+		size_t k = 0;
+
+		if (c == '\n' || c == '\r' || c == '\t') {
+			esc[k++] = '\\';
+			esc[k++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (c < 0x20 || c == 0x7f) {
+			esc[k++] = '\\';
+			esc[k++] = 'x';
+			esc[k++] = hex[c >> 4];
+			esc[k++] = hex[c & 0xf];
+		} else {
+			esc[k++] = (char)c;
+		}
+		/* Cut before an escape that does not fit whole. */
+		if (n + k > cap)
+			break;
+		memcpy(dst + n, esc, k);
+		n += k;
+	}
+	return n;
+}
+
 void log_write(enum config_log_level level, const char *fmt, ...)
 {
+	char message[2048];
 	char line[2048];
 	char when[32];
 	va_list ap;
@@ -34,13 +66,15 @@ void log_write(enum config_log_level level, const char *fmt, ...)
 	n = snprintf(line, sizeof line, "%s %s ", clock_iso8601(clock_wall_ms(), when, sizeof when),
 		     log_names[level]);
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	m = vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		m = 0;
-	n += m;
-	if (n > (int)sizeof line - 2)
-		n = (int)sizeof line - 2;
+	if (m > (int)sizeof message - 1)
+		m = (int)sizeof message - 1;
+	/* Every line is escaped here, so no caller can let a client's CR or LF
+	 * (a path, a model name, an upstream's text) start a forged line. */
+	n += (int)log_escape(line + n, sizeof line - (size_t)n - 1, message, (size_t)m);
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
 		/* Nowhere left to report it. */

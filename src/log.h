@@ -2,6 +2,8 @@
 #ifndef DETOUR_LOG_H
 #define DETOUR_LOG_H
 
+#include <stddef.h>
+
 #include "config.h"
 
 /* Lines below level are dropped. Safe to call before any configuration. */
@@ -9,9 +11,18 @@ void log_set_level(enum config_log_level level);
 int log_enabled(enum config_log_level level);
 
 /* Writes "TIME LEVEL message\n" with one write(2), so lines from several
- * threads never interleave. Messages longer than 2 KiB are cut. Callers must
- * never pass a secret. */
+ * threads never interleave. Messages longer than 2 KiB are cut. Control bytes
+ * in the message (CR, LF, ESC...) are escaped with log_escape, so a line is
+ * always one line whatever a client sent. Callers must never pass a secret. */
 void log_write(enum config_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Copies src[0..len) into dst (cap bytes, not NUL-terminated) with \n, \r,
+ * \t and every other byte below 0x20 or 0x7f written as a visible escape
+ * (\n, \r, \t, \xNN). Stops before an escape that does not fit. Returns the
+ * bytes written.
+ */
+size_t log_escape(char *dst, size_t cap, const char *src, size_t len);
 
 #define log_debug(...) log_write(CONFIG_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_write(CONFIG_LOG_INFO, __VA_ARGS__)

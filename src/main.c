@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <curl/curl.h>
@@ -102,6 +103,10 @@ int main(int argc, char **argv)
 	char err[1024];
 	int test = 0, opt, rc;
 
+	/* Before any key is read: no core dump, no ptrace by the same user, and
+	 * /proc/PID/mem and environ readable by root only. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		perror("detourd: prctl(PR_SET_DUMPABLE)");
 	while ((opt = getopt_long(argc, argv, "c:thV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;

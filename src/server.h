@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "connwatch.h"
 #include "context.h"
+#include "gate.h"
 #include "loop.h"
 #include "timers.h"
 
@@ -19,6 +21,9 @@ struct server {
 	int listen_fd;               /* -1 once quiesced */
 	struct loop_watch watch;     /* on mhd_fd */
 	struct timer timer;          /* libmicrohttpd's own timeouts */
+	struct gate gate;            /* libmicrohttpd stopped accepting (limit, EMFILE) */
+	unsigned limit;              /* its MHD_OPTION_CONNECTION_LIMIT */
+	struct connwatch connwatch;  /* request-head deadlines and per-address counts */
 };
 
 /* Starts the daemon of ctx's thread in external epoll mode on the configured

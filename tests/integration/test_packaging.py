@@ -34,6 +34,10 @@ class ServiceFileTest(unittest.TestCase):
         self.assertIn('NoNewPrivileges=yes', unit)
         self.assertIn('ProtectSystem=strict', unit)
 
+    def test_unit_file_forbids_core_dumps_that_would_hold_the_keys(self):
+        unit = self.read('systemd/detour.service')
+        self.assertRegex(unit, r'(?m)^LimitCORE=0$')
+
     def test_dockerfile_is_multi_stage_non_root_with_a_health_check(self):
         text = self.read('Dockerfile')
         stages = re.findall(r'^FROM (\S+)', text, re.M)

@@ -28,7 +28,11 @@
 	X(proxy)       \
 	X(loop)        \
 	X(attempt_loop) \
-	X(responses)
+	X(responses)   \
+	X(gate)        \
+	X(log)         \
+	X(httpframe)   \
+	X(peers)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

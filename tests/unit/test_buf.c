@@ -240,6 +240,25 @@ START_TEST(json_escaping_writes_nul_as_a_unicode_escape)
 }
 END_TEST
 
+START_TEST(json_escaping_replaces_bytes_that_are_not_utf8)
+{
+	/* A stray continuation, a lone lead byte, an overlong '/', a surrogate, a cut 4-byte sequence. */
+	static const char in[] = "a\x80" "b\xff" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf0\x9f\x98";
+	static const char want[] = "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd"
+				   "d\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "e\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd";
+	static const char good[] = "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf";
+	struct buf b;
+
+	buf_init(&b, 1000);
+	ck_assert_int_eq(buf_append_json_escaped(&b, in, strlen(in)), 0);
+	assert_holds(&b, want, strlen(want));
+	buf_reset(&b);
+	ck_assert_int_eq(buf_append_json_escaped(&b, good, strlen(good)), 0);
+	assert_holds(&b, good, strlen(good));
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(json_escaping_of_plain_text_copies_it)
 {
 	struct buf b;
@@ -462,6 +481,7 @@ Suite *buf_suite(void)
 
 	tcase_add_test(json, json_escaping_escapes_quotes_backslashes_and_control_chars);
 	tcase_add_test(json, json_escaping_writes_nul_as_a_unicode_escape);
+	tcase_add_test(json, json_escaping_replaces_bytes_that_are_not_utf8);
 	tcase_add_test(json, json_escaping_of_plain_text_copies_it);
 	tcase_add_test(json, json_escaping_that_grows_past_max_fails);
 	suite_add_tcase(s, json);
