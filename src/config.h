@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
+
 enum config_provider {
 	CONFIG_PROVIDER_OPENAI,    /* any OpenAI-compatible API */
 	CONFIG_PROVIDER_ANTHROPIC, /* the Messages API, translated */
@@ -31,13 +33,6 @@ enum config_status_access {
 	CONFIG_STATUS_OPEN,   /* anyone */
 	CONFIG_STATUS_CLIENT, /* a client key (or the admin token) */
 	CONFIG_STATUS_ADMIN,  /* the admin token */
-};
-
-enum config_log_level {
-	CONFIG_LOG_DEBUG,
-	CONFIG_LOG_INFO,
-	CONFIG_LOG_WARN,
-	CONFIG_LOG_ERROR,
 };
 
 /* A route lists at most this many targets (and as many reduced ones). */
@@ -137,7 +132,7 @@ struct config {
 	} server;
 
 	struct {
-		enum config_log_level level;
+		enum log_level level;
 		bool access;              /* one line a request */
 	} log;
 

@@ -9,16 +9,16 @@
 
 #include "clock.h"
 
-static atomic_int log_level = CONFIG_LOG_INFO;
+static atomic_int log_level = LOG_LEVEL_INFO;
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
 
-void log_set_level(enum config_log_level level)
+void log_set_level(enum log_level level)
 {
 	atomic_store(&log_level, (int)level);
 }
 
-int log_enabled(enum config_log_level level)
+int log_enabled(enum log_level level)
 {
 	return (int)level >= atomic_load_explicit(&log_level, memory_order_relaxed);
 }
@@ -53,7 +53,7 @@ size_t log_escape(char *dst, size_t cap, const char *src, size_t len)
 	return n;
 }
 
-void log_write(enum config_log_level level, const char *fmt, ...)
+void log_write(enum log_level level, const char *fmt, ...)
 {
 	char message[2048];
 	char line[2048];

@@ -4,17 +4,23 @@
 
 #include <stddef.h>
 
-#include "config.h"
+/* Severities, least first; lines below the configured one are dropped. */
+enum log_level {
+	LOG_LEVEL_DEBUG,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_ERROR,
+};
 
 /* Lines below level are dropped. Safe to call before any configuration. */
-void log_set_level(enum config_log_level level);
-int log_enabled(enum config_log_level level);
+void log_set_level(enum log_level level);
+int log_enabled(enum log_level level);
 
 /* Writes "TIME LEVEL message\n" with one write(2), so lines from several
  * threads never interleave. Messages longer than 2 KiB are cut. Control bytes
  * in the message (CR, LF, ESC...) are escaped with log_escape, so a line is
  * always one line whatever a client sent. Callers must never pass a secret. */
-void log_write(enum config_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Copies src[0..len) into dst (cap bytes, not NUL-terminated) with \n, \r,
@@ -24,9 +30,9 @@ void log_write(enum config_log_level level, const char *fmt, ...) __attribute__(
  */
 size_t log_escape(char *dst, size_t cap, const char *src, size_t len);
 
-#define log_debug(...) log_write(CONFIG_LOG_DEBUG, __VA_ARGS__)
-#define log_info(...)  log_write(CONFIG_LOG_INFO, __VA_ARGS__)
-#define log_warn(...)  log_write(CONFIG_LOG_WARN, __VA_ARGS__)
-#define log_error(...) log_write(CONFIG_LOG_ERROR, __VA_ARGS__)
+#define log_debug(...) log_write(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_write(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_write(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error(...) log_write(LOG_LEVEL_ERROR, __VA_ARGS__)
 
 #endif

@@ -308,7 +308,7 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
 		metrics_request(ctx->metrics, exchange_metrics_endpoint(x->endpoint), x->status, ms);
 	metrics_end(ctx->metrics, end);
 	if (ctx->rt->cfg->log.access || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->parsed))
-		log_write(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? CONFIG_LOG_INFO : CONFIG_LOG_WARN,
+		log_write(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
 			  "request_id=%s path=%s status=%u attempts=%zu ms=%llu end=%s%s", x->request_id,
 			  x->path != NULL ? x->path : "-", x->answered ? x->status : 0, x->attempts.tries,
 			  (unsigned long long)ms, end_reason_name(end),

@@ -175,7 +175,7 @@ void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict ver
 	after = u->breaker.state;
 	pthread_mutex_unlock(&u->lock);
 	if (before != after)
-		log_write(after == BREAKER_CLOSED ? CONFIG_LOG_INFO : CONFIG_LOG_WARN,
+		log_write(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
 			  "upstream=%s circuit %s -> %s", u->cfg->name, breaker_state_name(before),
 			  breaker_state_name(after));
 }
@@ -199,7 +199,7 @@ void upstream_health(struct upstream *u, uint64_t now, bool ok, const char *erro
 	}
 	pthread_mutex_unlock(&u->lock);
 	if (before != after)
-		log_write(after == BREAKER_CLOSED ? CONFIG_LOG_INFO : CONFIG_LOG_WARN,
+		log_write(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
 			  "upstream=%s circuit %s -> %s after a health check", u->cfg->name,
 			  breaker_state_name(before), breaker_state_name(after));
 }

@@ -264,7 +264,7 @@ START_TEST(minimal_file_takes_every_default)
 	ck_assert_uint_eq(cfg->server.client_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->server.drain_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->server.max_response, 32u << 20);
-	ck_assert_int_eq(cfg->log.level, CONFIG_LOG_INFO);
+	ck_assert_int_eq(cfg->log.level, LOG_LEVEL_INFO);
 	ck_assert(!cfg->log.access);
 	ck_assert_ptr_null(cfg->auth.client_keys);
 	ck_assert_uint_eq(cfg->auth.nclient_keys, 0);
@@ -342,7 +342,7 @@ START_TEST(flow_style_file_with_every_section_loads)
 	ck_assert_str_eq(cfg->server.host, "::1");
 	ck_assert_uint_eq(cfg->server.port, 9090);
 	ck_assert_uint_eq(cfg->server.workers, 3);
-	ck_assert_int_eq(cfg->log.level, CONFIG_LOG_DEBUG);
+	ck_assert_int_eq(cfg->log.level, LOG_LEVEL_DEBUG);
 	ck_assert(cfg->log.access);
 	ck_assert_str_eq(cfg->upstreams[0].base_url, "http://a");
 	ck_assert_uint_eq(cfg->upstreams[0].timeouts.connect_ms, 250);
@@ -424,7 +424,7 @@ START_TEST(every_extension_key_is_read)
 	ck_assert_uint_eq(cfg->server.client_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->server.drain_timeout_ms, 0);
 	ck_assert_uint_eq(cfg->server.max_response, 1u << 30);
-	ck_assert_int_eq(cfg->log.level, CONFIG_LOG_WARN);
+	ck_assert_int_eq(cfg->log.level, LOG_LEVEL_WARN);
 	ck_assert(cfg->log.access);
 	ck_assert_int_eq(u->provider, CONFIG_PROVIDER_ANTHROPIC);
 	ck_assert_str_eq(u->api_key, "sk-ant-from-file");

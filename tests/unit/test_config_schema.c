@@ -142,7 +142,7 @@ START_TEST(defaults_parse_into_their_slots)
 	ck_assert_uint_eq(cfg.server.port, 8080);
 	ck_assert_uint_eq(cfg.server.max_body, (size_t)4 << 20);
 	ck_assert_uint_eq(cfg.server.header_timeout_ms, 10000);
-	ck_assert_int_eq(cfg.log.level, CONFIG_LOG_INFO);
+	ck_assert_int_eq(cfg.log.level, LOG_LEVEL_INFO);
 	ck_assert_int_eq(cfg.auth.status, CONFIG_STATUS_OPEN);
 	ck_assert_uint_eq(cfg.degradation.reduced.max_tokens, 2048);
 	ck_assert_uint_eq(cfg.degradation.reduced.drop, CONFIG_DROP_TOOLS);

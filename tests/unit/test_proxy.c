@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "config_load.h"
+#include "log.h"
 #include "context.h"
 #include "engine.h"
 #include "exchange.h"
@@ -71,6 +72,7 @@ static void setup(const char *yaml)
 {
 	char err[512];
 
+	log_set_level(LOG_LEVEL_ERROR); /* the loop's info lines are not the test's output */
 	ck_assert_msg(config_load_string("test.yaml", yaml, strlen(yaml), &cfg, err, sizeof err) == 0, "%s", err);
 	ck_assert_msg(runtime_init(&rt, cfg, err, sizeof err) == 0, "%s", err);
 	memset(&ctx, 0, sizeof ctx);
