@@ -84,6 +84,18 @@ const char *upstream_url(const struct upstream *u, enum request_kind kind);
 /* May a call go to u now (its breaker, a Retry-After pause)? See breaker_admit. */
 enum breaker_admission upstream_admit(struct upstream *u, uint64_t now, enum breaker_reason *why);
 
+/* An early probe through an open breaker or a hold? See breaker_admit_early. */
+enum breaker_admission upstream_admit_early(struct upstream *u, uint64_t now);
+
+/* A probe's answer began (a stream's first content): the upstream is back, so
+ * its breaker closes and the probe's slot is free before the answer ends. The
+ * call is still counted by upstream_record, then with was_probe false. */
+void upstream_probe_answered(struct upstream *u, uint64_t now);
+
+/* True while u's breaker is not closed (open, half-open) in auto mode: the
+ * default health checks run only then. */
+bool upstream_needs_health(struct upstream *u, uint64_t now);
+
 /* When u could next take a call after a rejection (monotonic ms; 0: unknown). */
 uint64_t upstream_next_admission(struct upstream *u, uint64_t now);
 

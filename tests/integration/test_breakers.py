@@ -173,15 +173,38 @@ class RetryTest(DetourTestCase):
         self.assertEqual(r.json()['error']['attempts'][0]['error'], 'authentication failed')
 
     def test_retry_waits_for_retry_after_when_it_fits_the_deadline(self):
+        # ...and max_delay: a longer pause is never waited out (see the test below).
         primary = self.mock('primary', '--status', '503', '--retry-after', '1', '--times', '1')
         backup = self.mock('backup')
         d = self.detour(config(primary, backup, breaker='{ failures: 50, window: 10s, cooldown: 1s }',
-                               retries='{ attempts: 1, base_delay: 10ms, max_delay: 20ms }', request_timeout='5s'))
+                               retries='{ attempts: 1, base_delay: 10ms, max_delay: 2s }', request_timeout='5s'))
         started = time.monotonic()
         r = d.chat()
         self.assertEqual(r.headers['x-detour-upstream'], 'primary')
         self.assertGreaterEqual(time.monotonic() - started, 0.95)
         self.assertEqual(primary.requests(CHAT), 2)
+
+    def test_retry_after_longer_than_max_delay_falls_over_at_once_and_holds(self):
+        # Issue 14 point 1: a 5 s Retry-After fits the 10 s deadline but not
+        # max_delay, so the backup is called now, not after 5 s on the primary.
+        primary = self.mock('primary', '--status', '429', '--retry-after', '5')
+        backup = self.mock('backup')
+        d = self.detour(config(primary, backup, breaker='{ failures: 50, window: 10s, cooldown: 1s }',
+                               retries='{ attempts: 1, base_delay: 10ms, max_delay: 200ms }', request_timeout='10s'))
+        r = d.chat()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers['x-detour-upstream'], 'backup')
+        self.assertEqual(r.headers['x-detour-attempts'], '2')
+        self.assertEqual(primary.requests(CHAT), 1)
+        # The primary is held until its Retry-After: the next request does not call it.
+        self.assertIsNotNone(self.circuit_of(d)['retry_after_until'])
+        r = d.chat()
+        self.assertEqual(r.headers['x-detour-upstream'], 'backup')
+        self.assertEqual(r.headers['x-detour-attempts'], '1')
+        self.assertEqual(primary.requests(CHAT), 1)
+
+    def circuit_of(self, d, name='primary'):
+        return d.request('GET', '/circuits').json()['circuits'][name]
 
     def test_retry_after_longer_than_the_deadline_falls_over_at_once(self):
         primary = self.mock('primary', '--status', '503', '--retry-after', '30')
