@@ -180,6 +180,23 @@ bool upstream_needs_health(struct upstream *u, uint64_t now)
 	return needs;
 }
 
+uint64_t upstream_health_interval(const struct upstream *u)
+{
+	const struct config_upstream *cfg = u->cfg;
+	uint64_t every = cfg->breaker.cooldown_ms / 4;
+
+	if (cfg->health_check.off)
+		return 0;
+	if (cfg->health_check.enabled)
+		return cfg->health_check.interval_ms;
+	return every < UPSTREAM_HEALTH_MIN_MS ? UPSTREAM_HEALTH_MIN_MS : every;
+}
+
+bool upstream_health_always(const struct upstream *u)
+{
+	return u->cfg->health_check.enabled;
+}
+
 uint64_t upstream_next_admission(struct upstream *u, uint64_t now)
 {
 	uint64_t at;

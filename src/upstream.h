@@ -96,6 +96,17 @@ void upstream_probe_answered(struct upstream *u, uint64_t now);
  * default health checks run only then. */
 bool upstream_needs_health(struct upstream *u, uint64_t now);
 
+/* The floor of the default health-check interval (breaker.cooldown / 4). */
+#define UPSTREAM_HEALTH_MIN_MS 100
+
+/* Time between u's health checks: health_check.interval when it is set, else
+ * breaker.cooldown / 4 (at least UPSTREAM_HEALTH_MIN_MS); 0 with health_check: off. */
+uint64_t upstream_health_interval(const struct upstream *u);
+
+/* True when u is checked whatever its breaker says (health_check is a mapping);
+ * otherwise it is checked only while upstream_needs_health. */
+bool upstream_health_always(const struct upstream *u);
+
 /* When u could next take a call after a rejection (monotonic ms; 0: unknown). */
 uint64_t upstream_next_admission(struct upstream *u, uint64_t now);
 
