@@ -87,7 +87,7 @@ static void health_on_done(void *arg, struct engine_response *r)
 		snprintf(words, sizeof words, "%s", r->error_text);
 	if (!ok)
 		log_info("upstream=%s health check failed: %s", cfg->name, words);
-	upstream_health(p->upstream, r->ended_ms, ok, words);
+	upstream_health(p->upstream, r->ended_ms, ok, r->error == ENGINE_OK ? r->status : 0, words);
 	health_again(p);
 }
 

@@ -238,7 +238,7 @@ void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict ver
 	upstream_log_move(u, before, after, "");
 }
 
-void upstream_health(struct upstream *u, uint64_t now, bool ok, const char *error)
+void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status, const char *error)
 {
 	enum breaker_state before, after;
 
@@ -250,7 +250,7 @@ void upstream_health(struct upstream *u, uint64_t now, bool ok, const char *erro
 	u->health_ok = ok;
 	snprintf(u->health_error, sizeof u->health_error, "%s", ok || error == NULL ? "" : error);
 	if (!ok) {
-		u->last_error.status = 0;
+		u->last_error.status = status;
 		snprintf(u->last_error.message, sizeof u->last_error.message, "health check: %s",
 			 error != NULL ? error : "failed");
 		u->last_error.at_wall_ms = u->health_at_wall_ms;

@@ -117,8 +117,9 @@ uint64_t upstream_next_admission(struct upstream *u, uint64_t now);
 void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict verdict, bool was_probe,
 		     bool success, unsigned status, int64_t retry_after_ms, const char *error);
 
-/* An active health check's result. */
-void upstream_health(struct upstream *u, uint64_t now, bool ok, const char *error);
+/* An active health check's result; a failure's status (0: none) and words
+ * become the last error. */
+void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status, const char *error);
 
 /* An operator forces the breaker (or hands it back with BREAKER_AUTO). */
 void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now);
