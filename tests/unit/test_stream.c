@@ -400,6 +400,28 @@ START_TEST(nothing_reaches_the_client_before_the_first_content_then_every_chunk_
 }
 END_TEST
 
+START_TEST(a_whole_stream_without_done_from_the_upstream_still_ends_with_done)
+{
+	static const char told[] = ROLE("p") TEXT("p", "Hi") STOP("p");
+	struct exchange *x;
+	struct buf got;
+
+	setup(TWO_UPSTREAMS, splits[_i]);
+	buf_init(&got, 1 << 20);
+	x = start_stream("gpt-4o");
+	play_headers(0, 200, "text/event-stream");
+	play(0, told);                            /* a finish_reason, then the connection closes */
+	play_done(0, ENGINE_OK, 200);
+	ck_assert_int_eq(client_read_to_end(x, &got), MHD_CONTENT_READER_END_OF_STREAM);
+	assert_got(&got, ROLE("p") TEXT("p", "Hi") STOP("p") DONE);
+	ck_assert_int_eq(exchange_end_reason(x), END_ANSWERED);
+	ck_assert_uint_eq(view(0).failures, 0);
+	exchange_release(x);
+	buf_free(&got);
+	teardown();
+}
+END_TEST
+
 /* _i: the split, and whether the primary's transfer breaks (a reset) or ends
  * cleanly without having said anything. */
 START_TEST(a_stream_failing_before_its_first_content_falls_over_to_the_backup_unseen)
@@ -687,6 +709,7 @@ Suite *stream_suite(void)
 
 	tcase_add_loop_test(tc, nothing_reaches_the_client_before_the_first_content_then_every_chunk_in_order, 0,
 			    NSPLITS);
+	tcase_add_loop_test(tc, a_whole_stream_without_done_from_the_upstream_still_ends_with_done, 0, NSPLITS);
 	tcase_add_loop_test(tc, a_stream_failing_before_its_first_content_falls_over_to_the_backup_unseen, 0,
 			    2 * NSPLITS);
 	tcase_add_loop_test(tc, a_failure_after_the_commit_point_ends_with_an_error_event_and_done, 0, 2 * NSPLITS);
