@@ -124,7 +124,7 @@ static void stream_append_error(struct stream *s, enum stream_end why, const cha
 		s->end = why;
 }
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct exchange *x = cls;
 	struct stream *s = x->stream;

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "engine.h"
@@ -43,6 +44,19 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit, const struct 
 /* The whole answer a finished stream told, as a chat.completion, appended to
  * out. Returns 0, or -1 when it was not collected or cannot be rebuilt. */
 int stream_whole_answer(struct exchange *x, struct buf *out);
+
+/*
+ * The reader of a committed stream's answer (cls is the exchange): the
+ * response built at the commit point hands it to libmicrohttpd, and the unit
+ * tests call it to read what the client would get. Returns
+ * MHD_CONTENT_READER_END_WITH_ERROR once the client left; else copies up to
+ * max bytes of what waits for the client into out and returns how many; with
+ * nothing waiting, returns MHD_CONTENT_READER_END_OF_STREAM when the stream
+ * ended, or suspends the connection until bytes come and returns 0. Reading
+ * the backlog below STREAM_LOW_WATER lets a paused upstream go on. pos is
+ * ignored.
+ */
+ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max);
 
 /* True once the first byte of a stream went to the client: no more falling over. */
 bool stream_committed(const struct exchange *x);
