@@ -1,4 +1,6 @@
 """test_status.py — the operator's view: /health/live, /health, /circuits and /metrics."""
+import time
+
 from harness import DetourTestCase, upstream_yaml
 
 
@@ -42,7 +44,13 @@ class StatusPagesTest(DetourTestCase):
 
     def test_metrics_in_prometheus_text(self):
         self.assertEqual(self.d.chat().status, 200)
-        r = self.d.request('GET', '/metrics')
+        # A request is counted once its last byte has gone out, which may be just
+        # after the client read it: a scrape on another worker can come first.
+        for _ in range(40):
+            r = self.d.request('GET', '/metrics')
+            if 'detour_requests_total{endpoint="chat"' in r.text:
+                break
+            time.sleep(0.05)
         self.assertEqual(r.status, 200)
         self.assertTrue(r.headers['content-type'].startswith('text/plain'))
         self.assertIn('detour_requests_total{endpoint="chat",code="200"} 1\n', r.text)
