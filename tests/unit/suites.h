@@ -32,7 +32,8 @@
 	X(gate)        \
 	X(log)         \
 	X(httpframe)   \
-	X(peers)
+	X(peers)       \
+	X(notify)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)
