@@ -33,7 +33,8 @@
 	X(log)         \
 	X(httpframe)   \
 	X(peers)       \
-	X(notify)
+	X(notify)      \
+	X(generation)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)
