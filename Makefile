@@ -73,7 +73,8 @@ help:
 	@echo "make fuzz     every libFuzzer target in tests/fuzz for FUZZ_SECONDS (60) each (clang)"
 	@echo "make bench    benchmarks against detour-mock, nginx and a Node gateway"
 	@echo "make chaos    detour under a seeded fault schedule, CHAOS_SECONDS (180) of it, beside nginx and a Node gateway"
-	@echo "make install  PREFIX=$(PREFIX) DESTDIR=... SYSCONFDIR=$(SYSCONFDIR)"
+	@echo "make install  PREFIX=$(PREFIX) DESTDIR=... SYSCONFDIR=$(SYSCONFDIR) (binaries, unit, docs, man pages)"
+	@echo "make uninstall  the same variables; keeps an edited configuration and says so"
 	@echo "make clean"
 
 $(BUILD)/src/%.o: src/%.c
@@ -186,9 +187,13 @@ chaos-smoke: all
 	CHAOS_SECONDS=15 CHAOS_OUTAGE_SECONDS=3 CHAOS_RECOVERY_TRIALS=1 CHAOS_PEERS=0 CHAOS_DOCS=0 \
 		CHAOS_STRICT=1 python3 tests/chaos/chaos.py $(BUILD)
 
+MANDIR ?= $(PREFIX)/share/man
+MAN_PAGES := docs/man/detourd.8 docs/man/detour.yaml.5 docs/man/detour-mock.1
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/detour
+		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/detour \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(DETOURD) $(MOCK) $(DESTDIR)$(PREFIX)/bin/
 	@# An operator's edited configuration is never overwritten.
 	test -e $(DESTDIR)$(SYSCONFDIR)/detour.yaml || install -m 0644 conf/detour.yaml $(DESTDIR)$(SYSCONFDIR)/
@@ -196,11 +201,27 @@ install: all
 	sed 's|/usr/local|$(PREFIX)|g; s|/etc/detour|$(SYSCONFDIR)|g' systemd/detour.service \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/detour.service
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/detour/
+	install -m 0644 docs/man/detour-mock.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/detour.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 docs/man/detourd.8 $(DESTDIR)$(MANDIR)/man8/
 
+# Removes what install put in place. The configuration goes only when it is the
+# example as installed; an edited one, and whatever else the operator put in
+# $(SYSCONFDIR) (detour.env, client keys), stays, and is named.
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/detourd $(DESTDIR)$(PREFIX)/bin/detour-mock \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/detour.service
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/detour.service \
+		$(DESTDIR)$(MANDIR)/man1/detour-mock.1 $(DESTDIR)$(MANDIR)/man5/detour.yaml.5 \
+		$(DESTDIR)$(MANDIR)/man8/detourd.8 $(DESTDIR)$(SYSCONFDIR)/demo.yaml
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/detour
+	@if cmp -s conf/detour.yaml $(DESTDIR)$(SYSCONFDIR)/detour.yaml; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/detour.yaml; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/detour.yaml ]; then \
+		echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/detour.yaml: it was edited"; \
+	fi
+	@rmdir $(DESTDIR)$(SYSCONFDIR) 2>/dev/null || \
+		{ [ -d $(DESTDIR)$(SYSCONFDIR) ] && echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR), which still holds:" \
+		  $$(ls -A $(DESTDIR)$(SYSCONFDIR)); } || true
 
 clean:
 	rm -rf build

@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -12,6 +14,33 @@
 static atomic_int log_level = LOG_LEVEL_INFO;
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
+
+/* syslog(3)'s priorities: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR. */
+static const int log_priorities[] = { 7, 6, 4, 3 };
+
+/* Set once at start, before any thread: stderr is journald's stream. */
+static int log_journal;
+
+int log_journal_matches(const char *journal_stream, unsigned long long dev, unsigned long long ino)
+{
+	unsigned long long want_dev, want_ino;
+	char end;
+
+	if (journal_stream == NULL || sscanf(journal_stream, "%llu:%llu%c", &want_dev, &want_ino, &end) != 2)
+		return 0;
+	return want_dev == dev && want_ino == ino;
+}
+
+void log_detect_journal(void)
+{
+	struct stat st;
+
+	/* A child of detourd's shell, or stderr redirected elsewhere, keeps the
+	 * variable while writing to another file: compare the very stream. */
+	log_journal = fstat(STDERR_FILENO, &st) == 0 &&
+		      log_journal_matches(getenv("JOURNAL_STREAM"), (unsigned long long)st.st_dev,
+					  (unsigned long long)st.st_ino);
+}
 
 void log_set_level(enum log_level level)
 {
@@ -63,8 +92,12 @@ void log_write(enum log_level level, const char *fmt, ...)
 
 	if (!log_enabled(level))
 		return;
-	n = snprintf(line, sizeof line, "%s %s ", clock_iso8601(clock_wall_ms(), when, sizeof when),
-		     log_names[level]);
+	/* journald stamps each line itself and reads its priority from "<N>". */
+	if (log_journal)
+		n = snprintf(line, sizeof line, "<%d>%s ", log_priorities[level], log_names[level]);
+	else
+		n = snprintf(line, sizeof line, "%s %s ", clock_iso8601(clock_wall_ms(), when, sizeof when),
+			     log_names[level]);
 	va_start(ap, fmt);
 	m = vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);

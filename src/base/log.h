@@ -16,7 +16,21 @@ enum log_level {
 void log_set_level(enum log_level level);
 int log_enabled(enum log_level level);
 
-/* Writes "TIME LEVEL message\n" with one write(2), so lines from several
+/*
+ * Whether journal_stream ($JOURNAL_STREAM, "DEV:INODE") names the stream with
+ * that device and inode; 0 for NULL or anything malformed.
+ */
+int log_journal_matches(const char *journal_stream, unsigned long long dev, unsigned long long ino);
+
+/*
+ * Looks once whether stderr is journald's stream ($JOURNAL_STREAM matches its
+ * device and inode). From then on each line starts with its syslog priority
+ * ("<3>error ...", "<4>warn", "<6>info", "<7>debug") and no timestamp:
+ * journald keeps both. Call at start, before any thread.
+ */
+void log_detect_journal(void);
+
+/* Writes "TIME LEVEL message\n" (or "<PRIORITY>LEVEL message\n" to journald) with one write(2), so lines from several
  * threads never interleave. Messages longer than 2 KiB are cut. Control bytes
  * in the message (CR, LF, ESC...) are escaped with log_escape, so a line is
  * always one line whatever a client sent. Callers must never pass a secret. */

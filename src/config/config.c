@@ -51,6 +51,7 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->routes);
 	free(cfg->degradation.offline_message);
+	free(cfg->server.pid_file);
 	free(cfg);
 }
 

@@ -130,6 +130,7 @@ struct config {
 		uint64_t drain_timeout_ms;  /* shutdown waits this long for exchanges */
 		uint64_t sse_heartbeat_ms;  /* comment line on a silent stream; 0: none */
 		size_t max_response;       /* cap on an upstream's non-streamed answer */
+		char *pid_file;            /* written at start, removed at exit; NULL: none */
 	} server;
 
 	struct {

@@ -30,6 +30,53 @@ static struct config *config_new(const char *name)
 	return cfg;
 }
 
+/* The line'th line of text (from 0) and its length in *len; NULL past the end. */
+static const char *config_load_line(const char *text, size_t line, size_t *len)
+{
+	const char *p = text, *end;
+
+	for (size_t i = 0; i < line && p != NULL; i++)
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	if (p == NULL)
+		return NULL;
+	end = strchr(p, '\n');
+	*len = end != NULL ? (size_t)(end - p) : strlen(p);
+	return p;
+}
+
+/* Whether the len bytes at line hold an unquoted "[...]:" — an IPv6 listen address YAML took for a sequence. */
+static bool config_load_bare_ipv6(const char *line, size_t len)
+{
+	const char *open = memchr(line, '[', len);
+	const char *close = open != NULL ? memchr(open, ']', len - (size_t)(open - line)) : NULL;
+
+	if (close == NULL || (size_t)(close - line) + 1 >= len || close[1] != ':')
+		return false;
+	return memchr(open, ':', (size_t)(close - open)) != NULL && memchr(line, '"', (size_t)(open - line)) == NULL &&
+	       memchr(line, '\'', (size_t)(open - line)) == NULL;
+}
+
+/* A few words for the libyaml messages that do not say what to change, or "". */
+static const char *config_load_hint(const yaml_parser_t *parser, const char *text)
+{
+	size_t len = 0;
+	const char *line = config_load_line(text, parser->problem_mark.line, &len);
+	const char *problem = parser->problem != NULL ? parser->problem : "";
+	const char *context = parser->context != NULL ? parser->context : "";
+
+	if (line == NULL)
+		return "";
+	if (strstr(problem, "cannot start any token") != NULL && parser->problem_mark.column < len &&
+	    line[parser->problem_mark.column] == '\t')
+		return "; a tab: YAML indents with spaces only";
+	if (strstr(context, "scanning an alias") != NULL || strstr(problem, "undefined alias") != NULL)
+		return "; a bare * starts an alias (*name of an &name): quote a literal one, as in \"*\"";
+	if (config_load_bare_ipv6(line, len))
+		return "; an IPv6 address must be quoted, as in listen: \"[::1]:8080\"";
+	return "";
+}
+
 /* libyaml's problem and mark. A reader error (bad UTF-8) has only a byte offset: count lines ourselves. */
 static void config_syntax_error(struct config_reader *r, const yaml_parser_t *parser, const char *text)
 {
@@ -53,12 +100,12 @@ static void config_syntax_error(struct config_reader *r, const yaml_parser_t *pa
 		}
 	}
 	if (parser->context != NULL)
-		snprintf(r->err, r->errlen, "%s:%zu:%zu: %s (%s at %zu:%zu)", r->file, line + 1, column + 1,
+		snprintf(r->err, r->errlen, "%s:%zu:%zu: %s (%s at %zu:%zu)%s", r->file, line + 1, column + 1,
 			 parser->problem, parser->context,
-			 parser->context_mark.line + 1, parser->context_mark.column + 1);
+			 parser->context_mark.line + 1, parser->context_mark.column + 1, config_load_hint(parser, text));
 	else
-		snprintf(r->err, r->errlen, "%s:%zu:%zu: %s", r->file, line + 1, column + 1,
-			 parser->problem != NULL ? parser->problem : "cannot parse");
+		snprintf(r->err, r->errlen, "%s:%zu:%zu: %s%s", r->file, line + 1, column + 1,
+			 parser->problem != NULL ? parser->problem : "cannot parse", config_load_hint(parser, text));
 }
 
 /* Parses text (len bytes, NUL-terminated) as the file name; relative *_file paths resolve against dir. */

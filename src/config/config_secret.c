@@ -75,12 +75,41 @@ fail:
 	return rc;
 }
 
-/* path as written, or joined to the configuration's directory when relative. */
+#define CONFIG_SECRET_CREDENTIAL "credential:"
+
+/*
+ * "credential:NAME": the file systemd put in $CREDENTIALS_DIRECTORY for
+ * LoadCredential=NAME:... (read as root, handed to the service's own user).
+ */
+static char *config_secret_credential(struct config_reader *r, const yaml_node_t *node, const char *name)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char *joined = NULL;
+
+	if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		config_reader_fail(r, node, "credential:NAME needs the name of a credential (no /)");
+		return NULL;
+	}
+	if (dir == NULL || dir[0] == '\0') {
+		config_reader_fail(r, node, "credential:%s: $CREDENTIALS_DIRECTORY is not set "
+				   "(systemd sets it for LoadCredential= and LoadCredentialEncrypted=)", name);
+		return NULL;
+	}
+	if (asprintf(&joined, "%s/%s", dir, name) < 0) {
+		config_reader_oom(r, node);
+		return NULL;
+	}
+	return joined;
+}
+
+/* path as written, joined to the configuration's directory when relative, or a credential's file. */
 char *config_secret_resolve(struct config_reader *r, const yaml_node_t *node, const char *path)
 {
 	char *joined = NULL;
 	size_t dirlen;
 
+	if (strncmp(path, CONFIG_SECRET_CREDENTIAL, strlen(CONFIG_SECRET_CREDENTIAL)) == 0)
+		return config_secret_credential(r, node, path + strlen(CONFIG_SECRET_CREDENTIAL));
 	if (path[0] == '/' || r->dir == NULL)
 		return config_reader_dup(r, node, path);
 	dirlen = strlen(r->dir);
@@ -273,8 +302,12 @@ int config_secret_read_client_keys(struct config_reader *r, const struct config_
 		goto done;
 	if (config_reader_text(r, v, &name) < 0 || (path = config_secret_resolve(r, v, name)) == NULL)
 		goto fail;
+	/* A file of many keys is named: nobody pastes a list of keys in its place. */
 	if (config_secret_slurp(path, CONFIG_SECRET_FILE_MAX, &buf, &len) < 0) {
-		config_reader_fail(r, v, "cannot read the file named here (not shown, in case it is a key): %s", strerror(errno));
+		char shown[CONFIG_SHOW_MAX + 16];
+
+		config_reader_fail(r, v, "cannot read the client keys file %s: %s",
+				   config_reader_show(path, shown, sizeof shown), strerror(errno));
 		goto fail;
 	}
 	for (size_t i = 0; i < len; i++)

@@ -16,7 +16,11 @@ struct config_key;
  */
 int config_secret_slurp(const char *path, size_t cap, char **out, size_t *outlen);
 
-/* path as written, or joined to the configuration's directory when relative; NULL after a message. */
+/*
+ * path as written, or joined to the configuration's directory when relative;
+ * "credential:NAME" is the file NAME in $CREDENTIALS_DIRECTORY (systemd's
+ * LoadCredential=). NULL after a message.
+ */
 char *config_secret_resolve(struct config_reader *r, const yaml_node_t *node, const char *path);
 
 /*

@@ -46,17 +46,13 @@ static json_t *admin_iso(uint64_t wall_ms)
  * no upstream admits calls (or the pinned level calls none), the cache is
  * empty, and there is no offline message.
  */
-static void admin_health(struct exchange *x)
+const char *admin_health_status(struct runtime *rt, uint64_t now)
 {
-	struct runtime *rt = x->ctx->rt;
 	const struct config *cfg = rt->cfg;
-	json_t *doc = json_object(), *ups = json_object();
-	uint64_t now = clock_now_ms();
 	enum config_level mode = degrade_mode(&rt->degrade);
 	enum config_level recent = degrade_recent_level(&rt->degrade, now);
 	size_t i, cached = rt->cache != NULL ? cache_entries(rt->cache) : 0;
 	bool some_open = false, some_usable = false, can_serve;
-	const char *status;
 
 	for (i = 0; i < cfg->nupstreams; i++) {
 		struct upstream_view v;
@@ -66,20 +62,37 @@ static void admin_health(struct exchange *x)
 			some_open = true;
 		if (v.state != BREAKER_OPEN && v.hold_until_wall_ms == 0)
 			some_usable = true;
-		json_object_set_new(ups, cfg->upstreams[i].name,
-				    json_pack("{s:s, s:s, s:s}", "state", breaker_state_name(v.state), "mode",
-					      breaker_mode_name(v.mode), "provider",
-					      config_provider_name(cfg->upstreams[i].provider)));
 	}
 	can_serve = (some_usable && degrade_calls_upstreams(degrade_first_level(mode))) ||
 		    (mode != CONFIG_LEVEL_FULL && cached > 0 && mode != CONFIG_LEVEL_OFFLINE) ||
 		    (mode != CONFIG_LEVEL_FULL && cfg->degradation.offline_message != NULL);
 	if (!can_serve)
-		status = "down";
-	else if (some_open || degrade_first_level(mode) != CONFIG_LEVEL_FULL || recent != CONFIG_LEVEL_FULL)
-		status = "degraded";
-	else
-		status = "ok";
+		return "down";
+	if (some_open || degrade_first_level(mode) != CONFIG_LEVEL_FULL || recent != CONFIG_LEVEL_FULL)
+		return "degraded";
+	return "ok";
+}
+
+static void admin_health(struct exchange *x)
+{
+	struct runtime *rt = x->ctx->rt;
+	const struct config *cfg = rt->cfg;
+	json_t *doc = json_object(), *ups = json_object();
+	uint64_t now = clock_now_ms();
+	enum config_level mode = degrade_mode(&rt->degrade);
+	enum config_level recent = degrade_recent_level(&rt->degrade, now);
+	size_t i, cached = rt->cache != NULL ? cache_entries(rt->cache) : 0;
+	const char *status = admin_health_status(rt, now);
+
+	for (i = 0; i < cfg->nupstreams; i++) {
+		struct upstream_view v;
+
+		upstream_view(&rt->upstreams[i], now, &v);
+		json_object_set_new(ups, cfg->upstreams[i].name,
+				    json_pack("{s:s, s:s, s:s}", "state", breaker_state_name(v.state), "mode",
+					      breaker_mode_name(v.mode), "provider",
+					      config_provider_name(cfg->upstreams[i].provider)));
+	}
 	json_object_set_new(doc, "status", json_string(status));
 	json_object_set_new(doc, "mode", json_string(config_level_name(mode)));
 	json_object_set_new(doc, "level", json_string(config_level_name(
@@ -88,7 +101,7 @@ static void admin_health(struct exchange *x)
 						   (json_int_t)cached));
 	json_object_set_new(doc, "offline_message", json_boolean(cfg->degradation.offline_message != NULL));
 	json_object_set_new(doc, "upstreams", ups);
-	admin_answer_json(x, can_serve ? 200 : 503, doc);
+	admin_answer_json(x, strcmp(status, "down") != 0 ? 200 : 503, doc);
 }
 
 static json_t *admin_health_check(struct upstream *u, const struct upstream_view *v)

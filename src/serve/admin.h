@@ -5,6 +5,10 @@
 #include <stdbool.h>
 
 #include "exchange.h"
+#include "runtime.h"
+
+/* The word /health answers with at now: "ok", "degraded" or "down". Safe from any thread. */
+const char *admin_health_status(struct runtime *rt, uint64_t now);
 
 /* Handles an operator endpoint once its headers are in. Returns true when it
  * answered; false when it needs the request body (admin_body follows). */

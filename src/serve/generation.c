@@ -75,6 +75,7 @@ struct generation *generation_start(struct config *cfg, struct generation *prev,
 	}
 	if (prev != NULL)
 		runtime_carry_metrics(&g->rt, &prev->rt);
+	g->number = prev != NULL ? prev->number + 1 : 1;
 	return g;
 fail:
 	generation_stop(g);
@@ -87,35 +88,67 @@ fail:
 	return NULL;
 }
 
-void generation_reload(const char *path, struct generation **current)
+/* Logs the refusal and tells decided; returns -1. */
+static int generation_refused(const char *what, const char *err, struct generation *current,
+			      generation_decided_fn *decided, void *arg)
+{
+	char why[1200];
+
+	snprintf(why, sizeof why, "%s; still serving the previous configuration: %s", what, err);
+	log_error("%s", why);
+	if (decided != NULL)
+		decided(arg, current, 0, why);
+	return -1;
+}
+
+int generation_reload(const char *path, struct generation **current, generation_decided_fn *decided, void *arg)
 {
 	struct generation *old = *current, *next;
 	struct config *cfg = NULL;
-	char err[1024];
+	char err[1024], said[512];
 
 	log_info("SIGHUP: reloading %s", path);
-	if (config_load(path, &cfg, err, sizeof err) != 0) {
-		log_error("reload refused; still serving the previous configuration: %s", err);
-		return;
-	}
+	if (config_load(path, &cfg, err, sizeof err) != 0)
+		return generation_refused("reload refused", err, old, decided, arg);
 	if (!generation_same_address(cfg, old->cfg) &&
 	    server_probe_address(cfg->server.host, cfg->server.port, err, sizeof err) != 0) {
-		log_error("reload refused; still serving the previous configuration: %s", err);
 		config_free(cfg);
-		return;
+		return generation_refused("reload refused", err, old, decided, arg);
 	}
 	next = generation_start(cfg, old, err, sizeof err);
-	if (next == NULL) {
-		log_error("reload failed; still serving the previous configuration: %s", err);
-		return;
-	}
+	if (next == NULL)
+		return generation_refused("reload failed", err, old, decided, arg);
 	*current = next;
 	log_set_level(next->cfg->log.level);
-	log_info("reloaded %s: listening on %s:%u with %u workers, %zu upstreams, %zu routes", path,
+	snprintf(said, sizeof said, "reloaded %s: listening on %s:%u with %u workers, %zu upstreams, %zu routes", path,
 		 next->cfg->server.host, next->cfg->server.port, next->cfg->server.workers, next->cfg->nupstreams,
 		 next->cfg->nroutes);
+	log_info("%s", said);
+	if (decided != NULL)
+		decided(arg, next, 1, said);
 	generation_stop(old);
 	runtime_carry_metrics(&next->rt, &old->rt);
 	generation_free(old);
 	log_info("the previous configuration's requests are finished");
+	return 0;
+}
+
+void generation_ping(struct generation *g)
+{
+	for (unsigned i = 0; i < g->nworkers; i++)
+		worker_ping(&g->workers[i]);
+}
+
+bool generation_alive(struct generation *g)
+{
+	bool alive = true;
+
+	for (unsigned i = 0; i < g->nworkers; i++) {
+		uint64_t beat = atomic_load_explicit(&g->workers[i].heartbeat, memory_order_relaxed);
+
+		if (beat == g->workers[i].heartbeat_seen)
+			alive = false;
+		g->workers[i].heartbeat_seen = beat;
+	}
+	return alive;
 }

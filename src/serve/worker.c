@@ -103,6 +103,7 @@ static void *worker_main(void *arg)
 			log_error("worker %u: epoll_wait: %s", w->ctx.id, strerror(errno));
 			break;
 		}
+		atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed);
 		exchange_recycle_released(&w->ctx);
 	}
 	health_stop(w->health);
@@ -141,6 +142,7 @@ int worker_start(struct worker *w, struct runtime *rt, unsigned id, int listen_f
 	w->server.listen_fd = listen_fd;
 	w->server.mhd_fd = -1;
 	atomic_init(&w->stop, false);
+	atomic_init(&w->heartbeat, 0);
 	timers_init(&w->ctx.timers);
 	timer_init(&w->drain_timer, worker_drain_fire, w);
 	timer_init(&w->grace_timer, worker_drain_fire, w);
@@ -177,13 +179,18 @@ fail:
 	return -1;
 }
 
-void worker_request_stop(struct worker *w)
+void worker_ping(struct worker *w)
 {
 	uint64_t one = 1;
 
-	atomic_store(&w->stop, true);
 	if (write(w->wakefd, &one, sizeof one) < 0)
 		log_warn("worker %u: eventfd write: %s", w->ctx.id, strerror(errno));
+}
+
+void worker_request_stop(struct worker *w)
+{
+	atomic_store(&w->stop, true);
+	worker_ping(w);
 }
 
 void worker_join(struct worker *w)

@@ -29,6 +29,10 @@ struct worker {
 	struct health *health;      /* active health checks; worker 0 only */
 
 	atomic_bool stop;           /* set by the main thread */
+	/* One more each turn of the loop: the main thread pings the worker, then
+	 * sees it move, before it tells the service manager's watchdog all is well. */
+	atomic_uint_fast64_t heartbeat;
+	uint64_t heartbeat_seen;    /* the main thread's last look */
 	bool ending;                /* drain_timeout passed; open requests were ended */
 	uint64_t drain_deadline_ms;
 	struct timer drain_timer;
@@ -46,6 +50,9 @@ int worker_start(struct worker *w, struct runtime *rt, unsigned id, int listen_f
 /* Asks the worker to stop accepting, finish its exchanges within
  * server.drain_timeout, and exit. Safe from any thread. */
 void worker_request_stop(struct worker *w);
+
+/* Wakes the worker's loop once, so its heartbeat moves if it is alive. Safe from any thread. */
+void worker_ping(struct worker *w);
 
 /* Waits for the thread and frees everything it held (its counters are the
  * runtime's and stay readable: a reload hands them to the next generation). */

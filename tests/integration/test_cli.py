@@ -91,5 +91,53 @@ class CommandLineTest(unittest.TestCase):
         self.assertIn('cannot listen on 127.0.0.1:%d' % port, r.stderr)
 
 
+    def check(self, text, env=None):
+        path = write(text)
+        self.addCleanup(os.unlink, path)
+        r = run('-t', '-c', path, env=env)
+        return r, path
+
+    def test_cryptic_yaml_messages_get_a_hint(self):
+        models = 'upstreams:\n  a: { base_url: "http://127.0.0.1:1/v1" }\nmodels:\n'
+        r, _ = self.check('server:\n\tlisten: 127.0.0.1:8080\n' + models + '  m: { targets: [ { upstream: a } ] }\n')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(':2:1: ', r.stderr)
+        self.assertIn('a tab: YAML indents with spaces only', r.stderr)
+        r, _ = self.check(models + '  *:\n    targets: [ { upstream: a } ]\n')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('quote a literal one, as in "*"', r.stderr)
+        r, _ = self.check('server:\n  listen: [::1]:8080\n' + models + '  m: { targets: [ { upstream: a } ] }\n')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('an IPv6 address must be quoted, as in listen: "[::1]:8080"', r.stderr)
+
+    def test_a_missing_client_keys_file_is_named(self):
+        r, _ = self.check('auth:\n  client_keys_file: /nonexistent/detour-client-keys\n'
+                          'upstreams:\n  a: { base_url: "http://127.0.0.1:1/v1" }\n'
+                          'models:\n  m: { targets: [ { upstream: a } ] }\n')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('auth.client_keys_file: cannot read the client keys file "/nonexistent/detour-client-keys"',
+                      r.stderr)
+
+    def test_secrets_come_from_systemd_credentials(self):
+        text = ('auth:\n  client_keys_file: credential:client-keys\n  admin_token_file: credential:admin\n'
+                'upstreams:\n  a: { base_url: "http://127.0.0.1:1/v1", api_key_file: "credential:openai" }\n'
+                'models:\n  m: { targets: [ { upstream: a } ] }\n')
+        r, _ = self.check(text, env={'CREDENTIALS_DIRECTORY': ''})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('$CREDENTIALS_DIRECTORY is not set', r.stderr)
+        with tempfile.TemporaryDirectory() as creds:
+            for name, value in (('client-keys', 'client-key-1\n'), ('admin', 'admin-token-x\n'),
+                                ('openai', 'sk-test\n')):
+                with open(os.path.join(creds, name), 'w') as f:
+                    f.write(value)
+                os.chmod(os.path.join(creds, name), 0o600)
+            r, _ = self.check(text, env={'CREDENTIALS_DIRECTORY': creds})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r, _ = self.check(text.replace('credential:openai', 'credential:../openai'),
+                              env={'CREDENTIALS_DIRECTORY': creds})
+            self.assertEqual(r.returncode, 1)
+            self.assertIn('needs the name of a credential', r.stderr)
+
+
 if __name__ == '__main__':
     unittest.main()

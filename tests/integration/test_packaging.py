@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BUILD, DETOURD, ROOT
+from harness import BUILD, DETOURD, ROOT, SANITIZER_ENV
 
 
 class ServiceFileTest(unittest.TestCase):
@@ -56,8 +56,87 @@ class ServiceFileTest(unittest.TestCase):
             r = subprocess.run(['apt-cache', 'show', name], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, 'no Debian package %s' % name)
 
+    def test_unit_file_waits_for_readiness_and_gives_up(self):
+        unit = self.read('systemd/detour.service')
+        self.assertRegex(unit, r'(?m)^Type=notify$')
+        self.assertRegex(unit, r'(?m)^WatchdogSec=\d+s$')
+        # A port that stays taken ends in "failed", not a restart every 2 s forever.
+        self.assertRegex(unit, r'(?m)^StartLimitBurst=\d+$')
+        self.assertRegex(unit, r'(?m)^StartLimitIntervalSec=\d+s$')
+        self.assertLess(unit.index('StartLimitBurst='), unit.index('[Service]'))
+        reloads = re.findall(r'(?m)^ExecReload=(.*)$', unit)
+        self.assertEqual(reloads, ['/usr/local/bin/detourd -s reload -c /etc/detour/detour.yaml'])
+
+    def final_stage(self):
+        return self.read('Dockerfile').split('FROM debian:bookworm-slim', 2)[2]
+
+    def test_image_holds_detourd_only_and_no_apt_cache(self):
+        final = self.final_stage()
+        self.assertNotIn('detour-mock', final)
+        self.assertNotIn('tests/mock', self.read('Dockerfile'))
+        self.assertNotRegex(final, r'install[^\n]*\bcurl\b')
+        self.assertIn('apt-get clean', final)
+        self.assertIn('rm -rf /var/lib/apt/lists/*', final)
+        self.assertRegex(final, r'groupadd [^\n]*detour')
+        self.assertRegex(final, r'useradd [^\n]*--gid detour')
+
+    def test_image_health_check_asks_detourd_itself(self):
+        final = self.final_stage()
+        check = re.search(r'HEALTHCHECK[^\n]*\\\n\s*CMD ([^\n#]*)', final)
+        self.assertIsNotNone(check)
+        self.assertEqual(check.group(1).split(), ['/usr/local/bin/detourd', '--probe', '-c', '/etc/detour/detour.yaml'])
+
+    def test_image_default_configuration_starts_with_no_environment(self):
+        final = self.final_stage()
+        self.assertIn('COPY conf/container.yaml /etc/detour/detour.yaml', final)
+        r = subprocess.run([DETOURD, '-t', '-c', os.path.join(ROOT, 'conf', 'container.yaml')],
+                           capture_output=True, text=True, env=dict(SANITIZER_ENV), timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = self.read('conf/container.yaml')
+        self.assertRegex(text, r'(?m)^  listen: 0\.0\.0\.0:8080')
+        # docker stop and podman stop send SIGKILL 10 s after SIGTERM.
+        drain = int(re.search(r'(?m)^  drain_timeout: (\d+)s', text).group(1))
+        self.assertLess(drain + 1, 10)
+
+    @unittest.skipUnless(shutil.which('man'), 'man-db is not installed')
+    def test_man_pages_format_without_warnings(self):
+        env = dict(os.environ, LC_ALL='C.UTF-8', MANROFFSEQ='', MANWIDTH='80')
+        for name in ('detourd.8', 'detour.yaml.5', 'detour-mock.1'):
+            path = os.path.join(ROOT, 'docs', 'man', name)
+            r = subprocess.run(['man', '--warnings', '-E', 'UTF-8', '-l', '-Tutf8', '-Z', path],
+                               capture_output=True, text=True, env=env, timeout=60)
+            self.assertEqual(r.returncode, 0, name + r.stderr)
+            self.assertEqual(r.stderr, '', name)
+            self.assertIn('NAME', subprocess.run(['man', '-l', path], capture_output=True, text=True,
+                                                 env=env, timeout=60).stdout)
+
 
 class InstallTest(unittest.TestCase):
+
+    def make(self, target, dest, *extra):
+        r = subprocess.run(['make', '-C', ROOT, target, 'BUILD=%s' % BUILD, 'DESTDIR=%s' % dest,
+                            'PREFIX=/opt/detour'] + list(extra), capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+    def test_make_uninstall_removes_what_install_put_and_keeps_an_edited_file(self):
+        with tempfile.TemporaryDirectory() as dest:
+            self.make('install', dest)
+            for page in ('man8/detourd.8', 'man5/detour.yaml.5', 'man1/detour-mock.1'):
+                self.assertTrue(os.path.exists(os.path.join(dest, 'opt/detour/share/man', page)), page)
+            with open(os.path.join(dest, 'etc/detour/detour.yaml'), 'a') as f:
+                f.write('# edited\n')
+            said = self.make('uninstall', dest)
+            left = sorted(os.path.relpath(os.path.join(d, f), dest)
+                          for d, _, files in os.walk(dest) for f in files)
+            self.assertEqual(left, ['etc/detour/detour.yaml'])
+            self.assertIn('kept %s/etc/detour/detour.yaml' % dest, said)
+        with tempfile.TemporaryDirectory() as dest:
+            self.make('install', dest)
+            self.make('uninstall', dest)
+            left = [f for _, _, files in os.walk(dest) for f in files]
+            self.assertEqual(left, [])
+            self.assertFalse(os.path.exists(os.path.join(dest, 'etc/detour')))
 
     def test_make_install_with_destdir_and_prefix(self):
         with tempfile.TemporaryDirectory() as dest:

@@ -33,7 +33,9 @@
 	X(log)         \
 	X(httpframe)   \
 	X(peers)       \
-	X(stream)
+	X(stream)      \
+	X(notify)      \
+	X(generation)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

@@ -39,6 +39,17 @@ START_TEST(utf8_and_plain_text_pass_unchanged)
 }
 END_TEST
 
+START_TEST(journal_stream_must_name_the_very_stream)
+{
+	ck_assert_int_eq(log_journal_matches("8:12345", 8, 12345), 1);
+	ck_assert_int_eq(log_journal_matches("8:12345", 8, 12346), 0);   /* stderr went elsewhere */
+	ck_assert_int_eq(log_journal_matches("9:12345", 8, 12345), 0);
+	ck_assert_int_eq(log_journal_matches("8:12345x", 8, 12345), 0);
+	ck_assert_int_eq(log_journal_matches("", 8, 12345), 0);
+	ck_assert_int_eq(log_journal_matches(NULL, 8, 12345), 0);
+}
+END_TEST
+
 Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
@@ -47,6 +58,7 @@ Suite *log_suite(void)
 	tcase_add_test(tc, cr_lf_and_control_bytes_are_escaped);
 	tcase_add_test(tc, an_escape_that_does_not_fit_is_left_out_whole);
 	tcase_add_test(tc, utf8_and_plain_text_pass_unchanged);
+	tcase_add_test(tc, journal_stream_must_name_the_very_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }
