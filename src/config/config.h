@@ -65,7 +65,8 @@ struct config_breaker {
 };
 
 struct config_health_check {
-	bool enabled;
+	bool enabled;           /* the key is a mapping: checks at interval, whatever the breaker */
+	bool off;               /* health_check: off; neither set: checks while the breaker is not closed */
 	uint64_t interval_ms;
 	uint64_t timeout_ms;
 };

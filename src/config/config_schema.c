@@ -65,7 +65,8 @@ static int config_schema_finish_retries(struct config_reader *r, const yaml_node
 				  t->max_delay_ms, t->base_delay_ms);
 }
 
-/* health_check present means probes on (its interval is then required). */
+/* health_check a mapping means checks at its interval, always (the interval is
+ * then required); absent, checks only while the breaker is not closed; off, none. */
 static int config_schema_finish_health(struct config_reader *r, const yaml_node_t *map, void *base)
 {
 	struct config_health_check *h = base;
@@ -281,7 +282,8 @@ static const struct config_key config_schema_upstream_keys[] = {
 	{ "breaker", .type = CONFIG_TABLE_MAP, CONFIG_TABLE_SLOT(struct config_upstream, breaker),
 	  .section = &config_schema_breaker },
 	{ "health_check", .type = CONFIG_TABLE_MAP, CONFIG_TABLE_SLOT(struct config_upstream, health_check),
-	  .section = &config_schema_health },
+	  .aux = offsetof(struct config_health_check, off), .section = &config_schema_health,
+	  .flags = CONFIG_TABLE_OR_OFF },
 	{ "anthropic_version", CONFIG_SCHEMA_STRING(struct config_upstream, anthropic_version, "2023-06-01") },
 	{ "max_tokens", CONFIG_SCHEMA_UINT(struct config_upstream, default_max_tokens, 1,
 					   CONFIG_SCHEMA_COUNT_MAX, "4096") },

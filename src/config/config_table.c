@@ -357,6 +357,16 @@ static int config_table_read_map(struct config_reader *r, const struct config_ke
 {
 	void *sub = (char *)base + key->offset;
 
+	if (v != NULL && (key->flags & CONFIG_TABLE_OR_OFF) && v->type == YAML_SCALAR_NODE) {
+		const char *text;
+
+		if (config_reader_text(r, v, &text) < 0)
+			return -1;
+		if (strcmp(text, "off") != 0)
+			return config_reader_fail(r, v, "expected a mapping or off, found \"%s\"", text);
+		*(bool *)((char *)sub + key->aux) = true;
+		v = NULL;
+	}
 	if (v == NULL)
 		return key->section->finish != NULL ? key->section->finish(r, NULL, sub) : 0;
 	return config_table_read(r, v, v, key->section, sub);

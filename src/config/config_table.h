@@ -26,6 +26,8 @@ enum config_table_type {
 
 #define CONFIG_TABLE_REQUIRED  0x1u /* absent is an error: "missing (required)" */
 #define CONFIG_TABLE_MULTILINE 0x2u /* STRING: line breaks allowed (never sent in a header) */
+#define CONFIG_TABLE_OR_OFF    0x4u /* MAP: the word off in its place sets the bool at aux (in the
+				     * section's struct), then finish runs as for an absent map */
 
 /*
  * Durations are capped at 576h (24 days) so that every timer in the daemon can

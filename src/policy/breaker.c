@@ -67,6 +67,7 @@ static void breaker_open(struct breaker *b, uint64_t now, int64_t retry_after_ms
 	b->opened_at_ms = now;
 	b->retry_at_ms = now + wait;
 	b->probes = 0;
+	b->early_at_ms = now + BREAKER_EARLY_GAP_MS;
 }
 
 static void breaker_close(struct breaker *b)
@@ -79,10 +80,9 @@ static void breaker_close(struct breaker *b)
 
 enum breaker_state breaker_state(struct breaker *b, uint64_t now)
 {
-	if (b->state == BREAKER_OPEN && b->mode == BREAKER_AUTO && now >= b->retry_at_ms) {
+	/* An early probe in flight stays counted: it is the half-open probe. */
+	if (b->state == BREAKER_OPEN && b->mode == BREAKER_AUTO && now >= b->retry_at_ms)
 		b->state = BREAKER_HALF_OPEN;
-		b->probes = 0;
-	}
 	return b->state;
 }
 
@@ -116,6 +116,17 @@ enum breaker_admission breaker_admit(struct breaker *b, uint64_t now, enum break
 	return BREAKER_REJECT;
 }
 
+enum breaker_admission breaker_admit_early(struct breaker *b, uint64_t now)
+{
+	bool refused = now < b->hold_until_ms || breaker_state(b, now) != BREAKER_CLOSED;
+
+	if (b->mode != BREAKER_AUTO || !refused || b->probes > 0 || now < b->early_at_ms)
+		return BREAKER_REJECT;
+	b->early_at_ms = now + BREAKER_EARLY_GAP_MS;
+	b->probes++;
+	return BREAKER_PROBE;
+}
+
 static void breaker_probe_done(struct breaker *b, bool was_probe)
 {
 	if (was_probe && b->probes > 0)
@@ -128,8 +139,12 @@ void breaker_success(struct breaker *b, uint64_t now, bool was_probe)
 	breaker_probe_done(b, was_probe);
 	b->consecutive = 0;
 	/* Only a probe's verdict closes a breaker: a call that began before it
-	 * opened says nothing about the upstream now. */
-	if (b->state == BREAKER_HALF_OPEN && was_probe)
+	 * opened says nothing about the upstream now. An early probe went through
+	 * an open breaker or a hold; its answer says the upstream is back. */
+	if (!was_probe || b->mode != BREAKER_AUTO)
+		return;
+	b->hold_until_ms = 0;
+	if (b->state != BREAKER_CLOSED)
 		breaker_close(b);
 }
 
@@ -149,6 +164,7 @@ static void breaker_count(struct breaker *b, uint64_t now, int64_t retry_after_m
 void breaker_failure(struct breaker *b, uint64_t now, bool was_probe, int64_t retry_after_ms)
 {
 	breaker_probe_done(b, was_probe);
+	b->early_at_ms = breaker_max(b->early_at_ms, now + BREAKER_EARLY_GAP_MS);
 	if (retry_after_ms > 0)
 		b->hold_until_ms = breaker_max(b->hold_until_ms, now + (uint64_t)retry_after_ms);
 	if (b->state == BREAKER_HALF_OPEN && was_probe && b->mode == BREAKER_AUTO) {
@@ -173,7 +189,12 @@ void breaker_health(struct breaker *b, uint64_t now, bool ok)
 		breaker_count(b, now, -1);
 		return;
 	}
-	if (b->state == BREAKER_OPEN && b->mode == BREAKER_AUTO && now < b->retry_at_ms)
+	if (b->mode != BREAKER_AUTO)
+		return;
+	/* Half-open already: the check is the verdict a probe would give. */
+	if (breaker_state(b, now) == BREAKER_HALF_OPEN)
+		breaker_close(b);
+	else if (b->state == BREAKER_OPEN && now < b->retry_at_ms)
 		b->retry_at_ms = now;
 }
 

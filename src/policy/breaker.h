@@ -13,6 +13,11 @@
 /* How far a repeatedly failing upstream's cooldown may grow, in cooldowns. */
 #define BREAKER_MAX_COOLDOWNS 10
 
+/* An early probe (breaker_admit_early) goes at most this often, and never
+ * sooner than this after the upstream's last fault: during a total outage an
+ * upstream sees about one call a second, whatever the request rate. */
+#define BREAKER_EARLY_GAP_MS 1000
+
 enum breaker_state {
 	BREAKER_CLOSED,    /* traffic flows; failures are counted */
 	BREAKER_OPEN,      /* no traffic until retry_at */
@@ -53,7 +58,8 @@ struct breaker {
 	uint64_t retry_at_ms;          /* open: when it may half-open */
 	uint64_t cooldown_ms;          /* the current cooldown, doubled by failed probes */
 	uint64_t hold_until_ms;        /* Retry-After: no calls before this, in any state */
-	unsigned probes;               /* half-open probes in flight */
+	unsigned probes;               /* probes in flight (half-open or early) */
+	uint64_t early_at_ms;          /* no early probe before this */
 };
 
 void breaker_init(struct breaker *b, const struct config_breaker *cfg);
@@ -71,7 +77,16 @@ enum breaker_state breaker_state(struct breaker *b, uint64_t now);
  * (breaker_success, breaker_failure or breaker_abandon). *why tells a REJECT. */
 enum breaker_admission breaker_admit(struct breaker *b, uint64_t now, enum breaker_reason *why);
 
-/* The upstream answered and it was not its fault. */
+/*
+ * May a call go now although breaker_admit refused it, because every target
+ * of a request was refused? PROBE at most one in flight and one every
+ * BREAKER_EARLY_GAP_MS, in auto mode only, through an open breaker or a
+ * Retry-After hold; REJECT otherwise. A PROBE is reported like breaker_admit's.
+ */
+enum breaker_admission breaker_admit_early(struct breaker *b, uint64_t now);
+
+/* The upstream answered and it was not its fault. A probe's success (an early
+ * one included) closes the breaker and ends any Retry-After hold. */
 void breaker_success(struct breaker *b, uint64_t now, bool was_probe);
 
 /* An upstream fault (what fallback_on names). retry_after_ms >= 0 when the
@@ -83,7 +98,7 @@ void breaker_failure(struct breaker *b, uint64_t now, bool was_probe, int64_t re
 void breaker_abandon(struct breaker *b, bool was_probe);
 
 /* An active health check's result: a pass while open lets it half-open at
- * once; a failure counts like any failure. */
+ * once, a pass while half-open closes it; a failure counts like any failure. */
 void breaker_health(struct breaker *b, uint64_t now, bool ok);
 
 /* An operator's choice; AUTO hands the state back to the machine (closed). */

@@ -93,9 +93,10 @@ static void admin_health(struct exchange *x)
 
 static json_t *admin_health_check(struct upstream *u, const struct upstream_view *v)
 {
-	if (!u->cfg->health_check.enabled)
+	if (upstream_health_interval(u) == 0)
 		return json_null();
-	return json_pack("{s:I, s:o, s:o, s:o}", "interval_ms", (json_int_t)u->cfg->health_check.interval_ms,
+	return json_pack("{s:I, s:b, s:o, s:o, s:o}", "interval_ms", (json_int_t)upstream_health_interval(u),
+			 "always", upstream_health_always(u),
 			 "last_at", admin_iso(v->health_at_wall_ms),
 			 "ok", v->health_at_wall_ms == 0 ? json_null() : json_boolean(v->health_ok),
 			 "error", v->health_error[0] != '\0' ? json_string(v->health_error) : json_null());

@@ -18,7 +18,7 @@ void attempt_loop_begin(struct attempt_loop *a)
 	a->targets = NULL;
 	a->ntried = 0;
 	a->norder = 0;
-	a->next = 0;
+	attempt_loop_level_begin(a);
 	a->target = NULL;
 	a->upstream_stream = false;
 	free(a->upstream_body);
@@ -48,6 +48,14 @@ void attempt_loop_free(struct attempt_loop *a)
 {
 	attempt_loop_end(a);
 	buf_free(&a->cache_key);
+}
+
+void attempt_loop_level_begin(struct attempt_loop *a)
+{
+	a->next = 0;
+	memset(a->refused, 0, sizeof a->refused);
+	memset(a->revisited, 0, sizeof a->revisited);
+	a->early_done = false;
 }
 
 bool attempt_loop_tried(const struct attempt_loop *a, const struct config_upstream *u, const char *model)

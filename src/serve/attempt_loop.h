@@ -29,6 +29,9 @@ struct attempt_loop {
 	size_t order[ROUTER_MAX_TARGETS];
 	size_t norder;
 	size_t next;                 /* position in order[] of the next target */
+	bool refused[ROUTER_MAX_TARGETS];   /* by position in order[]: refused by its breaker or a hold */
+	bool revisited[ROUTER_MAX_TARGETS]; /* by position: looked at again before giving up */
+	bool early_done;             /* this level already asked for an early probe */
 	const struct config_target *target;
 	bool upstream_stream;        /* the call to the upstream streams (the client may still want SSE) */
 	char *upstream_body;         /* owned when the target changed the body */
@@ -56,6 +59,9 @@ void attempt_loop_shrink(struct attempt_loop *a, size_t keep);
 
 /* Frees everything (an exchange freed for good). */
 void attempt_loop_free(struct attempt_loop *a);
+
+/* Starts a level's pass over its targets: nothing refused or revisited yet. */
+void attempt_loop_level_begin(struct attempt_loop *a);
 
 /* True when the loop already called, or passed over, upstream u with model. */
 bool attempt_loop_tried(const struct attempt_loop *a, const struct config_upstream *u, const char *model);

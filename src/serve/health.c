@@ -1,4 +1,4 @@
-/* health.c — active health checks: GET {base_url}/models on each upstream that asks for it, from one worker's loop. */
+/* health.c — active health checks: GET {base_url}/models on each upstream (while its breaker is not closed, unless asked always), from one worker's loop. */
 #include "health.h"
 
 #include <stdio.h>
@@ -35,6 +35,12 @@ static const struct engine_handlers health_handlers = {
 	.on_done = health_on_done,
 };
 
+/* Arms p's next check one interval from now. */
+static void health_again(struct health_probe *p)
+{
+	timers_arm(&p->health->ctx->timers, &p->timer, clock_now_ms() + upstream_health_interval(p->upstream));
+}
+
 static void health_fire(struct timer *t)
 {
 	struct health_probe *p = t->arg;
@@ -52,18 +58,22 @@ static void health_fire(struct timer *t)
 		.max_response = HEALTH_MAX_ANSWER,
 	};
 
+	/* By default a closed breaker needs no check: traffic tells how the upstream is. */
+	if (!upstream_health_always(p->upstream) && !upstream_needs_health(p->upstream, clock_now_ms())) {
+		health_again(p);
+		return;
+	}
 	p->transfer = ctx->engine_ops->submit(ctx->engine, &req, &health_handlers, p);
 	if (p->transfer == NULL) {
 		log_warn("upstream=%s health check could not start; next in %llu ms", cfg->name,
-			 (unsigned long long)cfg->health_check.interval_ms);
-		timers_arm(&ctx->timers, &p->timer, clock_now_ms() + cfg->health_check.interval_ms);
+			 (unsigned long long)upstream_health_interval(p->upstream));
+		health_again(p);
 	}
 }
 
 static void health_on_done(void *arg, struct engine_response *r)
 {
 	struct health_probe *p = arg;
-	struct context *ctx = p->health->ctx;
 	const struct config_upstream *cfg = p->upstream->cfg;
 	char words[200];
 	bool ok = r->error == ENGINE_OK && r->status >= 200 && r->status < 300;
@@ -77,8 +87,8 @@ static void health_on_done(void *arg, struct engine_response *r)
 		snprintf(words, sizeof words, "%s", r->error_text);
 	if (!ok)
 		log_info("upstream=%s health check failed: %s", cfg->name, words);
-	upstream_health(p->upstream, r->ended_ms, ok, words);
-	timers_arm(&ctx->timers, &p->timer, clock_now_ms() + cfg->health_check.interval_ms);
+	upstream_health(p->upstream, r->ended_ms, ok, r->error == ENGINE_OK ? r->status : 0, words);
+	health_again(p);
 }
 
 struct health *health_start(struct context *ctx)
@@ -88,7 +98,7 @@ struct health *health_start(struct context *ctx)
 	size_t i, n = 0;
 
 	for (i = 0; i < cfg->nupstreams; i++)
-		n += cfg->upstreams[i].health_check.enabled;
+		n += !cfg->upstreams[i].health_check.off;
 	if (n == 0)
 		return NULL;
 	h = calloc(1, sizeof *h);
@@ -101,7 +111,7 @@ struct health *health_start(struct context *ctx)
 	for (i = 0; i < cfg->nupstreams; i++) {
 		struct health_probe *p;
 
-		if (!cfg->upstreams[i].health_check.enabled)
+		if (cfg->upstreams[i].health_check.off)
 			continue;
 		p = &h->probes[h->nprobes++];
 		p->health = h;

@@ -32,6 +32,20 @@ static void proxy_settle(struct exchange *x, struct engine_response *r);
 static void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
 static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r);
 static void proxy_next(struct exchange *x);
+
+/* How proxy_try looks at a target. */
+enum proxy_pass {
+	PROXY_FIRST, /* in the level's order */
+	PROXY_AGAIN, /* before giving up: a target its breaker or a hold refused earlier */
+	PROXY_EARLY, /* an early probe through an open breaker or a hold */
+};
+
+/* What proxy_try did. */
+enum proxy_tried {
+	PROXY_STARTED, /* a call is under way */
+	PROXY_PASSED,  /* passed over for good (tried already, the dialect, detour's own failure) */
+	PROXY_REFUSED, /* refused by its breaker or a hold: worth a look again before giving up */
+};
 static const struct exchange_producer proxy_producer;
 static void proxy_level_begin(struct exchange *x);
 static void proxy_translate_error(const struct upstream *u, struct engine_response *r);
@@ -86,15 +100,52 @@ static void proxy_release_retry(struct exchange *x)
 	}
 }
 
-/* Records a target passed over, and when it could be called again. */
-static void proxy_skip(struct exchange *x, struct upstream *u, const char *why, uint64_t now)
+/* Takes one unit of the daemon-wide retry budget unless x holds one. False: spent. */
+static bool proxy_hold_retry(struct exchange *x)
+{
+	struct runtime *rt = x->ctx->rt;
+
+	if (x->attempt.holds_retry)
+		return true;
+	if (!backoff_budget_allows(atomic_load(&rt->requests_active), atomic_load(&rt->retries_active)))
+		return false;
+	atomic_fetch_add(&rt->retries_active, 1);
+	x->attempt.holds_retry = true;
+	return true;
+}
+
+/* Notes when a refused upstream could next be called (for Retry-After). */
+static void proxy_note_refusal(struct exchange *x, struct upstream *u, uint64_t now)
 {
 	uint64_t at = upstream_next_admission(u, now);
 
-	attempts_add_skip(&x->attempts, u->cfg->name, why);
-	metrics_attempt(x->ctx->metrics, u->cfg->index, METRICS_ATTEMPT_SKIPPED);
 	if (at > now && (x->attempt.earliest_retry_ms == 0 || at < x->attempt.earliest_retry_ms))
 		x->attempt.earliest_retry_ms = at;
+}
+
+/* Records a target passed over, and when it could be called again. */
+static void proxy_skip(struct exchange *x, struct upstream *u, const char *why, uint64_t now)
+{
+	attempts_add_skip(&x->attempts, u->cfg->name, why);
+	metrics_attempt(x->ctx->metrics, u->cfg->index, METRICS_ATTEMPT_SKIPPED);
+	proxy_note_refusal(x, u, now);
+}
+
+/* Asks u's breaker about a call on this pass; an early probe also needs the retry budget. */
+static enum breaker_admission proxy_admit(struct exchange *x, struct upstream *u, enum proxy_pass pass, uint64_t now,
+					  enum breaker_reason *reason)
+{
+	enum breaker_admission admission;
+
+	if (pass != PROXY_EARLY)
+		return upstream_admit(u, now, reason);
+	*reason = BREAKER_REASON_OPEN;
+	if (!proxy_hold_retry(x))
+		return BREAKER_REJECT;
+	admission = upstream_admit_early(u, now);
+	if (admission == BREAKER_REJECT)
+		proxy_release_retry(x);
+	return admission;
 }
 
 static bool proxy_tried(const struct exchange *x, const struct config_upstream *u, const char *model)
@@ -107,9 +158,10 @@ static void proxy_note_tried(struct exchange *x, const struct config_upstream *u
 	attempt_loop_note_tried(&x->attempt, u, model);
 }
 
-/* Starts a call to target. Returns 0 when it is under way, -1 when the
- * target was passed over (recorded in the attempts). */
-static int proxy_try(struct exchange *x, const struct config_target *target, uint64_t now)
+/* Starts a call to target on pass. A target passed over on the first pass is
+ * recorded in the attempts; a later pass records only the calls it makes. */
+static enum proxy_tried proxy_try(struct exchange *x, const struct config_target *target, uint64_t now,
+				  enum proxy_pass pass)
 {
 	struct context *ctx = x->ctx;
 	const struct config *cfg = ctx->rt->cfg;
@@ -132,12 +184,12 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	degrade_changes(cfg, x->attempt.level, target, &changes);
 	model = changes.model != NULL ? changes.model : x->request.model;
 	/* A lower level does not call (or list) again what a higher one called or passed over. */
-	if (x->attempt.target_tries == 0 && proxy_tried(x, ucfg, model))
-		return -1;
+	if (pass == PROXY_FIRST && x->attempt.target_tries == 0 && proxy_tried(x, ucfg, model))
+		return PROXY_PASSED;
 	if (why != NULL) {
 		proxy_skip(x, u, why, now);
 		proxy_note_tried(x, ucfg, model);
-		return -1;
+		return PROXY_PASSED;
 	}
 	/* Before the breaker is asked: a request the dialect cannot say is the
 	 * client's mistake and says nothing about the upstream. */
@@ -146,18 +198,21 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	if (built == DIALECT_REFUSED) {
 		proxy_skip(x, u, cannot, now);
 		proxy_note_tried(x, ucfg, model);
-		return -1;
+		return PROXY_PASSED;
 	}
 	if (built == DIALECT_FAILED) {
 		attempts_add_failure(&x->attempts, ucfg->name, 0, "detour could not start the call", 0);
-		return -1;
+		return PROXY_PASSED;
 	}
-	admission = upstream_admit(u, now, &reason);
+	admission = proxy_admit(x, u, pass, now, &reason);
 	if (admission == BREAKER_REJECT) {
 		free(body);
-		proxy_skip(x, u, breaker_reason_text(reason), now);
+		if (pass == PROXY_FIRST)
+			proxy_skip(x, u, breaker_reason_text(reason), now);
+		else
+			proxy_note_refusal(x, u, now);
 		proxy_note_tried(x, ucfg, model);
-		return -1;
+		return PROXY_REFUSED;
 	}
 	x->attempt.probe = admission == BREAKER_PROBE;
 	x->attempt.target = target;
@@ -185,12 +240,13 @@ static int proxy_try(struct exchange *x, const struct config_target *target, uin
 	x->transfer_started_ms = now;
 	x->attempt.target_tries++;
 	proxy_note_tried(x, ucfg, model);
-	return 0;
+	return PROXY_STARTED;
 internal:
 	upstream_record(u, now, UPSTREAM_NO_VERDICT, x->attempt.probe, false, 0, -1, NULL);
 	x->attempt.probe = false;
+	proxy_release_retry(x);
 	attempts_add_failure(&x->attempts, ucfg->name, 0, "detour could not start the call", 0);
-	return -1;
+	return PROXY_PASSED;
 }
 
 static void proxy_give_up(struct exchange *x)
@@ -252,16 +308,84 @@ static void proxy_level_done(struct exchange *x)
 	proxy_level_begin(x);
 }
 
+/*
+ * One early probe, when no target is left to call and some were refused by
+ * their breaker or a hold: the refused ones by when their upstream could next
+ * take a call, earliest first, until one lets a probe through (at most one in
+ * flight and one a second per upstream, see breaker_admit_early).
+ */
+static enum proxy_tried proxy_early(struct exchange *x, uint64_t now)
+{
+	struct attempt_loop *a = &x->attempt;
+	size_t pick[ROUTER_MAX_TARGETS], n = 0, i, j;
+	uint64_t at[ROUTER_MAX_TARGETS];
+
+	for (i = 0; i < a->norder; i++) {
+		uint64_t when;
+
+		if (!a->refused[i])
+			continue;
+		when = upstream_next_admission(runtime_upstream(x->ctx->rt, a->targets[a->order[i]].upstream), now);
+		if (when == 0)
+			continue; /* forced open: no probe goes */
+		for (j = n; j > 0 && at[j - 1] > when; j--) {
+			pick[j] = pick[j - 1];
+			at[j] = at[j - 1];
+		}
+		pick[j] = i;
+		at[j] = when;
+		n++;
+	}
+	for (i = 0; i < n; i++) {
+		a->target_tries = 0;
+		if (proxy_try(x, &a->targets[a->order[pick[i]]], now, PROXY_EARLY) == PROXY_STARTED)
+			return PROXY_STARTED;
+	}
+	return PROXY_REFUSED;
+}
+
+/*
+ * Before giving up: each target refused earlier is looked at once more (its
+ * breaker may have half-opened or closed meanwhile), then one early probe.
+ */
+static enum proxy_tried proxy_again(struct exchange *x, uint64_t now)
+{
+	struct attempt_loop *a = &x->attempt;
+	size_t i;
+
+	for (i = 0; i < a->norder; i++) {
+		if (!a->refused[i] || a->revisited[i])
+			continue;
+		a->revisited[i] = true;
+		a->target_tries = 0;
+		if (proxy_try(x, &a->targets[a->order[i]], now, PROXY_AGAIN) == PROXY_STARTED)
+			return PROXY_STARTED;
+	}
+	if (a->early_done)
+		return PROXY_REFUSED;
+	a->early_done = true;
+	return proxy_early(x, now);
+}
+
 static void proxy_next(struct exchange *x)
 {
 	uint64_t now = clock_now_ms();
 
-	while (x->attempt.next < x->attempt.norder && !proxy_past_deadline(x, now)) {
-		const struct config_target *target = &x->attempt.targets[x->attempt.order[x->attempt.next++]];
+	while (!proxy_past_deadline(x, now)) {
+		if (x->attempt.next < x->attempt.norder) {
+			size_t at = x->attempt.next++;
+			enum proxy_tried tried;
 
-		x->attempt.target_tries = 0;
-		if (proxy_try(x, target, now) == 0)
+			x->attempt.target_tries = 0;
+			tried = proxy_try(x, &x->attempt.targets[x->attempt.order[at]], now, PROXY_FIRST);
+			if (tried == PROXY_STARTED)
+				return;
+			x->attempt.refused[at] = tried == PROXY_REFUSED;
+		} else if (proxy_again(x, now) == PROXY_STARTED) {
 			return;
+		} else {
+			break;
+		}
 		now = clock_now_ms();
 	}
 	proxy_level_done(x);
@@ -272,7 +396,7 @@ static void proxy_retry_fire(struct timer *t)
 	struct exchange *x = t->arg;
 	uint64_t now = clock_now_ms();
 
-	if (proxy_past_deadline(x, now) || proxy_try(x, x->attempt.target, now) != 0) {
+	if (proxy_past_deadline(x, now) || proxy_try(x, x->attempt.target, now, PROXY_FIRST) != PROXY_STARTED) {
 		proxy_release_retry(x);
 		proxy_next(x);
 	}
@@ -287,11 +411,14 @@ static void proxy_retry_fire(struct timer *t)
 static bool proxy_schedule_retry(struct exchange *x, const struct engine_response *r)
 {
 	struct context *ctx = x->ctx;
-	struct runtime *rt = ctx->rt;
 	const struct config_retries *retries = &x->upstream->cfg->retries;
 	uint64_t now = clock_now_ms(), delay;
 
 	if (!outcome_retryable(r->error, r->status) || x->attempt.target_tries > retries->attempts)
+		return false;
+	/* A pause longer than max_delay is not waited out: the next target is
+	 * called now, and the upstream's hold keeps it uncalled until then. */
+	if (r->retry_after_ms >= 0 && (uint64_t)r->retry_after_ms > retries->max_delay_ms)
 		return false;
 	if (r->retry_after_ms >= 0)
 		delay = (uint64_t)r->retry_after_ms;
@@ -300,14 +427,10 @@ static bool proxy_schedule_retry(struct exchange *x, const struct engine_respons
 				      rng_next(&ctx->rng));
 	if (now + delay >= x->deadline_ms)
 		return false;
-	if (!x->attempt.holds_retry) {
-		if (!backoff_budget_allows(atomic_load(&rt->requests_active), atomic_load(&rt->retries_active))) {
-			log_info("request_id=%s upstream=%s retry budget spent; falling over", x->request_id,
-				 x->upstream->cfg->name);
-			return false;
-		}
-		atomic_fetch_add(&rt->retries_active, 1);
-		x->attempt.holds_retry = true;
+	if (!proxy_hold_retry(x)) {
+		log_info("request_id=%s upstream=%s retry budget spent; falling over", x->request_id,
+			 x->upstream->cfg->name);
+		return false;
 	}
 	timer_init(&x->attempt.wait_timer, proxy_retry_fire, x);
 	timers_arm(&ctx->timers, &x->attempt.wait_timer, now + delay);
@@ -476,7 +599,7 @@ static void proxy_level_begin(struct exchange *x)
 		}
 		x->attempt.targets = degrade_targets(x->attempt.route, x->attempt.level, &n);
 		x->attempt.norder = router_order(x->attempt.route->strategy, x->attempt.targets, n, rng_next(&ctx->rng), x->attempt.order);
-		x->attempt.next = 0;
+		attempt_loop_level_begin(&x->attempt);
 		proxy_next(x);
 		return;
 	case CONFIG_LEVEL_CACHED:
@@ -566,6 +689,11 @@ static void proxy_on_done(void *arg, struct engine_response *r)
 /* The stream reached its commit point: its answer goes out with the loop's headers. */
 static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r)
 {
+	/* A probe's slot is freed by the first content, not held for the whole stream. */
+	if (x->attempt.probe) {
+		upstream_probe_answered(x->upstream, clock_now_ms());
+		x->attempt.probe = false;
+	}
 	exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
 	proxy_answer_headers(x, r, x->upstream->cfg->name, false);
 }

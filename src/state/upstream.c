@@ -136,6 +136,67 @@ enum breaker_admission upstream_admit(struct upstream *u, uint64_t now, enum bre
 	return a;
 }
 
+enum breaker_admission upstream_admit_early(struct upstream *u, uint64_t now)
+{
+	enum breaker_admission a;
+
+	pthread_mutex_lock(&u->lock);
+	a = breaker_admit_early(&u->breaker, now);
+	pthread_mutex_unlock(&u->lock);
+	if (a == BREAKER_PROBE)
+		log_info("upstream=%s every target refused: an early probe goes", u->cfg->name);
+	return a;
+}
+
+/* Logs a move of u's breaker; why says what moved it ("" for a call). */
+static void upstream_log_move(const struct upstream *u, enum breaker_state before, enum breaker_state after,
+			      const char *why)
+{
+	if (before != after)
+		log_write(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "upstream=%s circuit %s -> %s%s",
+			  u->cfg->name, breaker_state_name(before), breaker_state_name(after), why);
+}
+
+void upstream_probe_answered(struct upstream *u, uint64_t now)
+{
+	enum breaker_state before, after;
+
+	pthread_mutex_lock(&u->lock);
+	before = u->breaker.state;
+	breaker_success(&u->breaker, now, true);
+	after = u->breaker.state;
+	pthread_mutex_unlock(&u->lock);
+	upstream_log_move(u, before, after, "");
+}
+
+bool upstream_needs_health(struct upstream *u, uint64_t now)
+{
+	bool needs;
+
+	pthread_mutex_lock(&u->lock);
+	needs = u->breaker.mode == BREAKER_AUTO &&
+		(breaker_state(&u->breaker, now) != BREAKER_CLOSED || now < u->breaker.hold_until_ms);
+	pthread_mutex_unlock(&u->lock);
+	return needs;
+}
+
+uint64_t upstream_health_interval(const struct upstream *u)
+{
+	const struct config_upstream *cfg = u->cfg;
+	uint64_t every = cfg->breaker.cooldown_ms / 4;
+
+	if (cfg->health_check.off)
+		return 0;
+	if (cfg->health_check.enabled)
+		return cfg->health_check.interval_ms;
+	return every < UPSTREAM_HEALTH_MIN_MS ? UPSTREAM_HEALTH_MIN_MS : every;
+}
+
+bool upstream_health_always(const struct upstream *u)
+{
+	return u->cfg->health_check.enabled;
+}
+
 uint64_t upstream_next_admission(struct upstream *u, uint64_t now)
 {
 	uint64_t at;
@@ -174,13 +235,10 @@ void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict ver
 	}
 	after = u->breaker.state;
 	pthread_mutex_unlock(&u->lock);
-	if (before != after)
-		log_write(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-			  "upstream=%s circuit %s -> %s", u->cfg->name, breaker_state_name(before),
-			  breaker_state_name(after));
+	upstream_log_move(u, before, after, "");
 }
 
-void upstream_health(struct upstream *u, uint64_t now, bool ok, const char *error)
+void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status, const char *error)
 {
 	enum breaker_state before, after;
 
@@ -192,16 +250,13 @@ void upstream_health(struct upstream *u, uint64_t now, bool ok, const char *erro
 	u->health_ok = ok;
 	snprintf(u->health_error, sizeof u->health_error, "%s", ok || error == NULL ? "" : error);
 	if (!ok) {
-		u->last_error.status = 0;
+		u->last_error.status = status;
 		snprintf(u->last_error.message, sizeof u->last_error.message, "health check: %s",
 			 error != NULL ? error : "failed");
 		u->last_error.at_wall_ms = u->health_at_wall_ms;
 	}
 	pthread_mutex_unlock(&u->lock);
-	if (before != after)
-		log_write(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-			  "upstream=%s circuit %s -> %s after a health check", u->cfg->name,
-			  breaker_state_name(before), breaker_state_name(after));
+	upstream_log_move(u, before, after, " after a health check");
 }
 
 void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now)

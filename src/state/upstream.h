@@ -84,6 +84,29 @@ const char *upstream_url(const struct upstream *u, enum request_kind kind);
 /* May a call go to u now (its breaker, a Retry-After pause)? See breaker_admit. */
 enum breaker_admission upstream_admit(struct upstream *u, uint64_t now, enum breaker_reason *why);
 
+/* An early probe through an open breaker or a hold? See breaker_admit_early. */
+enum breaker_admission upstream_admit_early(struct upstream *u, uint64_t now);
+
+/* A probe's answer began (a stream's first content): the upstream is back, so
+ * its breaker closes and the probe's slot is free before the answer ends. The
+ * call is still counted by upstream_record, then with was_probe false. */
+void upstream_probe_answered(struct upstream *u, uint64_t now);
+
+/* True while u's breaker is not closed (open, half-open) in auto mode: the
+ * default health checks run only then. */
+bool upstream_needs_health(struct upstream *u, uint64_t now);
+
+/* The floor of the default health-check interval (breaker.cooldown / 4). */
+#define UPSTREAM_HEALTH_MIN_MS 100
+
+/* Time between u's health checks: health_check.interval when it is set, else
+ * breaker.cooldown / 4 (at least UPSTREAM_HEALTH_MIN_MS); 0 with health_check: off. */
+uint64_t upstream_health_interval(const struct upstream *u);
+
+/* True when u is checked whatever its breaker says (health_check is a mapping);
+ * otherwise it is checked only while upstream_needs_health. */
+bool upstream_health_always(const struct upstream *u);
+
 /* When u could next take a call after a rejection (monotonic ms; 0: unknown). */
 uint64_t upstream_next_admission(struct upstream *u, uint64_t now);
 
@@ -94,8 +117,9 @@ uint64_t upstream_next_admission(struct upstream *u, uint64_t now);
 void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict verdict, bool was_probe,
 		     bool success, unsigned status, int64_t retry_after_ms, const char *error);
 
-/* An active health check's result. */
-void upstream_health(struct upstream *u, uint64_t now, bool ok, const char *error);
+/* An active health check's result; a failure's status (0: none) and words
+ * become the last error. */
+void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status, const char *error);
 
 /* An operator forces the breaker (or hands it back with BREAKER_AUTO). */
 void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now);

@@ -7,9 +7,9 @@
 
 /*
  * What the header lines of one request say about its framing, gathered one
- * header at a time. libmicrohttpd parses the head (MHD_OPTION_STRICT_FOR_CLIENT
- * refuses a space in the URI and an HTTP/1.1 request without Host); these are
- * the checks it leaves to detour, made before the request is used.
+ * header at a time. libmicrohttpd parses the head; these are the checks it
+ * leaves to detour (Host included: MHD_OPTION_STRICT_FOR_CLIENT would answer
+ * its own 400 with two status lines), made before the request is used.
  */
 struct httpframe {
 	const char *error;       /* the first problem found, a static sentence; NULL while none */

@@ -173,15 +173,38 @@ class RetryTest(DetourTestCase):
         self.assertEqual(r.json()['error']['attempts'][0]['error'], 'authentication failed')
 
     def test_retry_waits_for_retry_after_when_it_fits_the_deadline(self):
+        # ...and max_delay: a longer pause is never waited out (see the test below).
         primary = self.mock('primary', '--status', '503', '--retry-after', '1', '--times', '1')
         backup = self.mock('backup')
         d = self.detour(config(primary, backup, breaker='{ failures: 50, window: 10s, cooldown: 1s }',
-                               retries='{ attempts: 1, base_delay: 10ms, max_delay: 20ms }', request_timeout='5s'))
+                               retries='{ attempts: 1, base_delay: 10ms, max_delay: 2s }', request_timeout='5s'))
         started = time.monotonic()
         r = d.chat()
         self.assertEqual(r.headers['x-detour-upstream'], 'primary')
         self.assertGreaterEqual(time.monotonic() - started, 0.95)
         self.assertEqual(primary.requests(CHAT), 2)
+
+    def test_retry_after_longer_than_max_delay_falls_over_at_once_and_holds(self):
+        # Issue 14 point 1: a 5 s Retry-After fits the 10 s deadline but not
+        # max_delay, so the backup is called now, not after 5 s on the primary.
+        primary = self.mock('primary', '--status', '429', '--retry-after', '5')
+        backup = self.mock('backup')
+        d = self.detour(config(primary, backup, breaker='{ failures: 50, window: 10s, cooldown: 1s }',
+                               retries='{ attempts: 1, base_delay: 10ms, max_delay: 200ms }', request_timeout='10s'))
+        r = d.chat()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers['x-detour-upstream'], 'backup')
+        self.assertEqual(r.headers['x-detour-attempts'], '2')
+        self.assertEqual(primary.requests(CHAT), 1)
+        # The primary is held until its Retry-After: the next request does not call it.
+        self.assertIsNotNone(self.circuit_of(d)['retry_after_until'])
+        r = d.chat()
+        self.assertEqual(r.headers['x-detour-upstream'], 'backup')
+        self.assertEqual(r.headers['x-detour-attempts'], '1')
+        self.assertEqual(primary.requests(CHAT), 1)
+
+    def circuit_of(self, d, name='primary'):
+        return d.request('GET', '/circuits').json()['circuits'][name]
 
     def test_retry_after_longer_than_the_deadline_falls_over_at_once(self):
         primary = self.mock('primary', '--status', '503', '--retry-after', '30')
@@ -263,3 +286,119 @@ class AdminCircuitTest(DetourTestCase):
         d = self.detour(config(primary))
         r = d.request('POST', '/admin/circuits/primary', {'state': 'open'}, {'Authorization': 'Bearer x'})
         self.assertEqual(r.status, 404)
+
+
+class RecoveryTest(DetourTestCase):
+    """Issue 14: while one upstream lives, every request is answered."""
+
+    def circuit(self, d, name='primary'):
+        return d.request('GET', '/circuits').json()['circuits'][name]
+
+    def test_when_every_target_is_refused_an_early_probe_goes_and_closes_the_breaker(self):
+        primary = self.mock('primary', '--status', '503', '--times', '1')
+        d = self.detour(config(primary, breaker='{ failures: 1, window: 10s, cooldown: 30s }',
+                               primary_extra={'health_check': 'off'}))
+        self.assertNotEqual(d.chat().status, 200)   # the only upstream fails: its breaker opens for 30 s
+        self.assertEqual(self.circuit(d)['state'], 'open')
+        # Right after the fault no probe goes: today's 503 with Retry-After.
+        r = d.chat()
+        self.assertEqual(r.status, 503, r)
+        self.assertIn('retry-after', r.headers)
+        self.assertEqual(primary.requests(CHAT), 1)
+        # A second later the upstream (healthy again) gets an early probe, long before its cooldown ends.
+        time.sleep(1.2)
+        r = d.chat()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers['x-detour-upstream'], 'primary')
+        self.assertEqual(self.circuit(d)['state'], 'closed')
+        self.assertEqual(primary.requests(CHAT), 2)
+
+    def test_calls_to_a_dead_route_stay_bounded(self):
+        import threading
+        primary = self.mock('primary', '--status', '503')
+        backup = self.mock('backup', '--status', '503')
+        fields = {'breaker': '{ failures: 1, window: 10s, cooldown: 30s }', 'health_check': 'off'}
+        d = self.detour('server:\n  workers: 2\nupstreams:\n' + upstream_yaml('primary', primary.url, **fields) +
+                        upstream_yaml('backup', backup.url, **fields) +
+                        'models:\n  gpt-4o:\n    targets: [ { upstream: primary }, { upstream: backup } ]\n')
+        self.assertEqual(d.chat().status, 502)        # one call each opens both breakers
+        self.assertEqual(self.circuit(d, 'backup')['state'], 'open')
+        answers = []
+        started = time.monotonic()
+
+        def client():
+            while time.monotonic() - started < 3.0:
+                answers.append(d.chat().status)
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for t in clients:
+            t.start()
+        for t in clients:
+            t.join()
+        elapsed = time.monotonic() - started
+        self.assertNotIn(200, answers)
+        self.assertGreater(len(answers), 30)
+        # The call that opened each breaker, then at most one early probe a second.
+        bound = 1 + int(elapsed) + 1
+        self.assertLessEqual(primary.requests(CHAT), bound)
+        self.assertLessEqual(backup.requests(CHAT), bound)
+
+    def test_a_target_skipped_earlier_is_called_again_before_giving_up(self):
+        primary = self.mock('primary', '--status', '503', '--times', '1')
+        backup = self.mock('backup')
+        d = self.detour(config(primary, backup, breaker='{ failures: 1, window: 10s, cooldown: 1s }',
+                               primary_extra={'health_check': 'off'}))
+        self.assertEqual(d.chat().headers['x-detour-upstream'], 'backup')   # the primary's breaker opens
+        backup.faults(hang=True)
+        # The primary is skipped (open), the backup hangs until its 3 s first-byte timeout;
+        # meanwhile the primary half-opened, so it is called before the request gives up.
+        r = d.chat()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers['x-detour-upstream'], 'primary')
+        self.assertEqual(primary.requests(CHAT), 2)
+        self.assertEqual(self.circuit(d)['state'], 'closed')
+
+    def test_a_streamed_probe_frees_its_slot_at_its_first_content(self):
+        import threading
+        primary = self.mock('primary', '--status', '503', '--times', '1')
+        backup = self.mock('backup')
+        d = self.detour(config(primary, backup, breaker='{ failures: 1, window: 10s, cooldown: 1s }',
+                               primary_extra={'health_check': 'off',
+                                              'timeouts': '{ connect: 500ms, first_byte: 3s, idle: 3s, total: 30s }'}))
+        self.assertEqual(d.chat().headers['x-detour-upstream'], 'backup')   # the primary's breaker opens
+        primary.faults(chunks=3, chunk_delay_ms=2000)                      # healthy, but a slow stream
+        self.assertTrue(wait_until(lambda: self.circuit(d)['state'] == 'half_open', 5))
+        streamed = []
+        probe = threading.Thread(target=lambda: streamed.append(d.chat(stream=True, timeout=30)))
+        probe.start()
+        try:
+            # The probe's first content closes the breaker while its stream still runs...
+            self.assertTrue(wait_until(lambda: self.circuit(d)['state'] == 'closed', 5))
+            self.assertEqual(primary.stats()['in_flight'], 1)
+            # ...so the primary takes traffic again at once.
+            primary.faults()
+            r = d.chat()
+            self.assertEqual(r.headers['x-detour-upstream'], 'primary')
+        finally:
+            probe.join()
+        self.assertEqual(streamed[0].status, 200)
+        self.assertIn('[DONE]', streamed[0].text)
+
+    def test_an_open_breaker_gets_health_checks_by_default(self):
+        primary = self.mock('primary', '--status', '503', '--times', '1')
+        backup = self.mock('backup')
+        d = self.detour(config(primary, backup, breaker='{ failures: 1, window: 10s, cooldown: 8s }'))
+        self.assertEqual(d.chat().headers['x-detour-upstream'], 'backup')   # open for 8 s
+        # Checks every cooldown / 4 (2 s) see the recovery; no client traffic is needed.
+        self.assertTrue(wait_until(lambda: self.circuit(d)['state'] == 'closed', 7))
+        self.assertGreaterEqual(primary.requests('/v1/models'), 1)
+        self.assertEqual(primary.requests(CHAT), 1)
+        self.assertEqual(backup.requests('/v1/models'), 0)    # a closed breaker is never checked
+
+    def test_health_check_off_means_no_checks(self):
+        primary = self.mock('primary', '--status', '503')
+        d = self.detour(config(primary, breaker='{ failures: 1, window: 10s, cooldown: 400ms }',
+                               primary_extra={'health_check': 'off'}))
+        d.chat()
+        time.sleep(1.0)                                   # ten default check intervals
+        self.assertEqual(primary.requests('/v1/models'), 0)
+        self.assertIsNone(self.circuit(d)['health_check'])

@@ -1,4 +1,5 @@
-"""test_layers.py — scripts/check-layers fails on an upward include and on a cycle, and passes on src/."""
+"""test_layers.py — scripts/check-layers fails on an upward include and on a cycle, and passes on src/;
+docs/internals.md names every layer and module of src/."""
 import os
 import subprocess
 import sys
@@ -46,3 +47,17 @@ class LayersTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class InternalsMapTest(unittest.TestCase):
+    """docs/internals.md stays the code's map: every module and layer of src/ is named in it."""
+
+    def test_every_module_and_layer_is_in_the_map(self):
+        with open(os.path.join(ROOT, 'docs', 'internals.md')) as f:
+            text = f.read()
+        src = os.path.join(ROOT, 'src')
+        for layer in sorted(os.listdir(src)):
+            self.assertIn('`%s/`' % layer, text, 'layer %s is not in docs/internals.md' % layer)
+            for name in sorted(os.listdir(os.path.join(src, layer))):
+                stem = os.path.splitext(name)[0]
+                self.assertIn('`%s`' % stem, text, 'module %s/%s is not in docs/internals.md' % (layer, stem))

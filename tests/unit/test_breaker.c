@@ -187,6 +187,92 @@ START_TEST(health_pass_half_opens_early_and_failure_counts)
 }
 END_TEST
 
+START_TEST(health_pass_closes_a_half_open_breaker)
+{
+	struct breaker b;
+
+	make(&b, 1, 10000, 1000, 1);
+	breaker_failure(&b, 0, false, -1);
+	ck_assert_int_eq(admit(&b, 1000), BREAKER_PROBE); /* its slot is taken */
+	ck_assert_int_eq(admit(&b, 1001), BREAKER_REJECT);
+	breaker_health(&b, 1100, true);
+	ck_assert_int_eq(breaker_state(&b, 1100), BREAKER_CLOSED);
+	ck_assert_int_eq(admit(&b, 1101), BREAKER_PASS);
+	breaker_success(&b, 1200, true);          /* the probe's late verdict changes nothing */
+	ck_assert_int_eq(breaker_state(&b, 1200), BREAKER_CLOSED);
+	ck_assert_uint_eq(b.probes, 0);
+}
+END_TEST
+
+START_TEST(early_probe_goes_through_an_open_breaker_once_a_second)
+{
+	struct breaker b;
+
+	make(&b, 1, 10000, 30000, 1);
+	ck_assert_int_eq(breaker_admit_early(&b, 0), BREAKER_REJECT); /* closed: nothing to probe */
+	breaker_failure(&b, 0, false, -1);
+	ck_assert_int_eq(breaker_admit_early(&b, 999), BREAKER_REJECT); /* too soon after the fault */
+	ck_assert_int_eq(breaker_admit_early(&b, 1000), BREAKER_PROBE);
+	ck_assert_int_eq(breaker_admit_early(&b, 2500), BREAKER_REJECT); /* one in flight */
+	breaker_failure(&b, 2600, true, -1);
+	ck_assert_int_eq(breaker_state(&b, 2600), BREAKER_OPEN);
+	ck_assert_uint_eq(b.retry_at_ms, 30000);  /* an early probe's failure does not push it */
+	ck_assert_int_eq(breaker_admit_early(&b, 3599), BREAKER_REJECT);
+	ck_assert_int_eq(breaker_admit_early(&b, 3600), BREAKER_PROBE);
+	breaker_success(&b, 3700, true);          /* a success closes it at once */
+	ck_assert_int_eq(breaker_state(&b, 3700), BREAKER_CLOSED);
+	ck_assert_int_eq(admit(&b, 3701), BREAKER_PASS);
+}
+END_TEST
+
+START_TEST(early_probes_stay_bounded_during_a_total_outage)
+{
+	struct breaker b;
+	unsigned calls = 1;
+	uint64_t now;
+
+	make(&b, 1, 10000, 3000, 1);
+	breaker_failure(&b, 0, false, -1);
+	/* A request every millisecond for 20 s; each probe fails 50 ms later. */
+	for (now = 1; now < 20000; now++) {
+		enum breaker_admission a = admit(&b, now);
+
+		if (a == BREAKER_REJECT)
+			a = breaker_admit_early(&b, now);
+		if (a != BREAKER_REJECT) {
+			calls++;
+			breaker_failure(&b, now + 50, a == BREAKER_PROBE, -1);
+		}
+	}
+	ck_assert_uint_le(calls, 21);
+	ck_assert_uint_ge(calls, 10);
+}
+END_TEST
+
+START_TEST(early_probe_goes_through_a_retry_after_hold_and_ends_it)
+{
+	struct breaker b;
+
+	make(&b, 5, 10000, 1000, 1);
+	breaker_failure(&b, 0, false, 30000);
+	ck_assert_int_eq(admit(&b, 1000), BREAKER_REJECT);
+	ck_assert_int_eq(breaker_admit_early(&b, 1000), BREAKER_PROBE);
+	breaker_success(&b, 1100, true);
+	ck_assert_uint_eq(b.hold_until_ms, 0);
+	ck_assert_int_eq(admit(&b, 1101), BREAKER_PASS);
+}
+END_TEST
+
+START_TEST(no_early_probe_when_forced_open)
+{
+	struct breaker b;
+
+	make(&b, 1, 10000, 1000, 1);
+	breaker_set_mode(&b, BREAKER_FORCED_OPEN, 0);
+	ck_assert_int_eq(breaker_admit_early(&b, 5000), BREAKER_REJECT);
+}
+END_TEST
+
 START_TEST(forced_modes_override_and_auto_hands_back_closed)
 {
 	struct breaker b;
@@ -291,6 +377,11 @@ Suite *breaker_suite(void)
 	tcase_add_test(tc, retry_after_extends_the_open_time);
 	tcase_add_test(tc, retry_after_holds_calls_even_while_closed);
 	tcase_add_test(tc, health_pass_half_opens_early_and_failure_counts);
+	tcase_add_test(tc, health_pass_closes_a_half_open_breaker);
+	tcase_add_test(tc, early_probe_goes_through_an_open_breaker_once_a_second);
+	tcase_add_test(tc, early_probes_stay_bounded_during_a_total_outage);
+	tcase_add_test(tc, early_probe_goes_through_a_retry_after_hold_and_ends_it);
+	tcase_add_test(tc, no_early_probe_when_forced_open);
 	tcase_add_test(tc, forced_modes_override_and_auto_hands_back_closed);
 	tcase_add_test(tc, names_for_status_pages);
 	tcase_add_test(tc, a_reload_keeps_an_open_breaker_open_under_the_new_settings);

@@ -1056,6 +1056,27 @@ START_TEST(retry_and_health_check_limits_are_checked)
 }
 END_TEST
 
+START_TEST(health_check_off_turns_the_default_checks_off)
+{
+	struct config *cfg = load_ok("upstreams:\n"
+				     "  a: { base_url: http://a, health_check: off }\n"
+				     "  b: { base_url: http://b }\n"
+				     "models:\n"
+				     "  \"*\":\n"
+				     "    targets: [ { upstream: a }, { upstream: b } ]\n");
+
+	ck_assert(cfg->upstreams[0].health_check.off);
+	ck_assert(!cfg->upstreams[0].health_check.enabled);
+	ck_assert(!cfg->upstreams[1].health_check.off); /* absent: checks while not closed */
+	ck_assert(!cfg->upstreams[1].health_check.enabled);
+	ck_assert_uint_eq(cfg->upstreams[1].health_check.timeout_ms, 5000);
+	config_free(cfg);
+	ck_assert_rejected("upstreams:\n  openai:\n    base_url: http://a\n"
+			   "    health_check: on\n" OK_MODELS,
+			   "test.yaml:4:19: upstreams.openai.health_check: expected a mapping or off, found \"on\"");
+}
+END_TEST
+
 START_TEST(client_keys_file_without_keys_is_rejected)
 {
 	char keys[PATH_LEN], yaml[TEXT_LEN], want[TEXT_LEN];
@@ -1197,6 +1218,7 @@ Suite *config_suite(void)
 	tcase_add_test(bad, no_models_are_rejected);
 	tcase_add_test(bad, weighted_route_with_every_weight_zero_is_rejected);
 	tcase_add_test(bad, retry_and_health_check_limits_are_checked);
+	tcase_add_test(bad, health_check_off_turns_the_default_checks_off);
 	tcase_add_test(bad, client_keys_file_without_keys_is_rejected);
 	suite_add_tcase(s, bad);
 
