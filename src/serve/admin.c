@@ -1,6 +1,7 @@
-/* admin.c — the operator's endpoints: /health, /health/live, /circuits, /metrics, /v1/models and /admin/.... */
+/* admin.c — the operator's endpoints: /health, /health/live, /circuits, /metrics, /v1/models, /v1/models/{id} and /admin/.... */
 #include "admin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #include "clock.h"
 #include "context.h"
 #include "metrics.h"
+#include "router.h"
 #include "upstream.h"
 #include "runtime.h"
 
@@ -165,6 +167,23 @@ static void admin_models(struct exchange *x)
 	admin_answer_json(x, 200, doc);
 }
 
+/* /v1/models/{id}: the model object of a name a route serves (the "*" route
+ * serves any), else 404 model_not_found, as a chat request for it would get. */
+static void admin_model(struct exchange *x)
+{
+	const struct runtime *rt = x->ctx->rt;
+	const char *id = x->path + strlen("/v1/models/");
+	char message[320];
+
+	if (router_find(rt->cfg, id) == NULL) {
+		snprintf(message, sizeof message, "The model `%.200s` does not exist or you do not have access to it.", id);
+		exchange_answer_error(x, 404, "invalid_request_error", "model_not_found", "model", message);
+		return;
+	}
+	admin_answer_json(x, 200, json_pack("{s:s, s:s, s:I, s:s}", "id", id, "object", "model", "created",
+					     (json_int_t)(rt->started_wall_ms / 1000), "owned_by", "detour"));
+}
+
 static void admin_metrics(struct exchange *x)
 {
 	struct buf out;
@@ -265,6 +284,7 @@ bool admin_begin(struct exchange *x)
 			admin_metrics(x);
 		return true;
 	case EXCHANGE_MODELS: admin_models(x); return true;
+	case EXCHANGE_MODEL: admin_model(x); return true;
 	case EXCHANGE_ADMIN_CIRCUIT:
 	case EXCHANGE_ADMIN_DEGRADATION:
 		return !admin_authorized(x);
