@@ -167,15 +167,35 @@ static void admin_models(struct exchange *x)
 	admin_answer_json(x, 200, doc);
 }
 
+/* The model id of a /v1/models/{id} path into id (idlen bytes): the path
+ * keeps an encoded '/' (%2F) apart from a path separator, but a model name
+ * such as "meta-llama/Llama-3" arrives that way from SDKs that encode it.
+ * Returns 0, or -1 when the id does not fit (no route has so long a name). */
+static int admin_model_id(const char *path, char *id, size_t idlen)
+{
+	const char *p;
+	size_t n = 0;
+
+	for (p = path + strlen("/v1/models/"); *p != '\0' && n + 1 < idlen; p++) {
+		if (p[0] == '%' && p[1] == '2' && (p[2] == 'F' || p[2] == 'f')) {
+			id[n++] = '/';
+			p += 2;
+		} else {
+			id[n++] = *p;
+		}
+	}
+	id[n] = '\0';
+	return *p == '\0' ? 0 : -1;
+}
+
 /* /v1/models/{id}: the model object of a name a route serves (the "*" route
  * serves any), else 404 model_not_found, as a chat request for it would get. */
 static void admin_model(struct exchange *x)
 {
 	const struct runtime *rt = x->ctx->rt;
-	const char *id = x->path + strlen("/v1/models/");
-	char message[320];
+	char id[256], message[320];
 
-	if (router_find(rt->cfg, id) == NULL) {
+	if (admin_model_id(x->path, id, sizeof id) != 0 || router_find(rt->cfg, id) == NULL) {
 		snprintf(message, sizeof message, "The model `%.200s` does not exist or you do not have access to it.", id);
 		exchange_answer_error(x, 404, "invalid_request_error", "model_not_found", "model", message);
 		return;
