@@ -66,6 +66,10 @@ typedef void (*dialect_header)(void *arg, const char *line);
 struct dialect {
 	const char *name;
 
+	/* The client headers meant for this kind of provider, sent on unless the
+	 * upstream's forward_headers replaces the list; NULL-terminated. */
+	const char *const *forward_headers;
+
 	/* NULL when an upstream of this dialect serves kind; else why not, a sentence for the attempts. */
 	const char *(*unsupported)(enum request_kind kind);
 

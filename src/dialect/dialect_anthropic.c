@@ -152,8 +152,12 @@ static enum dialect_event dialect_anthropic_stream_event(void *state, const stru
 	return DIALECT_EVENT_ERROR;
 }
 
+/* Betas (prompt caching, longer outputs) are switched on per request by this header. */
+static const char *const dialect_anthropic_forward[] = { "anthropic-beta", NULL };
+
 const struct dialect dialect_anthropic = {
 	.name = "anthropic",
+	.forward_headers = dialect_anthropic_forward,
 	.unsupported = dialect_anthropic_unsupported,
 	.path = dialect_anthropic_path,
 	.headers = dialect_anthropic_headers,

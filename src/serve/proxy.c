@@ -1,6 +1,7 @@
 /* proxy.c — the attempt loop: one exchange tried on the targets of its route, in order, until one answers. */
 #include "proxy.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "invariant.h"
 #include "context.h"
 #include "exchange.h"
+#include "headerpass.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -30,7 +32,7 @@
 static void proxy_on_done(void *arg, struct engine_response *r);
 static void proxy_settle(struct exchange *x, struct engine_response *r);
 static void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
-static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r);
+static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, const struct engine_response *from);
 static void proxy_next(struct exchange *x);
 
 /* How proxy_try looks at a target. */
@@ -158,6 +160,23 @@ static void proxy_note_tried(struct exchange *x, const struct config_upstream *u
 	attempt_loop_note_tried(&x->attempt, u, model);
 }
 
+static const char *proxy_client_header(void *arg, const char *name)
+{
+	struct exchange *x = arg;
+
+	return x->connection != NULL ? MHD_lookup_connection_value(x->connection, MHD_HEADER_KIND, name) : NULL;
+}
+
+/* The header lines of the next call to u: its own, plus the client's headers
+ * meant for it (forward_headers). Returns 0, or -1 when out of memory. */
+static int proxy_call_headers(struct exchange *x, const struct upstream *u)
+{
+	/* The last call has settled (one at a time), so its list is free to go. */
+	upstream_call_headers_free(x->attempt.call_headers);
+	x->attempt.call_headers = NULL;
+	return upstream_call_headers(u, proxy_client_header, x, &x->attempt.call_headers);
+}
+
 /* Starts a call to target on pass. A target passed over on the first pass is
  * recorded in the attempts; a later pass records only the calls it makes. */
 static enum proxy_tried proxy_try(struct exchange *x, const struct config_target *target, uint64_t now,
@@ -220,11 +239,14 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	x->attempt.upstream_stream = stream;
 	free(x->attempt.upstream_body);
 	x->attempt.upstream_body = body;
+	if (proxy_call_headers(x, u) != 0)
+		goto internal;
 	memset(&req, 0, sizeof req);
 	req.body = body != NULL ? body : x->body.data;
 	req.body_len = body != NULL ? body_len : x->body.len;
 	req.url = upstream_url(u, x->request.kind);
-	req.headers = u->headers;
+	req.headers = x->attempt.call_headers != NULL ? x->attempt.call_headers : u->headers;
+	req.keep_header = headerpass_answer_kept;
 	req.connect_timeout_ms = proxy_min(ucfg->timeouts.connect_ms, remaining);
 	req.first_byte_timeout_ms = proxy_min(ucfg->timeouts.first_byte_ms, remaining);
 	req.idle_timeout_ms = ucfg->timeouts.idle_ms;
@@ -519,6 +541,39 @@ static void proxy_send_whole(struct exchange *x, unsigned status, char *body, si
 	exchange_answer(x, status, response);
 }
 
+/* Where proxy_pass_header adds a header. */
+struct proxy_passing {
+	struct exchange *x;
+	struct MHD_Response *r;
+};
+
+/* One upstream answer header to the client, without the upstream's key; the
+ * request id is noted for the access log too. */
+static void proxy_pass_header(void *arg, const char *name, char *value)
+{
+	struct proxy_passing *p = arg;
+	char *id = p->x->upstream_request_id;
+	size_t i;
+
+	upstream_redact(p->x->upstream, value);
+	MHD_add_response_header(p->r, name, value);
+	if (strcmp(name, HEADERPASS_UPSTREAM_REQUEST_ID) != 0)
+		return;
+	/* The log line is split on spaces: anything but a plain token becomes '_'. */
+	for (i = 0; value[i] != '\0' && i + 1 < sizeof p->x->upstream_request_id; i++)
+		id[i] = isalnum((unsigned char)value[i]) || strchr("-_.:", value[i]) != NULL ? value[i] : '_';
+	id[i] = '\0';
+}
+
+/* The answer headers of the upstream that answered (headerpass) on to r. */
+static void proxy_pass_headers(struct exchange *x, struct MHD_Response *r, const struct engine_response *from)
+{
+	struct proxy_passing p = { x, r };
+
+	if (r != NULL && from != NULL)
+		headerpass_answer_lines(from->headers, proxy_pass_header, &p);
+}
+
 /* Sends the upstream's answer (a success, or an error that is the client's),
  * in OpenAI's shape and without the upstream's key. */
 static void proxy_answer(struct exchange *x, struct engine_response *r)
@@ -538,6 +593,7 @@ static void proxy_answer(struct exchange *x, struct engine_response *r)
 	body = buf_take(&r->body, &len);
 	proxy_send_whole(x, r->status, body, len, r->content_type[0] != '\0' ? r->content_type : "application/json",
 			 x->upstream->cfg->name, false);
+	proxy_pass_headers(x, x->response, r);
 }
 
 /* The cached level: an earlier answer to the same request. Returns true when it answered. */
@@ -687,7 +743,7 @@ static void proxy_on_done(void *arg, struct engine_response *r)
 }
 
 /* The stream reached its commit point: its answer goes out with the loop's headers. */
-static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r)
+static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, const struct engine_response *from)
 {
 	/* A probe's slot is freed by the first content, not held for the whole stream. */
 	if (x->attempt.probe) {
@@ -696,6 +752,7 @@ static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r)
 	}
 	exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
 	proxy_answer_headers(x, r, x->upstream->cfg->name, false);
+	proxy_pass_headers(x, r, from);
 }
 
 /* Records how a committed stream's call ended; fault: it broke off. */

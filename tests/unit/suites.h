@@ -32,6 +32,8 @@
 	X(gate)        \
 	X(log)         \
 	X(httpframe)   \
+	X(headerpass)  \
+	X(upstream)    \
 	X(peers)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
