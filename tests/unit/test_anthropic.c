@@ -18,11 +18,11 @@ static json_t *translate(const char *openai_text, const struct anthropic_options
 {
 	json_t *openai = json_loads(openai_text, 0, NULL), *out_json;
 	struct buf out;
-	char err[200] = "";
+	struct refusal no;
 
 	ck_assert_ptr_nonnull(openai);
 	buf_init(&out, 1 << 20);
-	ck_assert_msg(anthropic_request(openai, o, &out, err, sizeof err) == 0, "refused: %s", err);
+	ck_assert_msg(anthropic_request(openai, o, &out, &no) == 0, "refused: %s", no.why);
 	out_json = json_loadb(out.data, out.len, 0, NULL);
 	ck_assert_ptr_nonnull(out_json);
 	buf_free(&out);
@@ -30,8 +30,8 @@ static json_t *translate(const char *openai_text, const struct anthropic_options
 	return out_json;
 }
 
-/* Returns anthropic_request's result for a request given as text, and its reason in err. */
-static int refuse(const char *openai_text, char *err, size_t errlen)
+/* Returns anthropic_request's result for a request given as text, and the refusal in no. */
+static int refuse_with(const char *openai_text, struct refusal *no)
 {
 	json_t *openai = json_loads(openai_text, 0, NULL);
 	struct buf out;
@@ -39,9 +39,24 @@ static int refuse(const char *openai_text, char *err, size_t errlen)
 
 	ck_assert_ptr_nonnull(openai);
 	buf_init(&out, 1 << 20);
-	rc = anthropic_request(openai, &plain_options, &out, err, errlen);
+	rc = anthropic_request(openai, &plain_options, &out, no);
+	if (rc != 0)
+		ck_assert_uint_eq(out.len, 0);
 	buf_free(&out);
 	json_decref(openai);
+	return rc;
+}
+
+/* Returns anthropic_request's result for a request given as text, and its reason in err. */
+static int refuse(const char *openai_text, char *err, size_t errlen)
+{
+	struct refusal no;
+	int rc = refuse_with(openai_text, &no);
+	size_t n = strnlen(no.why, errlen - 1);
+
+	/* Cut to fit: the tests look for words near the start. */
+	memcpy(err, no.why, n);
+	err[n] = '\0';
 	return rc;
 }
 
@@ -219,10 +234,10 @@ START_TEST(a_full_output_buffer_is_refused_and_left_as_it_was)
 	json_t *openai = json_loads("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a long enough question\"}]}",
 				    0, NULL);
 	struct buf out;
-	char err[200];
+	struct refusal no;
 
 	buf_init(&out, 20);
-	ck_assert_int_eq(anthropic_request(openai, &plain_options, &out, err, sizeof err), -1);
+	ck_assert_int_eq(anthropic_request(openai, &plain_options, &out, &no), -1);
 	ck_assert_uint_eq(out.len, 0);
 	buf_free(&out);
 	json_decref(openai);
