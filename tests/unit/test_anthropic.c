@@ -229,6 +229,66 @@ START_TEST(a_request_anthropic_cannot_express_is_refused_with_a_reason)
 }
 END_TEST
 
+START_TEST(n_above_one_is_refused_naming_n_and_n_of_one_is_sent)
+{
+	struct refusal no;
+	json_t *a;
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"n\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+				     &no), -1);
+	ck_assert_str_eq(no.param, "n");
+	ck_assert_msg(strstr(no.why, "n is 3") != NULL, "reason: %s", no.why);
+	ck_assert_int_eq(no.why[strlen(no.why) - 1], '.');
+	/* n: 1 asks for what Anthropic gives anyway, and is not sent. */
+	a = translate("{\"model\":\"m\",\"n\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &plain_options);
+	ck_assert_ptr_null(json_object_get(a, "n"));
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(a_refusal_names_the_parameter_at_fault_in_a_whole_sentence)
+{
+	struct refusal no;
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
+				     "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"And?\"},"
+				     "{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"AAAA\",\"format\":\"wav\"}}]}]}",
+				     &no), -1);
+	ck_assert_str_eq(no.param, "messages[1].content[1].type");
+	ck_assert_msg(strstr(no.why, "input_audio") != NULL, "reason: %s", no.why);
+	ck_assert_int_eq(no.why[strlen(no.why) - 1], '.');
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},7]}", &no), -1);
+	ck_assert_str_eq(no.param, "messages[1]");
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"alone\"}]}", &no),
+			 -1);
+	ck_assert_str_eq(no.param, "messages");
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+				     "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"x\"}}",
+				     &no), -1);
+	ck_assert_str_eq(no.param, "tool_choice");
+}
+END_TEST
+
+START_TEST(a_refusal_about_no_one_parameter_names_none)
+{
+	json_t *openai = json_loads("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+				    "\"text\":\"a long enough question\"}]}]}", 0, NULL);
+	struct buf out;
+	struct refusal no;
+
+	/* The last part blamed must not stick to a refusal that is about the whole body. */
+	buf_init(&out, 20);
+	ck_assert_int_eq(anthropic_request(openai, &plain_options, &out, &no), -1);
+	ck_assert_str_eq(no.param, "");
+	ck_assert_int_eq(no.why[strlen(no.why) - 1], '.');
+	buf_free(&out);
+	json_decref(openai);
+}
+END_TEST
+
 START_TEST(a_full_output_buffer_is_refused_and_left_as_it_was)
 {
 	json_t *openai = json_loads("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a long enough question\"}]}",
@@ -645,6 +705,9 @@ Suite *anthropic_suite(void)
 	tcase_add_test(requests, image_parts_become_image_blocks);
 	tcase_add_test(requests, a_request_anthropic_cannot_express_is_refused_with_a_reason);
 	tcase_add_test(requests, a_full_output_buffer_is_refused_and_left_as_it_was);
+	tcase_add_test(requests, n_above_one_is_refused_naming_n_and_n_of_one_is_sent);
+	tcase_add_test(requests, a_refusal_names_the_parameter_at_fault_in_a_whole_sentence);
+	tcase_add_test(requests, a_refusal_about_no_one_parameter_names_none);
 	tcase_add_test(requests, tools_and_tool_choice_become_anthropic_tools);
 	tcase_add_test(requests, tool_choice_words_map_to_anthropic_types);
 	tcase_add_test(requests, dropping_tools_leaves_them_out);
