@@ -136,6 +136,7 @@ struct config {
 		uint64_t drain_timeout_ms;  /* shutdown waits this long for exchanges */
 		uint64_t sse_heartbeat_ms;  /* comment line on a silent stream; 0: none */
 		size_t max_response;       /* cap on an upstream's non-streamed answer */
+		uint64_t max_retry_after_ms; /* cap on the Retry-After of a 503 detour makes itself */
 	} server;
 
 	struct {

@@ -286,6 +286,7 @@ static const struct config_key config_schema_server_keys[] = {
 	{ "drain_timeout", CONFIG_SCHEMA_DURATION(struct config, server.drain_timeout_ms, 0, "10s") },
 	{ "sse_heartbeat", CONFIG_SCHEMA_DURATION(struct config, server.sse_heartbeat_ms, 0, "15s") },
 	{ "max_response", CONFIG_SCHEMA_SIZE(struct config, server.max_response, 1, "32MiB") },
+	{ "max_retry_after", CONFIG_SCHEMA_DURATION(struct config, server.max_retry_after_ms, 1, "10s") },
 	{ .name = NULL },
 };
 static const struct config_section config_schema_server = {

@@ -40,29 +40,39 @@ uint64_t anthropic_count(const json_t *obj, const char *key)
 struct anthropic_build {
 	json_t *messages;   /* the Anthropic messages so far, roles alternating */
 	struct buf system;  /* system and developer texts joined, capped like out */
-	char *err;
-	size_t errlen;
+	struct refusal *no; /* why the request cannot be sent, once it cannot */
 };
 
 static int anthropic_refuse(struct anthropic_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void anthropic_blame(struct anthropic_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Fills err with why the request cannot be sent; returns -1. */
+/* Fills the refusal with why the request cannot be sent (made a whole sentence); returns -1. */
 static int anthropic_refuse(struct anthropic_build *b, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (b->errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(b->err, b->errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	vsnprintf(b->no->why, sizeof b->no->why, fmt, ap);
+	va_end(ap);
+	refusal_sentence(b->no->why, sizeof b->no->why);
 	return -1;
+}
+
+/* Names the parameter a refusal about to be made is about (OpenAI's "param"). */
+static void anthropic_blame(struct anthropic_build *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b->no->param, sizeof b->no->param, fmt, ap);
+	va_end(ap);
 }
 
 /* "Out of memory" says little to a client, but it is the only cause left once
  * every shape has been checked: the caller passes the target over. */
 static int anthropic_no_memory(struct anthropic_build *b)
 {
+	b->no->param[0] = '\0';
 	return anthropic_refuse(b, "out of memory translating the request for Anthropic");
 }
 
@@ -81,8 +91,10 @@ static int anthropic_image(struct anthropic_build *b, size_t i, size_t k, const 
 
 	if (n > 5 && strncmp(u, "data:", 5) == 0) {
 		comma = memchr(u, ',', n);
-		if (comma == NULL || comma - u < 12 || strncmp(comma - 7, ";base64", 7) != 0)
+		if (comma == NULL || comma - u < 12 || strncmp(comma - 7, ";base64", 7) != 0) {
+			anthropic_blame(b, "messages[%zu].content[%zu].image_url.url", i, k);
 			return anthropic_refuse(b, "messages[%zu].content[%zu]: an image data URL must be base64", i, k);
+		}
 		semi = memchr(u + 5, ';', (size_t)(comma - 7 - (u + 5)) + 1);
 		*block = json_pack("{s:s,s:{s:s,s:s%,s:s%}}", "type", "image", "source", "type", "base64",
 				   "media_type", u + 5, (size_t)(semi - (u + 5)),
@@ -99,6 +111,8 @@ static int anthropic_part(struct anthropic_build *b, size_t i, size_t k, const j
 	json_t *type = json_object_get(part, "type"), *text, *image, *url;
 
 	*block = NULL;
+	/* Every refusal below is about this part. */
+	anthropic_blame(b, "messages[%zu].content[%zu]", i, k);
 	if (!json_is_object(part))
 		return anthropic_refuse(b, "messages[%zu].content[%zu] is not an object", i, k);
 	if (anthropic_str_is(type, "text")) {
@@ -118,6 +132,7 @@ static int anthropic_part(struct anthropic_build *b, size_t i, size_t k, const j
 			return anthropic_refuse(b, "messages[%zu].content[%zu].image_url has no url", i, k);
 		return anthropic_image(b, i, k, url, block);
 	}
+	anthropic_blame(b, "messages[%zu].content[%zu].type", i, k);
 	return anthropic_refuse(b, "messages[%zu].content[%zu]: part type \"%s\" cannot be sent to Anthropic", i, k,
 				json_is_string(type) ? json_string_value(type) : "(none)");
 }
@@ -301,6 +316,8 @@ static int anthropic_message(struct anthropic_build *b, size_t i, const json_t *
 {
 	json_t *role = json_object_get(m, "role"), *content;
 
+	/* Every refusal below is about this message (a part names itself). */
+	anthropic_blame(b, "messages[%zu]", i);
 	if (!json_is_object(m))
 		return anthropic_refuse(b, "messages[%zu] is not an object", i);
 	if (anthropic_str_is(role, "system") || anthropic_str_is(role, "developer"))
@@ -325,12 +342,18 @@ static int anthropic_messages(struct anthropic_build *b, const json_t *openai)
 	json_t *list = json_object_get(openai, "messages"), *m, *first;
 	size_t i;
 
+	anthropic_blame(b, "messages");
 	if (!json_is_array(list))
 		return anthropic_refuse(b, "messages is not an array");
 	json_array_foreach(list, i, m) {
 		if (anthropic_message(b, i, m) != 0)
 			return -1;
 	}
+	/* What follows is about the whole list, or not about the messages at all. */
+	if (json_array_size(b->messages) == 0)
+		anthropic_blame(b, "messages");
+	else
+		b->no->param[0] = '\0';
 	if (json_array_size(b->messages) == 0)
 		return anthropic_refuse(b, "no message is left to send to Anthropic (system messages alone are not a conversation)");
 	if (!anthropic_str_is(json_object_get(json_array_get(b->messages, 0), "role"), "user")) {
@@ -354,6 +377,7 @@ static json_t *anthropic_tool_choice(struct anthropic_build *b, const json_t *ch
 	name = json_object_get(json_object_get(choice, "function"), "name");
 	if (anthropic_str_is(json_object_get(choice, "type"), "function") && json_is_string(name))
 		return json_pack("{s:s,s:O}", "type", "tool", "name", name);
+	anthropic_blame(b, "tool_choice");
 	anthropic_refuse(b, "tool_choice has no Anthropic form");
 	return NULL;
 }
@@ -375,6 +399,7 @@ static int anthropic_tools(struct anthropic_build *b, const json_t *openai, json
 		function = json_object_get(tool, "function");
 		name = json_object_get(function, "name");
 		if (!anthropic_str_is(json_object_get(tool, "type"), "function") || !json_is_string(name)) {
+			anthropic_blame(b, "tools[%zu]", k);
 			anthropic_refuse(b, "tools[%zu]: only function tools with a name can be sent to Anthropic", k);
 			goto fail;
 		}
@@ -480,15 +505,26 @@ static int anthropic_sampling(const json_t *openai, const struct anthropic_optio
 	return rc;
 }
 
-int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, char *err, size_t errlen)
+/* n: Anthropic gives one answer a request, and n copies of it are not n answers. */
+static int anthropic_choices(struct anthropic_build *b, const json_t *openai)
 {
-	struct anthropic_build b = { .messages = json_array(), .err = err, .errlen = errlen };
+	json_t *n = json_object_get(openai, "n");
+
+	if (!json_is_integer(n) || json_integer_value(n) <= 1)
+		return 0;
+	anthropic_blame(b, "n");
+	return anthropic_refuse(b, "n is %" JSON_INTEGER_FORMAT ", but Anthropic gives one choice a request: "
+				"leave n out or set it to 1", json_integer_value(n));
+}
+
+int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, struct refusal *no)
+{
+	struct anthropic_build b = { .messages = json_array(), .no = no };
 	json_t *root = json_object(), *model = json_object_get(openai, "model");
 	size_t before = out->len;
 	int rc = -1, failed = 0;
 
-	if (errlen > 0)
-		err[0] = '\0';
+	refusal_clear(no);
 	/* The system prompt cannot be longer than the body it goes in. */
 	buf_init(&b.system, out->max);
 	if (root == NULL || b.messages == NULL) {
@@ -499,7 +535,7 @@ int anthropic_request(json_t *openai, const struct anthropic_options *o, struct 
 		anthropic_refuse(&b, "the request is not a JSON object");
 		goto fail;
 	}
-	if (anthropic_messages(&b, openai) != 0)
+	if (anthropic_choices(&b, openai) != 0 || anthropic_messages(&b, openai) != 0)
 		goto fail;
 	failed |= json_object_set_new(root, "model", o->model != NULL ? json_string(o->model)
 						: json_is_string(model) ? json_incref(model) : json_string(""));

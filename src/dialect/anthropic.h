@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "refusal.h"
 
 /* What the target and the degradation level decide about one request. */
 struct anthropic_options {
@@ -44,12 +45,15 @@ struct anthropic_options {
  *   {type:any}, {type:function,function:{name}} → {type:tool,name};
  *   parallel_tool_calls false → disable_parallel_tool_use on the tool_choice
  *   (an {type:auto} one when the request had none);
- * - other OpenAI fields (n, logprobs, response_format, seed, ...) are left out.
- * Returns 0, or -1 with a reason in err (for a 400 the client can read) when
- * the request cannot be expressed (an unknown part type, no message left, a
- * message that is not an object) or out is full.
+ * - n above 1 is refused (param "n"): Anthropic gives one choice a request;
+ * - other OpenAI fields (logprobs, response_format, seed, ...) are left out.
+ * Returns 0, or -1 with a whole sentence in no->why (for a 400 the client can
+ * read) and, when one parameter is at fault, its path in no->param
+ * ("messages[0].content[1].type") when the request cannot be expressed (n
+ * above 1, an unknown part type, no message left, a message that is not an
+ * object) or out is full.
  */
-int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, char *err, size_t errlen);
+int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, struct refusal *no);
 
 /* Pieces the request, answer and stream translations share. */
 bool anthropic_str_is(const json_t *v, const char *s);         /* v is the string s */

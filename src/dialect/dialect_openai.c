@@ -32,10 +32,9 @@ static void dialect_openai_headers(const struct config_upstream *cfg, dialect_he
 }
 
 static enum dialect_built dialect_openai_request(const struct dialect_call *call, char **body, size_t *len,
-						 char *why, size_t whylen)
+						 struct refusal *no)
 {
-	(void)why;
-	(void)whylen;
+	(void)no;
 	*body = NULL;
 	*len = call->request->len;
 	if (request_unchanged(call->request, call->changes))

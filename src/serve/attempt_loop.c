@@ -36,6 +36,8 @@ void attempt_loop_begin(struct attempt_loop *a)
 	a->counted_active = false;
 	a->earliest_retry_ms = 0;
 	a->refusal[0] = '\0';
+	a->refusal_param[0] = '\0';
+	a->unsayable = 0;
 }
 
 void attempt_loop_end(struct attempt_loop *a)

@@ -46,6 +46,8 @@ struct attempt_loop {
 	bool counted_active;         /* counted in runtime.requests_active */
 	uint64_t earliest_retry_ms;  /* when a skipped target could next be called; 0: none */
 	char refusal[320];           /* why a target's dialect could not say the request (the client's mistake); "": none */
+	char refusal_param[96];      /* the parameter that refusal names; "": none */
+	size_t unsayable;            /* targets passed over because they could not say the request */
 };
 
 /* Prepares a zeroed struct once, when its exchange is first allocated. */

@@ -54,6 +54,26 @@ class NothingCanServe(DetourTestCase):
         self.assertTrue(error['param'] and error['param'].startswith('messages'), error)
 
 
+class SomeTargetCouldServe(DetourTestCase):
+
+    def test_a_target_that_could_serve_but_failed_makes_it_no_client_mistake(self):
+        claude = self.mock('claude', mode='anthropic')
+        down = self.mock('down', '--status', '500')
+        d = self.detour('upstreams:\n' + upstream_yaml('claude', claude.url, provider='anthropic') +
+                        upstream_yaml('down', down.url) +
+                        'models:\n  gpt-4o:\n    targets: [ { upstream: claude, model: claude-3-5-haiku-latest },'
+                        ' { upstream: down } ]\n')
+        r = d.chat(n=2)
+        # down could have served n: 2, so its failure is the answer: a 502, not the client's 400
+        self.assertEqual(r.status, 502, r)
+        error = r.json()['error']
+        self.assertEqual(error['code'], 'all_upstreams_failed')
+        self.assertRegex(error['attempts'][0]['skipped'], r'^\S+( \S+){3,}\.$', error)
+        self.assertEqual(error['attempts'][1]['status'], 500, error)
+        self.assertEqual(claude.stats()['requests'], 0)
+        self.assertEqual(down.stats()['requests'], 1)
+
+
 class RetrySignals(DetourTestCase):
 
     def test_all_upstreams_failed_says_do_not_retry(self):
@@ -74,6 +94,17 @@ class RetrySignals(DetourTestCase):
         self.assertEqual(r.json()['error']['code'], 'rate_limit_exceeded')
         self.assertTrue(re.fullmatch(r'[12]', r.headers.get('retry-after') or ''), r.headers)
         self.assertTrue(0 < int(r.headers.get('retry-after-ms') or 0) <= 2000, r.headers)
+
+    def test_a_rate_limit_beside_a_failure_is_a_502(self):
+        limited = self.mock('limited', '--status', '429', '--retry-after', '2')
+        down = self.mock('down', '--status', '500')
+        d = self.detour('upstreams:\n' + upstream_yaml('limited', limited.url) + upstream_yaml('down', down.url) +
+                        'models:\n  gpt-4o: { targets: [ { upstream: limited }, { upstream: down } ] }\n')
+        r = d.chat()
+        # waiting would not bring down back: the chain failed, and says not to run it again
+        self.assertEqual(r.status, 502, r)
+        self.assertEqual(r.headers.get('x-should-retry'), 'false', r)
+        self.assertIsNone(r.headers.get('retry-after'), r)
 
 
 if __name__ == '__main__':

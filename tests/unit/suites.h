@@ -24,6 +24,7 @@
 	X(completion)  \
 	X(degrade)     \
 	X(sse)         \
+	X(refusal)     \
 	X(anthropic)   \
 	X(proxy)       \
 	X(loop)        \

@@ -18,11 +18,11 @@ static json_t *translate(const char *openai_text, const struct anthropic_options
 {
 	json_t *openai = json_loads(openai_text, 0, NULL), *out_json;
 	struct buf out;
-	char err[200] = "";
+	struct refusal no;
 
 	ck_assert_ptr_nonnull(openai);
 	buf_init(&out, 1 << 20);
-	ck_assert_msg(anthropic_request(openai, o, &out, err, sizeof err) == 0, "refused: %s", err);
+	ck_assert_msg(anthropic_request(openai, o, &out, &no) == 0, "refused: %s", no.why);
 	out_json = json_loadb(out.data, out.len, 0, NULL);
 	ck_assert_ptr_nonnull(out_json);
 	buf_free(&out);
@@ -30,8 +30,8 @@ static json_t *translate(const char *openai_text, const struct anthropic_options
 	return out_json;
 }
 
-/* Returns anthropic_request's result for a request given as text, and its reason in err. */
-static int refuse(const char *openai_text, char *err, size_t errlen)
+/* Returns anthropic_request's result for a request given as text, and the refusal in no. */
+static int refuse_with(const char *openai_text, struct refusal *no)
 {
 	json_t *openai = json_loads(openai_text, 0, NULL);
 	struct buf out;
@@ -39,9 +39,24 @@ static int refuse(const char *openai_text, char *err, size_t errlen)
 
 	ck_assert_ptr_nonnull(openai);
 	buf_init(&out, 1 << 20);
-	rc = anthropic_request(openai, &plain_options, &out, err, errlen);
+	rc = anthropic_request(openai, &plain_options, &out, no);
+	if (rc != 0)
+		ck_assert_uint_eq(out.len, 0);
 	buf_free(&out);
 	json_decref(openai);
+	return rc;
+}
+
+/* Returns anthropic_request's result for a request given as text, and its reason in err. */
+static int refuse(const char *openai_text, char *err, size_t errlen)
+{
+	struct refusal no;
+	int rc = refuse_with(openai_text, &no);
+	size_t n = strnlen(no.why, errlen - 1);
+
+	/* Cut to fit: the tests look for words near the start. */
+	memcpy(err, no.why, n);
+	err[n] = '\0';
 	return rc;
 }
 
@@ -214,15 +229,75 @@ START_TEST(a_request_anthropic_cannot_express_is_refused_with_a_reason)
 }
 END_TEST
 
+START_TEST(n_above_one_is_refused_naming_n_and_n_of_one_is_sent)
+{
+	struct refusal no;
+	json_t *a;
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"n\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+				     &no), -1);
+	ck_assert_str_eq(no.param, "n");
+	ck_assert_msg(strstr(no.why, "n is 3") != NULL, "reason: %s", no.why);
+	ck_assert_int_eq(no.why[strlen(no.why) - 1], '.');
+	/* n: 1 asks for what Anthropic gives anyway, and is not sent. */
+	a = translate("{\"model\":\"m\",\"n\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &plain_options);
+	ck_assert_ptr_null(json_object_get(a, "n"));
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(a_refusal_names_the_parameter_at_fault_in_a_whole_sentence)
+{
+	struct refusal no;
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
+				     "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"And?\"},"
+				     "{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"AAAA\",\"format\":\"wav\"}}]}]}",
+				     &no), -1);
+	ck_assert_str_eq(no.param, "messages[1].content[1].type");
+	ck_assert_msg(strstr(no.why, "input_audio") != NULL, "reason: %s", no.why);
+	ck_assert_int_eq(no.why[strlen(no.why) - 1], '.');
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},7]}", &no), -1);
+	ck_assert_str_eq(no.param, "messages[1]");
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"alone\"}]}", &no),
+			 -1);
+	ck_assert_str_eq(no.param, "messages");
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+				     "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"x\"}}",
+				     &no), -1);
+	ck_assert_str_eq(no.param, "tool_choice");
+}
+END_TEST
+
+START_TEST(a_refusal_about_no_one_parameter_names_none)
+{
+	json_t *openai = json_loads("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+				    "\"text\":\"a long enough question\"}]}]}", 0, NULL);
+	struct buf out;
+	struct refusal no;
+
+	/* The last part blamed must not stick to a refusal that is about the whole body. */
+	buf_init(&out, 20);
+	ck_assert_int_eq(anthropic_request(openai, &plain_options, &out, &no), -1);
+	ck_assert_str_eq(no.param, "");
+	ck_assert_int_eq(no.why[strlen(no.why) - 1], '.');
+	buf_free(&out);
+	json_decref(openai);
+}
+END_TEST
+
 START_TEST(a_full_output_buffer_is_refused_and_left_as_it_was)
 {
 	json_t *openai = json_loads("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a long enough question\"}]}",
 				    0, NULL);
 	struct buf out;
-	char err[200];
+	struct refusal no;
 
 	buf_init(&out, 20);
-	ck_assert_int_eq(anthropic_request(openai, &plain_options, &out, err, sizeof err), -1);
+	ck_assert_int_eq(anthropic_request(openai, &plain_options, &out, &no), -1);
 	ck_assert_uint_eq(out.len, 0);
 	buf_free(&out);
 	json_decref(openai);
@@ -630,6 +705,9 @@ Suite *anthropic_suite(void)
 	tcase_add_test(requests, image_parts_become_image_blocks);
 	tcase_add_test(requests, a_request_anthropic_cannot_express_is_refused_with_a_reason);
 	tcase_add_test(requests, a_full_output_buffer_is_refused_and_left_as_it_was);
+	tcase_add_test(requests, n_above_one_is_refused_naming_n_and_n_of_one_is_sent);
+	tcase_add_test(requests, a_refusal_names_the_parameter_at_fault_in_a_whole_sentence);
+	tcase_add_test(requests, a_refusal_about_no_one_parameter_names_none);
 	tcase_add_test(requests, tools_and_tool_choice_become_anthropic_tools);
 	tcase_add_test(requests, tool_choice_words_map_to_anthropic_types);
 	tcase_add_test(requests, dropping_tools_leaves_them_out);

@@ -265,6 +265,7 @@ START_TEST(minimal_file_takes_every_default)
 	ck_assert_uint_eq(cfg->server.client_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->server.drain_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->server.max_response, 32u << 20);
+	ck_assert_uint_eq(cfg->server.max_retry_after_ms, 10000);
 	ck_assert_int_eq(cfg->log.level, LOG_LEVEL_INFO);
 	ck_assert(!cfg->log.access);
 	ck_assert_ptr_null(cfg->auth.client_keys);
@@ -388,6 +389,7 @@ START_TEST(every_extension_key_is_read)
 		 "  client_timeout: 10s\n"
 		 "  drain_timeout: 0\n"
 		 "  max_response: 1GB\n"
+		 "  max_retry_after: 3s\n"
 		 "log:\n"
 		 "  level: warn\n"
 		 "  access: On\n"
@@ -425,6 +427,7 @@ START_TEST(every_extension_key_is_read)
 	ck_assert_uint_eq(cfg->server.client_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->server.drain_timeout_ms, 0);
 	ck_assert_uint_eq(cfg->server.max_response, 1u << 30);
+	ck_assert_uint_eq(cfg->server.max_retry_after_ms, 3000);
 	ck_assert_int_eq(cfg->log.level, LOG_LEVEL_WARN);
 	ck_assert(cfg->log.access);
 	ck_assert_int_eq(u->provider, CONFIG_PROVIDER_ANTHROPIC);
