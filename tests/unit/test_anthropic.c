@@ -337,7 +337,7 @@ START_TEST(a_text_answer_becomes_a_chat_completion)
 
 	assert_json(o, "{\"id\":\"chatcmpl-msg_01\",\"object\":\"chat.completion\",\"created\":1700000000,"
 		       "\"model\":\"claude-3-5-haiku-latest\",\"choices\":[{\"index\":0,"
-		       "\"message\":{\"role\":\"assistant\",\"content\":\"Hello there.\"},\"finish_reason\":\"stop\","
+		       "\"message\":{\"role\":\"assistant\",\"content\":\"Hello there.\",\"refusal\":null},\"finish_reason\":\"stop\","
 		       "\"logprobs\":null}],"
 		       "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":4,\"total_tokens\":16}}");
 	json_decref(o);
@@ -353,10 +353,11 @@ START_TEST(a_tool_use_answer_becomes_tool_calls)
 	json_t *choice = json_array_get(json_object_get(o, "choices"), 0);
 
 	assert_json(json_object_get(choice, "message"),
-		    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"toolu_9\",\"type\":\"function\","
+		    "{\"role\":\"assistant\",\"content\":null,\"refusal\":null,\"tool_calls\":[{\"id\":\"toolu_9\",\"type\":\"function\","
 		    "\"function\":{\"name\":\"weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]}");
 	assert_json(json_object_get(choice, "finish_reason"), "\"tool_calls\"");
-	assert_json(json_object_get(o, "usage"), "{\"prompt_tokens\":15,\"completion_tokens\":5,\"total_tokens\":20}");
+	assert_json(json_object_get(o, "usage"), "{\"prompt_tokens\":15,\"completion_tokens\":5,\"total_tokens\":20,"
+		    "\"prompt_tokens_details\":{\"cached_tokens\":10}}");
 	json_decref(o);
 }
 END_TEST
