@@ -265,6 +265,23 @@ START_TEST(answers_survive_sse_and_the_builder_unchanged)
 }
 END_TEST
 
+START_TEST(reasoning_content_survives_sse_and_the_builder)
+{
+	static const char answer[] =
+		"{\"id\":\"r\",\"object\":\"chat.completion\",\"created\":3,\"model\":\"m\",\"choices\":[{\"index\":0,"
+		"\"message\":{\"role\":\"assistant\",\"content\":\"Sunny.\",\"refusal\":null,"
+		"\"reasoning_content\":\"First, the forecast.\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+		"\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}";
+	json_t *before = parse(answer, strlen(answer)), *after = round_trip(answer, true);
+
+	/* A cached answer rebuilt from a translated Anthropic stream keeps its thinking. */
+	assert_same_member(before, after, "choices");
+	assert_same_member(before, after, "usage");
+	json_decref(before);
+	json_decref(after);
+}
+END_TEST
+
 START_TEST(text_with_escapes_nul_and_unicode_survives_the_round_trip)
 {
 	const char *answer =
@@ -562,6 +579,7 @@ Suite *completion_suite(void)
 	tcase_add_test(sse, tool_calls_stream_whole_at_their_index);
 	tcase_add_test(sse, several_choices_stream_one_after_another);
 	tcase_add_test(sse, answers_survive_sse_and_the_builder_unchanged);
+	tcase_add_test(sse, reasoning_content_survives_sse_and_the_builder);
 	tcase_add_test(sse, text_with_escapes_nul_and_unicode_survives_the_round_trip);
 	tcase_add_test(sse, what_is_not_a_completion_is_refused);
 	tcase_add_test(sse, sse_that_does_not_fit_fails_and_leaves_out_unchanged);
