@@ -149,7 +149,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	/* Nothing to send yet: returning 0 without suspending would spin. */
 	s->waiting = true;
 	MHD_suspend_connection(x->connection);
-	DETOUR_ASSERT(s->waiting && !s->ended);
+	DETOUR_ASSERT(s->waiting && s->phase != STREAM_ENDED);
 	return 0;
 }
 
