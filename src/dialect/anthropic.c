@@ -434,7 +434,7 @@ static int anthropic_tools(struct anthropic_build *b, const json_t *openai, bool
 		goto fail;
 	if (client == 0 && answer == NULL) {
 		rc = 0;
-		goto out;
+		goto fail;
 	}
 	if ((list = json_array()) == NULL) {
 		anthropic_no_memory(b);
@@ -449,21 +449,21 @@ static int anthropic_tools(struct anthropic_build *b, const json_t *openai, bool
 	if (anthropic_tool_choice(b, openai, client, answer != NULL, &made) != 0)
 		goto fail;
 	if (json_is_false(json_object_get(openai, "parallel_tool_calls"))) {
-		if (made == NULL && (made = json_pack("{s:s}", "type", "auto")) == NULL)
-			goto no_memory;
+		if (made == NULL)
+			made = json_pack("{s:s}", "type", "auto");
 		/* {type:none} takes no such flag, and no call is made anyway. */
-		if (!anthropic_str_is(json_object_get(made, "type"), "none") &&
-		    json_object_set_new(made, "disable_parallel_tool_use", json_true()) != 0)
-			goto no_memory;
+		if (made == NULL || (!anthropic_str_is(json_object_get(made, "type"), "none") &&
+				     json_object_set_new(made, "disable_parallel_tool_use", json_true()) != 0)) {
+			anthropic_no_memory(b);
+			goto fail;
+		}
 	}
-	if (made != NULL && json_object_set(root, "tool_choice", made) != 0)
-		goto no_memory;
+	if (made != NULL && json_object_set(root, "tool_choice", made) != 0) {
+		anthropic_no_memory(b);
+		goto fail;
+	}
 	rc = 0;
-	goto out;
-no_memory:
-	anthropic_no_memory(b);
 fail:
-out:
 	json_decref(made);
 	json_decref(list);
 	json_decref(answer);
