@@ -42,6 +42,9 @@ void config_free(struct config *cfg)
 		free(u->base_url);
 		config_free_secret(u->api_key);
 		free(u->anthropic_version);
+		for (size_t j = 0; j < u->nforward_headers; j++)
+			free(u->forward_headers[j]);
+		free(u->forward_headers);
 	}
 	free(cfg->upstreams);
 	for (size_t i = 0; i < cfg->nroutes; i++) {

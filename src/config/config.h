@@ -37,6 +37,9 @@ enum config_status_access {
 
 /* A route lists at most this many targets (and as many reduced ones). */
 #define CONFIG_MAX_TARGETS 32
+/* An upstream's forward_headers lists at most this many names, each at most CONFIG_HEADER_NAME_MAX bytes. */
+#define CONFIG_MAX_FORWARD 16
+#define CONFIG_HEADER_NAME_MAX 64
 #define CONFIG_STR_(x) #x
 #define CONFIG_STR(x) CONFIG_STR_(x)
 
@@ -79,6 +82,9 @@ struct config_upstream {
 	char *api_key;                /* resolved secret, NULL when none; never logged */
 	char *anthropic_version;      /* sent as anthropic-version */
 	unsigned default_max_tokens;  /* anthropic needs max_tokens; used when the request has none */
+	bool forward_set;             /* forward_headers was written: it replaces the dialect's list */
+	char **forward_headers;       /* client headers sent on to it, as written; NULL-terminated */
+	size_t nforward_headers;
 	struct config_timeouts timeouts;
 	struct config_retries retries;
 	struct config_breaker breaker;
@@ -131,6 +137,7 @@ struct config {
 		uint64_t sse_heartbeat_ms;  /* comment line on a silent stream; 0: none */
 		size_t max_response;       /* cap on an upstream's non-streamed answer */
 		char *pid_file;            /* written at start, removed at exit; NULL: none */
+		uint64_t max_retry_after_ms; /* cap on the Retry-After of a 503 detour makes itself */
 	} server;
 
 	struct {

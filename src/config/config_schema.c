@@ -3,7 +3,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -171,6 +173,87 @@ static int config_schema_read_fallback(struct config_reader *r, const struct con
 	return 0;
 }
 
+/* ---- forward_headers -------------------------------------------------------- */
+
+/*
+ * Headers detour writes itself (the upstream's key, its framing) or that
+ * belong to one hop: a client's copy must never reach an upstream, whatever
+ * the file says.
+ */
+static const char *const config_schema_unforwardable[] = {
+	"authorization", "x-api-key", "anthropic-version", "host", "content-length", "content-type",
+	"transfer-encoding", "te", "trailer", "connection", "keep-alive", "upgrade", "expect",
+	"proxy-authorization", "proxy-connection", "user-agent", "cookie", NULL,
+};
+
+/* A header name is an RFC 9110 token. */
+static bool config_schema_header_token(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+			return false;
+	}
+	return true;
+}
+
+/* Why name may not be listed, or NULL when it may (seen: the names before it). */
+static const char *config_schema_forward_refusal(const char *name, char *const *seen, size_t nseen)
+{
+	if (strlen(name) > CONFIG_HEADER_NAME_MAX || !config_schema_header_token(name))
+		return "is not a header name (letters, digits and !#$%&'*+-.^_`|~, at most "
+		       CONFIG_STR(CONFIG_HEADER_NAME_MAX) " bytes)";
+	for (size_t i = 0; config_schema_unforwardable[i] != NULL; i++)
+		if (strcasecmp(name, config_schema_unforwardable[i]) == 0)
+			return "is a header detour writes itself or one that belongs to one hop; it is never forwarded";
+	for (size_t i = 0; i < nseen; i++)
+		if (strcasecmp(name, seen[i]) == 0)
+			return "is listed twice";
+	return NULL;
+}
+
+/* forward_headers replaces the dialect's default list when present ([] forwards nothing). */
+static int config_schema_read_forward(struct config_reader *r, const struct config_key *key,
+				      const yaml_node_t *v, const yaml_node_t *keynode,
+				      const yaml_node_t *where, void *base)
+{
+	struct config_upstream *u = base;
+	char shown[CONFIG_SHOW_MAX + 16];
+	size_t n;
+
+	(void)key;
+	(void)keynode;
+	(void)where;
+	if (v == NULL)
+		return 0;
+	if (config_reader_expect(r, v, YAML_SEQUENCE_NODE) < 0)
+		return -1;
+	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (n > CONFIG_MAX_FORWARD)
+		return config_reader_fail(r, v, "lists %zu headers; at most " CONFIG_STR(CONFIG_MAX_FORWARD), n);
+	u->forward_set = true;
+	if ((u->forward_headers = calloc(n + 1, sizeof *u->forward_headers)) == NULL)
+		return config_reader_oom(r, v);
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *item = config_reader_node(r, *it);
+		size_t at = config_reader_path_index(r, (size_t)(it - v->data.sequence.items.start));
+		const char *text, *why;
+
+		if (config_reader_text(r, item, &text) < 0)
+			return -1;
+		why = config_schema_forward_refusal(text, u->forward_headers, u->nforward_headers);
+		if (why != NULL)
+			return config_reader_fail(r, item, "%s %s", config_reader_show(text, shown, sizeof shown), why);
+		if ((u->forward_headers[u->nforward_headers] = strdup(text)) == NULL)
+			return config_reader_oom(r, item);
+		u->nforward_headers++;
+		config_reader_path_leave(r, at);
+	}
+	return 0;
+}
+
 /* ---- the tables ------------------------------------------------------------- */
 
 #define CONFIG_SCHEMA_DURATION(st, member, least, dflt) \
@@ -204,6 +287,7 @@ static const struct config_key config_schema_server_keys[] = {
 	{ "sse_heartbeat", CONFIG_SCHEMA_DURATION(struct config, server.sse_heartbeat_ms, 0, "15s") },
 	{ "max_response", CONFIG_SCHEMA_SIZE(struct config, server.max_response, 1, "32MiB") },
 	{ "pid_file", CONFIG_SCHEMA_STRING(struct config, server.pid_file, NULL) },
+	{ "max_retry_after", CONFIG_SCHEMA_DURATION(struct config, server.max_retry_after_ms, 1, "10s") },
 	{ .name = NULL },
 };
 static const struct config_section config_schema_server = {
@@ -288,6 +372,7 @@ static const struct config_key config_schema_upstream_keys[] = {
 	{ "anthropic_version", CONFIG_SCHEMA_STRING(struct config_upstream, anthropic_version, "2023-06-01") },
 	{ "max_tokens", CONFIG_SCHEMA_UINT(struct config_upstream, default_max_tokens, 1,
 					   CONFIG_SCHEMA_COUNT_MAX, "4096") },
+	{ "forward_headers", .type = CONFIG_TABLE_CUSTOM, .read = config_schema_read_forward },
 	{ .name = NULL },
 };
 const struct config_section config_schema_upstream = {

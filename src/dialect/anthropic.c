@@ -40,29 +40,39 @@ uint64_t anthropic_count(const json_t *obj, const char *key)
 struct anthropic_build {
 	json_t *messages;   /* the Anthropic messages so far, roles alternating */
 	struct buf system;  /* system and developer texts joined, capped like out */
-	char *err;
-	size_t errlen;
+	struct refusal *no; /* why the request cannot be sent, once it cannot */
 };
 
 static int anthropic_refuse(struct anthropic_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void anthropic_blame(struct anthropic_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Fills err with why the request cannot be sent; returns -1. */
+/* Fills the refusal with why the request cannot be sent (made a whole sentence); returns -1. */
 static int anthropic_refuse(struct anthropic_build *b, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (b->errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(b->err, b->errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	vsnprintf(b->no->why, sizeof b->no->why, fmt, ap);
+	va_end(ap);
+	refusal_sentence(b->no->why, sizeof b->no->why);
 	return -1;
+}
+
+/* Names the parameter a refusal about to be made is about (OpenAI's "param"). */
+static void anthropic_blame(struct anthropic_build *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b->no->param, sizeof b->no->param, fmt, ap);
+	va_end(ap);
 }
 
 /* "Out of memory" says little to a client, but it is the only cause left once
  * every shape has been checked: the caller passes the target over. */
 static int anthropic_no_memory(struct anthropic_build *b)
 {
+	b->no->param[0] = '\0';
 	return anthropic_refuse(b, "out of memory translating the request for Anthropic");
 }
 
@@ -81,8 +91,10 @@ static int anthropic_image(struct anthropic_build *b, size_t i, size_t k, const 
 
 	if (n > 5 && strncmp(u, "data:", 5) == 0) {
 		comma = memchr(u, ',', n);
-		if (comma == NULL || comma - u < 12 || strncmp(comma - 7, ";base64", 7) != 0)
+		if (comma == NULL || comma - u < 12 || strncmp(comma - 7, ";base64", 7) != 0) {
+			anthropic_blame(b, "messages[%zu].content[%zu].image_url.url", i, k);
 			return anthropic_refuse(b, "messages[%zu].content[%zu]: an image data URL must be base64", i, k);
+		}
 		semi = memchr(u + 5, ';', (size_t)(comma - 7 - (u + 5)) + 1);
 		*block = json_pack("{s:s,s:{s:s,s:s%,s:s%}}", "type", "image", "source", "type", "base64",
 				   "media_type", u + 5, (size_t)(semi - (u + 5)),
@@ -99,6 +111,8 @@ static int anthropic_part(struct anthropic_build *b, size_t i, size_t k, const j
 	json_t *type = json_object_get(part, "type"), *text, *image, *url;
 
 	*block = NULL;
+	/* Every refusal below is about this part. */
+	anthropic_blame(b, "messages[%zu].content[%zu]", i, k);
 	if (!json_is_object(part))
 		return anthropic_refuse(b, "messages[%zu].content[%zu] is not an object", i, k);
 	if (anthropic_str_is(type, "text")) {
@@ -118,6 +132,7 @@ static int anthropic_part(struct anthropic_build *b, size_t i, size_t k, const j
 			return anthropic_refuse(b, "messages[%zu].content[%zu].image_url has no url", i, k);
 		return anthropic_image(b, i, k, url, block);
 	}
+	anthropic_blame(b, "messages[%zu].content[%zu].type", i, k);
 	return anthropic_refuse(b, "messages[%zu].content[%zu]: part type \"%s\" cannot be sent to Anthropic", i, k,
 				json_is_string(type) ? json_string_value(type) : "(none)");
 }
@@ -301,6 +316,8 @@ static int anthropic_message(struct anthropic_build *b, size_t i, const json_t *
 {
 	json_t *role = json_object_get(m, "role"), *content;
 
+	/* Every refusal below is about this message (a part names itself). */
+	anthropic_blame(b, "messages[%zu]", i);
 	if (!json_is_object(m))
 		return anthropic_refuse(b, "messages[%zu] is not an object", i);
 	if (anthropic_str_is(role, "system") || anthropic_str_is(role, "developer"))
@@ -325,12 +342,18 @@ static int anthropic_messages(struct anthropic_build *b, const json_t *openai)
 	json_t *list = json_object_get(openai, "messages"), *m, *first;
 	size_t i;
 
+	anthropic_blame(b, "messages");
 	if (!json_is_array(list))
 		return anthropic_refuse(b, "messages is not an array");
 	json_array_foreach(list, i, m) {
 		if (anthropic_message(b, i, m) != 0)
 			return -1;
 	}
+	/* What follows is about the whole list, or not about the messages at all. */
+	if (json_array_size(b->messages) == 0)
+		anthropic_blame(b, "messages");
+	else
+		b->no->param[0] = '\0';
 	if (json_array_size(b->messages) == 0)
 		return anthropic_refuse(b, "no message is left to send to Anthropic (system messages alone are not a conversation)");
 	if (!anthropic_str_is(json_object_get(json_array_get(b->messages, 0), "role"), "user")) {
@@ -341,82 +364,169 @@ static int anthropic_messages(struct anthropic_build *b, const json_t *openai)
 	return 0;
 }
 
-static json_t *anthropic_tool_choice(struct anthropic_build *b, const json_t *choice)
+/* The client's own tool_choice in Anthropic's terms; *made NULL when it gave none. */
+static int anthropic_client_choice(struct anthropic_build *b, const json_t *choice, json_t **made)
 {
 	json_t *name;
 
+	*made = NULL;
+	if (choice == NULL || json_is_null(choice))
+		return 0;
 	if (anthropic_str_is(choice, "auto"))
-		return json_pack("{s:s}", "type", "auto");
-	if (anthropic_str_is(choice, "none"))
-		return json_pack("{s:s}", "type", "none");
-	if (anthropic_str_is(choice, "required"))
-		return json_pack("{s:s}", "type", "any");
-	name = json_object_get(json_object_get(choice, "function"), "name");
-	if (anthropic_str_is(json_object_get(choice, "type"), "function") && json_is_string(name))
-		return json_pack("{s:s,s:O}", "type", "tool", "name", name);
-	anthropic_refuse(b, "tool_choice has no Anthropic form");
-	return NULL;
+		*made = json_pack("{s:s}", "type", "auto");
+	else if (anthropic_str_is(choice, "none"))
+		*made = json_pack("{s:s}", "type", "none");
+	else if (anthropic_str_is(choice, "required"))
+		*made = json_pack("{s:s}", "type", "any");
+	else {
+		name = json_object_get(json_object_get(choice, "function"), "name");
+		if (!anthropic_str_is(json_object_get(choice, "type"), "function") || !json_is_string(name)) {
+			anthropic_blame(b, "tool_choice");
+			return anthropic_refuse(b, "tool_choice has no Anthropic form");
+		}
+		*made = json_pack("{s:s,s:O}", "type", "tool", "name", name);
+	}
+	return *made != NULL ? 0 : anthropic_no_memory(b);
 }
 
-/* tools, tool_choice and parallel_tool_calls. A tool_choice without tools is
- * left out: Anthropic refuses one. */
-static int anthropic_tools(struct anthropic_build *b, const json_t *openai, json_t *root)
+/*
+ * The tool_choice for clients tools (a count) and, when answer, the answer
+ * tool. A structured answer comes only as the answer tool's call, so the
+ * model must call a tool: that one when it is the only one it may call,
+ * any when the client's tools may be called first (the next turn, with
+ * their results, ends with the answer tool). A client's choice of one
+ * function of its own still wins, as OpenAI would call it too.
+ */
+static int anthropic_tool_choice(struct anthropic_build *b, const json_t *openai, size_t client, bool answer,
+				 json_t **made)
 {
-	json_t *tools = json_object_get(openai, "tools"), *choice = json_object_get(openai, "tool_choice");
-	json_t *list = NULL, *tool, *function, *name, *description, *parameters, *made = NULL;
-	size_t k;
-	int failed;
+	json_t *choice = json_object_get(openai, "tool_choice");
 
-	if (!json_is_array(tools) || json_array_size(tools) == 0)
-		return 0;
-	if ((list = json_array()) == NULL)
-		goto no_memory;
+	*made = NULL;
+	if (!answer)
+		return anthropic_client_choice(b, choice, made);
+	if (client == 0 || anthropic_str_is(choice, "none"))
+		*made = json_pack("{s:s,s:s}", "type", "tool", "name", ANTHROPIC_FORMAT_TOOL);
+	else if (choice == NULL || json_is_null(choice) || json_is_string(choice))
+		*made = json_pack("{s:s}", "type", "any");
+	else
+		return anthropic_client_choice(b, choice, made);
+	return *made != NULL ? 0 : anthropic_no_memory(b);
+}
+
+/* The client's function tools, appended to list as Anthropic tools. */
+static int anthropic_client_tools(struct anthropic_build *b, const json_t *tools, json_t *list)
+{
+	json_t *tool, *function, *name, *description, *parameters, *made;
+	size_t k;
+
 	json_array_foreach(tools, k, tool) {
 		function = json_object_get(tool, "function");
 		name = json_object_get(function, "name");
 		if (!anthropic_str_is(json_object_get(tool, "type"), "function") || !json_is_string(name)) {
-			anthropic_refuse(b, "tools[%zu]: only function tools with a name can be sent to Anthropic", k);
-			goto fail;
+			anthropic_blame(b, "tools[%zu]", k);
+			return anthropic_refuse(b, "tools[%zu]: only function tools with a name can be sent to Anthropic", k);
+		}
+		/* Its calls would come back as content, the answer tool's way. */
+		if (anthropic_format_is_answer(name)) {
+			anthropic_blame(b, "tools[%zu].function.name", k);
+			return anthropic_refuse(b, "tools[%zu]: the name %s is detour's own, for response_format", k,
+						ANTHROPIC_FORMAT_TOOL);
 		}
 		description = json_object_get(function, "description");
 		parameters = json_object_get(function, "parameters");
 		made = json_pack("{s:O}", "name", name);
 		if (made == NULL || (json_is_string(description) && json_object_set(made, "description", description) != 0) ||
 		    json_object_set_new(made, "input_schema", json_is_object(parameters) ? json_incref(parameters)
-									   : json_pack("{s:s}", "type", "object")) != 0)
-			goto no_memory;
+									   : json_pack("{s:s}", "type", "object")) != 0) {
+			json_decref(made);
+			return anthropic_no_memory(b);
+		}
 		/* append_new frees made when it fails. */
-		failed = json_array_append_new(list, made);
-		made = NULL;
-		if (failed != 0)
-			goto no_memory;
-	}
-	if (json_object_set_new(root, "tools", list) != 0) {
-		list = NULL;
-		goto no_memory;
-	}
-	list = NULL;
-	if (choice != NULL && !json_is_null(choice) && (made = anthropic_tool_choice(b, choice)) == NULL)
-		goto fail;
-	if (json_is_false(json_object_get(openai, "parallel_tool_calls"))) {
-		if (made == NULL && (made = json_pack("{s:s}", "type", "auto")) == NULL)
-			goto no_memory;
-		/* {type:none} takes no such flag, and no call is made anyway. */
-		if (!anthropic_str_is(json_object_get(made, "type"), "none") &&
-		    json_object_set_new(made, "disable_parallel_tool_use", json_true()) != 0)
-			goto no_memory;
-	}
-	if (made != NULL && json_object_set_new(root, "tool_choice", made) != 0) {
-		made = NULL;
-		goto no_memory;
+		if (json_array_append_new(list, made) != 0)
+			return anthropic_no_memory(b);
 	}
 	return 0;
-no_memory:
-	anthropic_no_memory(b);
+}
+
+/* tools (the client's unless dropped, and the answer tool for
+ * response_format), tool_choice and parallel_tool_calls. A tool_choice
+ * without tools is left out: Anthropic refuses one. */
+static int anthropic_tools(struct anthropic_build *b, const json_t *openai, bool drop_tools, json_t *root)
+{
+	json_t *tools = drop_tools ? NULL : json_object_get(openai, "tools");
+	json_t *list = NULL, *answer = NULL, *made = NULL;
+	size_t client = json_is_array(tools) ? json_array_size(tools) : 0;
+	int rc = -1;
+
+	if (anthropic_format_tool(openai, &answer, b->no->why, sizeof b->no->why) != 0) {
+		snprintf(b->no->param, sizeof b->no->param, "response_format");
+		refusal_sentence(b->no->why, sizeof b->no->why);
+		goto fail;
+	}
+	if (client == 0 && answer == NULL) {
+		rc = 0;
+		goto fail;
+	}
+	if ((list = json_array()) == NULL) {
+		anthropic_no_memory(b);
+		goto fail;
+	}
+	if (anthropic_client_tools(b, tools, list) != 0)
+		goto fail;
+	if ((answer != NULL && json_array_append(list, answer) != 0) || json_object_set(root, "tools", list) != 0) {
+		anthropic_no_memory(b);
+		goto fail;
+	}
+	if (anthropic_tool_choice(b, openai, client, answer != NULL, &made) != 0)
+		goto fail;
+	if (json_is_false(json_object_get(openai, "parallel_tool_calls"))) {
+		if (made == NULL)
+			made = json_pack("{s:s}", "type", "auto");
+		/* {type:none} takes no such flag, and no call is made anyway. */
+		if (made == NULL || (!anthropic_str_is(json_object_get(made, "type"), "none") &&
+				     json_object_set_new(made, "disable_parallel_tool_use", json_true()) != 0)) {
+			anthropic_no_memory(b);
+			goto fail;
+		}
+	}
+	if (made != NULL && json_object_set(root, "tool_choice", made) != 0) {
+		anthropic_no_memory(b);
+		goto fail;
+	}
+	rc = 0;
 fail:
 	json_decref(made);
 	json_decref(list);
-	return -1;
+	json_decref(answer);
+	return rc;
+}
+
+/*
+ * OpenAI parameters Anthropic has no form for. Each is refused when it would
+ * change the answer and left out at its "off" value, so a client that always
+ * sends logprobs: false or a zero penalty is still served. seed is left out
+ * whatever it is: OpenAI only tries to honour it, and says so.
+ */
+static int anthropic_parameters(struct anthropic_build *b, const json_t *openai)
+{
+	json_t *top = json_object_get(openai, "top_logprobs");
+
+	if (json_is_true(json_object_get(openai, "logprobs")) || (json_is_integer(top) && json_integer_value(top) > 0)) {
+		anthropic_blame(b, json_is_true(json_object_get(openai, "logprobs")) ? "logprobs" : "top_logprobs");
+		return anthropic_refuse(b, "Anthropic returns no log probabilities, so logprobs cannot be asked of it.");
+	}
+	if (json_is_number(json_object_get(openai, "presence_penalty")) &&
+	    json_number_value(json_object_get(openai, "presence_penalty")) != 0) {
+		anthropic_blame(b, "presence_penalty");
+		return anthropic_refuse(b, "Anthropic has no presence penalty, so presence_penalty cannot be sent to it.");
+	}
+	if (json_is_number(json_object_get(openai, "frequency_penalty")) &&
+	    json_number_value(json_object_get(openai, "frequency_penalty")) != 0) {
+		anthropic_blame(b, "frequency_penalty");
+		return anthropic_refuse(b, "Anthropic has no frequency penalty, so frequency_penalty cannot be sent to it.");
+	}
+	return 0;
 }
 
 /* max_completion_tokens wins over max_tokens, as in request_parse. */
@@ -480,15 +590,26 @@ static int anthropic_sampling(const json_t *openai, const struct anthropic_optio
 	return rc;
 }
 
-int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, char *err, size_t errlen)
+/* n: Anthropic gives one answer a request, and n copies of it are not n answers. */
+static int anthropic_choices(struct anthropic_build *b, const json_t *openai)
 {
-	struct anthropic_build b = { .messages = json_array(), .err = err, .errlen = errlen };
+	json_t *n = json_object_get(openai, "n");
+
+	if (!json_is_integer(n) || json_integer_value(n) <= 1)
+		return 0;
+	anthropic_blame(b, "n");
+	return anthropic_refuse(b, "n is %" JSON_INTEGER_FORMAT ", but Anthropic gives one choice a request: "
+				"leave n out or set it to 1", json_integer_value(n));
+}
+
+int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, struct refusal *no)
+{
+	struct anthropic_build b = { .messages = json_array(), .no = no };
 	json_t *root = json_object(), *model = json_object_get(openai, "model");
 	size_t before = out->len;
 	int rc = -1, failed = 0;
 
-	if (errlen > 0)
-		err[0] = '\0';
+	refusal_clear(no);
 	/* The system prompt cannot be longer than the body it goes in. */
 	buf_init(&b.system, out->max);
 	if (root == NULL || b.messages == NULL) {
@@ -499,7 +620,8 @@ int anthropic_request(json_t *openai, const struct anthropic_options *o, struct 
 		anthropic_refuse(&b, "the request is not a JSON object");
 		goto fail;
 	}
-	if (anthropic_messages(&b, openai) != 0)
+	if (anthropic_choices(&b, openai) != 0 || anthropic_parameters(&b, openai) != 0 ||
+	    anthropic_messages(&b, openai) != 0)
 		goto fail;
 	failed |= json_object_set_new(root, "model", o->model != NULL ? json_string(o->model)
 						: json_is_string(model) ? json_incref(model) : json_string(""));
@@ -512,7 +634,7 @@ int anthropic_request(json_t *openai, const struct anthropic_options *o, struct 
 		anthropic_no_memory(&b);
 		goto fail;
 	}
-	if (!o->drop_tools && anthropic_tools(&b, openai, root) != 0)
+	if (anthropic_tools(&b, openai, o->drop_tools, root) != 0)
 		goto fail;
 	if (anthropic_dump(root, out) != 0) {
 		anthropic_refuse(&b, "the request translated for Anthropic is larger than %zu bytes", out->max);
@@ -550,10 +672,18 @@ uint64_t anthropic_input_tokens(const json_t *usage)
 	       anthropic_count(usage, "cache_read_input_tokens");
 }
 
-json_t *anthropic_usage(uint64_t input, uint64_t output)
+json_t *anthropic_usage(uint64_t input, uint64_t cached, uint64_t output)
 {
-	return json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)input, "completion_tokens", (json_int_t)output,
-			 "total_tokens", (json_int_t)(input + output));
+	json_t *usage = json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)input, "completion_tokens",
+				  (json_int_t)output, "total_tokens", (json_int_t)(input + output));
+
+	/* Where OpenAI clients look for what the prompt cache saved. */
+	if (usage != NULL && cached > 0 &&
+	    json_object_set_new(usage, "prompt_tokens_details", json_pack("{s:I}", "cached_tokens", (json_int_t)cached)) != 0) {
+		json_decref(usage);
+		return NULL;
+	}
+	return usage;
 }
 
 /* A tool_use block as an OpenAI tool call, its input as a JSON string. */
@@ -570,58 +700,118 @@ static json_t *anthropic_tool_call(const json_t *block)
 	return call;
 }
 
+/* v as a JSON string holding its compact JSON text; NULL: no memory. */
+static json_t *anthropic_json_text(const json_t *v)
+{
+	char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_t *made = text != NULL ? json_string(text) : NULL;
+
+	free(text);
+	return made;
+}
+
+/* The pieces of an answer's content blocks, sorted by what they become. */
+struct anthropic_gathered {
+	struct buf text;        /* text blocks joined */
+	struct buf reasoning;   /* thinking blocks joined */
+	json_t *calls;          /* tool calls, the answer tool's left out */
+	const json_t *answer;   /* the answer tool's input, borrowed; NULL: not called */
+};
+
+static int anthropic_gather(struct anthropic_gathered *g, const json_t *content)
+{
+	json_t *block;
+	size_t k;
+
+	json_array_foreach(content, k, block) {
+		json_t *type = json_object_get(block, "type"), *t = json_object_get(block, "text");
+		json_t *thought = json_object_get(block, "thinking");
+
+		/* Redacted thinking and server tool blocks have no OpenAI form and are left out. */
+		if (anthropic_str_is(type, "text") && json_is_string(t)) {
+			if (buf_append(&g->text, json_string_value(t), json_string_length(t)) != 0)
+				return -1;
+		} else if (anthropic_str_is(type, "thinking") && json_is_string(thought)) {
+			if (buf_append(&g->reasoning, json_string_value(thought), json_string_length(thought)) != 0)
+				return -1;
+		} else if (anthropic_str_is(type, "tool_use")) {
+			if (anthropic_format_is_answer(json_object_get(block, "name")))
+				g->answer = json_object_get(block, "input");
+			else if (json_array_append_new(g->calls, anthropic_tool_call(block)) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The message of the answer's one choice. */
+static json_t *anthropic_message_of(const struct anthropic_gathered *g)
+{
+	json_t *message, *content;
+
+	/* A structured answer is the answer tool's input alone: text around
+	 * it would not parse as the object the client asked for. */
+	if (g->answer != NULL)
+		content = anthropic_json_text(g->answer);
+	else
+		content = g->text.len > 0 ? json_stringn(g->text.data, g->text.len) : json_null();
+	message = json_pack("{s:s,s:o,s:n}", "role", "assistant", "content", content, "refusal");
+	if (message == NULL)
+		return NULL;
+	if ((g->reasoning.len > 0 &&
+	     json_object_set_new(message, "reasoning_content", json_stringn(g->reasoning.data, g->reasoning.len)) != 0) ||
+	    (json_array_size(g->calls) > 0 && json_object_set(message, "tool_calls", g->calls) != 0)) {
+		json_decref(message);
+		return NULL;
+	}
+	return message;
+}
+
 int anthropic_response(const char *body, size_t len, uint64_t created_unix, struct buf *out)
 {
-	json_t *root = json_loadb(body, len, 0, NULL), *content, *block, *id, *model, *stop, *usage;
-	json_t *calls = json_array(), *message = NULL, *answer = NULL;
-	struct buf text;
-	size_t before = out->len, k;
+	json_t *root = json_loadb(body, len, 0, NULL), *content, *id, *model, *stop, *usage;
+	json_t *message = NULL, *answer = NULL;
+	struct anthropic_gathered g = { .calls = json_array(), .answer = NULL };
+	const char *finish;
+	size_t before = out->len;
 	int rc = -1;
 
 	/* Text comes out no longer than the body it was escaped in. */
-	buf_init(&text, len);
+	buf_init(&g.text, len);
+	buf_init(&g.reasoning, len);
 	content = json_object_get(root, "content");
 	if (!json_is_object(root) || !anthropic_str_is(json_object_get(root, "type"), "message") ||
-	    !json_is_array(content) || calls == NULL)
+	    !json_is_array(content) || g.calls == NULL || anthropic_gather(&g, content) != 0)
 		goto fail;
-	json_array_foreach(content, k, block) {
-		json_t *type = json_object_get(block, "type"), *t = json_object_get(block, "text");
-
-		/* Thinking and server tool blocks have no OpenAI form and are left out. */
-		if (anthropic_str_is(type, "text") && json_is_string(t)) {
-			if (buf_append(&text, json_string_value(t), json_string_length(t)) != 0)
-				goto fail;
-		} else if (anthropic_str_is(type, "tool_use")) {
-			if (json_array_append_new(calls, anthropic_tool_call(block)) != 0)
-				goto fail;
-		}
-	}
-	message = json_pack("{s:s,s:o}", "role", "assistant", "content",
-			    text.len > 0 ? json_stringn(text.data, text.len) : json_null());
-	if (message == NULL || (json_array_size(calls) > 0 && json_object_set(message, "tool_calls", calls) != 0))
+	if ((message = anthropic_message_of(&g)) == NULL)
 		goto fail;
 	id = json_object_get(root, "id");
 	model = json_object_get(root, "model");
 	stop = json_object_get(root, "stop_reason");
 	usage = json_object_get(root, "usage");
+	finish = anthropic_finish_reason(json_is_string(stop) ? json_string_value(stop) : NULL);
+	/* Calling the answer tool is how the model answered, not a call for the client to make. */
+	if (g.answer != NULL && json_array_size(g.calls) == 0 && strcmp(finish, "tool_calls") == 0)
+		finish = "stop";
 	answer = json_pack("{s:s+,s:s,s:I,s:s,s:[{s:i,s:O,s:n,s:s}],s:o}",
 			   "id", "chatcmpl-", json_is_string(id) ? json_string_value(id) : "",
 			   "object", "chat.completion",
 			   "created", (json_int_t)created_unix,
 			   "model", json_is_string(model) ? json_string_value(model) : "",
-			   "choices", "index", 0, "message", message, "logprobs",
-			   "finish_reason", anthropic_finish_reason(json_is_string(stop) ? json_string_value(stop) : NULL),
-			   "usage", anthropic_usage(anthropic_input_tokens(usage), anthropic_count(usage, "output_tokens")));
+			   "choices", "index", 0, "message", message, "logprobs", "finish_reason", finish,
+			   "usage", anthropic_usage(anthropic_input_tokens(usage), anthropic_count(usage, "cache_read_input_tokens"),
+						    anthropic_count(usage, "output_tokens")));
 	if (answer == NULL || anthropic_dump(answer, out) != 0)
 		goto fail;
 	rc = 0;
 fail:
 	if (rc != 0)
 		buf_truncate(out, before);
-	buf_free(&text);
+	buf_free(&g.text);
+	buf_free(&g.reasoning);
 	json_decref(answer);
 	json_decref(message);
-	json_decref(calls);
+	json_decref(g.calls);
 	json_decref(root);
 	return rc;
 }

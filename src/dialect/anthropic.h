@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "refusal.h"
 
 /* What the target and the degradation level decide about one request. */
 struct anthropic_options {
@@ -44,18 +45,55 @@ struct anthropic_options {
  *   {type:any}, {type:function,function:{name}} → {type:tool,name};
  *   parallel_tool_calls false → disable_parallel_tool_use on the tool_choice
  *   (an {type:auto} one when the request had none);
- * - other OpenAI fields (n, logprobs, response_format, seed, ...) are left out.
- * Returns 0, or -1 with a reason in err (for a 400 the client can read) when
- * the request cannot be expressed (an unknown part type, no message left, a
- * message that is not an object) or out is full.
+ * - response_format json_schema or json_object → one more tool, the answer
+ *   tool (anthropic_format_tool), which the model must call: tool_choice
+ *   {type:tool} when the client has no tools (or dropped ones, or
+ *   tool_choice "none"), {type:any} when it has tools and lets the model
+ *   choose; the answer translations turn its call back into content;
+ * - n above 1 is refused (param "n"): Anthropic gives one choice a request;
+ * - logprobs true, top_logprobs above 0, a non-zero presence_penalty or
+ *   frequency_penalty are refused (Anthropic has no form for them); the same
+ *   parameters at their "off" values are left out, and so is seed, which
+ *   OpenAI itself only tries to honour (an answer is no more repeatable
+ *   without it than with it on another model); the rest are left out.
+ * Returns 0, or -1 with a whole sentence in no->why (for a 400 the client can
+ * read) and, when one parameter is at fault, its path in no->param
+ * ("messages[0].content[1].type") when the request cannot be expressed (n
+ * above 1, an unknown part type, no message left, a message that is not an
+ * object, a parameter above) or out is full.
  */
-int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, char *err, size_t errlen);
+int anthropic_request(json_t *openai, const struct anthropic_options *o, struct buf *out, struct refusal *no);
 
 /* Pieces the request, answer and stream translations share. */
 bool anthropic_str_is(const json_t *v, const char *s);         /* v is the string s */
 uint64_t anthropic_count(const json_t *obj, const char *key);  /* a whole number > 0 at key, else 0 */
 uint64_t anthropic_input_tokens(const json_t *usage);          /* input tokens, cached ones included */
-json_t *anthropic_usage(uint64_t input, uint64_t output);      /* OpenAI's usage object; NULL: no memory */
+/* OpenAI's usage object, with prompt_tokens_details.cached_tokens when cached (the cache reads,
+ * part of input) is above 0; NULL: no memory. */
+json_t *anthropic_usage(uint64_t input, uint64_t cached, uint64_t output);
+
+/*
+ * Structured output (anthropic_format.c). Anthropic has no response_format;
+ * a tool whose input schema is the wanted schema, called by force, gives the
+ * same object, and the translation hands its input back as the content.
+ * The tool's name is detour's own, so the answers are understood without
+ * knowing the request; a client tool of that name is refused.
+ */
+#define ANTHROPIC_FORMAT_TOOL "detour_json_answer"
+
+/* True when name (a JSON value) names the answer tool. */
+bool anthropic_format_is_answer(const json_t *name);
+
+/*
+ * The answer tool for the request's response_format, as a new Anthropic tool
+ * {name, description, input_schema} in *tool: json_schema → its schema
+ * (which must be an object schema; none: any object), json_object → any
+ * object. *tool is NULL when there is no response_format, it is null, or its
+ * type is "text". Returns 0, or -1 with err filled when response_format
+ * cannot be expressed (an unknown type, a schema that is not an object
+ * schema) or memory ran out.
+ */
+int anthropic_format_tool(const json_t *openai, json_t **tool, char *err, size_t errlen);
 
 /* OpenAI's finish_reason for an Anthropic stop_reason: end_turn, stop_sequence → "stop",
  * max_tokens → "length", tool_use → "tool_calls", refusal → "content_filter", else "stop". */
@@ -66,11 +104,16 @@ const char *anthropic_finish_reason(const char *stop_reason);
  * id "chatcmpl-" + the message id, object "chat.completion", created
  * created_unix, the answer's model, one choice with message {role:
  * "assistant", content: the text blocks joined (null when there is no text),
- * tool_calls from tool_use blocks (id, type "function", function {name,
- * arguments: the input as compact JSON}) when there are any}, finish_reason
- * from stop_reason; usage {prompt_tokens: input_tokens (+ cache tokens),
- * completion_tokens: output_tokens, total_tokens}. Returns 0, or -1 when body
- * is not an Anthropic message or out is full.
+ * or the answer tool's input as compact JSON when it was called (the text
+ * then left out), refusal: null, reasoning_content: the thinking blocks
+ * joined (when there are any), tool_calls from the other tool_use blocks
+ * (id, type "function", function {name, arguments: the input as compact
+ * JSON}) when there are any}, logprobs null, finish_reason from stop_reason
+ * ("stop" when the answer tool was the only call); usage {prompt_tokens:
+ * input_tokens (+ cache tokens), completion_tokens: output_tokens,
+ * total_tokens, prompt_tokens_details.cached_tokens: the cache reads, when
+ * there are any}. Returns 0, or -1 when body is not an Anthropic message or
+ * out is full.
  */
 int anthropic_response(const char *body, size_t len, uint64_t created_unix, struct buf *out);
 
@@ -101,9 +144,16 @@ struct anthropic_stream {
 	char model[256];
 	uint64_t created;
 	bool include_usage;         /* the client asked for stream_options.include_usage */
-	int tool_index[64];         /* Anthropic content block index → OpenAI tool call index, -1: not a tool */
-	int tools;                  /* tool calls seen */
+	/* Anthropic streams content blocks one after another, each whole
+	 * (start, deltas, stop) before the next starts, so only the open one is
+	 * followed, whatever the number of blocks. */
+	json_int_t block;           /* index of the block opened last, -1: none yet */
+	int block_tool;             /* its OpenAI tool call index, -1: not a tool call */
+	bool block_answer;          /* it is the answer tool: its input streams as content */
+	bool answered;              /* the answer tool was called */
+	int tools;                  /* tool calls seen (the answer tool not counted) */
 	uint64_t input_tokens;
+	uint64_t cached_tokens;     /* cache reads, part of input_tokens */
 	uint64_t output_tokens;
 	char error[200];            /* the error event's words, for ANTHROPIC_EVENT_ERROR */
 };
@@ -116,13 +166,19 @@ void anthropic_stream_init(struct anthropic_stream *s, uint64_t created_unix, bo
  * - message_start → a chunk with delta {role:"assistant", content:""} (id,
  *   model and input tokens remembered);
  * - content_block_start of a tool_use → a chunk with delta tool_calls
- *   [{index, id, type:"function", function:{name, arguments:""}}];
- * - content_block_delta text_delta → delta {content}; input_json_delta →
- *   delta tool_calls [{index, function:{arguments: partial_json}}];
- * - message_delta → a chunk with delta {} and finish_reason, then, with
- *   include_usage, a chunk with choices [] and usage;
+ *   [{index, id, type:"function", function:{name, arguments:""}}], except
+ *   for the answer tool, which gives nothing yet;
+ * - content_block_delta text_delta → delta {content}; thinking_delta →
+ *   delta {reasoning_content}; input_json_delta → delta tool_calls [{index,
+ *   function:{arguments: partial_json}}], or delta {content: partial_json}
+ *   for the answer tool;
+ * - message_delta → a chunk with delta {} and finish_reason ("stop" when
+ *   the answer tool was the only call), then, with include_usage, a chunk
+ *   with choices [] and usage (cache reads as
+ *   prompt_tokens_details.cached_tokens);
  * - message_stop → ANTHROPIC_EVENT_DONE (the caller adds [DONE]);
- * - ping, content_block_start of text, content_block_stop → nothing;
+ * - ping, content_block_start of text or thinking, content_block_stop,
+ *   signature deltas → nothing;
  * - error → ANTHROPIC_EVENT_ERROR with s->error set ("overloaded_error: Overloaded").
  * Every chunk carries id, object "chat.completion.chunk", created, model.
  * Returns the event's meaning; ANTHROPIC_EVENT_ERROR too when data is not JSON

@@ -8,18 +8,13 @@
 
 #include "completion.h"
 
-/* Content blocks whose tool call index a stream remembers. */
-#define ANTHROPIC_MAX_BLOCKS (sizeof ((struct anthropic_stream *)0)->tool_index / sizeof(int))
-
 void anthropic_stream_init(struct anthropic_stream *s, uint64_t created_unix, bool include_usage)
 {
-	size_t i;
-
 	memset(s, 0, sizeof *s);
 	s->created = created_unix;
 	s->include_usage = include_usage;
-	for (i = 0; i < ANTHROPIC_MAX_BLOCKS; i++)
-		s->tool_index[i] = -1;
+	s->block = -1;
+	s->block_tool = -1;
 }
 
 /* Copies prefix and src (a short ASCII prefix) into dst of size n. What does
@@ -101,6 +96,7 @@ static enum anthropic_event anthropic_stream_on_message_start(struct anthropic_s
 	anthropic_stream_copy(s->id, sizeof s->id, "chatcmpl-", json_is_string(id) ? json_string_value(id) : "");
 	anthropic_stream_copy(s->model, sizeof s->model, "", json_is_string(model) ? json_string_value(model) : "");
 	s->input_tokens = anthropic_input_tokens(usage);
+	s->cached_tokens = anthropic_count(usage, "cache_read_input_tokens");
 	s->output_tokens = anthropic_count(usage, "output_tokens");
 	if (anthropic_stream_chunk(s, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL, emit, arg) != 0)
 		return anthropic_stream_fail(s, "the opening chunk could not be passed on");
@@ -123,24 +119,42 @@ static enum anthropic_event anthropic_stream_on_block_start(struct anthropic_str
 
 	if (!json_is_object(block) || index < 0)
 		return anthropic_stream_fail(s, "an Anthropic content_block_start without a block");
-	/* Text blocks open with an empty text, which says nothing; thinking and
-	 * server tool blocks have no OpenAI form. */
+	s->block = index;
+	s->block_tool = -1;
+	s->block_answer = false;
+	/* Text and thinking blocks open empty, which says nothing; server tool
+	 * blocks have no OpenAI form. */
 	if (!anthropic_str_is(json_object_get(block, "type"), "tool_use"))
 		return ANTHROPIC_EVENT_NONE;
-	/* Known limit: a tool call in block 64 or later cannot be followed. A
-	 * message rarely has more than a few blocks. */
-	if ((size_t)index >= ANTHROPIC_MAX_BLOCKS)
-		return anthropic_stream_fail(s, "an Anthropic tool call in content block %lld, past the %zu followed",
-					     (long long)index, ANTHROPIC_MAX_BLOCKS);
-	id = json_object_get(block, "id");
 	name = json_object_get(block, "name");
+	/* The answer tool's input is the content, which its deltas carry. */
+	if (anthropic_format_is_answer(name)) {
+		s->block_answer = true;
+		s->answered = true;
+		return ANTHROPIC_EVENT_NONE;
+	}
+	id = json_object_get(block, "id");
 	delta = json_pack("{s:[{s:i,s:s,s:s,s:{s:s,s:s}}]}", "tool_calls", "index", s->tools,
 			  "id", json_is_string(id) ? json_string_value(id) : "", "type", "function",
 			  "function", "name", json_is_string(name) ? json_string_value(name) : "", "arguments", "");
-	s->tool_index[index] = s->tools++;
+	s->block_tool = s->tools++;
 	if (anthropic_stream_chunk(s, delta, NULL, emit, arg) != 0)
 		return anthropic_stream_fail(s, "a tool call chunk could not be passed on");
 	return ANTHROPIC_EVENT_CONTENT;
+}
+
+/* The delta for a piece of a tool's input: the call's arguments, or the
+ * content for the answer tool. NULL with s->error set when the block is no
+ * tool call. */
+static json_t *anthropic_stream_input(struct anthropic_stream *s, json_int_t index, json_t *piece)
+{
+	if (index != s->block || (s->block_tool < 0 && !s->block_answer)) {
+		anthropic_stream_fail(s, "an Anthropic input_json_delta for block %lld, not a tool call", (long long)index);
+		return NULL;
+	}
+	if (s->block_answer)
+		return json_pack("{s:O}", "content", piece);
+	return json_pack("{s:[{s:i,s:{s:O}}]}", "tool_calls", "index", s->block_tool, "function", "arguments", piece);
 }
 
 static enum anthropic_event anthropic_stream_on_block_delta(struct anthropic_stream *s, const json_t *data,
@@ -148,7 +162,6 @@ static enum anthropic_event anthropic_stream_on_block_delta(struct anthropic_str
 {
 	json_t *delta = json_object_get(data, "delta"), *type = json_object_get(delta, "type"), *piece, *made;
 	json_int_t index = anthropic_stream_block_index(data);
-	int tool;
 
 	if (!json_is_object(delta) || index < 0)
 		return anthropic_stream_fail(s, "an Anthropic content_block_delta without a delta");
@@ -157,18 +170,24 @@ static enum anthropic_event anthropic_stream_on_block_delta(struct anthropic_str
 		if (!json_is_string(piece))
 			return anthropic_stream_fail(s, "an Anthropic text_delta without text");
 		made = json_pack("{s:O}", "content", piece);
+	} else if (anthropic_str_is(type, "thinking_delta")) {
+		piece = json_object_get(delta, "thinking");
+		if (!json_is_string(piece))
+			return anthropic_stream_fail(s, "an Anthropic thinking_delta without thinking");
+		if (json_string_length(piece) == 0)
+			return ANTHROPIC_EVENT_NONE;
+		made = json_pack("{s:O}", "reasoning_content", piece);
 	} else if (anthropic_str_is(type, "input_json_delta")) {
 		piece = json_object_get(delta, "partial_json");
-		tool = (size_t)index < ANTHROPIC_MAX_BLOCKS ? s->tool_index[index] : -1;
-		if (!json_is_string(piece) || tool < 0)
-			return anthropic_stream_fail(s, "an Anthropic input_json_delta for block %lld, not a tool call",
-						     (long long)index);
+		if (!json_is_string(piece))
+			return anthropic_stream_fail(s, "an Anthropic input_json_delta without partial_json");
 		/* Anthropic opens a call's input with an empty piece. */
 		if (json_string_length(piece) == 0)
 			return ANTHROPIC_EVENT_NONE;
-		made = json_pack("{s:[{s:i,s:{s:O}}]}", "tool_calls", "index", tool, "function", "arguments", piece);
+		if ((made = anthropic_stream_input(s, index, piece)) == NULL)
+			return ANTHROPIC_EVENT_ERROR;
 	} else
-		return ANTHROPIC_EVENT_NONE; /* thinking, signatures, citations: no OpenAI form */
+		return ANTHROPIC_EVENT_NONE; /* signatures, citations: no OpenAI form */
 	if (anthropic_stream_chunk(s, made, NULL, emit, arg) != 0)
 		return anthropic_stream_fail(s, "a content chunk could not be passed on");
 	return ANTHROPIC_EVENT_CONTENT;
@@ -179,6 +198,7 @@ static enum anthropic_event anthropic_stream_on_message_delta(struct anthropic_s
 {
 	json_t *delta = json_object_get(data, "delta"), *stop = json_object_get(delta, "stop_reason");
 	json_t *usage = json_object_get(data, "usage"), *chunk;
+	const char *finish;
 
 	if (!json_is_object(delta))
 		return anthropic_stream_fail(s, "an Anthropic message_delta without a delta");
@@ -186,15 +206,21 @@ static enum anthropic_event anthropic_stream_on_message_delta(struct anthropic_s
 	 * the input counts too. */
 	if (json_object_get(usage, "output_tokens") != NULL)
 		s->output_tokens = anthropic_count(usage, "output_tokens");
-	if (json_object_get(usage, "input_tokens") != NULL)
+	if (json_object_get(usage, "input_tokens") != NULL) {
 		s->input_tokens = anthropic_input_tokens(usage);
-	if (anthropic_stream_chunk(s, json_object(), anthropic_finish_reason(json_is_string(stop) ? json_string_value(stop) : NULL),
-			    emit, arg) != 0)
+		s->cached_tokens = anthropic_count(usage, "cache_read_input_tokens");
+	}
+	finish = anthropic_finish_reason(json_is_string(stop) ? json_string_value(stop) : NULL);
+	/* Calling the answer tool is how the model answered, not a call for the client to make. */
+	if (s->answered && s->tools == 0 && strcmp(finish, "tool_calls") == 0)
+		finish = "stop";
+	if (anthropic_stream_chunk(s, json_object(), finish, emit, arg) != 0)
 		return anthropic_stream_fail(s, "the finish chunk could not be passed on");
 	if (s->include_usage) {
 		chunk = anthropic_stream_envelope(s, json_array());
 		if (chunk != NULL &&
-		    json_object_set_new(chunk, "usage", anthropic_usage(s->input_tokens, s->output_tokens)) != 0) {
+		    json_object_set_new(chunk, "usage", anthropic_usage(s->input_tokens, s->cached_tokens,
+									 s->output_tokens)) != 0) {
 			json_decref(chunk);
 			chunk = NULL;
 		}

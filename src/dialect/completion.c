@@ -166,12 +166,12 @@ fail:
 	return NULL;
 }
 
-/* Tells one choice: role, content, refusal, tool calls, finish. */
+/* Tells one choice: role, reasoning, content, refusal, tool calls, finish. */
 static int completion_tell_choice(const json_t *answer, const json_t *choice, size_t pos, struct buf *out)
 {
 	const json_t *message = json_object_get(choice, "message");
 	json_t *index = json_object_get(choice, "index");
-	json_t *role, *content, *refusal, *calls;
+	json_t *role, *content, *refusal, *calls, *reasoning;
 	json_int_t i = json_is_integer(index) ? json_integer_value(index) : (json_int_t)pos;
 
 	if (!json_is_object(message))
@@ -180,11 +180,15 @@ static int completion_tell_choice(const json_t *answer, const json_t *choice, si
 	content = json_object_get(message, "content");
 	refusal = json_object_get(message, "refusal");
 	calls = json_object_get(message, "tool_calls");
+	reasoning = json_object_get(message, "reasoning_content");
 	/* The first chunk of an OpenAI stream: the role and empty content. */
 	if (completion_emit_delta(answer, i,
 				  json_pack("{s:s,s:s}", "role", json_is_string(role) ? json_string_value(role) : "assistant",
 					    "content", ""),
 				  NULL, out) != 0)
+		return -1;
+	if (completion_nonempty_string(reasoning) &&
+	    completion_emit_delta(answer, i, json_pack("{s:O}", "reasoning_content", reasoning), NULL, out) != 0)
 		return -1;
 	if (completion_nonempty_string(content) &&
 	    completion_emit_delta(answer, i, json_pack("{s:O}", "content", content), NULL, out) != 0)
@@ -241,14 +245,15 @@ int completion_offline(const char *message, const char *id_suffix, uint64_t crea
 
 	/* NULL when message or id_suffix is not UTF-8: no answer rather than a
 	 * body that is not JSON. */
-	root = json_pack("{s:s+,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s},s:s}],s:{s:i,s:i,s:i}}",
+	root = json_pack("{s:s+,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s,s:n},s:n,s:s}],s:{s:i,s:i,s:i}}",
 			 "id", "chatcmpl-detour-", id_suffix != NULL ? id_suffix : "",
 			 "object", "chat.completion",
 			 "created", (json_int_t)created_unix,
 			 "model", "detour-offline",
 			 "choices",
 			 "index", 0,
-			 "message", "role", "assistant", "content", message != NULL ? message : "",
+			 "message", "role", "assistant", "content", message != NULL ? message : "", "refusal",
+			 "logprobs",
 			 "finish_reason", "stop",
 			 "usage", "prompt_tokens", 0, "completion_tokens", 0, "total_tokens", 0);
 	if (root == NULL)
@@ -417,6 +422,7 @@ static int completion_add_choice(struct completion_builder *b, const json_t *pie
 	if (delta != NULL && !json_is_null(delta) && !json_is_object(delta))
 		return -1;
 	if (completion_add_once(choice, choice, "role", json_object_get(delta, "role")) != 0 ||
+	    completion_add_piece(choice, choice, "reasoning_content", json_object_get(delta, "reasoning_content")) != 0 ||
 	    completion_add_piece(choice, choice, "content", json_object_get(delta, "content")) != 0 ||
 	    completion_add_piece(choice, choice, "refusal", json_object_get(delta, "refusal")) != 0 ||
 	    completion_add_tool_calls(choice, json_object_get(delta, "tool_calls")) != 0)
@@ -548,8 +554,11 @@ static json_t *completion_gathered_choice(const json_t *slot, size_t index, int 
 	*rc |= completion_set(message, "role", v != NULL ? json_incref(v) : json_string("assistant"));
 	v = completion_join(slot, "content", rc);
 	*rc |= json_object_set_new(message, "content", v != NULL ? v : json_null());
-	if ((v = completion_join(slot, "refusal", rc)) != NULL)
-		*rc |= completion_set(message, "refusal", v);
+	/* OpenAI's schema wants refusal in every message, null when there was none. */
+	v = completion_join(slot, "refusal", rc);
+	*rc |= json_object_set_new(message, "refusal", v != NULL ? v : json_null());
+	if ((v = completion_join(slot, "reasoning_content", rc)) != NULL)
+		*rc |= completion_set(message, "reasoning_content", v);
 	calls = json_object_get(slot, "tool_calls");
 	list = json_array();
 	json_array_foreach(calls, k, call) {
@@ -566,6 +575,8 @@ static json_t *completion_gathered_choice(const json_t *slot, size_t index, int 
 	else
 		json_decref(list);
 	*rc |= completion_set(choice, "message", message);
+	/* Log probabilities are never gathered; the schema wants the key. */
+	*rc |= completion_set(choice, "logprobs", json_null());
 	v = json_object_get(slot, "finish_reason");
 	*rc |= json_object_set(choice, "finish_reason", v != NULL ? v : json_null());
 	return choice;
@@ -605,8 +616,14 @@ int completion_builder_finish(struct completion_builder *b, struct buf *out)
 		made = completion_gathered_choice(slot, i, &rc);
 		rc |= json_array_append_new(choices, made);
 	}
+	/* OpenAI's schema wants usage in every answer; a stream that carried
+	 * none (the client did not ask for include_usage) counted nothing
+	 * detour could know, so it says zero rather than leave the key out. */
 	if (b->usage != NULL)
 		rc |= json_object_set(root, "usage", b->usage);
+	else
+		rc |= completion_set(root, "usage", json_pack("{s:i,s:i,s:i}", "prompt_tokens", 0,
+							      "completion_tokens", 0, "total_tokens", 0));
 	if (rc != 0 || json_array_size(choices) == 0)
 		goto fail;
 	text = json_dumps(root, JSON_COMPACT);

@@ -12,8 +12,9 @@
 
 /*
  * Appends to out the SSE events an OpenAI stream of this chat.completion
- * object would carry: per choice a role chunk, a content chunk (when there is
- * content), a tool_calls chunk (when there are tool calls, each call whole at
+ * object would carry: per choice a role chunk, a reasoning_content chunk (when
+ * there is reasoning), a content chunk (when there is content), a refusal
+ * chunk (when there is one), a tool_calls chunk (when there are tool calls, each call whole at
  * its index), and a finish_reason chunk; then, when include_usage and the
  * answer has usage, a chunk with empty choices and the usage; then
  * "data: [DONE]". Every chunk keeps the answer's id, created and model, with
@@ -37,7 +38,8 @@ json_t *completion_chunk_choice(json_int_t index, json_t *delta, const json_t *f
 
 /*
  * The offline answer: a chat.completion with one choice whose content is
- * message, model "detour-offline", finish_reason "stop", zero usage, id
+ * message (refusal and logprobs null, as OpenAI's schema wants them), model
+ * "detour-offline", finish_reason "stop", zero usage, id
  * "chatcmpl-detour-" followed by id_suffix, created created_unix. Appends the
  * JSON to out; returns 0 or -1.
  */
@@ -48,7 +50,7 @@ struct completion_builder {
 	json_t *id;         /* the first chunk's, kept */
 	json_t *model;
 	json_t *created;
-	json_t *choices;    /* array indexed by choice index: {role, content, tool_calls[], finish_reason} */
+	json_t *choices;    /* array indexed by choice index: {role, content, reasoning, tool_calls[], finish_reason} */
 	json_t *usage;
 	bool broken;        /* a chunk could not be understood; finish will fail */
 };
@@ -57,15 +59,19 @@ void completion_builder_init(struct completion_builder *b);
 void completion_builder_free(struct completion_builder *b);
 
 /*
- * Adds one chunk (the JSON after "data: "): content pieces are concatenated,
+ * Adds one chunk (the JSON after "data: "): content, refusal and
+ * reasoning_content pieces are concatenated,
  * tool calls are gathered by index (id, type and name from their first piece,
  * arguments concatenated), the last non-null finish_reason and any usage kept.
  */
 void completion_builder_add(struct completion_builder *b, const char *chunk, size_t len);
 
-/* The whole answer as a chat.completion JSON object (message.content null
- * when no text came, tool_calls only when some came), appended to out.
- * Returns 0, or -1 when nothing usable was gathered or out is full. */
+/* The whole answer as a chat.completion JSON object that OpenAI's schema
+ * accepts: message.content null when no text came, message.refusal null when
+ * no refusal came, reasoning_content and tool_calls only when some came,
+ * logprobs null, usage the stream's last (zeros when it carried none),
+ * appended to out. Returns 0, or -1 when nothing usable was gathered or out
+ * is full. */
 int completion_builder_finish(struct completion_builder *b, struct buf *out);
 
 #endif

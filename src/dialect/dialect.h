@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "refusal.h"
 #include "request.h"
 #include "sse.h"
 
@@ -30,7 +31,7 @@
 enum dialect_built {
 	DIALECT_FAILED = -1,  /* out of memory: detour's fault, not the client's */
 	DIALECT_BUILT = 0,    /* *body is ready (NULL: the client's bytes go as they are) */
-	DIALECT_REFUSED = 1,  /* the request cannot be said in this dialect: the client's mistake, why says which */
+	DIALECT_REFUSED = 1,  /* the request cannot be said in this dialect: the client's mistake, the refusal says which */
 };
 
 /* What one call to a target asks of its upstream. */
@@ -66,7 +67,12 @@ typedef void (*dialect_header)(void *arg, const char *line);
 struct dialect {
 	const char *name;
 
-	/* NULL when an upstream of this dialect serves kind; else why not, a sentence for the attempts. */
+	/* The client headers meant for this kind of provider, sent on unless the
+	 * upstream's forward_headers replaces the list; NULL-terminated. */
+	const char *const *forward_headers;
+
+		/* NULL when an upstream of this dialect serves kind; else why not, a whole
+	 * sentence naming the endpoint (for the attempts, and the 400 when no target serves it). */
 	const char *(*unsupported)(enum request_kind kind);
 
 	/* The path under base_url that serves kind (for a kind it serves). */
@@ -77,9 +83,9 @@ struct dialect {
 	void (*headers)(const struct config_upstream *cfg, dialect_header add, void *arg);
 
 	/* The body for one call, as a new string the caller frees (*body NULL:
-	 * send the client's bytes). DIALECT_REFUSED fills why (for a 400). */
-	enum dialect_built (*request)(const struct dialect_call *call, char **body, size_t *len, char *why,
-				      size_t whylen);
+	 * send the client's bytes). DIALECT_REFUSED fills no: a whole sentence
+	 * and, when one is at fault, the parameter (for a 400). */
+	enum dialect_built (*request)(const struct dialect_call *call, char **body, size_t *len, struct refusal *no);
 
 	/* A 2xx answer's body (status) as a chat completion (created_unix for
 	 * answers that carry no time); DIALECT_BROKEN fills why. */

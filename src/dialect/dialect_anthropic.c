@@ -11,7 +11,15 @@
 
 static const char *dialect_anthropic_unsupported(enum request_kind kind)
 {
-	return kind == REQUEST_CHAT ? NULL : "provider anthropic serves chat completions only";
+	switch (kind) {
+	case REQUEST_CHAT:
+		return NULL;
+	case REQUEST_COMPLETIONS:
+		return "Anthropic serves chat completions only, not legacy completions (/v1/completions).";
+	case REQUEST_EMBEDDINGS:
+		return "Anthropic serves chat completions only, not embeddings (/v1/embeddings).";
+	}
+	return "Anthropic serves chat completions only.";
 }
 
 static const char *dialect_anthropic_path(enum request_kind kind)
@@ -37,7 +45,7 @@ static void dialect_anthropic_headers(const struct config_upstream *cfg, dialect
  * refuses what Anthropic could not be sent either. DIALECT_FAILED when it
  * was memory after all.
  */
-static enum dialect_built dialect_anthropic_unreadable(const struct request *r, char *why, size_t whylen)
+static enum dialect_built dialect_anthropic_unreadable(const struct request *r, struct refusal *no)
 {
 	json_error_t e;
 	json_t *root = json_loadb(r->body, r->len, 0, &e);
@@ -48,14 +56,13 @@ static enum dialect_built dialect_anthropic_unreadable(const struct request *r, 
 	}
 	switch (json_error_code(&e)) {
 	case json_error_null_character:
-		snprintf(why, whylen, "a string holds \\u0000 (at byte %d), which Anthropic does not accept", e.position);
+		refusal_why(no, "A string holds \\u0000 (at byte %d), which Anthropic does not accept", e.position);
 		break;
 	case json_error_numeric_overflow:
-		snprintf(why, whylen, "a number is too large to be sent to Anthropic (at byte %d): %s", e.position,
-			 e.text);
+		refusal_why(no, "A number is too large to be sent to Anthropic (at byte %d): %s", e.position, e.text);
 		break;
 	default:
-		snprintf(why, whylen, "the body cannot be sent to Anthropic (at byte %d): %s", e.position, e.text);
+		refusal_why(no, "The body cannot be sent to Anthropic (at byte %d): %s", e.position, e.text);
 		break;
 	}
 	return DIALECT_REFUSED;
@@ -88,7 +95,7 @@ static bool dialect_anthropic_has_nul(json_t *v)
 }
 
 static enum dialect_built dialect_anthropic_request(const struct dialect_call *call, char **body, size_t *len,
-						    char *why, size_t whylen)
+						    struct refusal *no)
 {
 	const struct request_changes *changes = call->changes;
 	struct anthropic_options o = {
@@ -103,13 +110,13 @@ static enum dialect_built dialect_anthropic_request(const struct dialect_call *c
 
 	*body = NULL;
 	if (root == NULL)
-		return dialect_anthropic_unreadable(call->request, why, whylen);
+		return dialect_anthropic_unreadable(call->request, no);
 	if (dialect_anthropic_has_nul(root)) {
-		snprintf(why, whylen, "a string holds \\u0000, which Anthropic does not accept");
+		refusal_why(no, "A string holds \\u0000, which Anthropic does not accept.");
 		return DIALECT_REFUSED;
 	}
 	buf_init(&out, 2 * call->request->len + 64 * 1024);
-	if (anthropic_request(root, &o, &out, why, whylen) != 0) {
+	if (anthropic_request(root, &o, &out, no) != 0) {
 		buf_free(&out);
 		return DIALECT_REFUSED;
 	}
@@ -152,8 +159,12 @@ static enum dialect_event dialect_anthropic_stream_event(void *state, const stru
 	return DIALECT_EVENT_ERROR;
 }
 
+/* Betas (prompt caching, longer outputs) are switched on per request by this header. */
+static const char *const dialect_anthropic_forward[] = { "anthropic-beta", NULL };
+
 const struct dialect dialect_anthropic = {
 	.name = "anthropic",
+	.forward_headers = dialect_anthropic_forward,
 	.unsupported = dialect_anthropic_unsupported,
 	.path = dialect_anthropic_path,
 	.headers = dialect_anthropic_headers,

@@ -32,10 +32,9 @@ static void dialect_openai_headers(const struct config_upstream *cfg, dialect_he
 }
 
 static enum dialect_built dialect_openai_request(const struct dialect_call *call, char **body, size_t *len,
-						 char *why, size_t whylen)
+						 struct refusal *no)
 {
-	(void)why;
-	(void)whylen;
+	(void)no;
 	*body = NULL;
 	*len = call->request->len;
 	if (request_unchanged(call->request, call->changes))
@@ -160,8 +159,14 @@ static enum dialect_event dialect_openai_stream_event(void *state, const struct 
 	return finish ? DIALECT_EVENT_FINISH : DIALECT_EVENT_CONTENT;
 }
 
+/* What OpenAI's SDKs send for the provider itself: who pays, which betas, safe retries. */
+static const char *const dialect_openai_forward[] = {
+	"OpenAI-Organization", "OpenAI-Project", "OpenAI-Beta", "Idempotency-Key", NULL,
+};
+
 const struct dialect dialect_openai = {
 	.name = "openai",
+	.forward_headers = dialect_openai_forward,
 	.unsupported = dialect_openai_unsupported,
 	.path = request_kind_path,
 	.headers = dialect_openai_headers,

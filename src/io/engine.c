@@ -41,6 +41,7 @@ struct engine_transfer {
 	uint64_t idle_timeout_ms;
 	uint64_t last_activity_ms;
 	bool headers_done;
+	bool (*keep_header)(const char *name, size_t len);
 	bool paused;
 	bool aborted;                   /* on_data asked to stop */
 	enum engine_error forced_error; /* set by the watchdog before removal */
@@ -291,6 +292,34 @@ static void engine_header_value(const char *line, size_t len, size_t name_len, c
 	out[n] = '\0';
 }
 
+/* Keeps line ("Name: value\r\n") in r->headers when keep accepts its name
+ * and it fits; a folded or nameless line is never kept. */
+static void engine_keep_header(struct engine_response *r, bool (*keep)(const char *, size_t), const char *line,
+			       size_t len)
+{
+	const char *colon = memchr(line, ':', len);
+	size_t name_len, vlen;
+	char value[ENGINE_HEADERS_MAX], *at;
+
+	if (keep == NULL || colon == NULL || colon == line || line[0] == ' ' || line[0] == '\t')
+		return;
+	name_len = (size_t)(colon - line);
+	if (memchr(line, ' ', name_len) != NULL || !keep(line, name_len))
+		return;
+	engine_header_value(line, len, name_len + 1, value, sizeof value);
+	vlen = strlen(value);
+	/* name, ": ", value, "\n" and the NUL that keeps the block a string */
+	if (r->headers_len + name_len + vlen + 4 > sizeof r->headers)
+		return;
+	at = r->headers + r->headers_len;
+	memcpy(at, line, name_len);
+	memcpy(at + name_len, ": ", 2);
+	memcpy(at + name_len + 2, value, vlen);
+	at[name_len + 2 + vlen] = '\n';
+	at[name_len + 3 + vlen] = '\0';
+	r->headers_len += name_len + vlen + 3;
+}
+
 static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *userp)
 {
 	struct engine_transfer *t = userp;
@@ -307,6 +336,8 @@ static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *use
 		r->status = sp != NULL ? (unsigned)strtoul(sp + 1, NULL, 10) : 0;
 		r->content_type[0] = '\0';
 		r->retry_after_ms = -1;
+		r->headers_len = 0;
+		r->headers[0] = '\0';
 	} else if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) {
 		if (r->status >= 200 && !t->headers_done) {
 			t->headers_done = true;
@@ -326,6 +357,8 @@ static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *use
 		    engine_parse_retry_after(value, clock_wall_ms(), &ms) == 0)
 			r->retry_after_ms = ms;
 	}
+	if (!t->headers_done)
+		engine_keep_header(r, t->keep_header, line, len);
 	return len;
 }
 
@@ -567,6 +600,7 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	t->idle_timeout_ms = req->idle_timeout_ms;
 	t->last_activity_ms = now;
 	t->headers_done = false;
+	t->keep_header = req->keep_header;
 	t->paused = false;
 	t->aborted = false;
 	t->forced_error = ENGINE_OK;

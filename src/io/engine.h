@@ -35,7 +35,13 @@ struct engine_request {
 	uint64_t idle_timeout_ms;          /* longest silence once the response has started */
 	uint64_t total_timeout_ms;
 	size_t max_response;               /* cap on a collected body */
+	/* Which answer headers to keep in the response's headers (name, its
+	 * length); NULL: none. Pure and thread-safe. */
+	bool (*keep_header)(const char *name, size_t len);
 };
+
+/* Bytes of answer header lines a response keeps; a line past it is dropped. */
+#define ENGINE_HEADERS_MAX 2048
 
 struct engine_response {
 	enum engine_error error;
@@ -44,6 +50,8 @@ struct engine_response {
 	char content_type[96];
 	int64_t retry_after_ms;            /* Retry-After or retry-after-ms; -1 when absent */
 	struct buf body;                   /* collected when the handlers have no on_data */
+	char headers[ENGINE_HEADERS_MAX];  /* "name: value\n" lines keep_header kept, value trimmed */
+	size_t headers_len;
 	uint64_t started_ms;
 	uint64_t first_byte_ms;            /* 0 until a byte arrives */
 	uint64_t ended_ms;

@@ -13,6 +13,8 @@ void attempts_init(struct attempts *a)
 	a->n = 0;
 	a->tries = 0;
 	a->skips = 0;
+	a->rate_limited = 0;
+	a->held = 0;
 	a->level = NULL;
 }
 
@@ -52,8 +54,8 @@ static struct attempt *attempts_slot(struct attempts *a, const char *upstream)
 	return at;
 }
 
-void attempts_add_failure(struct attempts *a, const char *upstream, unsigned status,
-			  const char *error, uint64_t ms)
+static void attempts_add_call(struct attempts *a, const char *upstream, unsigned status,
+			      const char *error, uint64_t ms)
 {
 	struct attempt *at = attempts_slot(a, upstream);
 
@@ -65,9 +67,17 @@ void attempts_add_failure(struct attempts *a, const char *upstream, unsigned sta
 	snprintf(at->error, sizeof at->error, "%s", error != NULL ? error : "");
 }
 
+void attempts_add_failure(struct attempts *a, const char *upstream, unsigned status,
+			  const char *error, uint64_t ms)
+{
+	if (status == 429)
+		a->rate_limited++;
+	attempts_add_call(a, upstream, status, error, ms);
+}
+
 void attempts_add_answer(struct attempts *a, const char *upstream, unsigned status, uint64_t ms)
 {
-	attempts_add_failure(a, upstream, status, NULL, ms);
+	attempts_add_call(a, upstream, status, NULL, ms);
 }
 
 void attempts_add_skip(struct attempts *a, const char *upstream, const char *reason)
@@ -79,14 +89,42 @@ void attempts_add_skip(struct attempts *a, const char *upstream, const char *rea
 		snprintf(at->skipped, sizeof at->skipped, "%s", reason);
 }
 
+void attempts_add_held(struct attempts *a, const char *upstream, const char *reason)
+{
+	a->held++;
+	attempts_add_skip(a, upstream, reason);
+}
+
+enum attempts_verdict attempts_verdict(const struct attempts *a, bool past_deadline)
+{
+	if (past_deadline)
+		return ATTEMPTS_DEADLINE;
+	if (a->tries + a->skips > 0 && a->rate_limited + a->held == a->tries + a->skips)
+		return ATTEMPTS_RATE_LIMITED;
+	if (a->tries == 0 && a->skips > 0)
+		return ATTEMPTS_ALL_SKIPPED;
+	return ATTEMPTS_ALL_FAILED;
+}
+
 unsigned attempts_status(enum attempts_verdict verdict)
 {
 	switch (verdict) {
 	case ATTEMPTS_ALL_FAILED: return 502;
 	case ATTEMPTS_ALL_SKIPPED: return 503;
 	case ATTEMPTS_DEADLINE: return 504;
+	case ATTEMPTS_RATE_LIMITED: return 429;
 	}
 	return 502;
+}
+
+void attempts_retry_after(uint64_t earliest_ms, uint64_t now_ms, uint64_t cap_ms, uint64_t *seconds, uint64_t *ms)
+{
+	uint64_t wait = earliest_ms > now_ms ? earliest_ms - now_ms : 1000;
+
+	if (cap_ms > 0 && wait > cap_ms)
+		wait = cap_ms;
+	*ms = wait;
+	*seconds = (wait + 999) / 1000;
 }
 
 static int attempts_item_json(const struct attempt *at, struct buf *out)
@@ -107,12 +145,27 @@ static int attempts_item_json(const struct attempt *at, struct buf *out)
 	return buf_printf(out, ",\"ms\":%llu}", (unsigned long long)at->ms);
 }
 
+/* Appends ,"attempts":[...]}} to an open error object. */
+static int attempts_list_json(const struct attempts *a, struct buf *out)
+{
+	size_t i;
+
+	if (buf_append_str(out, ",\"attempts\":[") != 0)
+		return -1;
+	for (i = 0; i < a->n; i++) {
+		if (i > 0 && buf_append(out, ",", 1) != 0)
+			return -1;
+		if (attempts_item_json(&a->list[i], out) != 0)
+			return -1;
+	}
+	return buf_append_str(out, "]}}");
+}
+
 int attempts_error_json(const struct attempts *a, enum attempts_verdict verdict, const char *model,
 			uint64_t request_timeout_ms, struct buf *out)
 {
 	char message[320];
-	const char *code;
-	size_t i;
+	const char *code, *type = "upstream_error";
 
 	switch (verdict) {
 	case ATTEMPTS_ALL_SKIPPED:
@@ -125,18 +178,26 @@ int attempts_error_json(const struct attempts *a, enum attempts_verdict verdict,
 			 (unsigned long long)request_timeout_ms, model);
 		code = "request_timeout";
 		break;
+	case ATTEMPTS_RATE_LIMITED:
+		snprintf(message, sizeof message,
+			 "every upstream for model %s is rate-limited: retry after the time in Retry-After", model);
+		code = "rate_limit_exceeded";
+		type = "rate_limit_error";
+		break;
 	default:
 		snprintf(message, sizeof message, "all upstreams failed for model %s", model);
 		code = "all_upstreams_failed";
 		break;
 	}
-	if (apierror_open(out, message, "upstream_error", NULL, code) != 0 || buf_append_str(out, ",\"attempts\":[") != 0)
+	if (apierror_open(out, message, type, NULL, code) != 0)
 		return -1;
-	for (i = 0; i < a->n; i++) {
-		if (i > 0 && buf_append(out, ",", 1) != 0)
-			return -1;
-		if (attempts_item_json(&a->list[i], out) != 0)
-			return -1;
-	}
-	return buf_append_str(out, "]}}");
+	return attempts_list_json(a, out);
+}
+
+int attempts_refusal_json(const struct attempts *a, const char *message, const char *param, struct buf *out)
+{
+	if (apierror_open(out, message, "invalid_request_error", param != NULL && param[0] != '\0' ? param : NULL,
+			  NULL) != 0)
+		return -1;
+	return attempts_list_json(a, out);
 }

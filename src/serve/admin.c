@@ -1,6 +1,7 @@
-/* admin.c — the operator's endpoints: /health, /health/live, /circuits, /metrics, /v1/models and /admin/.... */
+/* admin.c — the operator's endpoints: /health, /health/live, /circuits, /metrics, /v1/models, /v1/models/{id} and /admin/.... */
 #include "admin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #include "clock.h"
 #include "context.h"
 #include "metrics.h"
+#include "router.h"
 #include "upstream.h"
 #include "runtime.h"
 
@@ -179,6 +181,43 @@ static void admin_models(struct exchange *x)
 	admin_answer_json(x, 200, doc);
 }
 
+/* The model id of a /v1/models/{id} path into id (idlen bytes): the path
+ * keeps an encoded '/' (%2F) apart from a path separator, but a model name
+ * such as "meta-llama/Llama-3" arrives that way from SDKs that encode it.
+ * Returns 0, or -1 when the id does not fit (no route has so long a name). */
+static int admin_model_id(const char *path, char *id, size_t idlen)
+{
+	const char *p;
+	size_t n = 0;
+
+	for (p = path + strlen("/v1/models/"); *p != '\0' && n + 1 < idlen; p++) {
+		if (p[0] == '%' && p[1] == '2' && (p[2] == 'F' || p[2] == 'f')) {
+			id[n++] = '/';
+			p += 2;
+		} else {
+			id[n++] = *p;
+		}
+	}
+	id[n] = '\0';
+	return *p == '\0' ? 0 : -1;
+}
+
+/* /v1/models/{id}: the model object of a name a route serves (the "*" route
+ * serves any), else 404 model_not_found, as a chat request for it would get. */
+static void admin_model(struct exchange *x)
+{
+	const struct runtime *rt = x->ctx->rt;
+	char id[256], message[320];
+
+	if (admin_model_id(x->path, id, sizeof id) != 0 || router_find(rt->cfg, id) == NULL) {
+		snprintf(message, sizeof message, "The model `%.200s` does not exist or you do not have access to it.", id);
+		exchange_answer_error(x, 404, "invalid_request_error", "model_not_found", "model", message);
+		return;
+	}
+	admin_answer_json(x, 200, json_pack("{s:s, s:s, s:I, s:s}", "id", id, "object", "model", "created",
+					     (json_int_t)(rt->started_wall_ms / 1000), "owned_by", "detour"));
+}
+
 static void admin_metrics(struct exchange *x)
 {
 	struct buf out;
@@ -279,6 +318,7 @@ bool admin_begin(struct exchange *x)
 			admin_metrics(x);
 		return true;
 	case EXCHANGE_MODELS: admin_models(x); return true;
+	case EXCHANGE_MODEL: admin_model(x); return true;
 	case EXCHANGE_ADMIN_CIRCUIT:
 	case EXCHANGE_ADMIN_DEGRADATION:
 		return !admin_authorized(x);

@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "upstream.h"
+
 void attempt_loop_init(struct attempt_loop *a)
 {
 	buf_init(&a->cache_key, 0);
 	a->upstream_body = NULL;
+	a->call_headers = NULL;
 }
 
 void attempt_loop_begin(struct attempt_loop *a)
@@ -23,6 +26,8 @@ void attempt_loop_begin(struct attempt_loop *a)
 	a->upstream_stream = false;
 	free(a->upstream_body);
 	a->upstream_body = NULL;
+	upstream_call_headers_free(a->call_headers);
+	a->call_headers = NULL;
 	buf_reset(&a->cache_key);
 	a->probe = false;
 	a->target_tries = 0;
@@ -31,12 +36,16 @@ void attempt_loop_begin(struct attempt_loop *a)
 	a->counted_active = false;
 	a->earliest_retry_ms = 0;
 	a->refusal[0] = '\0';
+	a->refusal_param[0] = '\0';
+	a->unsayable = 0;
 }
 
 void attempt_loop_end(struct attempt_loop *a)
 {
 	free(a->upstream_body);
 	a->upstream_body = NULL;
+	upstream_call_headers_free(a->call_headers);
+	a->call_headers = NULL;
 }
 
 void attempt_loop_shrink(struct attempt_loop *a, size_t keep)

@@ -16,6 +16,8 @@
  * attempt_loop_begin sets every field for a new request in one place, so an
  * exchange reused from the spares carries nothing over.
  */
+struct curl_slist;
+
 struct attempt_loop {
 	const struct config_route *route;
 	enum config_level mode;      /* the degradation mode this request runs under */
@@ -35,6 +37,7 @@ struct attempt_loop {
 	const struct config_target *target;
 	bool upstream_stream;        /* the call to the upstream streams (the client may still want SSE) */
 	char *upstream_body;         /* owned when the target changed the body */
+	struct curl_slist *call_headers; /* owned: the call's header lines when it forwards client headers; NULL: the upstream's */
 	struct buf cache_key;        /* canonical request, once computed; its memory outlives a request */
 	bool probe;                  /* this call is the breaker's half-open probe */
 	unsigned target_tries;       /* calls made to the current target */
@@ -43,6 +46,8 @@ struct attempt_loop {
 	bool counted_active;         /* counted in runtime.requests_active */
 	uint64_t earliest_retry_ms;  /* when a skipped target could next be called; 0: none */
 	char refusal[320];           /* why a target's dialect could not say the request (the client's mistake); "": none */
+	char refusal_param[96];      /* the parameter that refusal names; "": none */
+	size_t unsayable;            /* targets passed over because they could not say the request */
 };
 
 /* Prepares a zeroed struct once, when its exchange is first allocated. */
@@ -51,7 +56,7 @@ void attempt_loop_init(struct attempt_loop *a);
 /* Sets every field for a new request (the cache key's memory is kept). */
 void attempt_loop_begin(struct attempt_loop *a);
 
-/* Frees what the request owned (the rewritten body); the struct stays reusable. */
+/* Frees what the request owned (the rewritten body, the call's headers); the struct stays reusable. */
 void attempt_loop_end(struct attempt_loop *a);
 
 /* Gives back cache-key memory beyond keep bytes (an exchange going to the spares). */

@@ -45,6 +45,7 @@ struct exchange *exchange_new(struct context *ctx, struct MHD_Connection *c)
 	x->endpoint = EXCHANGE_NOT_FOUND;
 	x->path = NULL;
 	x->request_id[0] = '\0';
+	x->upstream_request_id[0] = '\0';
 	x->started_ms = clock_now_ms();
 	x->deadline_ms = x->started_ms + ctx->rt->cfg->server.request_timeout_ms;
 	buf_reset(&x->body);

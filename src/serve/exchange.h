@@ -30,6 +30,7 @@ enum exchange_endpoint {
 	EXCHANGE_COMPLETIONS,
 	EXCHANGE_EMBEDDINGS,
 	EXCHANGE_MODELS,
+	EXCHANGE_MODEL,              /* GET /v1/models/{id} */
 	EXCHANGE_HEALTH,
 	EXCHANGE_HEALTH_LIVE,
 	EXCHANGE_CIRCUITS,
@@ -66,6 +67,7 @@ struct exchange {
 	enum exchange_endpoint endpoint;
 	const char *path;            /* libmicrohttpd's, valid for the request */
 	char request_id[72];
+	char upstream_request_id[72]; /* the answering upstream's own request id, for the access log; "": none */
 	uint64_t started_ms;
 	uint64_t deadline_ms;        /* request_timeout from the first byte */
 

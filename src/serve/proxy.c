@@ -1,6 +1,7 @@
 /* proxy.c — the attempt loop: one exchange tried on the targets of its route, in order, until one answers. */
 #include "proxy.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "invariant.h"
 #include "context.h"
 #include "exchange.h"
+#include "headerpass.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -30,7 +32,7 @@
 static void proxy_on_done(void *arg, struct engine_response *r);
 static void proxy_settle(struct exchange *x, struct engine_response *r);
 static void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
-static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r);
+static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, const struct engine_response *from);
 static void proxy_next(struct exchange *x);
 
 /* How proxy_try looks at a target. */
@@ -77,18 +79,15 @@ static bool proxy_past_deadline(const struct exchange *x, uint64_t now)
 
 /*
  * The body target's upstream is sent, in its dialect, into *body (NULL: the
- * client's bytes). Returns what the dialect made of it; a refusal is the
- * client's mistake, kept in x->attempt.refusal for the 400 should no target answer.
+ * client's bytes). Returns what the dialect made of it; DIALECT_REFUSED fills no.
  */
 static enum dialect_built proxy_body(struct exchange *x, const struct upstream *u, const struct request_changes *changes,
-				     bool stream, char **body, size_t *len, char *why, size_t whylen)
+				     bool stream, char **body, size_t *len, struct refusal *no)
 {
 	struct dialect_call call = { &x->request, changes, u->cfg, stream };
-	enum dialect_built built = u->dialect->request(&call, body, len, why, whylen);
 
-	if (built == DIALECT_REFUSED && x->attempt.refusal[0] == '\0')
-		snprintf(x->attempt.refusal, sizeof x->attempt.refusal, "The request cannot be sent to upstream %s: %s", u->cfg->name, why);
-	return built;
+	refusal_clear(no);
+	return u->dialect->request(&call, body, len, no);
 }
 
 static void proxy_release_retry(struct exchange *x)
@@ -114,22 +113,61 @@ static bool proxy_hold_retry(struct exchange *x)
 	return true;
 }
 
+/* Notes that some target takes calls again at at (monotonic ms; 0: unknown). */
+static void proxy_note_earliest(struct exchange *x, uint64_t at)
+{
+	if (at != 0 && (x->attempt.earliest_retry_ms == 0 || at < x->attempt.earliest_retry_ms))
+		x->attempt.earliest_retry_ms = at;
+}
+
 /* Notes when a refused upstream could next be called (for Retry-After). */
 static void proxy_note_refusal(struct exchange *x, struct upstream *u, uint64_t now)
 {
 	uint64_t at = upstream_next_admission(u, now);
 
-	if (at > now && (x->attempt.earliest_retry_ms == 0 || at < x->attempt.earliest_retry_ms))
-		x->attempt.earliest_retry_ms = at;
+	if (at > now)
+		proxy_note_earliest(x, at);
 }
 
-/* Records a target passed over, and when it could be called again. */
-static void proxy_skip(struct exchange *x, struct upstream *u, const char *why, uint64_t now)
+/* Records a target passed over (held: by its Retry-After pause), and when it could be called again. */
+static void proxy_skip(struct exchange *x, struct upstream *u, const char *why, bool held, uint64_t now)
 {
-	attempts_add_skip(&x->attempts, u->cfg->name, why);
+	uint64_t at = upstream_next_admission(u, now);
+
+	if (held)
+		attempts_add_held(&x->attempts, u->cfg->name, why);
+	else
+		attempts_add_skip(&x->attempts, u->cfg->name, why);
 	metrics_attempt(x->ctx->metrics, u->cfg->index, METRICS_ATTEMPT_SKIPPED);
-	proxy_note_refusal(x, u, now);
+	if (at > now)
+		proxy_note_earliest(x, at);
 }
+
+/* A call answered 429: its upstream takes calls again when its pause (or
+ * breaker) lets it, or at once when nothing holds it. */
+static void proxy_note_rate_limit(struct exchange *x, struct upstream *u, uint64_t now)
+{
+	uint64_t at = upstream_next_admission(u, now);
+
+	proxy_note_earliest(x, at > now ? at : now);
+}
+
+/*
+ * Records a target passed over because it cannot say the request (why, a
+ * sentence; param, the parameter at fault or ""): the client's mistake. The
+ * first refusal is kept for the 400 the client gets should every target refuse.
+ */
+static void proxy_refused(struct exchange *x, struct upstream *u, const char *why, const char *param, uint64_t now)
+{
+	if (x->attempt.refusal[0] == '\0') {
+		snprintf(x->attempt.refusal, sizeof x->attempt.refusal, "The request cannot be sent to upstream %s: %s",
+			 u->cfg->name, why);
+		snprintf(x->attempt.refusal_param, sizeof x->attempt.refusal_param, "%s", param);
+	}
+	x->attempt.unsayable++;
+	proxy_skip(x, u, why, false, now);
+}
+
 
 /* Asks u's breaker about a call on this pass; an early probe also needs the retry budget. */
 static enum breaker_admission proxy_admit(struct exchange *x, struct upstream *u, enum proxy_pass pass, uint64_t now,
@@ -158,6 +196,23 @@ static void proxy_note_tried(struct exchange *x, const struct config_upstream *u
 	attempt_loop_note_tried(&x->attempt, u, model);
 }
 
+static const char *proxy_client_header(void *arg, const char *name)
+{
+	struct exchange *x = arg;
+
+	return x->connection != NULL ? MHD_lookup_connection_value(x->connection, MHD_HEADER_KIND, name) : NULL;
+}
+
+/* The header lines of the next call to u: its own, plus the client's headers
+ * meant for it (forward_headers). Returns 0, or -1 when out of memory. */
+static int proxy_call_headers(struct exchange *x, const struct upstream *u)
+{
+	/* The last call has settled (one at a time), so its list is free to go. */
+	upstream_call_headers_free(x->attempt.call_headers);
+	x->attempt.call_headers = NULL;
+	return upstream_call_headers(u, proxy_client_header, x, &x->attempt.call_headers);
+}
+
 /* Starts a call to target on pass. A target passed over on the first pass is
  * recorded in the attempts; a later pass records only the calls it makes. */
 static enum proxy_tried proxy_try(struct exchange *x, const struct config_target *target, uint64_t now,
@@ -171,7 +226,8 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	struct engine_request req;
 	const char *why = u->dialect->unsupported(x->request.kind);
 	const char *model;
-	char *body = NULL, cannot[200];
+	char *body = NULL;
+	struct refusal cannot;
 	size_t body_len = 0;
 	uint64_t remaining = x->deadline_ms - now;
 	enum breaker_reason reason;
@@ -187,16 +243,17 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	if (pass == PROXY_FIRST && x->attempt.target_tries == 0 && proxy_tried(x, ucfg, model))
 		return PROXY_PASSED;
 	if (why != NULL) {
-		proxy_skip(x, u, why, now);
+		/* The route, named by model, cannot serve this endpoint. */
+		proxy_refused(x, u, why, "model", now);
 		proxy_note_tried(x, ucfg, model);
 		return PROXY_PASSED;
 	}
 	/* Before the breaker is asked: a request the dialect cannot say is the
 	 * client's mistake and says nothing about the upstream. */
 	stream = x->request.stream && !(changes.drop & CONFIG_DROP_STREAM);
-	built = proxy_body(x, u, &changes, stream, &body, &body_len, cannot, sizeof cannot);
+	built = proxy_body(x, u, &changes, stream, &body, &body_len, &cannot);
 	if (built == DIALECT_REFUSED) {
-		proxy_skip(x, u, cannot, now);
+		proxy_refused(x, u, cannot.why, cannot.param, now);
 		proxy_note_tried(x, ucfg, model);
 		return PROXY_PASSED;
 	}
@@ -208,7 +265,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	if (admission == BREAKER_REJECT) {
 		free(body);
 		if (pass == PROXY_FIRST)
-			proxy_skip(x, u, breaker_reason_text(reason), now);
+			proxy_skip(x, u, breaker_reason_text(reason), reason == BREAKER_REASON_RETRY_AFTER, now);
 		else
 			proxy_note_refusal(x, u, now);
 		proxy_note_tried(x, ucfg, model);
@@ -220,11 +277,14 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	x->attempt.upstream_stream = stream;
 	free(x->attempt.upstream_body);
 	x->attempt.upstream_body = body;
+	if (proxy_call_headers(x, u) != 0)
+		goto internal;
 	memset(&req, 0, sizeof req);
 	req.body = body != NULL ? body : x->body.data;
 	req.body_len = body != NULL ? body_len : x->body.len;
 	req.url = upstream_url(u, x->request.kind);
-	req.headers = u->headers;
+	req.headers = x->attempt.call_headers != NULL ? x->attempt.call_headers : u->headers;
+	req.keep_header = headerpass_answer_kept;
 	req.connect_timeout_ms = proxy_min(ucfg->timeouts.connect_ms, remaining);
 	req.first_byte_timeout_ms = proxy_min(ucfg->timeouts.first_byte_ms, remaining);
 	req.idle_timeout_ms = ucfg->timeouts.idle_ms;
@@ -249,21 +309,53 @@ internal:
 	return PROXY_PASSED;
 }
 
+/* Adds Retry-After and retry-after-ms for a wait until earliest (cap_ms 0: none). */
+static void proxy_retry_after(struct MHD_Response *r, uint64_t earliest, uint64_t now, uint64_t cap_ms)
+{
+	uint64_t seconds, ms;
+	char value[24];
+
+	attempts_retry_after(earliest, now, cap_ms, &seconds, &ms);
+	snprintf(value, sizeof value, "%llu", (unsigned long long)seconds);
+	MHD_add_response_header(r, "Retry-After", value);
+	snprintf(value, sizeof value, "%llu", (unsigned long long)ms);
+	MHD_add_response_header(r, "retry-after-ms", value);
+}
+
+/*
+ * Adds the retry signals SDKs read: after a 502 detour has already retried
+ * and fallen over, so the SDK should not run the chain again; a 429 says when
+ * the first target takes calls again; a 503 when the first breaker half-opens,
+ * capped, since that is detour's guess and not an upstream's word.
+ */
+static void proxy_retry_signals(struct exchange *x, struct MHD_Response *r, enum attempts_verdict verdict, uint64_t now)
+{
+	switch (verdict) {
+	case ATTEMPTS_ALL_FAILED:
+		MHD_add_response_header(r, "x-should-retry", "false");
+		break;
+	case ATTEMPTS_RATE_LIMITED:
+		proxy_retry_after(r, x->attempt.earliest_retry_ms, now, 0);
+		break;
+	case ATTEMPTS_ALL_SKIPPED:
+		if (x->attempt.earliest_retry_ms > now)
+			proxy_retry_after(r, x->attempt.earliest_retry_ms, now, x->ctx->rt->cfg->server.max_retry_after_ms);
+		break;
+	case ATTEMPTS_DEADLINE:
+		break;
+	}
+}
+
 static void proxy_give_up(struct exchange *x)
 {
 	const struct config *cfg = x->ctx->rt->cfg;
-	enum attempts_verdict verdict = ATTEMPTS_ALL_FAILED;
 	uint64_t now = clock_now_ms();
+	enum attempts_verdict verdict = attempts_verdict(&x->attempts, proxy_past_deadline(x, now));
+	unsigned status = attempts_status(verdict);
 	struct buf body;
 	char *json, value[24];
 	size_t len;
-	unsigned status;
 
-	if (proxy_past_deadline(x, now))
-		verdict = ATTEMPTS_DEADLINE;
-	else if (x->attempts.tries == 0 && x->attempts.skips > 0)
-		verdict = ATTEMPTS_ALL_SKIPPED;
-	status = attempts_status(verdict);
 	exchange_end_as(x, verdict == ATTEMPTS_DEADLINE ? END_DEADLINE : END_ALL_FAILED);
 	buf_init(&body, 256 * 1024);
 	if (attempts_error_json(&x->attempts, verdict, x->request.model, cfg->server.request_timeout_ms,
@@ -281,12 +373,28 @@ static void proxy_give_up(struct exchange *x)
 		return;
 	snprintf(value, sizeof value, "%zu", x->attempts.tries);
 	MHD_add_response_header(x->response, "x-detour-attempts", value);
-	if (verdict == ATTEMPTS_ALL_SKIPPED && x->attempt.earliest_retry_ms > now) {
-		/* Whole seconds, rounded up: a client that waits this long finds a breaker half-open. */
-		snprintf(value, sizeof value, "%llu",
-			 (unsigned long long)((x->attempt.earliest_retry_ms - now + 999) / 1000));
-		MHD_add_response_header(x->response, "Retry-After", value);
+	proxy_retry_signals(x, x->response, verdict, now);
+}
+
+/* Every target refused the request as the client wrote it: a 400 naming the
+ * parameter, with the attempts (each a sentence saying why). */
+static void proxy_refuse(struct exchange *x)
+{
+	struct buf body;
+	char *json;
+	size_t len;
+
+	exchange_end_as(x, END_REFUSED);
+	buf_init(&body, 256 * 1024);
+	if (attempts_refusal_json(&x->attempts, x->attempt.refusal, x->attempt.refusal_param, &body) != 0) {
+		buf_free(&body);
+		exchange_answer_error(x, 400, "invalid_request_error", NULL,
+				      x->attempt.refusal_param[0] != '\0' ? x->attempt.refusal_param : NULL,
+				      x->attempt.refusal);
+		return;
 	}
+	json = buf_take(&body, &len);
+	exchange_answer_json(x, 400, json, len);
 }
 
 /* The current level has no target left: move down the cascade, or give up. */
@@ -295,10 +403,11 @@ static void proxy_level_done(struct exchange *x)
 	const struct runtime *rt = x->ctx->rt;
 
 	x->attempt.level = degrade_next_level(x->attempt.mode, x->attempt.level, rt->cache != NULL, rt->cfg->degradation.offline_message != NULL);
-	/* A target refused the request as the client wrote it and none answered
-	 * it: the client's mistake is a 400, never a degraded answer. */
-	if (x->attempt.refusal[0] != '\0' && (x->attempt.level == CONFIG_LEVEL_AUTO || !degrade_calls_upstreams(x->attempt.level))) {
-		exchange_answer_error(x, 400, "invalid_request_error", NULL, NULL, x->attempt.refusal);
+	/* Every target passed over refused the request as the client wrote it and
+	 * none was called: the client's mistake is a 400, never a degraded answer. */
+	if (x->attempt.unsayable > 0 && x->attempt.unsayable == x->attempts.skips && x->attempts.tries == 0 &&
+	    (x->attempt.level == CONFIG_LEVEL_AUTO || !degrade_calls_upstreams(x->attempt.level))) {
+		proxy_refuse(x);
 		return;
 	}
 	if (x->attempt.level == CONFIG_LEVEL_AUTO) {
@@ -519,6 +628,39 @@ static void proxy_send_whole(struct exchange *x, unsigned status, char *body, si
 	exchange_answer(x, status, response);
 }
 
+/* Where proxy_pass_header adds a header. */
+struct proxy_passing {
+	struct exchange *x;
+	struct MHD_Response *r;
+};
+
+/* One upstream answer header to the client, without the upstream's key; the
+ * request id is noted for the access log too. */
+static void proxy_pass_header(void *arg, const char *name, char *value)
+{
+	struct proxy_passing *p = arg;
+	char *id = p->x->upstream_request_id;
+	size_t i;
+
+	upstream_redact(p->x->upstream, value);
+	MHD_add_response_header(p->r, name, value);
+	if (strcmp(name, HEADERPASS_UPSTREAM_REQUEST_ID) != 0)
+		return;
+	/* The log line is split on spaces: anything but a plain token becomes '_'. */
+	for (i = 0; value[i] != '\0' && i + 1 < sizeof p->x->upstream_request_id; i++)
+		id[i] = isalnum((unsigned char)value[i]) || strchr("-_.:", value[i]) != NULL ? value[i] : '_';
+	id[i] = '\0';
+}
+
+/* The answer headers of the upstream that answered (headerpass) on to r. */
+static void proxy_pass_headers(struct exchange *x, struct MHD_Response *r, const struct engine_response *from)
+{
+	struct proxy_passing p = { x, r };
+
+	if (r != NULL && from != NULL)
+		headerpass_answer_lines(from->headers, proxy_pass_header, &p);
+}
+
 /* Sends the upstream's answer (a success, or an error that is the client's),
  * in OpenAI's shape and without the upstream's key. */
 static void proxy_answer(struct exchange *x, struct engine_response *r)
@@ -538,6 +680,7 @@ static void proxy_answer(struct exchange *x, struct engine_response *r)
 	body = buf_take(&r->body, &len);
 	proxy_send_whole(x, r->status, body, len, r->content_type[0] != '\0' ? r->content_type : "application/json",
 			 x->upstream->cfg->name, false);
+	proxy_pass_headers(x, x->response, r);
 }
 
 /* The cached level: an earlier answer to the same request. Returns true when it answered. */
@@ -687,7 +830,7 @@ static void proxy_on_done(void *arg, struct engine_response *r)
 }
 
 /* The stream reached its commit point: its answer goes out with the loop's headers. */
-static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r)
+static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, const struct engine_response *from)
 {
 	/* A probe's slot is freed by the first content, not held for the whole stream. */
 	if (x->attempt.probe) {
@@ -696,6 +839,7 @@ static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r)
 	}
 	exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
 	proxy_answer_headers(x, r, x->upstream->cfg->name, false);
+	proxy_pass_headers(x, r, from);
 }
 
 /* Records how a committed stream's call ended; fault: it broke off. */
@@ -761,6 +905,8 @@ static void proxy_settle(struct exchange *x, struct engine_response *r)
 	upstream_record(u, r->ended_ms, proxy_verdict(fb, r, outcome), x->attempt.probe, outcome == OUTCOME_SUCCESS,
 			status, pause, words);
 	x->attempt.probe = false;
+	if (status == 429)
+		proxy_note_rate_limit(x, u, r->ended_ms);
 	metrics_attempt(ctx->metrics, u->cfg->index, proxy_metric(outcome));
 
 	if (outcome == OUTCOME_SUCCESS || outcome == OUTCOME_PASS_THROUGH) {

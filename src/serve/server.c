@@ -44,6 +44,7 @@ static const struct server_route server_routes[] = {
 };
 
 #define SERVER_ADMIN_CIRCUITS "/admin/circuits/"
+#define SERVER_MODEL "/v1/models/"
 
 /* libmicrohttpd's per-connection pool: request line and headers, and the
  * buffer a stream is written through. It is touched whole, so it is most of
@@ -68,6 +69,10 @@ static enum exchange_endpoint server_match(const char *method, const char *path,
 		    !(strcmp(method, "HEAD") == 0 && strcmp(server_routes[i].method, "GET") == 0))
 			return EXCHANGE_NOT_FOUND;
 		return server_routes[i].endpoint;
+	}
+	if (strncmp(path, SERVER_MODEL, strlen(SERVER_MODEL)) == 0 && path[strlen(SERVER_MODEL)] != '\0') {
+		*allow = "GET";
+		return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? EXCHANGE_MODEL : EXCHANGE_NOT_FOUND;
 	}
 	if (strncmp(path, SERVER_ADMIN_CIRCUITS, strlen(SERVER_ADMIN_CIRCUITS)) == 0 &&
 	    path[strlen(SERVER_ADMIN_CIRCUITS)] != '\0') {
@@ -152,7 +157,7 @@ static bool server_begin(struct exchange *x, const char *method, const char *pat
 		exchange_answer_error(x, 404, "invalid_request_error", "unknown_url", NULL, message);
 		return true;
 	}
-	if (!server_is_proxy(x->endpoint) && x->endpoint != EXCHANGE_MODELS)
+	if (!server_is_proxy(x->endpoint) && x->endpoint != EXCHANGE_MODELS && x->endpoint != EXCHANGE_MODEL)
 		return admin_begin(x);
 	if (!auth_client_allowed(cfg, MHD_lookup_connection_value(x->connection, MHD_HEADER_KIND,
 								  MHD_HTTP_HEADER_AUTHORIZATION))) {
@@ -162,7 +167,7 @@ static bool server_begin(struct exchange *x, const char *method, const char *pat
 			MHD_add_response_header(x->response, "WWW-Authenticate", "Bearer");
 		return true;
 	}
-	if (x->endpoint == EXCHANGE_MODELS)
+	if (x->endpoint == EXCHANGE_MODELS || x->endpoint == EXCHANGE_MODEL)
 		return admin_begin(x);
 	length = MHD_lookup_connection_value(x->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (length != NULL && strtoull(length, NULL, 10) > cfg->server.max_body) {
@@ -309,9 +314,10 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
 	metrics_end(ctx->metrics, end);
 	if (ctx->rt->cfg->log.access || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->parsed))
 		log_write(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-			  "request_id=%s path=%s status=%u attempts=%zu ms=%llu end=%s%s", x->request_id,
-			  x->path != NULL ? x->path : "-", x->answered ? x->status : 0, x->attempts.tries,
+			  "request_id=%s path=%s status=%u attempts=%zu ms=%llu end=%s upstream_request_id=%s%s",
+			  x->request_id, x->path != NULL ? x->path : "-", x->answered ? x->status : 0, x->attempts.tries,
 			  (unsigned long long)ms, end_reason_name(end),
+			  x->upstream_request_id[0] != '\0' ? x->upstream_request_id : "-",
 			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " client_gone=1");
 	exchange_release(x);
 }

@@ -69,6 +69,7 @@ struct stream {
 	size_t collected;
 	struct completion_builder builder;
 	const struct stream_owner *owner;
+	const struct engine_response *answer; /* the transfer's, from its headers to its end; NULL before */
 };
 
 static size_t stream_backlog(const struct stream *s)
@@ -184,7 +185,7 @@ static void stream_heartbeat_fire(struct timer *t)
 }
 
 /* The commit point: the answer's headers and the events held so far go to the client. */
-static void stream_commit(struct exchange *x, uint64_t now)
+static void stream_commit(struct exchange *x, const struct engine_response *from, uint64_t now)
 {
 	struct stream *s = x->stream;
 	struct MHD_Response *r;
@@ -200,7 +201,7 @@ static void stream_commit(struct exchange *x, uint64_t now)
 		MHD_add_response_header(r, "Content-Type", "text/event-stream");
 		MHD_add_response_header(r, "Cache-Control", "no-cache");
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
-		s->owner->commit(x, r);
+		s->owner->commit(x, r, from);
 	}
 	exchange_answer(x, 200, r);
 	exchange_watch_client(x);
@@ -279,7 +280,7 @@ static int stream_on_event(void *arg, const struct sse_event *ev)
 		return stream_fail(x, ENGINE_PROTOCOL, words);
 	}
 	if (s->phase == STREAM_HOLD)
-		stream_commit(x, clock_now_ms());
+		stream_commit(x, s->answer, clock_now_ms());
 	return 0;
 }
 
@@ -288,6 +289,7 @@ static void stream_on_headers(void *arg, const struct engine_response *r)
 	struct exchange *x = arg;
 	struct stream *s = x->stream;
 
+	s->answer = r;
 	s->sse = r->status >= 200 && r->status < 300 &&
 		 strncmp(r->content_type, "text/event-stream", 17) == 0;
 }
@@ -348,7 +350,7 @@ static void stream_settle_uncommitted(struct exchange *x, struct engine_response
 	if (r->error == ENGINE_OK && s->sse) {
 		if (stream_whole(s)) {
 			/* A whole stream without content (an empty answer) is still an answer. */
-			stream_commit(x, clock_now_ms());
+			stream_commit(x, r, clock_now_ms());
 			stream_end_whole(x, r);
 			stream_wake(x);
 			return;
@@ -437,6 +439,7 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit, const struct 
 	if (stream_dialect_begin(x, s) != 0)
 		return -1;
 	s->owner = owner;
+	s->answer = NULL;
 	s->collect = collect_limit > 0;
 	s->collect_limit = collect_limit;
 	s->collected = 0;

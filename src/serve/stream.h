@@ -21,8 +21,9 @@ struct stream_owner {
 	 * (r's body is the upstream's whole non-SSE answer, if any). */
 	void (*settle)(struct exchange *x, struct engine_response *r);
 	/* The commit point: add the owner's headers to r, which goes to the
-	 * client next (not called when r could not be built). */
-	void (*commit)(struct exchange *x, struct MHD_Response *r);
+	 * client next (not called when r could not be built); from is the
+	 * upstream's answer so far (status, headers kept). */
+	void (*commit)(struct exchange *x, struct MHD_Response *r, const struct engine_response *from);
 	/* A committed stream's call ended; fault: it broke off (words say why). */
 	void (*ended)(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
 };

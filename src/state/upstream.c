@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "dialect_table.h"
+#include "headerpass.h"
 #include "clock.h"
 #include "log.h"
 
@@ -66,6 +67,7 @@ int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *e
 	pthread_mutex_init(&u->lock, NULL);
 	breaker_init(&u->breaker, &cfg->breaker);
 	u->dialect = dialect_table_for(cfg->provider);
+	u->forward = cfg->forward_set ? (const char *const *)cfg->forward_headers : u->dialect->forward_headers;
 	u->url_chat = upstream_join(cfg->base_url, u->dialect->path(REQUEST_CHAT));
 	u->url_completions = upstream_join(cfg->base_url, u->dialect->path(REQUEST_COMPLETIONS));
 	u->url_embeddings = upstream_join(cfg->base_url, u->dialect->path(REQUEST_EMBEDDINGS));
@@ -98,6 +100,39 @@ void upstream_free(struct upstream *u)
 	curl_slist_free_all(u->probe_headers);
 	pthread_mutex_destroy(&u->lock);
 	memset(u, 0, sizeof *u);
+}
+
+int upstream_call_headers(const struct upstream *u, upstream_client_header lookup, void *arg,
+			  struct curl_slist **out)
+{
+	struct curl_slist *list = NULL;
+	char line[CONFIG_HEADER_NAME_MAX + HEADERPASS_VALUE_MAX + 4];
+	bool ok = true;
+
+	*out = NULL;
+	for (size_t i = 0; u->forward != NULL && u->forward[i] != NULL; i++) {
+		const char *value = lookup(arg, u->forward[i]);
+
+		if (value == NULL || headerpass_forward_line(u->forward[i], value, line, sizeof line) != 0)
+			continue;
+		/* The first header to forward: from here the call needs a list of its own. */
+		for (const struct curl_slist *n = list == NULL ? u->headers : NULL; n != NULL; n = n->next)
+			list = upstream_add(list, n->data, &ok);
+		list = upstream_add(list, line, &ok);
+	}
+	if (!ok) {
+		upstream_call_headers_free(list);
+		return -1;
+	}
+	*out = list;
+	return 0;
+}
+
+void upstream_call_headers_free(struct curl_slist *list)
+{
+	for (struct curl_slist *n = list; n != NULL; n = n->next)
+		explicit_bzero(n->data, strlen(n->data));
+	curl_slist_free_all(list);
 }
 
 void upstream_carry(struct upstream *u, struct upstream *from)

@@ -29,6 +29,7 @@ struct upstream {
 	char *url_models;
 	struct curl_slist *headers;       /* for a POST of JSON */
 	struct curl_slist *probe_headers; /* for a GET */
+	const char *const *forward;       /* client headers sent on: cfg's forward_headers, else the dialect's */
 
 	/* Shared by every worker. */
 	atomic_uint_fast64_t requests;    /* calls made */
@@ -72,6 +73,24 @@ struct upstream_view {
 /* Builds u from cfg. Returns 0, or -1 with err filled. */
 int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *err, size_t errlen);
 void upstream_free(struct upstream *u);
+
+/* Looks up the client's header name (any case): its value, or NULL when absent. */
+typedef const char *(*upstream_client_header)(void *arg, const char *name);
+
+/*
+ * The header lines of one call to u that carries the client's headers meant
+ * for it (u->forward, looked up with lookup): *out is NULL when the client
+ * sent none of them (u->headers serve as they are), else a new list, u's
+ * lines and the client's, that the caller frees with upstream_call_headers_free
+ * once the call is over. A value that is empty, longer than
+ * HEADERPASS_VALUE_MAX or holds a control byte is not sent. Returns 0, or -1
+ * when out of memory (*out NULL).
+ */
+int upstream_call_headers(const struct upstream *u, upstream_client_header lookup, void *arg,
+			  struct curl_slist **out);
+
+/* Frees a list from upstream_call_headers, wiping its lines (they hold u's key); NULL is fine. */
+void upstream_call_headers_free(struct curl_slist *list);
 
 /* After a reload: u (just initialised) takes from's counters, last error,
  * breaker and last health check, when both name the same server (same

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct request r;
 	struct request_error e;
 	struct buf out;
-	char err[256];
+	struct refusal no;
 	json_t *openai;
 
 	if (request_parse(&r, REQUEST_CHAT, (const char *)in.p, in.left, &e) != 0)
@@ -56,10 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	buf_init(&out, (how & 16) ? 256 : 1 << 20);
 	if (openai != NULL) {
-		if (anthropic_request(openai, &o, &out, err, sizeof err) == 0)
+		if (anthropic_request(openai, &o, &out, &no) == 0)
 			fuzz_anthropic_check(&out, &o);
 		else
-			FUZZ_REQUIRE(out.len == 0 && err[0] != '\0');
+			FUZZ_REQUIRE(out.len == 0 && no.why[0] != '\0');
 	}
 	buf_free(&out);
 	request_free(&r);

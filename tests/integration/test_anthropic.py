@@ -43,7 +43,7 @@ class AnthropicTest(DetourTestCase):
         body = r.json()
         self.assertEqual(body['object'], 'chat.completion')
         self.assertTrue(body['id'].startswith('chatcmpl-'))
-        self.assertEqual(body['choices'][0]['message'], {'role': 'assistant', 'content': 'Hello from claude.'})
+        self.assertEqual(body['choices'][0]['message'], {'role': 'assistant', 'content': 'Hello from claude.', 'refusal': None})
         self.assertEqual(body['choices'][0]['finish_reason'], 'stop')
         self.assertEqual(set(body['usage']), {'prompt_tokens', 'completion_tokens', 'total_tokens'})
         seen = self.claude.last_request()
@@ -71,7 +71,8 @@ class AnthropicTest(DetourTestCase):
         call = msg['tool_calls'][0]
         self.assertEqual(call['type'], 'function')
         self.assertEqual(call['function']['name'], 'get_weather')
-        self.assertEqual(json.loads(call['function']['arguments']), {'city': 'Paris'})
+        # A forced call's input is built from the tool's schema by the mock ("mock" for a string).
+        self.assertEqual(json.loads(call['function']['arguments']), {'city': 'mock'})
         sent = self.claude.last_request()['body']
         self.assertEqual(sent['tools'][0]['name'], 'get_weather')
         self.assertEqual(sent['tools'][0]['input_schema']['type'], 'object')

@@ -112,7 +112,7 @@ class DegradationTest(DetourTestCase):
         body = r.json()
         self.assertEqual(body['object'], 'chat.completion')
         self.assertEqual(body['model'], 'detour-offline')
-        self.assertEqual(body['choices'][0]['message'], {'role': 'assistant', 'content': OFFLINE})
+        self.assertEqual(body['choices'][0]['message'], {'role': 'assistant', 'content': OFFLINE, 'refusal': None})
         self.assertEqual(body['choices'][0]['finish_reason'], 'stop')
         r = d.chat(stream=True)
         self.assertEqual(r.status, 200, r)

@@ -763,6 +763,66 @@ class AnthropicMode(MockTestCase):
         self.assertIn("display_name", body["data"][0])
         self.assertEqual((body["has_more"], body["first_id"], body["last_id"]), (False, "mock-model", "mock-model"))
 
+    def test_a_forced_tool_gets_an_input_built_from_its_schema_and_no_text(self):
+        schema = {"type": "object", "properties": {
+            "name": {"type": "string"}, "age": {"type": "integer", "minimum": 18},
+            "tags": {"type": "array", "items": {"type": "string"}}, "kind": {"enum": ["cat", "dog"]},
+            "note": {"anyOf": [{"type": "null"}, {"type": "string"}]}, "pet": {"$ref": "#/$defs/pet"}},
+            "$defs": {"pet": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}
+        tools = [{"name": "other", "input_schema": {"type": "object"}}, {"name": "answer", "input_schema": schema}]
+        status, _, data = self.call(messages_body(tools=tools, tool_choice={"type": "tool", "name": "answer"}))
+        self.assertEqual(status, 200, data)
+        body = json.loads(data)
+        self.assertEqual(body["content"], [{"type": "tool_use", "id": "toolu_mock_1", "name": "answer", "input": {
+            "name": "mock", "age": 18, "tags": ["mock"], "kind": "cat", "note": None, "pet": {"ok": True}}}])
+        self.assertEqual(body["stop_reason"], "tool_use")
+        status, _, data = self.call(messages_body(tools=tools, tool_choice={"type": "none"}))
+        self.assertEqual(json.loads(data)["content"][0]["type"], "text")
+
+    def test_thinking_cache_tokens_and_many_tool_calls_on_demand(self):
+        self.mock.set_faults({"thinking": "Let me think.", "cache_read_tokens": 7, "cache_creation_tokens": 3,
+                              "tool_calls": 70})
+        tools = [{"name": "get_weather", "input_schema": {"type": "object"}}]
+        status, _, data = self.call(messages_body(tools=tools))
+        body = json.loads(data)
+        self.assertEqual(body["content"][0], {"type": "thinking", "thinking": "Let me think.", "signature": "mock-signature"})
+        self.assertEqual(body["content"][1], {"type": "text", "text": "Let me check."})
+        uses = body["content"][2:]
+        self.assertEqual([u["id"] for u in uses], ["toolu_mock_%d" % i for i in range(1, 71)])
+        self.assertEqual(body["usage"]["cache_read_input_tokens"], 7)
+        self.assertEqual(body["usage"]["cache_creation_input_tokens"], 3)
+
+        resp = self.stream(self.mock, "/v1/messages", messages_body(stream=True, tools=tools), ANTHROPIC_HEADERS)
+        events, error = read_sse(resp)
+        self.assertIsNone(error)
+        data = [json.loads(d) for _, d in events]
+        self.assertEqual(data[0]["message"]["usage"]["cache_read_input_tokens"], 7)
+        starts = [d["content_block"]["type"] for d in data if d["type"] == "content_block_start"]
+        self.assertEqual(starts, ["thinking", "text"] + ["tool_use"] * 70)
+        deltas = {d["delta"]["type"] for d in data if d["type"] == "content_block_delta"}
+        self.assertEqual(deltas, {"thinking_delta", "signature_delta", "text_delta", "input_json_delta"})
+        self.assertEqual(data[-1]["type"], "message_stop")
+
+
+class AnswerHeaders(MockTestCase):
+    def test_configured_headers_go_out_on_every_answer_errors_included(self):
+        mock = self.start("--header", "openai-version: 2020-10-01", "--header", "x-request-id:req_abc")
+        status, headers, _ = mock.post(CHAT, chat_body())
+        self.assertEqual(status, 200)
+        self.assertEqual((headers["openai-version"], headers["x-request-id"]), ("2020-10-01", "req_abc"))
+        mock.set_faults({"status": 429, "retry_after": 2, "headers": {"x-ratelimit-remaining-requests": "0"}})
+        status, headers, _ = mock.post(CHAT, chat_body())
+        self.assertEqual((status, headers["x-ratelimit-remaining-requests"], headers["retry-after"]), (429, "0", "2"))
+        self.assertIsNone(headers["openai-version"])   # the posted set replaced the command line's
+
+    def test_a_bad_header_is_refused_naming_it(self):
+        mock = self.start()
+        for bad in ({"headers": {"bad name": "x"}}, {"headers": {"x-a": "line\nbreak"}}, {"headers": ["x"]},
+                    {"headers": {"h%d" % i: "v" for i in range(13)}}):
+            status, body = mock._control("POST", "/_mock/faults", bad)
+            self.assertEqual(status, 400, bad)
+            self.assertIn("headers", body["error"]["message"])
+
 
 if __name__ == "__main__":
     unittest.main()

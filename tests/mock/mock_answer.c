@@ -56,7 +56,7 @@ void mock_answer_header(struct mock_answer *a, const char *name, const char *val
 	if (a->n_headers == MOCK_ANSWER_HEADERS)
 		return;
 	h = &a->headers[a->n_headers++];
-	h->name = name;
+	snprintf(h->name, sizeof h->name, "%s", name);
 	snprintf(h->value, sizeof h->value, "%s", value);
 }
 

@@ -28,11 +28,12 @@ struct mock_event {
 	enum mock_event_kind kind;
 };
 
-#define MOCK_ANSWER_HEADERS 4
+/* Room for the configured answer headers (MOCK_FAULT_SET_HEADERS_MAX) plus the mock's own. */
+#define MOCK_ANSWER_HEADERS 16
 
 struct mock_header {
-	const char *name;   /* static */
-	char value[64];
+	char name[64];
+	char value[192];
 };
 
 /*
@@ -77,6 +78,10 @@ struct mock_reply {
 	const char *api_key;           /* NULL: no authentication */
 	char *const *models;
 	size_t n_models;
+	const char *thinking;          /* NULL, or a thinking block's text (Anthropic) */
+	long long cache_read;          /* Anthropic usage: cache_read_input_tokens, 0 none */
+	long long cache_creation;      /* Anthropic usage: cache_creation_input_tokens, 0 none */
+	size_t tool_calls;             /* tool_use blocks in a tool answer (Anthropic), >= 1 */
 };
 
 /* An API dialect (OpenAI, Anthropic): pure builders, no I/O. */
@@ -102,7 +107,7 @@ void mock_answer_event(struct mock_answer *a, size_t start, enum mock_event_kind
 /* Records text[start..len) as a spare event (error_event or malformed_event), outside the sequence. */
 void mock_answer_spare(struct mock_answer *a, struct mock_event *spare, size_t start);
 
-/* Adds a response header; value is copied (cut at 63 bytes). Past MOCK_ANSWER_HEADERS it is dropped. */
+/* Adds a response header; name and value are copied (cut at 63 and 191 bytes). Past MOCK_ANSWER_HEADERS it is dropped. */
 void mock_answer_header(struct mock_answer *a, const char *name, const char *value);
 
 /* True when building ran out of room: the answer must not be sent. */

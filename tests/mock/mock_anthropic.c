@@ -1,7 +1,9 @@
 /* mock_anthropic.c — the Anthropic dialect: POST /v1/messages validated as strictly as the real Messages API, answers plain or as SSE events. */
 #include "mock_anthropic.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mock_json.h"
@@ -9,6 +11,8 @@
 /* What a tool-using answer says before its tool_use block, and the input it passes. */
 static const char mock_anthropic_tool_preface[] = "Let me check.";
 static const char mock_anthropic_tool_input[] = "{\"city\":\"Paris\"}";
+/* The signature every thinking block carries. */
+static const char mock_anthropic_signature[] = "mock-signature";
 
 static void mock_anthropic_error_typed(struct mock_answer *a, unsigned status, const char *type, const char *message)
 {
@@ -200,43 +204,110 @@ static bool mock_anthropic_valid(struct mock_answer *a, const json_t *req)
 	return true;
 }
 
-/* The first tool's name when the answer should be a tool_use: tools given and no tool_result in the last message. */
-static const char *mock_anthropic_tool(const json_t *req)
+/*
+ * The tool an answer calls, as the real API picks it: tool_choice "none" calls
+ * none; "tool" forces the named one, "any" the first; otherwise (auto) the
+ * first, unless the last message carries a tool_result to answer. A forced
+ * call's input is built from its input_schema, and no text comes before it.
+ */
+struct mock_anthropic_call {
+	const char *name;     /* NULL: answer with text */
+	bool forced;
+	char *input;          /* the tool_use input as JSON text, owned */
+};
+
+static bool mock_anthropic_has_tool_result(const json_t *req)
 {
-	const json_t *tools = json_object_get(req, "tools");
 	const json_t *messages = json_object_get(req, "messages");
 	const json_t *content = json_object_get(json_array_get(messages, json_array_size(messages) - 1), "content");
 	const char *type;
 	size_t i;
 
-	if (json_array_size(tools) == 0)
-		return NULL;
 	for (i = 0; i < json_array_size(content); i++) {
 		type = json_string_value(json_object_get(json_array_get(content, i), "type"));
 		if (type != NULL && strcmp(type, "tool_result") == 0)
-			return NULL;
+			return true;
 	}
-	return json_string_value(json_object_get(json_array_get(tools, 0), "name"));
+	return false;
 }
 
-static void mock_anthropic_plain(struct mock_answer *a, const char *model, const char *tool,
+/* Fills call from req's tools and tool_choice; returns -1 without memory. */
+static int mock_anthropic_pick(struct mock_anthropic_call *call, const json_t *req)
+{
+	const json_t *tools = json_object_get(req, "tools");
+	const json_t *choice = json_object_get(req, "tool_choice");
+	const char *kind = json_string_value(json_object_get(choice, "type"));
+	const char *wanted = json_string_value(json_object_get(choice, "name"));
+	const json_t *tool = NULL;
+	json_t *input;
+	size_t i;
+
+	*call = (struct mock_anthropic_call){ 0 };
+	if (json_array_size(tools) == 0 || (kind != NULL && strcmp(kind, "none") == 0))
+		return 0;
+	call->forced = kind != NULL && (strcmp(kind, "tool") == 0 || strcmp(kind, "any") == 0);
+	if (!call->forced && mock_anthropic_has_tool_result(req))
+		return 0;
+	tool = json_array_get(tools, 0);
+	for (i = 0; wanted != NULL && call->forced && strcmp(kind, "tool") == 0 && i < json_array_size(tools); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(tools, i), "name")), wanted) == 0)
+			tool = json_array_get(tools, i);
+	call->name = json_string_value(json_object_get(tool, "name"));
+	if (!call->forced) {
+		call->input = strdup(mock_anthropic_tool_input);
+		return call->input ? 0 : -1;
+	}
+	input = mock_json_example(json_object_get(tool, "input_schema"), json_object_get(tool, "input_schema"));
+	if (input != NULL && !json_is_object(input)) {
+		json_decref(input);
+		input = json_object();   /* a tool's input is always an object */
+	}
+	call->input = input ? json_dumps(input, JSON_COMPACT) : NULL;
+	json_decref(input);
+	return call->input ? 0 : -1;
+}
+
+/* ,"usage":{...} with the cache counts when the faults set them. */
+static void mock_anthropic_usage(struct mock_buf *b, size_t input, size_t output, const struct mock_reply *r)
+{
+	mock_buf_printf(b, "\"usage\":{\"input_tokens\":%zu,\"output_tokens\":%zu", input, output);
+	if (r->cache_read > 0 || r->cache_creation > 0)
+		mock_buf_printf(b, ",\"cache_creation_input_tokens\":%lld,\"cache_read_input_tokens\":%lld",
+				r->cache_creation, r->cache_read);
+	mock_buf_puts(b, "}");
+}
+
+static void mock_anthropic_plain(struct mock_answer *a, const char *model, const struct mock_anthropic_call *tool,
 				 size_t input, size_t output, const struct mock_reply *r)
 {
 	struct mock_buf *b = &a->text;
+	const char *sep = "";
+	size_t i;
 
 	mock_buf_printf(b, "{\"id\":\"msg_mock_%llu\",\"type\":\"message\",\"role\":\"assistant\",\"model\":", r->seq);
 	mock_json_cstring(b, model);
-	mock_buf_puts(b, ",\"content\":[{\"type\":\"text\",\"text\":");
-	if (tool != NULL) {
-		mock_json_cstring(b, mock_anthropic_tool_preface);
-		mock_buf_puts(b, "},{\"type\":\"tool_use\",\"id\":\"toolu_mock_1\",\"name\":");
-		mock_json_cstring(b, tool);
-		mock_buf_printf(b, ",\"input\":%s}],\"stop_reason\":\"tool_use\"", mock_anthropic_tool_input);
-	} else {
-		mock_json_cstring(b, r->content);
-		mock_buf_puts(b, "}],\"stop_reason\":\"end_turn\"");
+	mock_buf_puts(b, ",\"content\":[");
+	if (r->thinking != NULL) {
+		mock_buf_puts(b, "{\"type\":\"thinking\",\"thinking\":");
+		mock_json_cstring(b, r->thinking);
+		mock_buf_printf(b, ",\"signature\":\"%s\"}", mock_anthropic_signature);
+		sep = ",";
 	}
-	mock_buf_printf(b, ",\"stop_sequence\":null,\"usage\":{\"input_tokens\":%zu,\"output_tokens\":%zu}}", input, output);
+	if (tool->name == NULL || !tool->forced) {
+		mock_buf_printf(b, "%s{\"type\":\"text\",\"text\":", sep);
+		mock_json_cstring(b, tool->name ? mock_anthropic_tool_preface : r->content);
+		mock_buf_puts(b, "}");
+		sep = ",";
+	}
+	for (i = 1; tool->name != NULL && i <= r->tool_calls; i++) {
+		mock_buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":\"toolu_mock_%zu\",\"name\":", sep, i);
+		mock_json_cstring(b, tool->name);
+		mock_buf_printf(b, ",\"input\":%s}", tool->input);
+		sep = ",";
+	}
+	mock_buf_printf(b, "],\"stop_reason\":\"%s\",\"stop_sequence\":null,", tool->name ? "tool_use" : "end_turn");
+	mock_anthropic_usage(b, input, output, r);
+	mock_buf_puts(b, "}");
 }
 
 /* Starts `event: NAME\ndata: `; returns where the event starts in a->text. */
@@ -248,23 +319,40 @@ static size_t mock_anthropic_event_open(struct mock_answer *a, const char *name)
 	return at;
 }
 
-/* One content block streamed: its start, its deltas (at least min_parts of them), its stop. */
-static void mock_anthropic_stream_block(struct mock_answer *a, size_t index, const char *tool,
-					const char *text, size_t parts, enum mock_event_kind start_kind)
+enum mock_anthropic_block {
+	MOCK_ANTHROPIC_TEXT,
+	MOCK_ANTHROPIC_THINKING,
+	MOCK_ANTHROPIC_TOOL,
+};
+
+/*
+ * One content block streamed: its start, its deltas (text cut in parts pieces),
+ * a thinking block's signature, its stop. Block 0's start is part of the
+ * opening (a ping follows it); a later block's start is a frame event.
+ */
+static void mock_anthropic_stream_block(struct mock_answer *a, size_t index, enum mock_anthropic_block kind,
+					const char *tool, size_t tool_number, const char *text, size_t parts)
 {
+	static const char *const deltas[][2] = {
+		[MOCK_ANTHROPIC_TEXT] = { "text_delta", "text" },
+		[MOCK_ANTHROPIC_THINKING] = { "thinking_delta", "thinking" },
+		[MOCK_ANTHROPIC_TOOL] = { "input_json_delta", "partial_json" },
+	};
 	struct mock_answer_split split;
 	size_t at, off, n;
 
 	at = mock_anthropic_event_open(a, "content_block_start");
 	mock_buf_printf(&a->text, "{\"type\":\"content_block_start\",\"index\":%zu,\"content_block\":", index);
-	if (tool != NULL) {
-		mock_buf_puts(&a->text, "{\"type\":\"tool_use\",\"id\":\"toolu_mock_1\",\"name\":");
+	if (kind == MOCK_ANTHROPIC_TOOL) {
+		mock_buf_printf(&a->text, "{\"type\":\"tool_use\",\"id\":\"toolu_mock_%zu\",\"name\":", tool_number);
 		mock_json_cstring(&a->text, tool);
 		mock_buf_puts(&a->text, ",\"input\":{}}}\n\n");
+	} else if (kind == MOCK_ANTHROPIC_THINKING) {
+		mock_buf_puts(&a->text, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n");
 	} else {
 		mock_buf_puts(&a->text, "{\"type\":\"text\",\"text\":\"\"}}\n\n");
 	}
-	mock_answer_event(a, at, start_kind);
+	mock_answer_event(a, at, index == 0 ? MOCK_EVENT_PREAMBLE : MOCK_EVENT_FRAME);
 	if (index == 0) {
 		at = mock_anthropic_event_open(a, "ping");
 		mock_buf_puts(&a->text, "{\"type\":\"ping\"}\n\n");
@@ -274,20 +362,27 @@ static void mock_anthropic_stream_block(struct mock_answer *a, size_t index, con
 	while (mock_answer_split_next(&split, &off, &n)) {
 		at = mock_anthropic_event_open(a, "content_block_delta");
 		mock_buf_printf(&a->text, "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":\"%s\",\"%s\":",
-				index, tool ? "input_json_delta" : "text_delta", tool ? "partial_json" : "text");
+				index, deltas[kind][0], deltas[kind][1]);
 		mock_json_string(&a->text, text + off, n);
 		mock_buf_puts(&a->text, "}}\n\n");
 		mock_answer_event(a, at, MOCK_EVENT_CONTENT);
+	}
+	if (kind == MOCK_ANTHROPIC_THINKING) {
+		at = mock_anthropic_event_open(a, "content_block_delta");
+		mock_buf_printf(&a->text, "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":\"signature_delta\","
+				"\"signature\":\"%s\"}}\n\n", index, mock_anthropic_signature);
+		mock_answer_event(a, at, MOCK_EVENT_FRAME);
 	}
 	at = mock_anthropic_event_open(a, "content_block_stop");
 	mock_buf_printf(&a->text, "{\"type\":\"content_block_stop\",\"index\":%zu}\n\n", index);
 	mock_answer_event(a, at, MOCK_EVENT_FRAME);
 }
 
-static void mock_anthropic_stream(struct mock_answer *a, const char *model, const char *tool,
+static void mock_anthropic_stream(struct mock_answer *a, const char *model, const struct mock_anthropic_call *tool,
 				  size_t input, size_t output, const struct mock_reply *r)
 {
-	size_t at;
+	size_t index = 0;
+	size_t at, i;
 
 	a->stream = true;
 	a->content_type = "text/event-stream";
@@ -295,19 +390,23 @@ static void mock_anthropic_stream(struct mock_answer *a, const char *model, cons
 	mock_buf_printf(&a->text, "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock_%llu\",\"type\":\"message\","
 			"\"role\":\"assistant\",\"model\":", r->seq);
 	mock_json_cstring(&a->text, model);
-	mock_buf_printf(&a->text, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
-			"\"usage\":{\"input_tokens\":%zu,\"output_tokens\":1}}}\n\n", input);
+	mock_buf_puts(&a->text, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,");
+	mock_anthropic_usage(&a->text, input, 1, r);
+	mock_buf_puts(&a->text, "}}\n\n");
 	mock_answer_event(a, at, MOCK_EVENT_PREAMBLE);
 
-	mock_anthropic_stream_block(a, 0, NULL, tool ? mock_anthropic_tool_preface : r->content, r->chunks,
-				    MOCK_EVENT_PREAMBLE);
-	if (tool != NULL)
-		mock_anthropic_stream_block(a, 1, tool, mock_anthropic_tool_input, r->chunks < 2 ? 2 : r->chunks,
-					    MOCK_EVENT_FRAME);
+	if (r->thinking != NULL)
+		mock_anthropic_stream_block(a, index++, MOCK_ANTHROPIC_THINKING, NULL, 0, r->thinking, r->chunks);
+	if (tool->name == NULL || !tool->forced)
+		mock_anthropic_stream_block(a, index++, MOCK_ANTHROPIC_TEXT, NULL, 0,
+					    tool->name ? mock_anthropic_tool_preface : r->content, r->chunks);
+	for (i = 1; tool->name != NULL && i <= r->tool_calls; i++)
+		mock_anthropic_stream_block(a, index++, MOCK_ANTHROPIC_TOOL, tool->name, i, tool->input,
+					    r->chunks < 2 ? 2 : r->chunks);
 
 	at = mock_anthropic_event_open(a, "message_delta");
 	mock_buf_printf(&a->text, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"%s\",\"stop_sequence\":null},"
-			"\"usage\":{\"output_tokens\":%zu}}\n\n", tool ? "tool_use" : "end_turn", output);
+			"\"usage\":{\"output_tokens\":%zu}}\n\n", tool->name ? "tool_use" : "end_turn", output);
 	mock_answer_event(a, at, MOCK_EVENT_FRAME);
 	at = mock_anthropic_event_open(a, "message_stop");
 	mock_buf_puts(&a->text, "{\"type\":\"message_stop\"}\n\n");
@@ -323,9 +422,9 @@ static void mock_anthropic_stream(struct mock_answer *a, const char *model, cons
 
 static void mock_anthropic_messages(struct mock_answer *a, const struct mock_call *call, const struct mock_reply *r)
 {
+	struct mock_anthropic_call tool = { 0 };
 	char message[256];
 	const char *model;
-	const char *tool;
 	size_t input, output;
 	json_t *req;
 
@@ -344,16 +443,20 @@ static void mock_anthropic_messages(struct mock_answer *a, const struct mock_cal
 	}
 	if (!mock_anthropic_valid(a, req))
 		goto done;
+	if (mock_anthropic_pick(&tool, req) < 0) {
+		mock_anthropic_error(a, 500, "detour-mock: out of memory");
+		goto done;
+	}
 	model = json_string_value(json_object_get(req, "model"));
-	tool = mock_anthropic_tool(req);
 	input = (mock_json_text_bytes(json_object_get(req, "messages")) +
 		 mock_json_text_bytes(json_object_get(req, "system"))) / 4 + 1;
-	output = tool ? 12 : mock_answer_words(r->content);
+	output = tool.name ? 12 * r->tool_calls : mock_answer_words(r->content);
 	if (json_is_true(json_object_get(req, "stream")))
-		mock_anthropic_stream(a, model, tool, input, output, r);
+		mock_anthropic_stream(a, model, &tool, input, output, r);
 	else
-		mock_anthropic_plain(a, model, tool, input, output, r);
+		mock_anthropic_plain(a, model, &tool, input, output, r);
 done:
+	free(tool.input);
 	json_decref(req);
 }
 

@@ -12,6 +12,7 @@ enum mock_fault_set_kind {
 	MOCK_FAULT_SET_FLAG,     /* bool */
 	MOCK_FAULT_SET_RATE,     /* double in [0, 1] */
 	MOCK_FAULT_SET_TEXT,     /* char *, at most max bytes */
+	MOCK_FAULT_SET_HEADERS,  /* json_t * object of name -> string; the option adds one "Name: value" */
 };
 
 /*
@@ -65,6 +66,16 @@ static const struct mock_fault_set_key mock_fault_set_keys[] = {
 	  "answer text in place of --content" },
 	{ "times", "--times", MOCK_FAULT_SET_NUMBER, MOCK_FAULT_SET_FIELD(times), 0, 1000000000, 0,
 	  "the faults apply to the next N requests only (0: forever)" },
+	{ "headers", "--header", MOCK_FAULT_SET_HEADERS, MOCK_FAULT_SET_FIELD(headers), 0, MOCK_FAULT_SET_HEADERS_MAX, 0,
+	  "\"Name: value\" header on every API answer (repeatable)" },
+	{ "thinking", "--thinking", MOCK_FAULT_SET_TEXT, MOCK_FAULT_SET_FIELD(thinking), 0, 1 << 16, 0,
+	  "anthropic: answers open with a thinking block of this text" },
+	{ "cache_read_tokens", "--cache-read-tokens", MOCK_FAULT_SET_NUMBER, MOCK_FAULT_SET_FIELD(cache_read_tokens), 0, 1000000000, 0,
+	  "anthropic: usage.cache_read_input_tokens" },
+	{ "cache_creation_tokens", "--cache-creation-tokens", MOCK_FAULT_SET_NUMBER, MOCK_FAULT_SET_FIELD(cache_creation_tokens), 0, 1000000000, 0,
+	  "anthropic: usage.cache_creation_input_tokens" },
+	{ "tool_calls", "--tool-calls", MOCK_FAULT_SET_NUMBER, MOCK_FAULT_SET_FIELD(tool_calls), 1, 1000, 1,
+	  "anthropic: tool_use blocks in a tool answer (default 1)" },
 };
 
 #define MOCK_FAULT_SET_KEYS (sizeof mock_fault_set_keys / sizeof mock_fault_set_keys[0])
@@ -87,6 +98,11 @@ static double *mock_fault_set_rate_field(struct mock_fault_set *set, const struc
 static char **mock_fault_set_text_field(struct mock_fault_set *set, const struct mock_fault_set_key *key)
 {
 	return (char **)((char *)set + key->offset);
+}
+
+static json_t **mock_fault_set_headers_field(struct mock_fault_set *set, const struct mock_fault_set_key *key)
+{
+	return (json_t **)((char *)set + key->offset);
 }
 
 struct mock_fault_set *mock_fault_set_new(void)
@@ -112,6 +128,8 @@ void mock_fault_set_release(struct mock_fault_set *set)
 		return;
 	free(set->retry_after);
 	free(set->content);
+	free(set->thinking);
+	json_decref(set->headers);
 	free(set);
 }
 
@@ -223,6 +241,56 @@ fail:
 	return -1;
 }
 
+/*
+ * Adds one answer header: a name of letters, digits, '-' and '_' (under 64
+ * bytes) and a value without control characters (under 192 bytes), at most
+ * key->max of them. The same name again replaces the value.
+ */
+static int mock_fault_set_header(struct mock_fault_set *set, const struct mock_fault_set_key *key, const char *name,
+				 size_t name_len, const char *value, char *err, size_t errlen)
+{
+	json_t **field = mock_fault_set_headers_field(set, key);
+	char copy[64];
+	size_t i;
+
+	if (name_len == 0 || name_len >= sizeof copy) {
+		snprintf(err, errlen, "%s: a header name is 1 to 63 bytes", key->json);
+		return -1;
+	}
+	for (i = 0; i < name_len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+			snprintf(err, errlen, "%s: \"%.*s\" is not a header name", key->json, (int)name_len, name);
+			return -1;
+		}
+	}
+	memcpy(copy, name, name_len);
+	copy[name_len] = '\0';
+	for (i = 0; value[i] != '\0'; i++) {
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
+			snprintf(err, errlen, "%s: %s: a header value cannot hold control characters", key->json, copy);
+			return -1;
+		}
+	}
+	if (i >= 192) {
+		snprintf(err, errlen, "%s: %s: a header value is at most 191 bytes", key->json, copy);
+		return -1;
+	}
+	if (*field == NULL && (*field = json_object()) == NULL)
+		goto oom;
+	if (json_object_get(*field, copy) == NULL && (long long)json_object_size(*field) >= key->max) {
+		snprintf(err, errlen, "%s: at most %lld headers", key->json, key->max);
+		return -1;
+	}
+	if (json_object_set_new(*field, copy, json_string(value)) < 0)
+		goto oom;
+	return 0;
+oom:
+	snprintf(err, errlen, "%s: out of memory or not UTF-8", key->json);
+	return -1;
+}
+
 /* Stores a number after the range check shared by both parsers. */
 static int mock_fault_set_number(struct mock_fault_set *set, const struct mock_fault_set_key *key, long long v,
 				 char *err, size_t errlen)
@@ -251,6 +319,7 @@ int mock_fault_set_option(struct mock_fault_set *set, const char *option, const 
 {
 	const struct mock_fault_set_key *key = mock_fault_set_key_by_option(option);
 	long long number;
+	const char *colon;
 	char *end;
 	double rate;
 
@@ -278,9 +347,16 @@ int mock_fault_set_option(struct mock_fault_set *set, const char *option, const 
 		return mock_fault_set_rate(set, key, rate, err, errlen);
 	case MOCK_FAULT_SET_TEXT:
 		return mock_fault_set_text(set, key, value, strlen(value), err, errlen);
+	case MOCK_FAULT_SET_HEADERS:
+		colon = strchr(value, ':');
+		if (colon == NULL)
+			goto bad;
+		return mock_fault_set_header(set, key, value, (size_t)(colon - value),
+					     colon + 1 + strspn(colon + 1, " \t"), err, errlen);
 	}
 bad:
 	snprintf(err, errlen, "%s: \"%s\" is not %s", option, value,
+		 key->kind == MOCK_FAULT_SET_HEADERS ? "\"Name: value\"" :
 		 key->kind == MOCK_FAULT_SET_MS ? "a duration (250ms, 2s)" :
 		 key->kind == MOCK_FAULT_SET_RATE ? "a number between 0 and 1" : "a whole number");
 	return -1;
@@ -291,6 +367,8 @@ static int mock_fault_set_apply_json(struct mock_fault_set *set, const struct mo
 				   char *err, size_t errlen)
 {
 	char number_text[32];
+	const char *name;
+	json_t *header;
 	long long number;
 
 	if (json_is_null(value))
@@ -324,13 +402,26 @@ static int mock_fault_set_apply_json(struct mock_fault_set *set, const struct mo
 		if (!json_is_string(value))
 			goto bad;
 		return mock_fault_set_text(set, key, json_string_value(value), json_string_length(value), err, errlen);
+	case MOCK_FAULT_SET_HEADERS:
+		if (!json_is_object(value))
+			goto bad;
+		json_object_foreach((json_t *)value, name, header) {
+			if (!json_is_string(header)) {
+				snprintf(err, errlen, "%s: %s: expected a string", key->json, name);
+				return -1;
+			}
+			if (mock_fault_set_header(set, key, name, strlen(name), json_string_value(header), err, errlen) < 0)
+				return -1;
+		}
+		return 0;
 	}
 bad:
 	snprintf(err, errlen, "%s: expected %s", key->json,
 		 key->kind == MOCK_FAULT_SET_FLAG ? "true or false" :
 		 key->kind == MOCK_FAULT_SET_NUMBER ? "a whole number" :
 		 key->kind == MOCK_FAULT_SET_MS ? "milliseconds (a number, or a string like \"250ms\" or \"2s\")" :
-		 key->kind == MOCK_FAULT_SET_RATE ? "a number between 0 and 1" : "a string");
+		 key->kind == MOCK_FAULT_SET_RATE ? "a number between 0 and 1" :
+		 key->kind == MOCK_FAULT_SET_HEADERS ? "an object of header names to strings" : "a string");
 	return -1;
 }
 
@@ -392,6 +483,11 @@ json_t *mock_fault_set_json(struct mock_fault_set *set)
 			if (*mock_fault_set_text_field(set, key) != NULL)
 				value = json_string(*mock_fault_set_text_field(set, key));
 			break;
+		case MOCK_FAULT_SET_HEADERS:
+			/* a copy: requests read the set's object from other threads, its count must not move */
+			if (*mock_fault_set_headers_field(set, key) != NULL)
+				value = json_deep_copy(*mock_fault_set_headers_field(set, key));
+			break;
 		}
 		if (value != NULL)
 			json_object_set_new(out, key->json, value);
@@ -413,7 +509,8 @@ void mock_fault_set_usage(FILE *out)
 			 key->kind == MOCK_FAULT_SET_FLAG ? "" :
 			 key->kind == MOCK_FAULT_SET_MS ? " DURATION" :
 			 key->kind == MOCK_FAULT_SET_RATE ? " P" :
-			 key->kind == MOCK_FAULT_SET_TEXT ? " TEXT" : " N");
+			 key->kind == MOCK_FAULT_SET_TEXT ? " TEXT" :
+			 key->kind == MOCK_FAULT_SET_HEADERS ? " 'NAME: V'" : " N");
 		fprintf(out, "  %-26s %s\n", left, key->help);
 	}
 }

@@ -11,6 +11,9 @@
 /* Stream content pieces when the set does not say. */
 #define MOCK_FAULT_SET_DEFAULT_CHUNKS 5
 
+/* Most answer headers one set configures; each name under 64 bytes, each value under 192. */
+#define MOCK_FAULT_SET_HEADERS_MAX 12
+
 /*
  * One fault set, immutable once published: requests hold a reference for their
  * whole life, so a POST /_mock/faults never changes a request half-way.
@@ -33,6 +36,11 @@ struct mock_fault_set {
 	long long chunk_delay_ms;      /* 0 off: pause between stream events */
 	char *content;                 /* NULL: the mock's own content */
 	long long times;               /* 0: forever; N: the set applies to the next N API requests */
+	json_t *headers;               /* NULL off: an object of header name -> string, sent on every API answer */
+	char *thinking;                /* NULL off: Anthropic answers open with a thinking block of this text */
+	long long cache_read_tokens;   /* 0 off: Anthropic usage.cache_read_input_tokens */
+	long long cache_creation_tokens; /* 0 off: Anthropic usage.cache_creation_input_tokens */
+	long long tool_calls;          /* 1 unless set: tool_use blocks in an Anthropic tool answer */
 	atomic_uint refs;
 };
 
@@ -50,7 +58,7 @@ int mock_fault_set_option_arity(const char *option);
 
 /*
  * Applies one command-line fault option ("--latency", "200ms"; value NULL for a
- * flag) to set. Returns 0, or -1 with a message naming the option in err.
+ * flag) to set; --header "Name: value" adds one header each time it is given. Returns 0, or -1 with a message naming the option in err.
  */
 int mock_fault_set_option(struct mock_fault_set *set, const char *option, const char *value,
 			  char *err, size_t errlen);

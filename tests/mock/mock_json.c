@@ -116,3 +116,99 @@ size_t mock_json_text_bytes(const json_t *value)
 	}
 	return total;
 }
+
+#define MOCK_JSON_EXAMPLE_DEPTH 16
+
+/* The schema a local $ref names, or NULL. */
+static const json_t *mock_json_ref(const json_t *root, const char *ref)
+{
+	static const char *const prefixes[] = { "#/$defs/", "#/definitions/" };
+	size_t i;
+
+	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (strncmp(ref, prefixes[i], strlen(prefixes[i])) == 0)
+			return json_object_get(json_object_get(root, i == 0 ? "$defs" : "definitions"),
+					       ref + strlen(prefixes[i]));
+	return strcmp(ref, "#") == 0 ? root : NULL;
+}
+
+/* The schema's type: a string, or the first non-null entry of a list ("null" when only that). */
+static const char *mock_json_schema_type(const json_t *schema)
+{
+	const json_t *type = json_object_get(schema, "type");
+	const char *first = NULL;
+	size_t i;
+
+	if (json_is_string(type))
+		return json_string_value(type);
+	for (i = 0; i < json_array_size(type); i++) {
+		const char *t = json_string_value(json_array_get(type, i));
+
+		if (t != NULL && strcmp(t, "null") != 0)
+			return t;
+		if (first == NULL)
+			first = t;
+	}
+	if (first == NULL && json_is_object(json_object_get(schema, "properties")))
+		return "object";
+	return first;
+}
+
+static json_t *mock_json_example_at(const json_t *schema, const json_t *root, int depth)
+{
+	static const char *const choices[] = { "anyOf", "oneOf", "allOf" };
+	const json_t *properties;
+	const json_t *sub;
+	const char *type;
+	const char *name;
+	json_t *out;
+	json_t *value;
+	size_t i;
+
+	if (!json_is_object(schema) || depth > MOCK_JSON_EXAMPLE_DEPTH)
+		return json_null();
+	if (json_is_string(json_object_get(schema, "$ref")))
+		return mock_json_example_at(mock_json_ref(root, json_string_value(json_object_get(schema, "$ref"))),
+					    root, depth + 1);
+	if (json_object_get(schema, "const") != NULL)
+		return json_deep_copy(json_object_get(schema, "const"));
+	if (json_array_size(json_object_get(schema, "enum")) > 0)
+		return json_deep_copy(json_array_get(json_object_get(schema, "enum"), 0));
+	for (i = 0; i < sizeof choices / sizeof choices[0]; i++) {
+		sub = json_array_get(json_object_get(schema, choices[i]), 0);
+		if (sub != NULL)
+			return mock_json_example_at(sub, root, depth + 1);
+	}
+	type = mock_json_schema_type(schema);
+	if (type == NULL)
+		return json_null();
+	if (strcmp(type, "object") == 0) {
+		out = json_object();
+		properties = json_object_get(schema, "properties");
+		json_object_foreach((json_t *)properties, name, value)
+			if (out != NULL)
+				json_object_set_new(out, name, mock_json_example_at(value, root, depth + 1));
+		return out;
+	}
+	if (strcmp(type, "array") == 0) {
+		out = json_array();
+		sub = json_object_get(schema, "maxItems");
+		if (out != NULL && !(json_is_integer(sub) && json_integer_value(sub) == 0))
+			json_array_append_new(out, mock_json_example_at(json_object_get(schema, "items"), root, depth + 1));
+		return out;
+	}
+	if (strcmp(type, "string") == 0)
+		return json_string("mock");
+	if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0)
+		return json_is_number(json_object_get(schema, "minimum")) && json_number_value(json_object_get(schema, "minimum")) > 1
+			       ? json_deep_copy(json_object_get(schema, "minimum"))
+			       : json_integer(1);
+	if (strcmp(type, "boolean") == 0)
+		return json_true();
+	return json_null();
+}
+
+json_t *mock_json_example(const json_t *schema, const json_t *root)
+{
+	return mock_json_example_at(schema, root, 0);
+}

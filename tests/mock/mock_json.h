@@ -31,4 +31,14 @@ int mock_json_cstring(struct mock_buf *b, const char *text);
 /* Total bytes of every string inside value (keys excluded): the mock's stand-in for counting tokens. */
 size_t mock_json_text_bytes(const json_t *value);
 
+/*
+ * A value valid for a plain JSON Schema, as a model forced to answer in it
+ * would write: the first of enum, const, anyOf/oneOf/allOf and type lists
+ * (null last); an object with every property; an array of one item; "mock",
+ * 1 (or the minimum), true. $ref into root's #/$defs or #/definitions is
+ * followed, nesting past 16 levels is null. Not a validator: formats,
+ * patterns and lengths are ignored. New reference, NULL without memory.
+ */
+json_t *mock_json_example(const json_t *schema, const json_t *root);
+
 #endif

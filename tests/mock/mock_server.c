@@ -181,6 +181,17 @@ static enum MHD_Result mock_server_begin(struct mock_server *srv, struct MHD_Con
 	return MHD_YES;
 }
 
+/* The set's configured headers onto an API answer, an error included: what a provider sends on every answer. */
+static void mock_server_answer_headers(struct mock_answer *answer, const json_t *headers)
+{
+	const char *name;
+	json_t *value;
+
+	/* a read-only walk: the set is shared with other requests' threads */
+	json_object_foreach((json_t *)headers, name, value)
+		mock_answer_header(answer, name, json_string_value(value));
+}
+
 /* The last call of an API request, body complete: waits, faults, then the dialect's answer. */
 static enum MHD_Result mock_server_api(struct mock_server *srv, struct MHD_Connection *conn,
 				       struct mock_request *req, const char *method, const char *url)
@@ -215,6 +226,10 @@ static enum MHD_Result mock_server_api(struct mock_server *srv, struct MHD_Conne
 		.api_key = srv->cfg.api_key,
 		.models = srv->cfg.models,
 		.n_models = srv->cfg.n_models,
+		.thinking = f->thinking,
+		.cache_read = f->cache_read_tokens,
+		.cache_creation = f->cache_creation_tokens,
+		.tool_calls = (size_t)f->tool_calls,
 	};
 	status = req->fail ? f->fail_status : f->status;
 	if (status != 0) {
@@ -233,6 +248,7 @@ static enum MHD_Result mock_server_api(struct mock_server *srv, struct MHD_Conne
 		mock_answer_clear(&answer);
 		srv->dialect->error(&answer, 500, "detour-mock: the answer outgrew its buffer");
 	}
+	mock_server_answer_headers(&answer, f->headers);
 	delivery = (struct mock_stream_faults){
 		.chunk_delay_ms = f->chunk_delay_ms,
 		.cut_after = f->cut_after,

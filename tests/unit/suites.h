@@ -24,6 +24,7 @@
 	X(completion)  \
 	X(degrade)     \
 	X(sse)         \
+	X(refusal)     \
 	X(anthropic)   \
 	X(proxy)       \
 	X(loop)        \
@@ -32,6 +33,8 @@
 	X(gate)        \
 	X(log)         \
 	X(httpframe)   \
+	X(headerpass)  \
+	X(upstream)    \
 	X(peers)       \
 	X(stream)      \
 	X(notify)      \

@@ -18,11 +18,11 @@ static json_t *translate(const char *openai_text, const struct anthropic_options
 {
 	json_t *openai = json_loads(openai_text, 0, NULL), *out_json;
 	struct buf out;
-	char err[200] = "";
+	struct refusal no;
 
 	ck_assert_ptr_nonnull(openai);
 	buf_init(&out, 1 << 20);
-	ck_assert_msg(anthropic_request(openai, o, &out, err, sizeof err) == 0, "refused: %s", err);
+	ck_assert_msg(anthropic_request(openai, o, &out, &no) == 0, "refused: %s", no.why);
 	out_json = json_loadb(out.data, out.len, 0, NULL);
 	ck_assert_ptr_nonnull(out_json);
 	buf_free(&out);
@@ -30,8 +30,8 @@ static json_t *translate(const char *openai_text, const struct anthropic_options
 	return out_json;
 }
 
-/* Returns anthropic_request's result for a request given as text, and its reason in err. */
-static int refuse(const char *openai_text, char *err, size_t errlen)
+/* Returns anthropic_request's result for a request given as text, and the refusal in no. */
+static int refuse_with(const char *openai_text, struct refusal *no)
 {
 	json_t *openai = json_loads(openai_text, 0, NULL);
 	struct buf out;
@@ -39,9 +39,24 @@ static int refuse(const char *openai_text, char *err, size_t errlen)
 
 	ck_assert_ptr_nonnull(openai);
 	buf_init(&out, 1 << 20);
-	rc = anthropic_request(openai, &plain_options, &out, err, errlen);
+	rc = anthropic_request(openai, &plain_options, &out, no);
+	if (rc != 0)
+		ck_assert_uint_eq(out.len, 0);
 	buf_free(&out);
 	json_decref(openai);
+	return rc;
+}
+
+/* Returns anthropic_request's result for a request given as text, and its reason in err. */
+static int refuse(const char *openai_text, char *err, size_t errlen)
+{
+	struct refusal no;
+	int rc = refuse_with(openai_text, &no);
+	size_t n = strnlen(no.why, errlen - 1);
+
+	/* Cut to fit: the tests look for words near the start. */
+	memcpy(err, no.why, n);
+	err[n] = '\0';
 	return rc;
 }
 
@@ -214,15 +229,75 @@ START_TEST(a_request_anthropic_cannot_express_is_refused_with_a_reason)
 }
 END_TEST
 
+START_TEST(n_above_one_is_refused_naming_n_and_n_of_one_is_sent)
+{
+	struct refusal no;
+	json_t *a;
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"n\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+				     &no), -1);
+	ck_assert_str_eq(no.param, "n");
+	ck_assert_msg(strstr(no.why, "n is 3") != NULL, "reason: %s", no.why);
+	ck_assert_int_eq(no.why[strlen(no.why) - 1], '.');
+	/* n: 1 asks for what Anthropic gives anyway, and is not sent. */
+	a = translate("{\"model\":\"m\",\"n\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &plain_options);
+	ck_assert_ptr_null(json_object_get(a, "n"));
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(a_refusal_names_the_parameter_at_fault_in_a_whole_sentence)
+{
+	struct refusal no;
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
+				     "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"And?\"},"
+				     "{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"AAAA\",\"format\":\"wav\"}}]}]}",
+				     &no), -1);
+	ck_assert_str_eq(no.param, "messages[1].content[1].type");
+	ck_assert_msg(strstr(no.why, "input_audio") != NULL, "reason: %s", no.why);
+	ck_assert_int_eq(no.why[strlen(no.why) - 1], '.');
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},7]}", &no), -1);
+	ck_assert_str_eq(no.param, "messages[1]");
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"alone\"}]}", &no),
+			 -1);
+	ck_assert_str_eq(no.param, "messages");
+
+	ck_assert_int_eq(refuse_with("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+				     "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"x\"}}",
+				     &no), -1);
+	ck_assert_str_eq(no.param, "tool_choice");
+}
+END_TEST
+
+START_TEST(a_refusal_about_no_one_parameter_names_none)
+{
+	json_t *openai = json_loads("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+				    "\"text\":\"a long enough question\"}]}]}", 0, NULL);
+	struct buf out;
+	struct refusal no;
+
+	/* The last part blamed must not stick to a refusal that is about the whole body. */
+	buf_init(&out, 20);
+	ck_assert_int_eq(anthropic_request(openai, &plain_options, &out, &no), -1);
+	ck_assert_str_eq(no.param, "");
+	ck_assert_int_eq(no.why[strlen(no.why) - 1], '.');
+	buf_free(&out);
+	json_decref(openai);
+}
+END_TEST
+
 START_TEST(a_full_output_buffer_is_refused_and_left_as_it_was)
 {
 	json_t *openai = json_loads("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a long enough question\"}]}",
 				    0, NULL);
 	struct buf out;
-	char err[200];
+	struct refusal no;
 
 	buf_init(&out, 20);
-	ck_assert_int_eq(anthropic_request(openai, &plain_options, &out, err, sizeof err), -1);
+	ck_assert_int_eq(anthropic_request(openai, &plain_options, &out, &no), -1);
 	ck_assert_uint_eq(out.len, 0);
 	buf_free(&out);
 	json_decref(openai);
@@ -337,7 +412,7 @@ START_TEST(a_text_answer_becomes_a_chat_completion)
 
 	assert_json(o, "{\"id\":\"chatcmpl-msg_01\",\"object\":\"chat.completion\",\"created\":1700000000,"
 		       "\"model\":\"claude-3-5-haiku-latest\",\"choices\":[{\"index\":0,"
-		       "\"message\":{\"role\":\"assistant\",\"content\":\"Hello there.\"},\"finish_reason\":\"stop\","
+		       "\"message\":{\"role\":\"assistant\",\"content\":\"Hello there.\",\"refusal\":null},\"finish_reason\":\"stop\","
 		       "\"logprobs\":null}],"
 		       "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":4,\"total_tokens\":16}}");
 	json_decref(o);
@@ -353,10 +428,11 @@ START_TEST(a_tool_use_answer_becomes_tool_calls)
 	json_t *choice = json_array_get(json_object_get(o, "choices"), 0);
 
 	assert_json(json_object_get(choice, "message"),
-		    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"toolu_9\",\"type\":\"function\","
+		    "{\"role\":\"assistant\",\"content\":null,\"refusal\":null,\"tool_calls\":[{\"id\":\"toolu_9\",\"type\":\"function\","
 		    "\"function\":{\"name\":\"weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]}");
 	assert_json(json_object_get(choice, "finish_reason"), "\"tool_calls\"");
-	assert_json(json_object_get(o, "usage"), "{\"prompt_tokens\":15,\"completion_tokens\":5,\"total_tokens\":20}");
+	assert_json(json_object_get(o, "usage"), "{\"prompt_tokens\":15,\"completion_tokens\":5,\"total_tokens\":20,"
+		    "\"prompt_tokens_details\":{\"cached_tokens\":10}}");
 	json_decref(o);
 }
 END_TEST
@@ -615,11 +691,269 @@ START_TEST(unknown_event_types_are_ignored)
 }
 END_TEST
 
+/* ---- structured output, thinking, cache tokens, parameters without an Anthropic form ---- */
+
+#define WEATHER_SCHEMA "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}"
+#define ASK "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]"
+#define ANSWER_TOOL "\"" ANTHROPIC_FORMAT_TOOL "\""
+#define CLIENT_TOOLS "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}]"
+
+START_TEST(a_json_schema_becomes_a_forced_answer_tool)
+{
+	json_t *a = translate("{\"model\":\"m\"," ASK ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+			      "{\"name\":\"weather\",\"strict\":true,\"schema\":" WEATHER_SCHEMA "}}}", &plain_options);
+	json_t *tool = json_array_get(json_object_get(a, "tools"), 0);
+	const char *description = json_string_value(json_object_get(tool, "description"));
+
+	ck_assert_uint_eq(json_array_size(json_object_get(a, "tools")), 1);
+	assert_json(json_object_get(tool, "name"), ANSWER_TOOL);
+	assert_json(json_object_get(tool, "input_schema"), WEATHER_SCHEMA);
+	ck_assert_msg(description != NULL && strstr(description, "\"weather\"") != NULL, "description: %s", description);
+	assert_json(json_object_get(a, "tool_choice"), "{\"type\":\"tool\",\"name\":" ANSWER_TOOL "}");
+	ck_assert_ptr_null(json_object_get(a, "response_format"));
+	json_decref(a);
+
+	/* json_object: any object. */
+	a = translate("{\"model\":\"m\"," ASK ",\"response_format\":{\"type\":\"json_object\"}}", &plain_options);
+	assert_json(json_object_get(json_array_get(json_object_get(a, "tools"), 0), "input_schema"), "{\"type\":\"object\"}");
+	assert_json(json_object_get(a, "tool_choice"), "{\"type\":\"tool\",\"name\":" ANSWER_TOOL "}");
+	json_decref(a);
+
+	/* text is what Anthropic answers anyway. */
+	a = translate("{\"model\":\"m\"," ASK ",\"response_format\":{\"type\":\"text\"}}", &plain_options);
+	ck_assert_ptr_null(json_object_get(a, "tools"));
+	ck_assert_ptr_null(json_object_get(a, "tool_choice"));
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(a_json_schema_beside_client_tools_lets_the_model_call_any)
+{
+	static const struct anthropic_options dropping = {
+		.model = "m", .default_max_tokens = 4096, .drop_tools = true,
+	};
+	json_t *a = translate("{\"model\":\"m\"," ASK "," CLIENT_TOOLS ",\"response_format\":{\"type\":\"json_object\"}}",
+			      &plain_options);
+
+	ck_assert_uint_eq(json_array_size(json_object_get(a, "tools")), 2);
+	assert_json(json_object_get(json_array_get(json_object_get(a, "tools"), 0), "name"), "\"get_weather\"");
+	assert_json(json_object_get(json_array_get(json_object_get(a, "tools"), 1), "name"), ANSWER_TOOL);
+	assert_json(json_object_get(a, "tool_choice"), "{\"type\":\"any\"}");
+	json_decref(a);
+
+	/* tool_choice none: the client's tools may not be called, the answer tool must. */
+	a = translate("{\"model\":\"m\"," ASK "," CLIENT_TOOLS ",\"tool_choice\":\"none\",\"response_format\":{\"type\":\"json_object\"}}",
+		      &plain_options);
+	assert_json(json_object_get(a, "tool_choice"), "{\"type\":\"tool\",\"name\":" ANSWER_TOOL "}");
+	json_decref(a);
+
+	/* A client's own function still wins. */
+	a = translate("{\"model\":\"m\"," ASK "," CLIENT_TOOLS ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}},"
+		      "\"response_format\":{\"type\":\"json_object\"}}", &plain_options);
+	assert_json(json_object_get(a, "tool_choice"), "{\"type\":\"tool\",\"name\":\"get_weather\"}");
+	json_decref(a);
+
+	/* Tools dropped by degradation: the answer tool alone, forced. */
+	a = translate("{\"model\":\"m\"," ASK "," CLIENT_TOOLS ",\"response_format\":{\"type\":\"json_object\"}}", &dropping);
+	ck_assert_uint_eq(json_array_size(json_object_get(a, "tools")), 1);
+	assert_json(json_object_get(json_array_get(json_object_get(a, "tools"), 0), "name"), ANSWER_TOOL);
+	assert_json(json_object_get(a, "tool_choice"), "{\"type\":\"tool\",\"name\":" ANSWER_TOOL "}");
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(a_response_format_anthropic_cannot_answer_is_refused)
+{
+	char err[256];
+
+	ck_assert_int_eq(refuse("{\"model\":\"m\"," ASK ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+				"{\"name\":\"list\",\"schema\":{\"type\":\"array\"}}}}", err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "response_format.json_schema.schema") != NULL, "err: %s", err);
+	ck_assert_int_eq(refuse("{\"model\":\"m\"," ASK ",\"response_format\":{\"type\":\"json_schema\"}}", err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "json_schema") != NULL, "err: %s", err);
+	ck_assert_int_eq(refuse("{\"model\":\"m\"," ASK ",\"response_format\":{\"type\":\"yaml\"}}", err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "response_format") != NULL, "err: %s", err);
+	/* A client tool may not take the answer tool's name: its calls would come back as content. */
+	ck_assert_int_eq(refuse("{\"model\":\"m\"," ASK ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+				ANSWER_TOOL "}}]}", err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "tools[0]") != NULL, "err: %s", err);
+}
+END_TEST
+
+START_TEST(parameters_without_an_anthropic_form_are_refused_by_name)
+{
+	static const struct {
+		const char *field, *param;
+	} refused[] = {
+		{ "\"logprobs\":true", "logprobs" },
+		{ "\"top_logprobs\":3", "logprobs" },
+		{ "\"presence_penalty\":0.5", "presence_penalty" },
+		{ "\"frequency_penalty\":-1", "frequency_penalty" },
+	};
+	char text[256], err[256];
+	json_t *a;
+
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		snprintf(text, sizeof text, "{\"model\":\"m\"," ASK ",%s}", refused[i].field);
+		ck_assert_msg(refuse(text, err, sizeof err) == -1, "accepted %s", refused[i].field);
+		ck_assert_msg(strstr(err, refused[i].param) != NULL, "%s: %s", refused[i].field, err);
+		/* A whole sentence, for the attempts list and the 400. */
+		ck_assert_msg(err[strlen(err) - 1] == '.', "not a sentence: %s", err);
+	}
+	/* Their "off" values change nothing, and seed is best effort at OpenAI too: left out. */
+	a = translate("{\"model\":\"m\"," ASK ",\"logprobs\":false,\"top_logprobs\":0,\"presence_penalty\":0,"
+		      "\"frequency_penalty\":0.0,\"seed\":42}", &plain_options);
+	ck_assert_ptr_null(json_object_get(a, "presence_penalty"));
+	ck_assert_ptr_null(json_object_get(a, "frequency_penalty"));
+	ck_assert_ptr_null(json_object_get(a, "seed"));
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(the_answer_tool_call_comes_back_as_content)
+{
+	json_t *o = answer("{\"id\":\"msg_3\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude\","
+			   "\"content\":[{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":" ANSWER_TOOL ","
+			   "\"input\":{\"city\":\"Paris\",\"temperature\":21}}],"
+			   "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":3,\"output_tokens\":5}}");
+	json_t *choice = json_array_get(json_object_get(o, "choices"), 0);
+
+	assert_json(json_object_get(choice, "message"),
+		    "{\"role\":\"assistant\",\"content\":\"{\\\"city\\\":\\\"Paris\\\",\\\"temperature\\\":21}\",\"refusal\":null}");
+	assert_json(json_object_get(choice, "finish_reason"), "\"stop\"");
+	json_decref(o);
+
+	/* Beside a call of a client tool, that call is the answer for now. */
+	o = answer("{\"id\":\"msg_4\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude\","
+		   "\"content\":[{\"type\":\"text\",\"text\":\"Let me check.\"},"
+		   "{\"type\":\"tool_use\",\"id\":\"toolu_2\",\"name\":\"get_weather\",\"input\":{}},"
+		   "{\"type\":\"tool_use\",\"id\":\"toolu_3\",\"name\":" ANSWER_TOOL ",\"input\":{\"a\":1}}],"
+		   "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":3,\"output_tokens\":5}}");
+	choice = json_array_get(json_object_get(o, "choices"), 0);
+	assert_json(json_object_get(json_object_get(choice, "message"), "content"), "\"{\\\"a\\\":1}\"");
+	ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(choice, "message"), "tool_calls")), 1);
+	assert_json(json_object_get(choice, "finish_reason"), "\"tool_calls\"");
+	json_decref(o);
+}
+END_TEST
+
+START_TEST(thinking_and_cache_reads_come_back_in_openai_terms)
+{
+	json_t *o = answer("{\"id\":\"msg_5\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude\","
+			   "\"content\":[{\"type\":\"thinking\",\"thinking\":\"First, \",\"signature\":\"sig\"},"
+			   "{\"type\":\"redacted_thinking\",\"data\":\"xx\"},"
+			   "{\"type\":\"thinking\",\"thinking\":\"the forecast.\",\"signature\":\"sig\"},"
+			   "{\"type\":\"text\",\"text\":\"Sunny.\"}],\"stop_reason\":\"end_turn\","
+			   "\"usage\":{\"input_tokens\":2,\"output_tokens\":5,\"cache_read_input_tokens\":7,"
+			   "\"cache_creation_input_tokens\":3}}");
+	json_t *message = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message");
+
+	assert_json(message, "{\"role\":\"assistant\",\"content\":\"Sunny.\",\"refusal\":null,"
+			     "\"reasoning_content\":\"First, the forecast.\"}");
+	assert_json(json_object_get(o, "usage"), "{\"prompt_tokens\":12,\"completion_tokens\":5,\"total_tokens\":17,"
+						 "\"prompt_tokens_details\":{\"cached_tokens\":7}}");
+	json_decref(o);
+}
+END_TEST
+
+START_TEST(a_streamed_answer_tool_call_streams_as_content)
+{
+	struct anthropic_stream s;
+	struct chunks c = { .list = json_array() };
+
+	anthropic_stream_init(&s, 1, false);
+	feed(&s, &c, "message_start", message_start);
+	/* Nothing for the client yet: the content comes with the input. */
+	ck_assert_int_eq(feed(&s, &c, "content_block_start",
+			      "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\","
+			      "\"id\":\"toolu_1\",\"name\":" ANSWER_TOOL ",\"input\":{}}}"),
+			 ANTHROPIC_EVENT_NONE);
+	ck_assert_int_eq(feed(&s, &c, "content_block_delta",
+			      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}"),
+			 ANTHROPIC_EVENT_NONE);
+	ck_assert_int_eq(feed(&s, &c, "content_block_delta",
+			      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":\"}}"),
+			 ANTHROPIC_EVENT_CONTENT);
+	ck_assert_int_eq(feed(&s, &c, "content_block_delta",
+			      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"1}\"}}"),
+			 ANTHROPIC_EVENT_CONTENT);
+	feed(&s, &c, "content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}");
+	feed(&s, &c, "message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":4}}");
+
+	/* role, two content pieces, finish */
+	ck_assert_int_eq(json_array_size(c.list), 4);
+	assert_json(delta_of(&c, 1), "{\"content\":\"{\\\"a\\\":\"}");
+	assert_json(delta_of(&c, 2), "{\"content\":\"1}\"}");
+	assert_json(json_object_get(json_array_get(json_object_get(json_array_get(c.list, 3), "choices"), 0), "finish_reason"),
+		    "\"stop\"");
+	json_decref(c.list);
+}
+END_TEST
+
+START_TEST(streamed_thinking_is_reasoning_content_and_cache_reads_are_counted)
+{
+	struct anthropic_stream s;
+	struct chunks c = { .list = json_array() };
+
+	anthropic_stream_init(&s, 1, true);
+	feed(&s, &c, "message_start",
+	     "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_t\",\"model\":\"claude\",\"content\":[],"
+	     "\"usage\":{\"input_tokens\":2,\"output_tokens\":1,\"cache_read_input_tokens\":7,\"cache_creation_input_tokens\":3}}}");
+	ck_assert_int_eq(feed(&s, &c, "content_block_start",
+			      "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}"),
+			 ANTHROPIC_EVENT_NONE);
+	ck_assert_int_eq(feed(&s, &c, "content_block_delta",
+			      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Hmm.\"}}"),
+			 ANTHROPIC_EVENT_CONTENT);
+	ck_assert_int_eq(feed(&s, &c, "content_block_delta",
+			      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"abc\"}}"),
+			 ANTHROPIC_EVENT_NONE);
+	feed(&s, &c, "message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":4}}");
+
+	/* role, reasoning, finish, usage */
+	ck_assert_int_eq(json_array_size(c.list), 4);
+	assert_json(delta_of(&c, 1), "{\"reasoning_content\":\"Hmm.\"}");
+	assert_json(json_object_get(json_array_get(c.list, 3), "usage"),
+		    "{\"prompt_tokens\":12,\"completion_tokens\":4,\"total_tokens\":16,\"prompt_tokens_details\":{\"cached_tokens\":7}}");
+	json_decref(c.list);
+}
+END_TEST
+
+START_TEST(a_stream_of_a_hundred_tool_calls_is_followed_to_the_end)
+{
+	struct anthropic_stream s;
+	struct chunks c = { .list = json_array() };
+	char event[256];
+	int i;
+
+	anthropic_stream_init(&s, 1, false);
+	feed(&s, &c, "message_start", message_start);
+	for (i = 0; i < 100; i++) {
+		snprintf(event, sizeof event, "{\"type\":\"content_block_start\",\"index\":%d,\"content_block\":{\"type\":\"tool_use\","
+			 "\"id\":\"toolu_%d\",\"name\":\"f\",\"input\":{}}}", i, i);
+		ck_assert_int_eq(feed(&s, &c, "content_block_start", event), ANTHROPIC_EVENT_CONTENT);
+		snprintf(event, sizeof event, "{\"type\":\"content_block_delta\",\"index\":%d,\"delta\":"
+			 "{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}", i);
+		ck_assert_msg(feed(&s, &c, "content_block_delta", event) == ANTHROPIC_EVENT_CONTENT, "block %d: %s", i, s.error);
+		snprintf(event, sizeof event, "{\"type\":\"content_block_stop\",\"index\":%d}", i);
+		feed(&s, &c, "content_block_stop", event);
+	}
+	/* role, then an opening and a piece per call */
+	ck_assert_int_eq(json_array_size(c.list), 201);
+	assert_json(json_object_get(json_array_get(json_object_get(delta_of(&c, 200), "tool_calls"), 0), "index"), "99");
+	/* A piece for a block other than the open one is not followed. */
+	ck_assert_int_eq(feed(&s, &c, "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":3,\"delta\":"
+			      "{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}"), ANTHROPIC_EVENT_ERROR);
+	json_decref(c.list);
+}
+END_TEST
+
 Suite *anthropic_suite(void)
 {
 	Suite *s = suite_create("anthropic");
 	TCase *requests = tcase_create("requests"), *answers = tcase_create("answers");
 	TCase *errors = tcase_create("errors"), *streams = tcase_create("streams");
+	TCase *formats = tcase_create("formats");
 
 	tcase_add_test(requests, system_and_developer_messages_become_system);
 	tcase_add_test(requests, same_role_messages_merge_so_roles_alternate);
@@ -630,6 +964,9 @@ Suite *anthropic_suite(void)
 	tcase_add_test(requests, image_parts_become_image_blocks);
 	tcase_add_test(requests, a_request_anthropic_cannot_express_is_refused_with_a_reason);
 	tcase_add_test(requests, a_full_output_buffer_is_refused_and_left_as_it_was);
+	tcase_add_test(requests, n_above_one_is_refused_naming_n_and_n_of_one_is_sent);
+	tcase_add_test(requests, a_refusal_names_the_parameter_at_fault_in_a_whole_sentence);
+	tcase_add_test(requests, a_refusal_about_no_one_parameter_names_none);
 	tcase_add_test(requests, tools_and_tool_choice_become_anthropic_tools);
 	tcase_add_test(requests, tool_choice_words_map_to_anthropic_types);
 	tcase_add_test(requests, dropping_tools_leaves_them_out);
@@ -651,6 +988,16 @@ Suite *anthropic_suite(void)
 	tcase_add_test(streams, an_error_event_ends_the_stream_with_its_words);
 	tcase_add_test(streams, an_event_that_cannot_be_understood_is_an_error);
 	tcase_add_test(streams, unknown_event_types_are_ignored);
+	tcase_add_test(formats, a_json_schema_becomes_a_forced_answer_tool);
+	tcase_add_test(formats, a_json_schema_beside_client_tools_lets_the_model_call_any);
+	tcase_add_test(formats, a_response_format_anthropic_cannot_answer_is_refused);
+	tcase_add_test(formats, parameters_without_an_anthropic_form_are_refused_by_name);
+	tcase_add_test(formats, the_answer_tool_call_comes_back_as_content);
+	tcase_add_test(formats, thinking_and_cache_reads_come_back_in_openai_terms);
+	tcase_add_test(formats, a_streamed_answer_tool_call_streams_as_content);
+	tcase_add_test(formats, streamed_thinking_is_reasoning_content_and_cache_reads_are_counted);
+	tcase_add_test(formats, a_stream_of_a_hundred_tool_calls_is_followed_to_the_end);
 	suite_add_tcase(s, streams);
+	suite_add_tcase(s, formats);
 	return s;
 }

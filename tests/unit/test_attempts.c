@@ -393,6 +393,179 @@ START_TEST(error_body_is_appended_after_what_the_buffer_holds)
 }
 END_TEST
 
+START_TEST(every_target_answering_429_is_a_rate_limit)
+{
+	struct attempts a;
+
+	attempts_init(&a);
+	attempts_add_failure(&a, "openai", 429, "slow down", 3);
+	attempts_add_failure(&a, "groq", 429, "slow down", 4);
+	ck_assert_int_eq(attempts_verdict(&a, false), ATTEMPTS_RATE_LIMITED);
+	ck_assert_uint_eq(attempts_status(ATTEMPTS_RATE_LIMITED), 429);
+	/* The deadline still wins: the client's time is up, waiting does not help. */
+	ck_assert_int_eq(attempts_verdict(&a, true), ATTEMPTS_DEADLINE);
+	attempts_free(&a);
+}
+END_TEST
+
+START_TEST(a_429_and_a_retry_after_hold_are_a_rate_limit_too)
+{
+	struct attempts a;
+
+	attempts_init(&a);
+	attempts_add_held(&a, "openai", "retry-after pause");
+	ck_assert_int_eq(attempts_verdict(&a, false), ATTEMPTS_RATE_LIMITED);
+	attempts_add_failure(&a, "groq", 429, "slow down", 4);
+	ck_assert_int_eq(attempts_verdict(&a, false), ATTEMPTS_RATE_LIMITED);
+	ck_assert_uint_eq(a.skips, 1);
+	ck_assert_uint_eq(a.held, 1);
+	attempts_free(&a);
+}
+END_TEST
+
+START_TEST(one_target_down_for_another_reason_is_no_rate_limit)
+{
+	struct attempts a;
+
+	attempts_init(&a);
+	attempts_add_failure(&a, "openai", 429, "slow down", 3);
+	attempts_add_failure(&a, "groq", 500, "boom", 4);
+	ck_assert_int_eq(attempts_verdict(&a, false), ATTEMPTS_ALL_FAILED);
+	attempts_free(&a);
+
+	attempts_init(&a);
+	attempts_add_held(&a, "openai", "retry-after pause");
+	attempts_add_skip(&a, "groq", "circuit open");
+	ck_assert_int_eq(attempts_verdict(&a, false), ATTEMPTS_ALL_SKIPPED);
+	attempts_free(&a);
+
+	attempts_init(&a);
+	attempts_add_skip(&a, "groq", "circuit open");
+	ck_assert_int_eq(attempts_verdict(&a, false), ATTEMPTS_ALL_SKIPPED);
+	/* A 429 passed through as an answer is not a rate limit of detour's. */
+	attempts_add_answer(&a, "openai", 429, 2);
+	ck_assert_uint_eq(a.rate_limited, 0);
+	attempts_free(&a);
+
+	attempts_init(&a);
+	ck_assert_int_eq(attempts_verdict(&a, false), ATTEMPTS_ALL_FAILED);
+	attempts_free(&a);
+}
+END_TEST
+
+START_TEST(a_rate_limit_says_so_in_openai_terms)
+{
+	struct attempts a;
+	json_t *root, *err;
+
+	attempts_init(&a);
+	attempts_add_failure(&a, "openai", 429, "slow down", 3);
+	root = error_json(&a, ATTEMPTS_RATE_LIMITED, "gpt-4o", 1000);
+	err = json_object_get(root, "error");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "type")), "rate_limit_error");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "code")), "rate_limit_exceeded");
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(err, "message")), "gpt-4o"));
+	assert_call(json_array_get(json_object_get(err, "attempts"), 0), "openai", 429, "slow down", 3);
+	json_decref(root);
+	attempts_free(&a);
+}
+END_TEST
+
+START_TEST(retry_after_is_the_wait_to_the_earliest_target_rounded_up)
+{
+	uint64_t seconds, ms;
+
+	attempts_retry_after(10000 + 2990, 10000, 0, &seconds, &ms);
+	ck_assert_uint_eq(ms, 2990);
+	ck_assert_uint_eq(seconds, 3);
+	attempts_retry_after(10000 + 3000, 10000, 0, &seconds, &ms);
+	ck_assert_uint_eq(seconds, 3);
+	attempts_retry_after(10000 + 1, 10000, 0, &seconds, &ms);
+	ck_assert_uint_eq(ms, 1);
+	ck_assert_uint_eq(seconds, 1);
+}
+END_TEST
+
+START_TEST(retry_after_never_says_zero)
+{
+	uint64_t seconds, ms;
+
+	/* Unknown, or come already: the least Retry-After can say, not "now". */
+	attempts_retry_after(0, 10000, 0, &seconds, &ms);
+	ck_assert_uint_eq(seconds, 1);
+	ck_assert_uint_eq(ms, 1000);
+	attempts_retry_after(9000, 10000, 0, &seconds, &ms);
+	ck_assert_uint_eq(seconds, 1);
+	ck_assert_uint_eq(ms, 1000);
+}
+END_TEST
+
+START_TEST(retry_after_is_capped_by_max_retry_after)
+{
+	uint64_t seconds, ms;
+
+	/* A cooldown grown to 39 s by failed probes, capped at 10 s. */
+	attempts_retry_after(10000 + 39000, 10000, 10000, &seconds, &ms);
+	ck_assert_uint_eq(seconds, 10);
+	ck_assert_uint_eq(ms, 10000);
+	attempts_retry_after(10000 + 4000, 10000, 2000, &seconds, &ms);
+	ck_assert_uint_eq(seconds, 2);
+	ck_assert_uint_eq(ms, 2000);
+	/* Under the cap nothing changes. */
+	attempts_retry_after(10000 + 1500, 10000, 2000, &seconds, &ms);
+	ck_assert_uint_eq(seconds, 2);
+	ck_assert_uint_eq(ms, 1500);
+	/* A cap under a second still says one second. */
+	attempts_retry_after(10000 + 4000, 10000, 300, &seconds, &ms);
+	ck_assert_uint_eq(seconds, 1);
+	ck_assert_uint_eq(ms, 300);
+}
+END_TEST
+
+/* The 400 for a refused request, parsed back. */
+static json_t *refusal_json(const struct attempts *a, const char *message, const char *param)
+{
+	struct buf out;
+	json_t *root;
+
+	buf_init(&out, OUT_MAX);
+	ck_assert_int_eq(attempts_refusal_json(a, message, param, &out), 0);
+	root = json_loadb(out.data, out.len, JSON_REJECT_DUPLICATES, NULL);
+	ck_assert_msg(root != NULL, "not JSON: %s", out.data);
+	buf_free(&out);
+	return root;
+}
+
+START_TEST(a_refused_request_is_an_invalid_request_naming_the_param_with_the_attempts)
+{
+	struct attempts a;
+	json_t *root, *err, *list;
+
+	attempts_init(&a);
+	attempts_add_skip(&a, "claude", "n is 2, but Anthropic gives one choice a request.");
+	root = refusal_json(&a, "The request cannot be sent to upstream claude: n is 2.", "n");
+	err = json_object_get(root, "error");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "type")), "invalid_request_error");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "param")), "n");
+	ck_assert(json_is_null(json_object_get(err, "code")));
+	ck_assert_str_eq(json_string_value(json_object_get(err, "message")),
+			 "The request cannot be sent to upstream claude: n is 2.");
+	list = json_object_get(err, "attempts");
+	ck_assert_uint_eq(json_array_size(list), 1);
+	assert_skip(json_array_get(list, 0), "claude", "n is 2, but Anthropic gives one choice a request.");
+	json_decref(root);
+
+	/* No parameter at fault: param is null, as OpenAI writes it. */
+	root = refusal_json(&a, "The body cannot be sent.", "");
+	ck_assert(json_is_null(json_object_get(json_object_get(root, "error"), "param")));
+	json_decref(root);
+	root = refusal_json(&a, "The body cannot be sent.", NULL);
+	ck_assert(json_is_null(json_object_get(json_object_get(root, "error"), "param")));
+	json_decref(root);
+	attempts_free(&a);
+}
+END_TEST
+
 Suite *attempts_suite(void)
 {
 	Suite *s = suite_create("attempts");
@@ -409,6 +582,14 @@ Suite *attempts_suite(void)
 	tcase_add_test(verdicts, every_breaker_open_gives_503_no_upstream_available);
 	tcase_add_test(verdicts, request_timeout_gives_504_naming_the_timeout);
 	tcase_add_test(verdicts, no_attempts_give_an_empty_list);
+	tcase_add_test(verdicts, every_target_answering_429_is_a_rate_limit);
+	tcase_add_test(verdicts, a_429_and_a_retry_after_hold_are_a_rate_limit_too);
+	tcase_add_test(verdicts, one_target_down_for_another_reason_is_no_rate_limit);
+	tcase_add_test(verdicts, a_rate_limit_says_so_in_openai_terms);
+	tcase_add_test(verdicts, retry_after_is_the_wait_to_the_earliest_target_rounded_up);
+	tcase_add_test(verdicts, retry_after_never_says_zero);
+	tcase_add_test(verdicts, retry_after_is_capped_by_max_retry_after);
+	tcase_add_test(verdicts, a_refused_request_is_an_invalid_request_naming_the_param_with_the_attempts);
 	suite_add_tcase(s, verdicts);
 
 	tcase_add_test(limits, quotes_newlines_and_control_chars_in_errors_are_escaped);

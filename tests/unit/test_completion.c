@@ -9,24 +9,24 @@
 
 static const char plain[] =
 	"{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"gpt-x\","
-	"\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello there\"},"
-	"\"finish_reason\":\"stop\"}],"
+	"\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello there\",\"refusal\":null},"
+	"\"logprobs\":null,\"finish_reason\":\"stop\"}],"
 	"\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}";
 
 static const char with_tools[] =
 	"{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"gpt-x\","
 	"\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
 	"{\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
-	"{\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"time\",\"arguments\":\"{}\"}}]},"
-	"\"finish_reason\":\"tool_calls\"}]}";
+	"{\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"time\",\"arguments\":\"{}\"}}],"
+	"\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]}";
 
 static const char two_choices[] =
 	"{\"id\":\"chatcmpl-2\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\","
-	"\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"first \\\"quoted\\\"\\nline\"},"
-	"\"finish_reason\":\"stop\"},"
+	"\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"first \\\"quoted\\\"\\nline\","
+	"\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"},"
 	"{\"index\":1,\"message\":{\"role\":\"assistant\",\"content\":\"zweite Antwort \\u00e9\\u20ac\","
-	"\"tool_calls\":[{\"id\":\"call_z\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"x\\\":1}\"}}]},"
-	"\"finish_reason\":\"length\"}],"
+	"\"refusal\":null,\"tool_calls\":[{\"id\":\"call_z\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"x\\\":1}\"}}]},"
+	"\"logprobs\":null,\"finish_reason\":\"length\"}],"
 	"\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}";
 
 static json_t *parse(const char *text, size_t len)
@@ -98,6 +98,15 @@ static void assert_same_member(const json_t *a, const json_t *b, const char *key
 		      "%s: %s != %s", key, ta, tb);
 	free(ta);
 	free(tb);
+}
+
+/* v, keys sorted, is the JSON text want. */
+static void assert_json_text(const json_t *v, const char *want)
+{
+	char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+	ck_assert_msg(text != NULL && strcmp(text, want) == 0, "got %s, want %s", text, want);
+	free(text);
 }
 
 /* Feeds each chunk (NULL-terminated list) and returns the finished answer
@@ -244,10 +253,32 @@ START_TEST(answers_survive_sse_and_the_builder_unchanged)
 		assert_same_member(before, after, "created");
 		assert_same_member(before, after, "model");
 		assert_same_member(before, after, "choices");
-		assert_same_member(before, after, "usage");
+		/* An answer told without usage comes back with usage zero: the schema wants one. */
+		if (json_object_get(before, "usage") != NULL)
+			assert_same_member(before, after, "usage");
+		else
+			assert_json_text(json_object_get(after, "usage"),
+					 "{\"completion_tokens\":0,\"prompt_tokens\":0,\"total_tokens\":0}");
 		json_decref(before);
 		json_decref(after);
 	}
+}
+END_TEST
+
+START_TEST(reasoning_content_survives_sse_and_the_builder)
+{
+	static const char answer[] =
+		"{\"id\":\"r\",\"object\":\"chat.completion\",\"created\":3,\"model\":\"m\",\"choices\":[{\"index\":0,"
+		"\"message\":{\"role\":\"assistant\",\"content\":\"Sunny.\",\"refusal\":null,"
+		"\"reasoning_content\":\"First, the forecast.\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+		"\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}";
+	json_t *before = parse(answer, strlen(answer)), *after = round_trip(answer, true);
+
+	/* A cached answer rebuilt from a translated Anthropic stream keeps its thinking. */
+	assert_same_member(before, after, "choices");
+	assert_same_member(before, after, "usage");
+	json_decref(before);
+	json_decref(after);
 }
 END_TEST
 
@@ -318,7 +349,7 @@ START_TEST(offline_answer_has_the_chat_completion_shape)
 	ck_assert_str_eq(out.data,
 			 "{\"id\":\"chatcmpl-detour-abc123\",\"object\":\"chat.completion\",\"created\":1700000123,"
 			 "\"model\":\"detour-offline\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-			 "\"content\":\"We are offline. \\\"Sorry\\\".\"},\"finish_reason\":\"stop\"}],"
+			 "\"content\":\"We are offline. \\\"Sorry\\\".\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
 			 "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}}");
 	/* And it streams like any other answer. */
 	answer = round_trip(out.data, true);
@@ -384,11 +415,11 @@ START_TEST(builder_gathers_tool_call_arguments_arriving_in_pieces)
 	ck_assert_ptr_nonnull(answer);
 	ck_assert_str_eq(answer,
 			 "{\"id\":\"chatcmpl-9\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"gpt-4o\","
-			 "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+			 "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,\"refusal\":null,\"tool_calls\":["
 			 "{\"id\":\"call_w\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
 			 "\"arguments\":\"{\\\"location\\\": \\\"Paris\\\"}\"}},"
 			 "{\"id\":\"call_t\",\"type\":\"function\",\"function\":{\"name\":\"get_time\","
-			 "\"arguments\":\"{\\\"tz\\\":\\\"CET\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}],"
+			 "\"arguments\":\"{\\\"tz\\\":\\\"CET\\\"}\"}}]},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
 			 "\"usage\":{\"prompt_tokens\":80,\"completion_tokens\":40,\"total_tokens\":120}}");
 	free(answer);
 }
@@ -412,8 +443,11 @@ START_TEST(builder_gathers_interleaved_choices_by_index)
 	ck_assert_ptr_nonnull(answer);
 	ck_assert_str_eq(answer,
 			 "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":5,\"model\":\"m\",\"choices\":["
-			 "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"},"
-			 "{\"index\":1,\"message\":{\"role\":\"assistant\",\"content\":\"Bonjour\"},\"finish_reason\":\"length\"}]}");
+			 "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello\",\"refusal\":null},"
+			 "\"logprobs\":null,\"finish_reason\":\"stop\"},"
+			 "{\"index\":1,\"message\":{\"role\":\"assistant\",\"content\":\"Bonjour\",\"refusal\":null},"
+			 "\"logprobs\":null,\"finish_reason\":\"length\"}],"
+			 "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}}");
 	free(answer);
 }
 END_TEST
@@ -433,7 +467,9 @@ START_TEST(builder_keeps_the_first_id_and_the_last_finish_reason)
 	ck_assert_ptr_nonnull(answer);
 	ck_assert_str_eq(answer,
 			 "{\"id\":\"first\",\"object\":\"chat.completion\",\"created\":5,\"model\":\"m1\",\"choices\":["
-			 "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ab\"},\"finish_reason\":\"stop\"}]}");
+			 "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ab\",\"refusal\":null},"
+			 "\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+			 "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}}");
 	free(answer);
 }
 END_TEST
@@ -450,8 +486,9 @@ START_TEST(builder_without_text_gives_null_content_and_no_tool_calls)
 	ck_assert_ptr_nonnull(answer);
 	ck_assert_str_eq(answer,
 			 "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":5,\"model\":\"m\",\"choices\":["
-			 "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null},"
-			 "\"finish_reason\":\"content_filter\"}]}");
+			 "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,\"refusal\":null},"
+			 "\"logprobs\":null,\"finish_reason\":\"content_filter\"}],"
+			 "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}}");
 	free(answer);
 }
 END_TEST
@@ -542,6 +579,7 @@ Suite *completion_suite(void)
 	tcase_add_test(sse, tool_calls_stream_whole_at_their_index);
 	tcase_add_test(sse, several_choices_stream_one_after_another);
 	tcase_add_test(sse, answers_survive_sse_and_the_builder_unchanged);
+	tcase_add_test(sse, reasoning_content_survives_sse_and_the_builder);
 	tcase_add_test(sse, text_with_escapes_nul_and_unicode_survives_the_round_trip);
 	tcase_add_test(sse, what_is_not_a_completion_is_refused);
 	tcase_add_test(sse, sse_that_does_not_fit_fails_and_leaves_out_unchanged);

@@ -78,6 +78,7 @@ static const char *load_err(const char *yaml)
 /* Just enough to load: one upstream, one route. Bad files below add one mistake each. */
 #define OK_UPSTREAMS "upstreams:\n  openai:\n    base_url: http://a\n"
 #define OK_MODELS "models:\n  \"*\":\n    targets: [ { upstream: openai } ]\n"
+#define OK_MODELS_ABC "models:\n  \"*\":\n    targets: [ { upstream: a }, { upstream: b }, { upstream: c } ]\n"
 
 static void set_provider_keys(void)
 {
@@ -264,6 +265,7 @@ START_TEST(minimal_file_takes_every_default)
 	ck_assert_uint_eq(cfg->server.client_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->server.drain_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->server.max_response, 32u << 20);
+	ck_assert_uint_eq(cfg->server.max_retry_after_ms, 10000);
 	ck_assert_int_eq(cfg->log.level, LOG_LEVEL_INFO);
 	ck_assert(!cfg->log.access);
 	ck_assert_ptr_null(cfg->auth.client_keys);
@@ -387,6 +389,7 @@ START_TEST(every_extension_key_is_read)
 		 "  client_timeout: 10s\n"
 		 "  drain_timeout: 0\n"
 		 "  max_response: 1GB\n"
+		 "  max_retry_after: 3s\n"
 		 "log:\n"
 		 "  level: warn\n"
 		 "  access: On\n"
@@ -424,6 +427,7 @@ START_TEST(every_extension_key_is_read)
 	ck_assert_uint_eq(cfg->server.client_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->server.drain_timeout_ms, 0);
 	ck_assert_uint_eq(cfg->server.max_response, 1u << 30);
+	ck_assert_uint_eq(cfg->server.max_retry_after_ms, 3000);
 	ck_assert_int_eq(cfg->log.level, LOG_LEVEL_WARN);
 	ck_assert(cfg->log.access);
 	ck_assert_int_eq(u->provider, CONFIG_PROVIDER_ANTHROPIC);
@@ -911,6 +915,49 @@ START_TEST(bad_upstream_name_is_rejected)
 }
 END_TEST
 
+START_TEST(forward_headers_replace_the_default_list_and_empty_forwards_none)
+{
+	struct config *cfg = load_ok("upstreams:\n"
+				     "  a: { base_url: http://a, forward_headers: [OpenAI-Beta, X-Custom] }\n"
+				     "  b: { base_url: http://b, forward_headers: [] }\n"
+				     "  c: { base_url: http://c }\n" OK_MODELS_ABC);
+
+	ck_assert(cfg->upstreams[0].forward_set);
+	ck_assert_uint_eq(cfg->upstreams[0].nforward_headers, 2);
+	ck_assert_str_eq(cfg->upstreams[0].forward_headers[1], "X-Custom");
+	ck_assert_ptr_null(cfg->upstreams[0].forward_headers[2]);
+	ck_assert(cfg->upstreams[1].forward_set);
+	ck_assert_uint_eq(cfg->upstreams[1].nforward_headers, 0);
+	ck_assert_ptr_null(cfg->upstreams[1].forward_headers[0]);
+	ck_assert(!cfg->upstreams[2].forward_set);
+	config_free(cfg);
+}
+END_TEST
+
+static bool rejected_with(const char *yaml, const char *words)
+{
+	return strstr(load_err(yaml), words) != NULL;
+}
+
+START_TEST(forward_headers_never_name_a_key_a_hop_header_or_a_non_token)
+{
+	ck_assert_msg(rejected_with("upstreams:\n  openai: { base_url: http://a, forward_headers: [OpenAI-Beta, authorization] }\n"
+				    OK_MODELS, "forward_headers[1]: \"authorization\" is a header detour writes itself"),
+		      "%s", errbuf);
+	ck_assert_msg(rejected_with("upstreams:\n  openai: { base_url: http://a, forward_headers: [Keep-Alive] }\n"
+				    OK_MODELS, "belongs to one hop"), "%s", errbuf);
+	ck_assert_msg(rejected_with("upstreams:\n  openai: { base_url: http://a, forward_headers: [\"X Evil\"] }\n"
+				    OK_MODELS, "\"X Evil\" is not a header name"), "%s", errbuf);
+	ck_assert_msg(rejected_with("upstreams:\n  openai: { base_url: http://a, forward_headers: [a, A] }\n"
+				    OK_MODELS, "forward_headers[1]: \"A\" is listed twice"), "%s", errbuf);
+	ck_assert_msg(rejected_with("upstreams:\n  openai: { base_url: http://a, forward_headers: "
+				    "[a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q] }\n" OK_MODELS, "lists 17 headers; at most 16"),
+		      "%s", errbuf);
+	ck_assert_msg(rejected_with("upstreams:\n  openai: { base_url: http://a, forward_headers: OpenAI-Beta }\n"
+				    OK_MODELS, "expected a sequence"), "%s", errbuf);
+}
+END_TEST
+
 START_TEST(bad_fallback_on_item_is_rejected)
 {
 	ck_assert_rejected(OK_UPSTREAMS OK_MODELS "fallback_on: [connect, 50x]\n",
@@ -1211,6 +1258,8 @@ Suite *config_suite(void)
 	tcase_add_test(bad, base_url_with_credentials_is_refused_without_echo);
 	tcase_add_test(bad, bad_upstream_name_is_rejected);
 	tcase_add_test(bad, bad_fallback_on_item_is_rejected);
+	tcase_add_test(bad, forward_headers_never_name_a_key_a_hop_header_or_a_non_token);
+	tcase_add_test(bad, forward_headers_replace_the_default_list_and_empty_forwards_none);
 	tcase_add_test(bad, bad_degradation_mode_is_rejected);
 	tcase_add_test(bad, yaml_syntax_error_uses_libyaml_problem_and_mark);
 	tcase_add_test(bad, duplicate_key_is_rejected_with_both_positions);

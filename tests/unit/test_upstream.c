@@ -1,0 +1,150 @@
+/* test_upstream.c — the headers one call to an upstream carries: its own, plus the client's meant for its provider. */
+#include <check.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "config_load.h"
+#include "suites.h"
+#include "upstream.h"
+
+static struct config *cfg;
+static struct upstream ups[3];
+
+/* openai (default list), claude (anthropic's default), custom (its own list). */
+static void setup(void)
+{
+	static const char yaml[] =
+		"upstreams:\n"
+		"  openai: { base_url: http://a }\n"
+		"  claude: { base_url: http://c, provider: anthropic }\n"
+		"  custom: { base_url: http://b, forward_headers: [OpenAI-Beta, X-Custom] }\n"
+		"models:\n  \"*\": { targets: [ { upstream: openai }, { upstream: claude }, { upstream: custom } ] }\n";
+	char err[512];
+
+	ck_assert_msg(config_load_string("test.yaml", yaml, strlen(yaml), &cfg, err, sizeof err) == 0, "%s", err);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_msg(upstream_init(&ups[i], &cfg->upstreams[i], err, sizeof err) == 0, "%s", err);
+}
+
+static void teardown(void)
+{
+	for (size_t i = 0; i < 3; i++)
+		upstream_free(&ups[i]);
+	config_free(cfg);
+}
+
+/* The client's headers: name, value pairs, NULL-terminated. */
+static const char *const *client;
+
+static const char *lookup(void *arg, const char *name)
+{
+	(void)arg;
+	for (size_t i = 0; client[i] != NULL; i += 2)
+		if (strcasecmp(client[i], name) == 0)
+			return client[i + 1];
+	return NULL;
+}
+
+static size_t count(const struct curl_slist *l)
+{
+	size_t n = 0;
+
+	for (; l != NULL; l = l->next)
+		n++;
+	return n;
+}
+
+static bool has(const struct curl_slist *l, const char *line)
+{
+	for (; l != NULL; l = l->next)
+		if (strcmp(l->data, line) == 0)
+			return true;
+	return false;
+}
+
+START_TEST(a_client_without_provider_headers_costs_no_list)
+{
+	static const char *const none[] = { "X-Custom", "yes", "Authorization", "Bearer client-key", NULL };
+	struct curl_slist *l = (struct curl_slist *)1;
+
+	client = none;
+	ck_assert_int_eq(upstream_call_headers(&ups[0], lookup, NULL, &l), 0);
+	ck_assert_ptr_null(l);
+}
+END_TEST
+
+START_TEST(openai_upstreams_get_organization_project_beta_and_idempotency_key)
+{
+	static const char *const sent[] = { "openai-organization", "org-1", "OpenAI-Project", "proj-1",
+					    "OpenAI-Beta", "assistants=v2", "Idempotency-Key", "idem-1",
+					    "anthropic-beta", "x", "X-Custom", "yes", NULL };
+	struct curl_slist *l;
+
+	client = sent;
+	ck_assert_int_eq(upstream_call_headers(&ups[0], lookup, NULL, &l), 0);
+	ck_assert_uint_eq(count(l), count(ups[0].headers) + 4);
+	/* The upstream's own lines come first, untouched. */
+	ck_assert_str_eq(l->data, ups[0].headers->data);
+	ck_assert(has(l, "OpenAI-Organization: org-1"));
+	ck_assert(has(l, "OpenAI-Project: proj-1"));
+	ck_assert(has(l, "OpenAI-Beta: assistants=v2"));
+	ck_assert(has(l, "Idempotency-Key: idem-1"));
+	upstream_call_headers_free(l);
+}
+END_TEST
+
+START_TEST(anthropic_upstreams_get_anthropic_beta_only)
+{
+	static const char *const sent[] = { "anthropic-beta", "prompt-caching-2024-07-31", "OpenAI-Organization", "org-1",
+					    NULL };
+	struct curl_slist *l;
+
+	client = sent;
+	ck_assert_int_eq(upstream_call_headers(&ups[1], lookup, NULL, &l), 0);
+	ck_assert_uint_eq(count(l), count(ups[1].headers) + 1);
+	ck_assert(has(l, "anthropic-beta: prompt-caching-2024-07-31"));
+	upstream_call_headers_free(l);
+}
+END_TEST
+
+START_TEST(forward_headers_replace_the_providers_list)
+{
+	static const char *const sent[] = { "OpenAI-Organization", "org-1", "OpenAI-Beta", "b", "x-custom", "yes", NULL };
+	struct curl_slist *l;
+
+	client = sent;
+	ck_assert_int_eq(upstream_call_headers(&ups[2], lookup, NULL, &l), 0);
+	ck_assert_uint_eq(count(l), count(ups[2].headers) + 2);
+	ck_assert(has(l, "OpenAI-Beta: b"));
+	ck_assert(has(l, "X-Custom: yes"));
+	upstream_call_headers_free(l);
+}
+END_TEST
+
+START_TEST(a_value_that_could_split_a_header_is_not_forwarded)
+{
+	static const char *const sent[] = { "OpenAI-Beta", "v2\r\nAuthorization: Bearer stolen", "Idempotency-Key", "",
+					    NULL };
+	struct curl_slist *l = NULL;
+
+	client = sent;
+	ck_assert_int_eq(upstream_call_headers(&ups[0], lookup, NULL, &l), 0);
+	ck_assert_ptr_null(l);
+}
+END_TEST
+
+Suite *upstream_suite(void)
+{
+	Suite *s = suite_create("upstream");
+	TCase *tc = tcase_create("call_headers");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, a_client_without_provider_headers_costs_no_list);
+	tcase_add_test(tc, openai_upstreams_get_organization_project_beta_and_idempotency_key);
+	tcase_add_test(tc, anthropic_upstreams_get_anthropic_beta_only);
+	tcase_add_test(tc, forward_headers_replace_the_providers_list);
+	tcase_add_test(tc, a_value_that_could_split_a_header_is_not_forwarded);
+	suite_add_tcase(s, tc);
+	return s;
+}
