@@ -29,6 +29,7 @@
 	X(loop)        \
 	X(attempt_loop) \
 	X(responses)   \
+	X(convstore)   \
 	X(gate)        \
 	X(log)         \
 	X(httpframe)   \
