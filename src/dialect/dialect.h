@@ -39,6 +39,8 @@ struct dialect_call {
 	const struct request_changes *changes;  /* what the target and the degradation level change */
 	const struct config_upstream *upstream;
 	bool stream;                            /* ask the upstream for a stream */
+	const void *client;                     /* what a dialect speaking the client's own API needs (the
+						 * ingress's state); NULL for chat clients */
 };
 
 /* What a whole answer (or error body) came to. */

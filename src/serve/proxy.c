@@ -17,6 +17,7 @@
 #include "invariant.h"
 #include "context.h"
 #include "exchange.h"
+#include "ingress.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -48,7 +49,7 @@ enum proxy_tried {
 };
 static const struct exchange_producer proxy_producer;
 static void proxy_level_begin(struct exchange *x);
-static void proxy_translate_error(const struct upstream *u, struct engine_response *r);
+static void proxy_translate_error(const struct dialect *d, struct engine_response *r);
 
 static const struct engine_handlers proxy_handlers = {
 	.on_headers = NULL,
@@ -80,11 +81,12 @@ static bool proxy_past_deadline(const struct exchange *x, uint64_t now)
  * client's bytes). Returns what the dialect made of it; a refusal is the
  * client's mistake, kept in x->attempt.refusal for the 400 should no target answer.
  */
-static enum dialect_built proxy_body(struct exchange *x, const struct upstream *u, const struct request_changes *changes,
-				     bool stream, char **body, size_t *len, char *why, size_t whylen)
+static enum dialect_built proxy_body(struct exchange *x, const struct upstream *u, const struct dialect *d,
+				     const struct request_changes *changes, bool stream, char **body, size_t *len,
+				     char *why, size_t whylen)
 {
-	struct dialect_call call = { &x->request, changes, u->cfg, stream };
-	enum dialect_built built = u->dialect->request(&call, body, len, why, whylen);
+	struct dialect_call call = { &x->request, changes, u->cfg, stream, x->ingress_state };
+	enum dialect_built built = d != NULL ? d->request(&call, body, len, why, whylen) : DIALECT_REFUSED;
 
 	if (built == DIALECT_REFUSED && x->attempt.refusal[0] == '\0')
 		snprintf(x->attempt.refusal, sizeof x->attempt.refusal, "The request cannot be sent to upstream %s: %s", u->cfg->name, why);
@@ -169,8 +171,8 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	struct upstream *u = runtime_upstream(ctx->rt, ucfg);
 	struct request_changes changes;
 	struct engine_request req;
-	const char *why = u->dialect->unsupported(x->request.kind);
-	const char *model;
+	const struct dialect *d;
+	const char *why, *model, *url = NULL;
 	char *body = NULL, cannot[200];
 	size_t body_len = 0;
 	uint64_t remaining = x->deadline_ms - now;
@@ -186,6 +188,10 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	/* A lower level does not call (or list) again what a higher one called or passed over. */
 	if (pass == PROXY_FIRST && x->attempt.target_tries == 0 && proxy_tried(x, ucfg, model))
 		return PROXY_PASSED;
+	/* The client's API picks how the target is spoken to; a target that
+	 * cannot serve what the client asked is passed over like a refusal. */
+	d = ingress_of(x)->target(x, u, &url, cannot, sizeof cannot);
+	why = d != NULL ? d->unsupported(x->request.kind) : NULL;
 	if (why != NULL) {
 		proxy_skip(x, u, why, now);
 		proxy_note_tried(x, ucfg, model);
@@ -194,7 +200,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	/* Before the breaker is asked: a request the dialect cannot say is the
 	 * client's mistake and says nothing about the upstream. */
 	stream = x->request.stream && !(changes.drop & CONFIG_DROP_STREAM);
-	built = proxy_body(x, u, &changes, stream, &body, &body_len, cannot, sizeof cannot);
+	built = proxy_body(x, u, d, &changes, stream, &body, &body_len, cannot, sizeof cannot);
 	if (built == DIALECT_REFUSED) {
 		proxy_skip(x, u, cannot, now);
 		proxy_note_tried(x, ucfg, model);
@@ -217,13 +223,14 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	x->attempt.probe = admission == BREAKER_PROBE;
 	x->attempt.target = target;
 	x->upstream = u;
+	x->attempt.dialect = d;
 	x->attempt.upstream_stream = stream;
 	free(x->attempt.upstream_body);
 	x->attempt.upstream_body = body;
 	memset(&req, 0, sizeof req);
 	req.body = body != NULL ? body : x->body.data;
 	req.body_len = body != NULL ? body_len : x->body.len;
-	req.url = upstream_url(u, x->request.kind);
+	req.url = url;
 	req.headers = u->headers;
 	req.connect_timeout_ms = proxy_min(ucfg->timeouts.connect_ms, remaining);
 	req.first_byte_timeout_ms = proxy_min(ucfg->timeouts.first_byte_ms, remaining);
@@ -231,7 +238,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
 	if (x->attempt.upstream_stream &&
-	    stream_attempt_begin(x, x->request.kind == REQUEST_CHAT ? cache_max_answer(ctx->rt->cache) : 0,
+	    stream_attempt_begin(x, d, ingress_of(x)->cacheable(x) ? cache_max_answer(ctx->rt->cache) : 0,
 				 &proxy_stream_owner) != 0)
 		goto internal;
 	x->transfer = ctx->engine_ops->submit(ctx->engine, &req, x->attempt.upstream_stream ? &stream_handlers : &proxy_handlers, x);
@@ -455,7 +462,7 @@ static void proxy_cache_store(struct exchange *x, const char *answer, size_t len
 	struct cache *c = x->ctx->rt->cache;
 	const struct buf *key;
 
-	if (c == NULL || x->request.kind != REQUEST_CHAT || answer == NULL || len == 0)
+	if (c == NULL || !ingress_of(x)->cacheable(x) || answer == NULL || len == 0)
 		return;
 	key = proxy_cache_key(x);
 	if (key != NULL)
@@ -485,27 +492,17 @@ static void proxy_answer_headers(struct exchange *x, struct MHD_Response *r, con
 }
 
 /*
- * Sends a whole answer (body owned, len bytes): as it is, or, for a 2xx to a
- * client that asked to stream from an upstream that did not (a dropped
- * stream, a cached or offline answer), as the SSE stream it would have been.
+ * Sends a whole answer (body owned, len bytes): an error as it is, a 2xx in
+ * the client's format (the ingress's: for chat, a client that asked to stream
+ * from an upstream that did not gets the SSE stream it would have been).
  */
 static void proxy_send_whole(struct exchange *x, unsigned status, char *body, size_t len, const char *content_type,
 			     const char *upstream, bool cache_hit)
 {
 	struct MHD_Response *response;
 
-	if (x->request.stream && status >= 200 && status < 300) {
-		struct buf sse;
-
-		buf_init(&sse, 2 * len + 64 * 1024);
-		if (completion_to_sse(body, len, x->request.include_usage, &sse) == 0) {
-			free(body);
-			body = buf_take(&sse, &len);
-			content_type = "text/event-stream";
-		} else {
-			buf_free(&sse);
-		}
-	}
+	if (status >= 200 && status < 300)
+		ingress_of(x)->whole(x, &body, &len, &content_type);
 	response = MHD_create_response_from_buffer_with_free_callback(len, body, free);
 	if (response == NULL) {
 		free(body);
@@ -527,7 +524,7 @@ static void proxy_answer(struct exchange *x, struct engine_response *r)
 	char *body;
 
 	if (r->status < 200 || r->status >= 300)
-		proxy_translate_error(x->upstream, r);
+		proxy_translate_error(x->attempt.dialect, r);
 	upstream_redact_bytes(x->upstream, r->body.data, r->body.len);
 	if (r->status >= 200 && r->status < 300)
 		exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
@@ -625,12 +622,12 @@ static void proxy_replace_body(struct engine_response *r, struct buf *out)
 
 /* A 2xx answer in OpenAI's shape, in place: one the dialect cannot read is
  * the upstream's fault, like malformed JSON. */
-static void proxy_translate_answer(const struct upstream *u, struct engine_response *r)
+static void proxy_translate_answer(const struct dialect *d, struct engine_response *r)
 {
 	struct buf out;
 
 	buf_init(&out, 2 * r->body.len + 64 * 1024);
-	switch (u->dialect->answer(r->status, r->body.data, r->body.len, clock_wall_ms() / 1000, &out, r->error_text,
+	switch (d->answer(r->status, r->body.data, r->body.len, clock_wall_ms() / 1000, &out, r->error_text,
 				   sizeof r->error_text)) {
 	case DIALECT_MADE:
 		proxy_replace_body(r, &out);
@@ -645,12 +642,12 @@ static void proxy_translate_answer(const struct upstream *u, struct engine_respo
 }
 
 /* An error answer in OpenAI's shape, in place (as it came when it cannot be read). */
-static void proxy_translate_error(const struct upstream *u, struct engine_response *r)
+static void proxy_translate_error(const struct dialect *d, struct engine_response *r)
 {
 	struct buf out;
 
 	buf_init(&out, 2 * r->body.len + 64 * 1024);
-	if (u->dialect->error(r->status, r->body.data, r->body.len, &out) == DIALECT_MADE)
+	if (d->error(r->status, r->body.data, r->body.len, &out) == DIALECT_MADE)
 		proxy_replace_body(r, &out);
 	else
 		buf_free(&out);
@@ -743,7 +740,7 @@ static void proxy_settle(struct exchange *x, struct engine_response *r)
 	proxy_release_retry(x);
 	/* A 2xx the dialect cannot read (not JSON, not its answer) is a broken upstream, not an answer. */
 	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300)
-		proxy_translate_answer(u, r);
+		proxy_translate_answer(x->attempt.dialect, r);
 	status = r->error == ENGINE_OK ? r->status : 0;
 	outcome = outcome_classify(fb, r->error, r->status);
 	/* The words serve failures only: an answer passed through is not described. */
@@ -852,6 +849,7 @@ static void proxy_stop(struct exchange *x)
 static void proxy_release(struct exchange *x)
 {
 	stream_release(x);
+	ingress_release(x);
 }
 
 static bool proxy_committed(const struct exchange *x)
