@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "config.h"
 #include "request.h"
@@ -39,8 +41,9 @@ struct dialect_call {
 	const struct request_changes *changes;  /* what the target and the degradation level change */
 	const struct config_upstream *upstream;
 	bool stream;                            /* ask the upstream for a stream */
-	const void *client;                     /* what a dialect speaking the client's own API needs (the
-						 * ingress's state); NULL for chat clients */
+	const json_t *client;                   /* the client's own request when the dialect speaks the
+						 * client's API (Responses, previous_response_id expanded);
+						 * NULL otherwise */
 };
 
 /* What a whole answer (or error body) came to. */

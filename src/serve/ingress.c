@@ -11,8 +11,9 @@
 #include "upstream.h"
 
 static const struct dialect *ingress_chat_target(struct exchange *x, const struct upstream *u, const char **url,
-						 char *why, size_t whylen)
+						 const json_t **client, char *why, size_t whylen)
 {
+	*client = NULL;
 	(void)why;
 	(void)whylen;
 	*url = upstream_url(u, x->request.kind);

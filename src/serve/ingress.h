@@ -32,10 +32,12 @@ struct ingress {
 	const char *name;
 
 	/* The dialect that serves x on upstream u, with the URL it is called
-	 * at; NULL with why filled when u cannot serve what x asks (the client's
-	 * mistake: the target is passed over, and a 400 comes when none can). */
-	const struct dialect *(*target)(struct exchange *x, const struct upstream *u, const char **url, char *why,
-					size_t whylen);
+	 * at and the client's request for a dialect that speaks the client's API
+	 * (*client NULL otherwise); NULL with why filled when u cannot serve
+	 * what x asks (the client's mistake: the target is passed over, and a
+	 * 400 comes when none can). */
+	const struct dialect *(*target)(struct exchange *x, const struct upstream *u, const char **url,
+					const json_t **client, char *why, size_t whylen);
 
 	/* True when the current attempt's answer is a chat completion the cache may keep. */
 	bool (*cacheable)(const struct exchange *x);

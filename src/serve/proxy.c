@@ -82,10 +82,10 @@ static bool proxy_past_deadline(const struct exchange *x, uint64_t now)
  * client's mistake, kept in x->attempt.refusal for the 400 should no target answer.
  */
 static enum dialect_built proxy_body(struct exchange *x, const struct upstream *u, const struct dialect *d,
-				     const struct request_changes *changes, bool stream, char **body, size_t *len,
-				     char *why, size_t whylen)
+				     const json_t *client, const struct request_changes *changes, bool stream, char **body,
+				     size_t *len, char *why, size_t whylen)
 {
-	struct dialect_call call = { &x->request, changes, u->cfg, stream, x->ingress_state };
+	struct dialect_call call = { &x->request, changes, u->cfg, stream, client };
 	enum dialect_built built = d != NULL ? d->request(&call, body, len, why, whylen) : DIALECT_REFUSED;
 
 	if (built == DIALECT_REFUSED && x->attempt.refusal[0] == '\0')
@@ -173,6 +173,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	struct engine_request req;
 	const struct dialect *d;
 	const char *why, *model, *url = NULL;
+	const json_t *client = NULL;
 	char *body = NULL, cannot[200];
 	size_t body_len = 0;
 	uint64_t remaining = x->deadline_ms - now;
@@ -190,7 +191,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 		return PROXY_PASSED;
 	/* The client's API picks how the target is spoken to; a target that
 	 * cannot serve what the client asked is passed over like a refusal. */
-	d = ingress_of(x)->target(x, u, &url, cannot, sizeof cannot);
+	d = ingress_of(x)->target(x, u, &url, &client, cannot, sizeof cannot);
 	why = d != NULL ? d->unsupported(x->request.kind) : NULL;
 	if (why != NULL) {
 		proxy_skip(x, u, why, now);
@@ -200,7 +201,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	/* Before the breaker is asked: a request the dialect cannot say is the
 	 * client's mistake and says nothing about the upstream. */
 	stream = x->request.stream && !(changes.drop & CONFIG_DROP_STREAM);
-	built = proxy_body(x, u, d, &changes, stream, &body, &body_len, cannot, sizeof cannot);
+	built = proxy_body(x, u, d, client, &changes, stream, &body, &body_len, cannot, sizeof cannot);
 	if (built == DIALECT_REFUSED) {
 		proxy_skip(x, u, cannot, now);
 		proxy_note_tried(x, ucfg, model);
@@ -228,8 +229,9 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	free(x->attempt.upstream_body);
 	x->attempt.upstream_body = body;
 	memset(&req, 0, sizeof req);
-	req.body = body != NULL ? body : x->body.data;
-	req.body_len = body != NULL ? body_len : x->body.len;
+	/* The bytes the request was parsed from: the client's, or what its ingress made of them. */
+	req.body = body != NULL ? body : x->request.body;
+	req.body_len = body != NULL ? body_len : x->request.len;
 	req.url = url;
 	req.headers = u->headers;
 	req.connect_timeout_ms = proxy_min(ucfg->timeouts.connect_ms, remaining);
