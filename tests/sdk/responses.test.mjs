@@ -169,3 +169,79 @@ test('AI SDK tool call and generateObject', async () => {
     await stopAll(procs);
   }
 });
+
+// A route of a native Responses upstream and a chat-only one.
+async function mixedRoute() {
+  const native = await Mock.start('native', '--content', 'Hello from native.');
+  const chat = await Mock.start('chatty');
+  const d = await Detour.start('upstreams:\n' + upstream('native', native.url, ', responses: native') +
+    upstream('chatty', chat.url) +
+    'models:\n  gpt-4o:\n    targets: [ { upstream: native }, { upstream: chatty } ]\n');
+  const client = new OpenAI({ baseURL: d.baseURL, apiKey: 'client-key', maxRetries: 0 });
+  return { native, chat, d, client, procs: [native, chat, d] };
+}
+
+test('a second turn falls over from a native upstream to a chat-only one and keeps its context', async () => {
+  const { native, chat, client, procs } = await mixedRoute();
+  try {
+    const { data: first, response } = await client.responses.create({ model: 'gpt-4o', input: 'My name is Ada.' }).withResponse();
+    assert.equal(response.headers.get('x-detour-upstream'), 'native');
+    assert.equal(first.output_text, 'Hello from native.');
+    assert.match(first.id, /^resp_[0-9a-f]{48}$/);
+    await native.faults({ status: 503 });
+    const { data: second, response: r2 } = await client.responses.create({
+      model: 'gpt-4o', input: 'What is my name?', previous_response_id: first.id,
+    }).withResponse();
+    assert.equal(r2.headers.get('x-detour-upstream'), 'chatty');
+    assert.equal(r2.headers.get('x-detour-attempts'), '2');
+    assert.equal(second.output_text, 'Hello from chatty.');
+    assert.equal(second.previous_response_id, first.id);
+    // The chat upstream got the whole conversation: the first turn, the native answer, the question.
+    const stats = await chat.stats();
+    const body = JSON.stringify(stats);
+    assert.ok(body.includes('My name is Ada.'), 'the first turn reached the chat upstream');
+    assert.ok(body.includes('Hello from native.'), 'the native answer reached the chat upstream');
+    assert.ok(body.includes('What is my name?'));
+  } finally {
+    await stopAll(procs);
+  }
+});
+
+test('a native stream passes the upstream\'s events through under detour\'s id', async () => {
+  const { client, procs } = await mixedRoute();
+  try {
+    const stream = client.responses.stream({ model: 'gpt-4o', input: 'Hello' });
+    const final = await stream.finalResponse();
+    assert.equal(final.output_text, 'Hello from native.');
+    assert.match(final.id, /^resp_[0-9a-f]{48}$/);
+  } finally {
+    await stopAll(procs);
+  }
+});
+
+test('a native upstream\'s response.failed before the first delta falls over invisibly', async () => {
+  const { native, client, procs } = await mixedRoute();
+  try {
+    await native.faults({ stream_error_after: 0 });
+    const stream = client.responses.stream({ model: 'gpt-4o', input: 'Hello' });
+    const final = await stream.finalResponse();
+    assert.equal(final.output_text, 'Hello from chatty.');
+  } finally {
+    await stopAll(procs);
+  }
+});
+
+test('a native stream cut after its first delta ends in response.failed', async () => {
+  const { native, chat, client, procs } = await mixedRoute();
+  try {
+    await native.faults({ cut_after: 2 });
+    const stream = await client.responses.create({ model: 'gpt-4o', input: 'Hello', stream: true });
+    let last = null;
+    for await (const ev of stream) last = ev;
+    assert.equal(last.type, 'response.failed');
+    assert.equal(last.response.status, 'failed');
+    assert.equal((await chat.stats()).requests, 0);
+  } finally {
+    await stopAll(procs);
+  }
+});
