@@ -488,7 +488,7 @@ fail:
 static void ingress_responses_input_items(struct exchange *x, const struct convstore_entry *e)
 {
 	const char *order = MHD_lookup_connection_value(x->connection, MHD_GET_ARGUMENT_KIND, "order");
-	json_t *items = json_loadb(e->input, e->input_len, 0, NULL), *data = json_array(), *list;
+	json_t *items = json_loadb(e->input, e->input_len, 0, NULL), *data = json_array(), *list, *first, *last;
 	size_t i, n = json_array_size(items);
 	bool asc = order != NULL && strcmp(order, "asc") == 0;
 	char *text;
@@ -496,8 +496,11 @@ static void ingress_responses_input_items(struct exchange *x, const struct convs
 	for (i = 0; i < n; i++)
 		json_array_append(data, json_array_get(items, asc ? i : n - 1 - i));
 	list = json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", 0);
-	json_object_set(list, "first_id", n > 0 ? json_object_get(json_array_get(data, 0), "id") : NULL);
-	json_object_set(list, "last_id", n > 0 ? json_object_get(json_array_get(data, n - 1), "id") : NULL);
+	/* Input items the client wrote carry no id: the list then names none. */
+	first = json_object_get(json_array_get(data, 0), "id");
+	last = json_object_get(json_array_get(data, n > 0 ? n - 1 : 0), "id");
+	json_object_set(list, "first_id", first != NULL ? first : json_null());
+	json_object_set(list, "last_id", last != NULL ? last : json_null());
 	text = list != NULL ? json_dumps(list, JSON_COMPACT) : NULL;
 	if (text != NULL)
 		exchange_answer_json(x, 200, text, strlen(text));
