@@ -6,6 +6,7 @@
 #include "config.h"
 
 const char *const config_provider_names[] = { "openai", "anthropic", NULL };
+const char *const config_responses_names[] = { "chat", "native", NULL };
 const char *const config_level_names[] = {
 	"auto", "full", "reduced", "minimal", "cached", "offline", NULL,
 };

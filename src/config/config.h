@@ -13,6 +13,12 @@ enum config_provider {
 	CONFIG_PROVIDER_ANTHROPIC, /* the Messages API, translated */
 };
 
+/* How an upstream serves a client of the Responses API (POST /v1/responses). */
+enum config_responses {
+	CONFIG_RESPONSES_CHAT,   /* translated into a chat completion (and on into the provider's dialect) */
+	CONFIG_RESPONSES_NATIVE, /* forwarded as it is to {base_url}/responses */
+};
+
 enum config_strategy {
 	CONFIG_STRATEGY_FALLBACK, /* targets in order */
 	CONFIG_STRATEGY_WEIGHTED, /* first drawn by weight, then the rest in order */
@@ -85,6 +91,7 @@ struct config_upstream {
 	bool forward_set;             /* forward_headers was written: it replaces the dialect's list */
 	char **forward_headers;       /* client headers sent on to it, as written; NULL-terminated */
 	size_t nforward_headers;
+	enum config_responses responses; /* how it serves /v1/responses */
 	struct config_timeouts timeouts;
 	struct config_retries retries;
 	struct config_breaker breaker;
@@ -173,6 +180,14 @@ struct config {
 		} cache;
 		char *offline_message;    /* NULL: no offline level */
 	} degradation;
+
+	struct {
+		struct {
+			size_t entries;       /* 0: nothing is kept, previous_response_id is refused */
+			size_t max_bytes;
+			uint64_t ttl_ms;
+		} store;
+	} responses;
 };
 
 /* Frees cfg and wipes the secrets it holds; harmless on NULL. */
@@ -180,6 +195,7 @@ void config_free(struct config *cfg);
 
 /* The value names of provider and degradation level, in enum order, NULL-terminated. */
 extern const char *const config_provider_names[];
+extern const char *const config_responses_names[];
 extern const char *const config_level_names[];
 
 /* Can cfg serve level as the degradation floor? cached needs a cache,

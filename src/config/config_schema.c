@@ -373,6 +373,7 @@ static const struct config_key config_schema_upstream_keys[] = {
 	{ "max_tokens", CONFIG_SCHEMA_UINT(struct config_upstream, default_max_tokens, 1,
 					   CONFIG_SCHEMA_COUNT_MAX, "4096") },
 	{ "forward_headers", .type = CONFIG_TABLE_CUSTOM, .read = config_schema_read_forward },
+	{ "responses", CONFIG_SCHEMA_CHOICE(struct config_upstream, responses, config_responses_names, "chat") },
 	{ .name = NULL },
 };
 const struct config_section config_schema_upstream = {
@@ -453,6 +454,25 @@ static const struct config_section config_schema_degradation = {
 	"degradation", config_schema_degradation_keys, config_schema_finish_degradation,
 };
 
+static const struct config_key config_schema_store_keys[] = {
+	{ "entries", CONFIG_SCHEMA_UINT(struct config, responses.store.entries, 0,
+					CONFIG_SCHEMA_COUNT_MAX, "10000") },
+	{ "max_bytes", CONFIG_SCHEMA_SIZE(struct config, responses.store.max_bytes, 1, "256MiB") },
+	{ "ttl", CONFIG_SCHEMA_DURATION(struct config, responses.store.ttl_ms, 1, "1h") },
+	{ .name = NULL },
+};
+static const struct config_section config_schema_store = {
+	"responses.store", config_schema_store_keys, NULL,
+};
+
+static const struct config_key config_schema_responses_keys[] = {
+	{ "store", .type = CONFIG_TABLE_MAP, .section = &config_schema_store },
+	{ .name = NULL },
+};
+static const struct config_section config_schema_responses = {
+	"responses", config_schema_responses_keys, NULL,
+};
+
 /* The order below is the order sections are checked in: upstreams before the models that name them. */
 static const struct config_key config_schema_root_keys[] = {
 	{ "server", .type = CONFIG_TABLE_MAP, .section = &config_schema_server },
@@ -466,6 +486,7 @@ static const struct config_key config_schema_root_keys[] = {
 	  .def = "connect, timeout, protocol, 408, 409, 429, 5xx, 401, 403, 404",
 	  .read = config_schema_read_fallback },
 	{ "degradation", .type = CONFIG_TABLE_MAP, .section = &config_schema_degradation },
+	{ "responses", .type = CONFIG_TABLE_MAP, .section = &config_schema_responses },
 	{ .name = NULL },
 };
 const struct config_section config_schema_root = { "", config_schema_root_keys, NULL };

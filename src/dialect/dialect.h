@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "config.h"
 #include "refusal.h"
@@ -40,6 +42,9 @@ struct dialect_call {
 	const struct request_changes *changes;  /* what the target and the degradation level change */
 	const struct config_upstream *upstream;
 	bool stream;                            /* ask the upstream for a stream */
+	const json_t *client;                   /* the client's own request when the dialect speaks the
+						 * client's API (Responses, previous_response_id expanded);
+						 * NULL otherwise */
 };
 
 /* What a whole answer (or error body) came to. */

@@ -23,6 +23,7 @@ void attempt_loop_begin(struct attempt_loop *a)
 	a->norder = 0;
 	attempt_loop_level_begin(a);
 	a->target = NULL;
+	a->dialect = NULL;
 	a->upstream_stream = false;
 	free(a->upstream_body);
 	a->upstream_body = NULL;

@@ -11,6 +11,8 @@
 #include "router.h"
 #include "timers.h"
 
+struct dialect;
+
 /*
  * Embedded in the exchange and touched by the attempt loop (proxy.c) only.
  * attempt_loop_begin sets every field for a new request in one place, so an
@@ -35,6 +37,7 @@ struct attempt_loop {
 	bool revisited[ROUTER_MAX_TARGETS]; /* by position: looked at again before giving up */
 	bool early_done;             /* this level already asked for an early probe */
 	const struct config_target *target;
+	const struct dialect *dialect; /* what the target is spoken to in (the ingress's choice) */
 	bool upstream_stream;        /* the call to the upstream streams (the client may still want SSE) */
 	char *upstream_body;         /* owned when the target changed the body */
 	struct curl_slist *call_headers; /* owned: the call's header lines when it forwards client headers; NULL: the upstream's */

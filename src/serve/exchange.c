@@ -53,6 +53,8 @@ struct exchange *exchange_new(struct context *ctx, struct MHD_Connection *c)
 	x->body_too_large = false;
 	x->discarded = 0;
 	x->parsed = false;
+	x->ingress = NULL;
+	x->ingress_state = NULL;
 	x->producer = NULL;
 	attempt_loop_begin(&x->attempt);
 	attempts_init(&x->attempts);
@@ -308,6 +310,7 @@ enum metrics_endpoint exchange_metrics_endpoint(enum exchange_endpoint ep)
 {
 	switch (ep) {
 	case EXCHANGE_CHAT: return METRICS_CHAT;
+	case EXCHANGE_RESPONSES: return METRICS_RESPONSES;
 	case EXCHANGE_COMPLETIONS: return METRICS_COMPLETIONS;
 	case EXCHANGE_EMBEDDINGS: return METRICS_EMBEDDINGS;
 	default: return METRICS_OTHER;

@@ -24,9 +24,12 @@ struct upstream;
 struct engine_transfer;
 struct stream;
 struct exchange;
+struct ingress;
 
 enum exchange_endpoint {
 	EXCHANGE_CHAT,
+	EXCHANGE_RESPONSES,          /* POST /v1/responses */
+	EXCHANGE_RESPONSE,           /* GET, DELETE /v1/responses/{id}, GET .../input_items */
 	EXCHANGE_COMPLETIONS,
 	EXCHANGE_EMBEDDINGS,
 	EXCHANGE_MODELS,
@@ -76,6 +79,8 @@ struct exchange {
 	size_t discarded;            /* bytes dropped past max_body */
 	struct request request;      /* parsed once */
 	bool parsed;
+	const struct ingress *ingress; /* the API the client speaks (ingress.h); NULL: chat completions */
+	void *ingress_state;         /* the ingress's own, freed by ingress_release */
 
 	const struct exchange_producer *producer; /* NULL: detour answers by itself */
 	struct attempt_loop attempt; /* the attempt loop's own state (proxy.c) */

@@ -19,6 +19,7 @@
 #include "context.h"
 #include "exchange.h"
 #include "headerpass.h"
+#include "ingress.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -50,7 +51,7 @@ enum proxy_tried {
 };
 static const struct exchange_producer proxy_producer;
 static void proxy_level_begin(struct exchange *x);
-static void proxy_translate_error(const struct upstream *u, struct engine_response *r);
+static void proxy_translate_error(const struct dialect *d, struct engine_response *r);
 
 static const struct engine_handlers proxy_handlers = {
 	.on_headers = NULL,
@@ -81,13 +82,18 @@ static bool proxy_past_deadline(const struct exchange *x, uint64_t now)
  * The body target's upstream is sent, in its dialect, into *body (NULL: the
  * client's bytes). Returns what the dialect made of it; DIALECT_REFUSED fills no.
  */
-static enum dialect_built proxy_body(struct exchange *x, const struct upstream *u, const struct request_changes *changes,
-				     bool stream, char **body, size_t *len, struct refusal *no)
+static enum dialect_built proxy_body(struct exchange *x, const struct upstream *u, const struct dialect *d,
+				     const json_t *client, const struct request_changes *changes, bool stream, char **body,
+				     size_t *len, struct refusal *no)
 {
-	struct dialect_call call = { &x->request, changes, u->cfg, stream };
+	struct dialect_call call = { &x->request, changes, u->cfg, stream, client };
+
+	/* No dialect: the ingress said why in no. */
+	if (d == NULL)
+		return DIALECT_REFUSED;
 
 	refusal_clear(no);
-	return u->dialect->request(&call, body, len, no);
+	return d->request(&call, body, len, no);
 }
 
 static void proxy_release_retry(struct exchange *x)
@@ -224,8 +230,9 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	struct upstream *u = runtime_upstream(ctx->rt, ucfg);
 	struct request_changes changes;
 	struct engine_request req;
-	const char *why = u->dialect->unsupported(x->request.kind);
-	const char *model;
+	const struct dialect *d;
+	const char *why, *model, *url = NULL;
+	const json_t *client = NULL;
 	char *body = NULL;
 	struct refusal cannot;
 	size_t body_len = 0;
@@ -242,6 +249,13 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	/* A lower level does not call (or list) again what a higher one called or passed over. */
 	if (pass == PROXY_FIRST && x->attempt.target_tries == 0 && proxy_tried(x, ucfg, model))
 		return PROXY_PASSED;
+	/* The client's API picks how the target is spoken to; a target that
+	 * cannot serve what the client asked is passed over like a refusal. */
+	refusal_clear(&cannot);
+	d = ingress_of(x)->target(x, u, &url, &client, cannot.why, sizeof cannot.why);
+	if (d == NULL)
+		refusal_sentence(cannot.why, sizeof cannot.why);
+	why = d != NULL ? d->unsupported(x->request.kind) : NULL;
 	if (why != NULL) {
 		/* The route, named by model, cannot serve this endpoint. */
 		proxy_refused(x, u, why, "model", now);
@@ -251,7 +265,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	/* Before the breaker is asked: a request the dialect cannot say is the
 	 * client's mistake and says nothing about the upstream. */
 	stream = x->request.stream && !(changes.drop & CONFIG_DROP_STREAM);
-	built = proxy_body(x, u, &changes, stream, &body, &body_len, &cannot);
+	built = proxy_body(x, u, d, client, &changes, stream, &body, &body_len, &cannot);
 	if (built == DIALECT_REFUSED) {
 		proxy_refused(x, u, cannot.why, cannot.param, now);
 		proxy_note_tried(x, ucfg, model);
@@ -274,15 +288,17 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	x->attempt.probe = admission == BREAKER_PROBE;
 	x->attempt.target = target;
 	x->upstream = u;
+	x->attempt.dialect = d;
 	x->attempt.upstream_stream = stream;
 	free(x->attempt.upstream_body);
 	x->attempt.upstream_body = body;
 	if (proxy_call_headers(x, u) != 0)
 		goto internal;
 	memset(&req, 0, sizeof req);
-	req.body = body != NULL ? body : x->body.data;
-	req.body_len = body != NULL ? body_len : x->body.len;
-	req.url = upstream_url(u, x->request.kind);
+	/* The bytes the request was parsed from: the client's, or what its ingress made of them. */
+	req.body = body != NULL ? body : x->request.body;
+	req.body_len = body != NULL ? body_len : x->request.len;
+	req.url = url;
 	req.headers = x->attempt.call_headers != NULL ? x->attempt.call_headers : u->headers;
 	req.keep_header = headerpass_answer_kept;
 	req.connect_timeout_ms = proxy_min(ucfg->timeouts.connect_ms, remaining);
@@ -291,7 +307,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
 	if (x->attempt.upstream_stream &&
-	    stream_attempt_begin(x, x->request.kind == REQUEST_CHAT ? cache_max_answer(ctx->rt->cache) : 0,
+	    stream_attempt_begin(x, d, ingress_of(x)->cacheable(x) ? cache_max_answer(ctx->rt->cache) : 0,
 				 &proxy_stream_owner) != 0)
 		goto internal;
 	x->transfer = ctx->engine_ops->submit(ctx->engine, &req, x->attempt.upstream_stream ? &stream_handlers : &proxy_handlers, x);
@@ -564,7 +580,7 @@ static void proxy_cache_store(struct exchange *x, const char *answer, size_t len
 	struct cache *c = x->ctx->rt->cache;
 	const struct buf *key;
 
-	if (c == NULL || x->request.kind != REQUEST_CHAT || answer == NULL || len == 0)
+	if (c == NULL || !ingress_of(x)->cacheable(x) || answer == NULL || len == 0)
 		return;
 	key = proxy_cache_key(x);
 	if (key != NULL)
@@ -594,27 +610,17 @@ static void proxy_answer_headers(struct exchange *x, struct MHD_Response *r, con
 }
 
 /*
- * Sends a whole answer (body owned, len bytes): as it is, or, for a 2xx to a
- * client that asked to stream from an upstream that did not (a dropped
- * stream, a cached or offline answer), as the SSE stream it would have been.
+ * Sends a whole answer (body owned, len bytes): an error as it is, a 2xx in
+ * the client's format (the ingress's: for chat, a client that asked to stream
+ * from an upstream that did not gets the SSE stream it would have been).
  */
 static void proxy_send_whole(struct exchange *x, unsigned status, char *body, size_t len, const char *content_type,
 			     const char *upstream, bool cache_hit)
 {
 	struct MHD_Response *response;
 
-	if (x->request.stream && status >= 200 && status < 300) {
-		struct buf sse;
-
-		buf_init(&sse, 2 * len + 64 * 1024);
-		if (completion_to_sse(body, len, x->request.include_usage, &sse) == 0) {
-			free(body);
-			body = buf_take(&sse, &len);
-			content_type = "text/event-stream";
-		} else {
-			buf_free(&sse);
-		}
-	}
+	if (status >= 200 && status < 300)
+		ingress_of(x)->whole(x, &body, &len, &content_type);
 	response = MHD_create_response_from_buffer_with_free_callback(len, body, free);
 	if (response == NULL) {
 		free(body);
@@ -669,7 +675,7 @@ static void proxy_answer(struct exchange *x, struct engine_response *r)
 	char *body;
 
 	if (r->status < 200 || r->status >= 300)
-		proxy_translate_error(x->upstream, r);
+		proxy_translate_error(x->attempt.dialect, r);
 	upstream_redact_bytes(x->upstream, r->body.data, r->body.len);
 	if (r->status >= 200 && r->status < 300)
 		exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
@@ -768,12 +774,12 @@ static void proxy_replace_body(struct engine_response *r, struct buf *out)
 
 /* A 2xx answer in OpenAI's shape, in place: one the dialect cannot read is
  * the upstream's fault, like malformed JSON. */
-static void proxy_translate_answer(const struct upstream *u, struct engine_response *r)
+static void proxy_translate_answer(const struct dialect *d, struct engine_response *r)
 {
 	struct buf out;
 
 	buf_init(&out, 2 * r->body.len + 64 * 1024);
-	switch (u->dialect->answer(r->status, r->body.data, r->body.len, clock_wall_ms() / 1000, &out, r->error_text,
+	switch (d->answer(r->status, r->body.data, r->body.len, clock_wall_ms() / 1000, &out, r->error_text,
 				   sizeof r->error_text)) {
 	case DIALECT_MADE:
 		proxy_replace_body(r, &out);
@@ -788,12 +794,12 @@ static void proxy_translate_answer(const struct upstream *u, struct engine_respo
 }
 
 /* An error answer in OpenAI's shape, in place (as it came when it cannot be read). */
-static void proxy_translate_error(const struct upstream *u, struct engine_response *r)
+static void proxy_translate_error(const struct dialect *d, struct engine_response *r)
 {
 	struct buf out;
 
 	buf_init(&out, 2 * r->body.len + 64 * 1024);
-	if (u->dialect->error(r->status, r->body.data, r->body.len, &out) == DIALECT_MADE)
+	if (d->error(r->status, r->body.data, r->body.len, &out) == DIALECT_MADE)
 		proxy_replace_body(r, &out);
 	else
 		buf_free(&out);
@@ -887,7 +893,7 @@ static void proxy_settle(struct exchange *x, struct engine_response *r)
 	proxy_release_retry(x);
 	/* A 2xx the dialect cannot read (not JSON, not its answer) is a broken upstream, not an answer. */
 	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300)
-		proxy_translate_answer(u, r);
+		proxy_translate_answer(x->attempt.dialect, r);
 	status = r->error == ENGINE_OK ? r->status : 0;
 	outcome = outcome_classify(fb, r->error, r->status);
 	/* The words serve failures only: an answer passed through is not described. */
@@ -998,6 +1004,7 @@ static void proxy_stop(struct exchange *x)
 static void proxy_release(struct exchange *x)
 {
 	stream_release(x);
+	ingress_release(x);
 }
 
 static bool proxy_committed(const struct exchange *x)

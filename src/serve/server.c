@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
+#include "ingress_responses.h"
 #include "runtime.h"
 
 struct server_route {
@@ -33,6 +34,7 @@ struct server_route {
 
 static const struct server_route server_routes[] = {
 	{ "/v1/chat/completions", "POST", EXCHANGE_CHAT },
+	{ "/v1/responses", "POST", EXCHANGE_RESPONSES },
 	{ "/v1/completions", "POST", EXCHANGE_COMPLETIONS },
 	{ "/v1/embeddings", "POST", EXCHANGE_EMBEDDINGS },
 	{ "/v1/models", "GET", EXCHANGE_MODELS },
@@ -74,6 +76,12 @@ static enum exchange_endpoint server_match(const char *method, const char *path,
 		*allow = "GET";
 		return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? EXCHANGE_MODEL : EXCHANGE_NOT_FOUND;
 	}
+	if (strncmp(path, INGRESS_RESPONSES_PREFIX, strlen(INGRESS_RESPONSES_PREFIX)) == 0) {
+		*allow = "GET, DELETE";
+		return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 || strcmp(method, "DELETE") == 0
+			       ? EXCHANGE_RESPONSE
+			       : EXCHANGE_NOT_FOUND;
+	}
 	if (strncmp(path, SERVER_ADMIN_CIRCUITS, strlen(SERVER_ADMIN_CIRCUITS)) == 0 &&
 	    path[strlen(SERVER_ADMIN_CIRCUITS)] != '\0') {
 		*allow = "POST";
@@ -84,7 +92,8 @@ static enum exchange_endpoint server_match(const char *method, const char *path,
 
 static bool server_is_proxy(enum exchange_endpoint ep)
 {
-	return ep == EXCHANGE_CHAT || ep == EXCHANGE_COMPLETIONS || ep == EXCHANGE_EMBEDDINGS;
+	return ep == EXCHANGE_CHAT || ep == EXCHANGE_RESPONSES || ep == EXCHANGE_RESPONSE ||
+	       ep == EXCHANGE_COMPLETIONS || ep == EXCHANGE_EMBEDDINGS;
 }
 
 /* Keeps the client's x-request-id when it is a sane token, else makes one. */
@@ -169,6 +178,10 @@ static bool server_begin(struct exchange *x, const char *method, const char *pat
 	}
 	if (x->endpoint == EXCHANGE_MODELS || x->endpoint == EXCHANGE_MODEL)
 		return admin_begin(x);
+	if (x->endpoint == EXCHANGE_RESPONSE) {
+		ingress_responses_stored(x, method, path);
+		return true;
+	}
 	length = MHD_lookup_connection_value(x->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (length != NULL && strtoull(length, NULL, 10) > cfg->server.max_body) {
 		x->body_too_large = true;
@@ -192,6 +205,10 @@ static void server_dispatch(struct exchange *x)
 
 	if (admin_wants_body(x->endpoint)) {
 		admin_body(x);
+		return;
+	}
+	if (x->endpoint == EXCHANGE_RESPONSES) {
+		ingress_responses_start(x);
 		return;
 	}
 	if (request_parse(&x->request, kinds[x->endpoint], x->body.data ? x->body.data : "",

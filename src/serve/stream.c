@@ -8,13 +8,13 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "apierror.h"
 #include "invariant.h"
 #include "clock.h"
 #include "completion.h"
 #include "dialect.h"
 #include "context.h"
 #include "exchange.h"
+#include "ingress.h"
 #include "log.h"
 #include "runtime.h"
 #include "sse.h"
@@ -53,6 +53,7 @@ struct stream {
 	enum stream_end end;
 	bool sse;                /* the answer is text/event-stream */
 	bool finish_seen;        /* a chunk carried a finish_reason */
+	bool shown;              /* the ingress wrote output the client will show: the commit point may come */
 	bool done_seen;          /* the upstream said the stream is whole */
 	bool paused;             /* the upstream transfer waits for the client */
 	bool waiting;            /* the client connection is suspended for want of bytes */
@@ -103,23 +104,14 @@ static void stream_wake(struct exchange *x)
 	context_server_due(x->ctx);
 }
 
-/* Appends the error event and [DONE]: a stream never just stops. */
-static void stream_append_error(struct stream *s, enum stream_end why, const char *code, const char *message,
+/* Appends the ingress's error ending (chat: an error event and [DONE]): a stream never just stops. */
+static void stream_append_error(struct exchange *x, enum stream_end why, const char *code, const char *message,
 				const char *upstream)
 {
-	struct buf b;
+	struct stream *s = x->stream;
 
-	buf_init(&b, 4096);
-	apierror_open(&b, message, "upstream_error", NULL, code);
-	if (upstream != NULL) {
-		buf_append_str(&b, ",\"upstream\":");
-		buf_append_json_string(&b, upstream);
-	}
-	buf_append_str(&b, "}}");
-	stream_room(s, b.len + 64);
-	sse_write_data(&s->out, b.data, b.len);
-	sse_write_done(&s->out);
-	buf_free(&b);
+	stream_room(s, 64 * 1024);
+	ingress_of(x)->stream_fail(x, code, message, upstream, &s->out);
 	s->phase = STREAM_ENDED;
 	if (s->end == STREAM_END_NONE)
 		s->end = why;
@@ -233,26 +225,41 @@ static int stream_fail(struct exchange *x, enum engine_error error, const char *
 	/* The words may be the upstream's own, from an error event. */
 	upstream_redact(x->upstream, s->fail_text);
 	if (s->phase == STREAM_RELAY)
-		stream_append_error(s, STREAM_END_FAILED, "stream_interrupted", s->fail_text, x->upstream->cfg->name);
+		stream_append_error(x, STREAM_END_FAILED, "stream_interrupted", s->fail_text, x->upstream->cfg->name);
 	return STREAM_STOP;
 }
 
-/* Takes one OpenAI chunk from the dialect: framed for the client, without
- * the upstream's key, and to the cache's copy. */
+/* Takes one OpenAI chunk from the dialect: written for the client by its
+ * ingress, without the upstream's key, and to the cache's copy. */
 static int stream_emit(void *arg, const char *chunk, size_t len)
 {
 	struct exchange *x = arg;
 	struct stream *s = x->stream;
 	size_t at;
 
-	stream_room(s, len + 16);
+	/* The cache keeps the chunk as the upstream's dialect made it, redacted. */
+	if (s->collect) {
+		char *copy = malloc(len + 1);
+
+		if (copy == NULL)
+			return -1;
+		memcpy(copy, chunk, len);
+		upstream_redact_bytes(x->upstream, copy, len);
+		stream_collect(s, copy, len);
+		free(copy);
+	}
+	stream_room(s, 2 * len + 1024);
 	at = s->out.len;
-	if (sse_write_data(&s->out, chunk, len) != 0)
+	switch (ingress_of(x)->stream_chunk(x, chunk, len, &s->out)) {
+	case INGRESS_SHOWN:
+		s->shown = true;
+		break;
+	case INGRESS_HELD:
+		break;
+	case INGRESS_BROKEN:
 		return -1;
+	}
 	upstream_redact_bytes(x->upstream, s->out.data + at, s->out.len - at);
-	/* The cache keeps the redacted chunk too (framed as one line, it stands at at + 6). */
-	if (s->collect)
-		stream_collect(s, memchr(chunk, '\n', len) == NULL ? s->out.data + at + 6 : chunk, len);
 	return 0;
 }
 
@@ -272,14 +279,14 @@ static int stream_on_event(void *arg, const struct sse_event *ev)
 		break;
 	case DIALECT_EVENT_DONE:
 		s->done_seen = true;
-		stream_room(s, 16);
-		if (sse_write_done(&s->out) != 0)
+		stream_room(s, 64 * 1024);
+		if (ingress_of(x)->stream_done(x, &s->out) != 0)
 			return stream_fail(x, ENGINE_TOO_LARGE, "stream held more than detour buffers");
 		return 0;
 	case DIALECT_EVENT_ERROR:
 		return stream_fail(x, ENGINE_PROTOCOL, words);
 	}
-	if (s->phase == STREAM_HOLD)
+	if (s->phase == STREAM_HOLD && s->shown)
 		stream_commit(x, s->answer, clock_now_ms());
 	return 0;
 }
@@ -333,8 +340,8 @@ static void stream_end_whole(struct exchange *x, struct engine_response *r)
 	struct stream *s = x->stream;
 
 	if (!s->done_seen) {
-		stream_room(s, 16);
-		sse_write_done(&s->out);
+		stream_room(s, 64 * 1024);
+		ingress_of(x)->stream_done(x, &s->out);
 	}
 	s->phase = STREAM_ENDED;
 	s->end = STREAM_END_WHOLE;
@@ -389,7 +396,7 @@ static void stream_on_done(void *arg, struct engine_response *r)
 		char message[320];
 
 		snprintf(message, sizeof message, "upstream %s broke off the stream: %s", x->upstream->cfg->name, words);
-		stream_append_error(s, STREAM_END_CUT, "stream_interrupted", message, x->upstream->cfg->name);
+		stream_append_error(x, STREAM_END_CUT, "stream_interrupted", message, x->upstream->cfg->name);
 		if (r->error == ENGINE_OK)
 			r->error = ENGINE_PROTOCOL;
 		s->owner->ended(x, r, true, words);
@@ -404,10 +411,8 @@ const struct engine_handlers stream_handlers = {
 };
 
 /* The translation state for u's dialect, reusing the last attempt's memory when it fits. */
-static int stream_dialect_begin(struct exchange *x, struct stream *s)
+static int stream_dialect_begin(struct exchange *x, struct stream *s, const struct dialect *d)
 {
-	const struct dialect *d = x->upstream->dialect;
-
 	if (s->state_size < d->stream_size) {
 		free(s->state);
 		s->state_size = 0;
@@ -420,7 +425,8 @@ static int stream_dialect_begin(struct exchange *x, struct stream *s)
 	return 0;
 }
 
-int stream_attempt_begin(struct exchange *x, size_t collect_limit, const struct stream_owner *owner)
+int stream_attempt_begin(struct exchange *x, const struct dialect *d, size_t collect_limit,
+			 const struct stream_owner *owner)
 {
 	struct stream *s = x->stream;
 
@@ -436,7 +442,7 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit, const struct 
 	}
 	completion_builder_free(&s->builder);
 	completion_builder_init(&s->builder);
-	if (stream_dialect_begin(x, s) != 0)
+	if (stream_dialect_begin(x, s, d) != 0)
 		return -1;
 	s->owner = owner;
 	s->answer = NULL;
@@ -452,12 +458,13 @@ int stream_attempt_begin(struct exchange *x, size_t collect_limit, const struct 
 	s->out_pos = 0;
 	s->phase = STREAM_HOLD;
 	s->end = STREAM_END_NONE;
-	s->sse = s->finish_seen = s->done_seen = s->paused = s->waiting = false;
+	s->sse = s->finish_seen = s->done_seen = s->paused = s->waiting = s->shown = false;
 	s->fail_error = ENGINE_OK;
 	s->fail_text[0] = '\0';
 	timer_init(&s->heartbeat, stream_heartbeat_fire, x);
 	timer_init(&s->unpause, stream_unpause_fire, x);
-	return 0;
+	/* What the client's API says before any output (held until the commit point). */
+	return ingress_of(x)->stream_begin(x, &s->out);
 }
 
 bool stream_committed(const struct exchange *x)
@@ -482,7 +489,7 @@ void stream_end_with_error(struct exchange *x, const char *code, const char *mes
 
 	if (s == NULL || s->phase != STREAM_RELAY)
 		return;
-	stream_append_error(s, STREAM_END_CUT, code, message, NULL);
+	stream_append_error(x, STREAM_END_CUT, code, message, NULL);
 	stream_wake(x);
 }
 

@@ -9,6 +9,8 @@
 #include "buf.h"
 #include "engine.h"
 
+struct dialect;
+
 struct exchange;
 struct MHD_Response;
 
@@ -36,11 +38,12 @@ struct stream_owner {
 /* The handlers of a streamed attempt (its arg is the exchange). */
 extern const struct engine_handlers stream_handlers;
 
-/* Prepares x's stream state for a new attempt, reporting to owner (borrowed,
- * static). collect_limit > 0: gather the chunks into a whole answer for
+/* Prepares x's stream state for a new attempt whose upstream speaks d,
+ * reporting to owner (borrowed, static). collect_limit > 0: gather the chunks into a whole answer for
  * stream_whole_answer, giving up (and freeing what was gathered) past that
  * many bytes of chunks. Returns 0, or -1 when out of memory. */
-int stream_attempt_begin(struct exchange *x, size_t collect_limit, const struct stream_owner *owner);
+int stream_attempt_begin(struct exchange *x, const struct dialect *d, size_t collect_limit,
+			 const struct stream_owner *owner);
 
 /* The whole answer a finished stream told, as a chat.completion, appended to
  * out. Returns 0, or -1 when it was not collected or cannot be rebuilt. */

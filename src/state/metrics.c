@@ -14,7 +14,7 @@ static const uint64_t metrics_bounds_ms[METRICS_BUCKETS] = {
 };
 
 static const char *const metrics_endpoint_names[METRICS_ENDPOINTS] = {
-	"chat", "completions", "embeddings", "other"
+	"chat", "completions", "embeddings", "responses", "other"
 };
 
 static const char *const metrics_attempt_names[METRICS_ATTEMPTS] = {

@@ -48,6 +48,13 @@ int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t
 		}
 		rt->owns_cache = true;
 	}
+	rt->store = convstore_create(cfg->responses.store.entries, cfg->responses.store.max_bytes,
+				     cfg->responses.store.ttl_ms);
+	if (rt->store == NULL) {
+		snprintf(err, errlen, "out of memory for the responses store");
+		goto fail;
+	}
+	rt->owns_store = true;
 	rt->upstreams = calloc(cfg->nupstreams, sizeof *rt->upstreams);
 	if (rt->upstreams == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -66,6 +73,8 @@ fail:
 	rt->upstreams = NULL;
 	cache_free(rt->cache);
 	rt->cache = NULL;
+	convstore_free(rt->store);
+	rt->store = NULL;
 	runtime_free_counters(rt);
 	return -1;
 }
@@ -80,6 +89,8 @@ void runtime_free(struct runtime *rt)
 	free(rt->upstreams);
 	if (rt->owns_cache)
 		cache_free(rt->cache);
+	if (rt->owns_store)
+		convstore_free(rt->store);
 	runtime_free_counters(rt);
 	memset(rt, 0, sizeof *rt);
 }
@@ -120,6 +131,14 @@ void runtime_carry(struct runtime *rt, struct runtime *old)
 		cache_free(rt->cache);
 		rt->cache = old->cache;
 		old->owns_cache = false;
+	}
+	/* Conversations go on across a reload, as the cache does. */
+	if (old->owns_store && rt->cfg->responses.store.entries == old->cfg->responses.store.entries &&
+	    rt->cfg->responses.store.max_bytes == old->cfg->responses.store.max_bytes &&
+	    rt->cfg->responses.store.ttl_ms == old->cfg->responses.store.ttl_ms) {
+		convstore_free(rt->store);
+		rt->store = old->store;
+		old->owns_store = false;
 	}
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "convstore.h"
 #include "config.h"
 #include "degrade.h"
 #include "metrics.h"
@@ -26,6 +27,8 @@ struct runtime {
 	struct degrade degrade;       /* the pinned floor, and what was served recently */
 	struct cache *cache;          /* NULL when degradation.cache.entries is 0 */
 	bool owns_cache;              /* false once a reload handed the cache to the next runtime */
+	struct convstore *store;      /* the Responses API's conversations; never NULL (off: keeps nothing) */
+	bool owns_store;              /* false once a reload handed the store to the next runtime */
 	struct metrics handed_over;   /* what of this runtime's counters its successor already has */
 };
 
@@ -37,8 +40,8 @@ void runtime_free(struct runtime *rt);
  * After a reload, before rt's workers start: rt takes from old (still
  * serving) what must outlive a configuration: each upstream's breaker and
  * counters (matched by name and base_url), the operator's degradation pin
- * (unless the file changed degradation.mode), the cache (when its limits did
- * not change) and the start time.
+ * (unless the file changed degradation.mode), the cache and the Responses
+ * store (each when its limits did not change) and the start time.
  */
 void runtime_carry(struct runtime *rt, struct runtime *old);
 

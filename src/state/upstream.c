@@ -72,7 +72,8 @@ int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *e
 	u->url_completions = upstream_join(cfg->base_url, u->dialect->path(REQUEST_COMPLETIONS));
 	u->url_embeddings = upstream_join(cfg->base_url, u->dialect->path(REQUEST_EMBEDDINGS));
 	u->url_models = upstream_join(cfg->base_url, "/models");
-	if (!u->url_chat || !u->url_completions || !u->url_embeddings || !u->url_models)
+	u->url_responses = upstream_join(cfg->base_url, "/responses");
+	if (!u->url_chat || !u->url_completions || !u->url_embeddings || !u->url_models || !u->url_responses)
 		ok = false;
 
 	u->headers = upstream_add(NULL, "Content-Type: application/json", &ok);
@@ -93,6 +94,7 @@ int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *e
 void upstream_free(struct upstream *u)
 {
 	free(u->url_chat);
+	free(u->url_responses);
 	free(u->url_completions);
 	free(u->url_embeddings);
 	free(u->url_models);

@@ -26,6 +26,7 @@ struct upstream {
 	char *url_chat;
 	char *url_completions;
 	char *url_embeddings;
+	char *url_responses;              /* {base_url}/responses: the Responses API spoken natively */
 	char *url_models;
 	struct curl_slist *headers;       /* for a POST of JSON */
 	struct curl_slist *probe_headers; /* for a GET */

@@ -1,5 +1,6 @@
 /* mock_openai.c — the OpenAI dialect: routes /v1 calls and writes chat, completion, embedding and model answers, plain or as SSE events. */
 #include "mock_openai.h"
+#include "mock_responses.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -347,6 +348,7 @@ static const struct mock_openai_route mock_openai_routes[] = {
 	{ "POST", "/v1/chat/completions", mock_openai_chat },
 	{ "POST", "/v1/completions", mock_openai_completion },
 	{ "POST", "/v1/embeddings", mock_openai_embeddings },
+	{ "POST", "/v1/responses", mock_responses_answer },
 	{ "GET", "/v1/models", NULL },
 };
 

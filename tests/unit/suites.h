@@ -30,6 +30,7 @@
 	X(loop)        \
 	X(attempt_loop) \
 	X(responses)   \
+	X(convstore)   \
 	X(gate)        \
 	X(log)         \
 	X(httpframe)   \
