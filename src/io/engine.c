@@ -307,6 +307,7 @@ static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *use
 		r->status = sp != NULL ? (unsigned)strtoul(sp + 1, NULL, 10) : 0;
 		r->content_type[0] = '\0';
 		r->retry_after_ms = -1;
+		r->request_id[0] = '\0';
 	} else if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) {
 		if (r->status >= 200 && !t->headers_done) {
 			t->headers_done = true;
@@ -315,6 +316,11 @@ static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *use
 		}
 	} else if (len > 13 && strncasecmp(line, "content-type:", 13) == 0) {
 		engine_header_value(line, len, 13, r->content_type, sizeof r->content_type);
+	} else if (len > 13 && strncasecmp(line, "x-request-id:", 13) == 0) {
+		engine_header_value(line, len, 13, r->request_id, sizeof r->request_id);
+	} else if (len > 11 && strncasecmp(line, "request-id:", 11) == 0) {
+		/* Anthropic's name for it. */
+		engine_header_value(line, len, 11, r->request_id, sizeof r->request_id);
 	} else if (len > 15 && strncasecmp(line, "retry-after-ms:", 15) == 0) {
 		engine_header_value(line, len, 15, value, sizeof value);
 		if (isdigit((unsigned char)value[0]))

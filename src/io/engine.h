@@ -43,6 +43,7 @@ struct engine_response {
 	char error_text[200];              /* short words for logs and the attempts list */
 	char content_type[96];
 	int64_t retry_after_ms;            /* Retry-After or retry-after-ms; -1 when absent */
+	char request_id[72];               /* x-request-id or request-id (cut to fit); "" when absent */
 	struct buf body;                   /* collected when the handlers have no on_data */
 	uint64_t started_ms;
 	uint64_t first_byte_ms;            /* 0 until a byte arrives */

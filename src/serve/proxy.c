@@ -273,8 +273,8 @@ static void proxy_give_up(struct exchange *x)
 				      "all upstreams failed");
 		return;
 	}
-	log_warn("request_id=%s model=%s status=%u tries=%zu skips=%zu no target answered", x->request_id,
-		 x->request.model, status, x->attempts.tries, x->attempts.skips);
+	log_warn("no target answered", LOG_STR("request_id", x->request_id), LOG_STR("model", x->request.model),
+		 LOG_UINT("status", status), LOG_UINT("tries", x->attempts.tries), LOG_UINT("skips", x->attempts.skips));
 	json = buf_take(&body, &len);
 	exchange_answer_json(x, status, json, len);
 	if (x->response == NULL)
@@ -428,8 +428,8 @@ static bool proxy_schedule_retry(struct exchange *x, const struct engine_respons
 	if (now + delay >= x->deadline_ms)
 		return false;
 	if (!proxy_hold_retry(x)) {
-		log_info("request_id=%s upstream=%s retry budget spent; falling over", x->request_id,
-			 x->upstream->cfg->name);
+		log_info("retry budget spent; falling over", LOG_STR("request_id", x->request_id),
+			 LOG_STR("upstream", x->upstream->cfg->name));
 		return false;
 	}
 	timer_init(&x->attempt.wait_timer, proxy_retry_fire, x);
@@ -481,6 +481,7 @@ static void proxy_answer_headers(struct exchange *x, struct MHD_Response *r, con
 	}
 	if (cache_hit)
 		MHD_add_response_header(r, "x-detour-cache", "hit");
+	x->answer_level = config_level_name(x->attempt.level);
 	degrade_note_answer(&x->ctx->rt->degrade, x->attempt.level, clock_now_ms());
 }
 
@@ -512,6 +513,8 @@ static void proxy_send_whole(struct exchange *x, unsigned status, char *body, si
 		exchange_answer(x, 500, NULL);
 		return;
 	}
+	x->bytes_out = len;
+	x->answered_by = upstream;
 	MHD_add_response_header(response, "Content-Type", content_type);
 	if (strcmp(content_type, "text/event-stream") == 0)
 		MHD_add_response_header(response, "Cache-Control", "no-cache");
@@ -549,6 +552,7 @@ static bool proxy_serve_cache(struct exchange *x, bool fresh_only)
 
 	if (key == NULL || !cache_lookup(ctx->rt->cache, key->data, key->len, clock_now_ms(), &hit)) {
 		metrics_add(&ctx->metrics->cache_misses, 1);
+		x->cache = "miss";
 		return false;
 	}
 	if (fresh_only && hit.level != CONFIG_LEVEL_FULL) {
@@ -557,6 +561,7 @@ static bool proxy_serve_cache(struct exchange *x, bool fresh_only)
 		return false;
 	}
 	metrics_add(&ctx->metrics->cache_hits, 1);
+	x->cache = "hit";
 	exchange_end_as(x, END_CACHE_HIT);
 	proxy_send_whole(x, 200, hit.answer, hit.answer_len, "application/json", NULL, true);
 	return true;
@@ -722,8 +727,8 @@ static void proxy_stream_ended(struct exchange *x, const struct engine_response 
 	proxy_release_retry(x);
 	metrics_attempt(ctx->metrics, u->cfg->index, fault ? METRICS_ATTEMPT_GIVE_UP : METRICS_ATTEMPT_SUCCESS);
 	if (fault)
-		log_warn("request_id=%s upstream=%s stream broke off after the commit point: %s ms=%llu",
-			 x->request_id, u->cfg->name, words != NULL ? words : "", (unsigned long long)ms);
+		log_warn("stream broke off after the commit point", LOG_STR("request_id", x->request_id),
+			 LOG_STR("upstream", u->cfg->name), LOG_STR("error", words != NULL ? words : ""), LOG_UINT("ms", ms));
 }
 
 /* Settles an attempt whose call ended before anything went to the client:
@@ -745,6 +750,7 @@ static void proxy_settle(struct exchange *x, struct engine_response *r)
 	if (r->error == ENGINE_OK && r->status >= 200 && r->status < 300)
 		proxy_translate_answer(u, r);
 	status = r->error == ENGINE_OK ? r->status : 0;
+	snprintf(x->upstream_request_id, sizeof x->upstream_request_id, "%s", r->request_id);
 	outcome = outcome_classify(fb, r->error, r->status);
 	/* The words serve failures only: an answer passed through is not described. */
 	if (outcome == OUTCOME_SUCCESS || outcome == OUTCOME_PASS_THROUGH)
@@ -770,19 +776,19 @@ static void proxy_settle(struct exchange *x, struct engine_response *r)
 	}
 	attempts_add_failure(&x->attempts, u->cfg->name, status, words, ms);
 	if (outcome == OUTCOME_GIVE_UP) {
-		log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu giving up", x->request_id,
-			 u->cfg->name, status, words, (unsigned long long)ms);
+		log_info("giving up", LOG_STR("request_id", x->request_id), LOG_STR("upstream", u->cfg->name),
+			 LOG_UINT("status", status), LOG_STR("error", words), LOG_UINT("ms", ms));
 		proxy_give_up(x);
 		return;
 	}
 	if (proxy_schedule_retry(x, r)) {
-		log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu retrying in %llu ms",
-			 x->request_id, u->cfg->name, status, words, (unsigned long long)ms,
-			 (unsigned long long)(x->attempt.wait_timer.at_ms - clock_now_ms()));
+		log_info("retrying", LOG_STR("request_id", x->request_id), LOG_STR("upstream", u->cfg->name),
+			 LOG_UINT("status", status), LOG_STR("error", words), LOG_UINT("ms", ms),
+			 LOG_UINT("retry_in_ms", x->attempt.wait_timer.at_ms - clock_now_ms()));
 		return;
 	}
-	log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu falling over", x->request_id,
-		 u->cfg->name, status, words, (unsigned long long)ms);
+	log_info("falling over", LOG_STR("request_id", x->request_id), LOG_STR("upstream", u->cfg->name),
+		 LOG_UINT("status", status), LOG_STR("error", words), LOG_UINT("ms", ms));
 	proxy_next(x);
 }
 

@@ -139,6 +139,7 @@ ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		n = avail < max ? avail : max;
 		memcpy(out, s->out.data + s->out_pos, n);
 		s->out_pos += n;
+		x->bytes_out += n;
 		s->last_sent_ms = clock_now_ms();
 		if (s->paused && stream_backlog(s) < STREAM_LOW_WATER && !timer_armed(&s->unpause))
 			timers_arm(&x->ctx->timers, &s->unpause, s->last_sent_ms);
@@ -194,6 +195,7 @@ static void stream_commit(struct exchange *x, uint64_t now)
 			    now - (x->transfer_started_ms != 0 ? x->transfer_started_ms : now));
 	s->phase = STREAM_RELAY;
 	s->last_sent_ms = now;
+	x->answered_by = x->upstream->cfg->name;
 	/* From here the high-water mark and curl's pause bound it, not a cap. */
 	s->out.max = SIZE_MAX;
 	if (r != NULL) {
@@ -290,6 +292,7 @@ static void stream_on_headers(void *arg, const struct engine_response *r)
 
 	s->sse = r->status >= 200 && r->status < 300 &&
 		 strncmp(r->content_type, "text/event-stream", 17) == 0;
+	snprintf(x->upstream_request_id, sizeof x->upstream_request_id, "%s", r->request_id);
 }
 
 static enum engine_data_result stream_on_data(void *arg, const char *data, size_t len)

@@ -144,17 +144,18 @@ enum breaker_admission upstream_admit_early(struct upstream *u, uint64_t now)
 	a = breaker_admit_early(&u->breaker, now);
 	pthread_mutex_unlock(&u->lock);
 	if (a == BREAKER_PROBE)
-		log_info("upstream=%s every target refused: an early probe goes", u->cfg->name);
+		log_info("every target refused: an early probe goes", LOG_STR("upstream", u->cfg->name));
 	return a;
 }
 
-/* Logs a move of u's breaker; why says what moved it ("" for a call). */
+/* Logs a move of u's breaker; why says what moved it ("call" or "health_check"). */
 static void upstream_log_move(const struct upstream *u, enum breaker_state before, enum breaker_state after,
 			      const char *why)
 {
 	if (before != after)
-		log_write(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "upstream=%s circuit %s -> %s%s",
-			  u->cfg->name, breaker_state_name(before), breaker_state_name(after), why);
+		log_event(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "circuit moved",
+			  LOG_STR("upstream", u->cfg->name), LOG_STR("from", breaker_state_name(before)),
+			  LOG_STR("to", breaker_state_name(after)), LOG_STR("by", why));
 }
 
 void upstream_probe_answered(struct upstream *u, uint64_t now)
@@ -166,7 +167,7 @@ void upstream_probe_answered(struct upstream *u, uint64_t now)
 	breaker_success(&u->breaker, now, true);
 	after = u->breaker.state;
 	pthread_mutex_unlock(&u->lock);
-	upstream_log_move(u, before, after, "");
+	upstream_log_move(u, before, after, "call");
 }
 
 bool upstream_needs_health(struct upstream *u, uint64_t now)
@@ -235,7 +236,7 @@ void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict ver
 	}
 	after = u->breaker.state;
 	pthread_mutex_unlock(&u->lock);
-	upstream_log_move(u, before, after, "");
+	upstream_log_move(u, before, after, "call");
 }
 
 void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status, const char *error)
@@ -256,7 +257,7 @@ void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status,
 		u->last_error.at_wall_ms = u->health_at_wall_ms;
 	}
 	pthread_mutex_unlock(&u->lock);
-	upstream_log_move(u, before, after, " after a health check");
+	upstream_log_move(u, before, after, "health_check");
 }
 
 void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now)
@@ -264,7 +265,7 @@ void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now)
 	pthread_mutex_lock(&u->lock);
 	breaker_set_mode(&u->breaker, mode, now);
 	pthread_mutex_unlock(&u->lock);
-	log_warn("upstream=%s circuit set to %s by an operator", u->cfg->name, breaker_mode_name(mode));
+	log_warn("circuit set by an operator", LOG_STR("upstream", u->cfg->name), LOG_STR("mode", breaker_mode_name(mode)));
 }
 
 void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out)
