@@ -66,6 +66,7 @@ struct exchange *exchange_new(struct context *ctx, struct MHD_Connection *c)
 	x->answered = false;
 	x->end = END_NONE;
 	x->method = NULL;
+	x->streamed = false;
 	x->answered_by = NULL;
 	x->answer_level = NULL;
 	x->cache = NULL;

@@ -96,6 +96,7 @@ struct exchange {
 
 	/* What the access line and the metrics say of the answer, noted by whoever gave it. */
 	const char *method;          /* libmicrohttpd's, valid for the request */
+	bool streamed;               /* a stream was committed (counted open until the exchange ends) */
 	const char *answered_by;     /* the upstream whose answer the client got; NULL: none */
 	const char *answer_level;    /* the degradation level the answer was given at; NULL: none */
 	const char *cache;           /* "hit" or "miss" once the cache was asked; NULL: not asked */

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "clock.h"
+#include "metrics.h"
 #include "server.h"
 #include "worker.h"
 
@@ -96,6 +98,7 @@ static int generation_refused(const char *what, const char *path, const char *er
 
 	snprintf(why, sizeof why, "%s; still serving the previous configuration: %s", what, err);
 	log_error(why, LOG_STR("path", path));
+	metrics_note_reload(0, clock_wall_ms());
 	if (decided != NULL)
 		decided(arg, current, 0, why);
 	return -1;
@@ -121,6 +124,7 @@ int generation_reload(const char *path, struct generation **current, generation_
 	*current = next;
 	log_set_level(next->cfg->log.level);
 	log_set_format(next->cfg->log.format);
+	metrics_note_reload(1, clock_wall_ms());
 	snprintf(said, sizeof said, "reloaded %s: listening on %s:%u with %u workers, %zu upstreams, %zu routes", path,
 		 next->cfg->server.host, next->cfg->server.port, next->cfg->server.workers, next->cfg->nupstreams,
 		 next->cfg->nroutes);

@@ -88,6 +88,7 @@ static void health_on_done(void *arg, struct engine_response *r)
 	if (!ok)
 		log_info("health check failed", LOG_STR("upstream", cfg->name), LOG_STR("error", words));
 	upstream_health(p->upstream, r->ended_ms, ok, r->error == ENGINE_OK ? r->status : 0, words);
+	metrics_upstream_add(p->health->ctx->metrics, cfg->index, health[ok ? 0 : 1], 1);
 	health_again(p);
 }
 

@@ -19,6 +19,7 @@
 #include "generation.h"
 #include "control.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "probe.h"
 #include "server.h"
@@ -260,6 +261,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_detect_journal();
+	metrics_note_start(clock_wall_ms());
 	log_set_level(cfg->log.level);
 	log_set_format(cfg->log.format);
 	signal(SIGPIPE, SIG_IGN);

@@ -17,6 +17,7 @@
 #include "invariant.h"
 #include "context.h"
 #include "exchange.h"
+#include "jsonscan.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -428,12 +429,14 @@ static bool proxy_schedule_retry(struct exchange *x, const struct engine_respons
 	if (now + delay >= x->deadline_ms)
 		return false;
 	if (!proxy_hold_retry(x)) {
+		metrics_add(&ctx->metrics->retry_refusals, 1);
 		log_info("retry budget spent; falling over", LOG_STR("request_id", x->request_id),
 			 LOG_STR("upstream", x->upstream->cfg->name));
 		return false;
 	}
 	timer_init(&x->attempt.wait_timer, proxy_retry_fire, x);
 	timers_arm(&ctx->timers, &x->attempt.wait_timer, now + delay);
+	metrics_upstream_add(ctx->metrics, x->upstream->cfg->index, retries, 1);
 	return true;
 }
 
@@ -522,6 +525,60 @@ static void proxy_send_whole(struct exchange *x, unsigned status, char *body, si
 	exchange_answer(x, status, response);
 }
 
+/* The token counts of an answer's usage object, as the scan finds them. */
+struct proxy_usage {
+	uint64_t prompt, completion, cached;
+};
+
+static uint64_t proxy_usage_number(const struct jsonscan_member *m)
+{
+	return m->type == JSONSCAN_NUMBER && m->value[0] != '-' ? strtoull(m->value, NULL, 10) : 0;
+}
+
+static int proxy_usage_details(void *arg, const struct jsonscan_member *m)
+{
+	struct proxy_usage *usage = arg;
+
+	if (jsonscan_key_is(m, "cached_tokens"))
+		usage->cached = proxy_usage_number(m);
+	return 0;
+}
+
+static int proxy_usage_member(void *arg, const struct jsonscan_member *m)
+{
+	struct proxy_usage *usage = arg;
+
+	if (jsonscan_key_is(m, "prompt_tokens"))
+		usage->prompt = proxy_usage_number(m);
+	else if (jsonscan_key_is(m, "completion_tokens"))
+		usage->completion = proxy_usage_number(m);
+	else if (jsonscan_key_is(m, "prompt_tokens_details") && m->type == JSONSCAN_OBJECT)
+		jsonscan_members(m->value, m->value_len, proxy_usage_details, usage);
+	return 0;
+}
+
+static int proxy_usage_top(void *arg, const struct jsonscan_member *m)
+{
+	if (!jsonscan_key_is(m, "usage") || m->type != JSONSCAN_OBJECT)
+		return 0;
+	jsonscan_members(m->value, m->value_len, proxy_usage_member, arg);
+	return 1;
+}
+
+/* Counts the tokens a whole answer's usage reports (a scan of the checked
+ * body, no tree: this is the pass-through path). */
+static void proxy_count_usage(struct exchange *x, const char *body, size_t len)
+{
+	struct proxy_usage usage = { 0, 0, 0 };
+	size_t u = x->upstream->cfg->index;
+
+	if (jsonscan_members(body, len, proxy_usage_top, &usage) != 1)
+		return;
+	metrics_upstream_add(x->ctx->metrics, u, prompt_tokens, usage.prompt);
+	metrics_upstream_add(x->ctx->metrics, u, completion_tokens, usage.completion);
+	metrics_upstream_add(x->ctx->metrics, u, cached_tokens, usage.cached);
+}
+
 /* Sends the upstream's answer (a success, or an error that is the client's),
  * in OpenAI's shape and without the upstream's key. */
 static void proxy_answer(struct exchange *x, struct engine_response *r)
@@ -536,8 +593,10 @@ static void proxy_answer(struct exchange *x, struct engine_response *r)
 		exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
 	else
 		exchange_end_as(x, END_PASSED_THROUGH);
-	if (r->status >= 200 && r->status < 300)
+	if (r->status >= 200 && r->status < 300) {
 		proxy_cache_store(x, r->body.data, r->body.len);
+		proxy_count_usage(x, r->body.data, r->body.len);
+	}
 	body = buf_take(&r->body, &len);
 	proxy_send_whole(x, r->status, body, len, r->content_type[0] != '\0' ? r->content_type : "application/json",
 			 x->upstream->cfg->name, false);
@@ -701,6 +760,8 @@ static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r)
 	}
 	exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
 	proxy_answer_headers(x, r, x->upstream->cfg->name, false);
+	metrics_add(&x->ctx->metrics->streams_opened, 1);
+	x->streamed = true;
 }
 
 /* Records how a committed stream's call ended; fault: it broke off. */
@@ -726,9 +787,13 @@ static void proxy_stream_ended(struct exchange *x, const struct engine_response 
 	}
 	proxy_release_retry(x);
 	metrics_attempt(ctx->metrics, u->cfg->index, fault ? METRICS_ATTEMPT_GIVE_UP : METRICS_ATTEMPT_SUCCESS);
-	if (fault)
+	metrics_attempt_time(ctx->metrics, u->cfg->index, ms,
+			     r->first_byte_ms != 0 ? (int64_t)(r->first_byte_ms - r->started_ms) : -1);
+	if (fault) {
+		metrics_add(&ctx->metrics->stream_cuts, 1);
 		log_warn("stream broke off after the commit point", LOG_STR("request_id", x->request_id),
 			 LOG_STR("upstream", u->cfg->name), LOG_STR("error", words != NULL ? words : ""), LOG_UINT("ms", ms));
+	}
 }
 
 /* Settles an attempt whose call ended before anything went to the client:
@@ -768,6 +833,8 @@ static void proxy_settle(struct exchange *x, struct engine_response *r)
 			status, pause, words);
 	x->attempt.probe = false;
 	metrics_attempt(ctx->metrics, u->cfg->index, proxy_metric(outcome));
+	metrics_attempt_time(ctx->metrics, u->cfg->index, ms,
+			     r->first_byte_ms != 0 ? (int64_t)(r->first_byte_ms - r->started_ms) : -1);
 
 	if (outcome == OUTCOME_SUCCESS || outcome == OUTCOME_PASS_THROUGH) {
 		attempts_add_answer(&x->attempts, u->cfg->name, r->status, ms);

@@ -343,6 +343,10 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
 	if (x->answered)
 		metrics_request(ctx->metrics, exchange_metrics_endpoint(x->endpoint), x->status, ms);
 	metrics_end(ctx->metrics, end);
+	if (x->streamed)
+		metrics_add(&ctx->metrics->streams_closed, 1);
+	if (end == END_CLIENT_GONE)
+		metrics_add(&ctx->metrics->client_aborts, 1);
 	if (ctx->rt->cfg->log.access || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->parsed))
 		server_log_access(x, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK, end, ms);
 	exchange_release(x);

@@ -141,6 +141,7 @@ static void runtime_scrape(const struct runtime *rt, struct metrics_scrape *sc)
 	sc->nsets = rt->ncounters;
 	sc->upstreams = rt->upstreams;
 	sc->cache = rt->cache;
+	sc->in_flight = atomic_load(&rt->requests_active);
 }
 
 void runtime_carry_metrics(struct runtime *rt, struct runtime *old)

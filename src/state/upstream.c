@@ -107,6 +107,9 @@ void upstream_carry(struct upstream *u, struct upstream *from)
 	atomic_store(&u->requests, atomic_load(&from->requests));
 	atomic_store(&u->successes, atomic_load(&from->successes));
 	atomic_store(&u->failures, atomic_load(&from->failures));
+	for (size_t f = 0; f < 3; f++)
+		for (size_t t = 0; t < 3; t++)
+			atomic_store(&u->transitions[f][t], atomic_load(&from->transitions[f][t]));
 	pthread_mutex_lock(&from->lock);
 	u->last_error = from->last_error;
 	breaker_carry(&u->breaker, &from->breaker);
@@ -148,10 +151,12 @@ enum breaker_admission upstream_admit_early(struct upstream *u, uint64_t now)
 	return a;
 }
 
-/* Logs a move of u's breaker; why says what moved it ("call" or "health_check"). */
-static void upstream_log_move(const struct upstream *u, enum breaker_state before, enum breaker_state after,
+/* Counts and logs a move of u's breaker; why says what moved it ("call" or "health_check"). */
+static void upstream_log_move(struct upstream *u, enum breaker_state before, enum breaker_state after,
 			      const char *why)
 {
+	if (before != after && (unsigned)before < 3 && (unsigned)after < 3)
+		atomic_fetch_add_explicit(&u->transitions[before][after], 1, memory_order_relaxed);
 	if (before != after)
 		log_event(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "circuit moved",
 			  LOG_STR("upstream", u->cfg->name), LOG_STR("from", breaker_state_name(before)),
@@ -346,4 +351,11 @@ void upstream_describe_status(const struct upstream *u, unsigned status, const c
 		snprintf(out, outlen, "HTTP %u", status);
 	upstream_redact(u, out);
 	json_decref(root);
+}
+
+uint64_t upstream_transitions(const struct upstream *u, enum breaker_state from, enum breaker_state to)
+{
+	if ((unsigned)from >= 3 || (unsigned)to >= 3)
+		return 0;
+	return atomic_load_explicit(&u->transitions[from][to], memory_order_relaxed);
 }
