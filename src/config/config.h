@@ -149,6 +149,7 @@ struct config {
 
 	struct {
 		enum log_level level;
+		enum log_format format;   /* logfmt or json lines */
 		bool access;              /* one line a request */
 	} log;
 

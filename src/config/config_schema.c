@@ -26,6 +26,7 @@
 static const char *const config_schema_strategy_names[] = { "fallback", "weighted", NULL };
 static const char *const config_schema_status_names[] = { "open", "client", "admin", NULL };
 static const char *const config_schema_log_level_names[] = { "debug", "info", "warn", "error", NULL };
+static const char *const config_schema_log_format_names[] = { "logfmt", "json", NULL };
 static const char *const config_schema_drop_names[] = { "tools", "stream", NULL }; /* bit i is 1 << i */
 
 /* ---- checks across keys ----------------------------------------------------- */
@@ -296,6 +297,7 @@ static const struct config_section config_schema_server = {
 
 static const struct config_key config_schema_log_keys[] = {
 	{ "level", CONFIG_SCHEMA_CHOICE(struct config, log.level, config_schema_log_level_names, "info") },
+	{ "format", CONFIG_SCHEMA_CHOICE(struct config, log.format, config_schema_log_format_names, "logfmt") },
 	{ "access", CONFIG_SCHEMA_BOOL(struct config, log.access, "false") },
 	{ .name = NULL },
 };

@@ -40,6 +40,7 @@ struct cache_shard {
 	struct cache_entry *oldest; /* LRU tail: evicted first */
 	size_t count;
 	size_t bytes;
+	uint64_t evictions;         /* entries dropped to make room */
 };
 
 struct cache {
@@ -356,6 +357,7 @@ void cache_store(struct cache *c, const char *key, size_t key_len, const char *a
 		struct cache_entry *victim = s->oldest;
 
 		cache_remove(s, victim);
+		s->evictions++;
 		victim->chain = evicted;
 		evicted = victim;
 	}
@@ -411,4 +413,19 @@ size_t cache_bytes(struct cache *c)
 size_t cache_max_answer(const struct cache *c)
 {
 	return c == NULL || c->max_entries == 0 ? 0 : c->max_bytes;
+}
+
+uint64_t cache_evictions(struct cache *c)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	if (c == NULL)
+		return 0;
+	for (i = 0; i < CACHE_SHARDS; i++) {
+		pthread_mutex_lock(&c->shards[i].lock);
+		n += c->shards[i].evictions;
+		pthread_mutex_unlock(&c->shards[i].lock);
+	}
+	return n;
 }

@@ -66,4 +66,7 @@ size_t cache_entries(struct cache *c);
 /* Bytes held now. */
 size_t cache_bytes(struct cache *c);
 
+/* Entries dropped to make room for others since the cache was made. */
+uint64_t cache_evictions(struct cache *c);
+
 #endif

@@ -401,7 +401,7 @@ static void admin_set_degradation(struct exchange *x)
 					      : "No degradation.offline_message is configured: \"offline\" cannot answer.");
 	} else {
 		degrade_set_mode(&rt->degrade, level);
-		log_warn("degradation set to %s by an operator", config_level_name(level));
+		log_warn("degradation set by an operator", LOG_STR("level_pinned", config_level_name(level)));
 		admin_answer_json(x, 200, json_pack("{s:s}", "mode", config_level_name(level)));
 	}
 	json_decref(doc);

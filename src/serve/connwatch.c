@@ -56,8 +56,8 @@ enum MHD_Result connwatch_accept(void *cls, const struct sockaddr *addr, socklen
 		watch->pending_len = len;
 		return MHD_YES;
 	case 1:
-		log_debug("worker %u: a connection refused: its address has max_connections_per_ip (%u) open",
-			  watch->ctx->id, cap);
+		log_debug("a connection refused: its address has max_connections_per_ip open",
+			  LOG_UINT("worker", watch->ctx->id), LOG_UINT("max_connections_per_ip", cap));
 		return MHD_NO;
 	default:
 		return MHD_YES;
@@ -70,8 +70,8 @@ static void connwatch_head_late(struct timer *t)
 {
 	struct connwatch_conn *cw = t->arg;
 
-	log_info("worker %u: a connection's request head was not complete within header_timeout; closing it",
-		 cw->owner->ctx->id);
+	log_info("a connection's request head was not complete within header_timeout; closing it",
+		 LOG_UINT("worker", cw->owner->ctx->id));
 	shutdown(cw->fd, SHUT_RDWR);
 	context_server_due(cw->owner->ctx);
 }

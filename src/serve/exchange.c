@@ -68,6 +68,13 @@ struct exchange *exchange_new(struct context *ctx, struct MHD_Connection *c)
 	x->suspended = false;
 	x->answered = false;
 	x->end = END_NONE;
+	x->method = NULL;
+	x->streamed = false;
+	x->answered_by = NULL;
+	x->answer_level = NULL;
+	x->cache = NULL;
+	x->bytes_out = 0;
+	x->first_byte_ms = 0;
 
 	x->prev = NULL;
 	x->next_in_worker = ctx->exchanges;
@@ -185,7 +192,7 @@ static void exchange_client_event(struct loop_watch *w, uint32_t events)
 	exchange_unwatch_client(x);
 	if (x->answered && !exchange_committed(x))
 		return;
-	log_info("request_id=%s the client went away; stopping its upstream call", x->request_id);
+	log_info("the client went away; stopping its upstream call", LOG_STR("request_id", x->request_id));
 	exchange_end_as(x, END_CLIENT_GONE);
 	if (x->producer != NULL)
 		x->producer->stop(x);
@@ -218,7 +225,7 @@ void exchange_shut_down(struct exchange *x, bool cut)
 void exchange_answer(struct exchange *x, unsigned status, struct MHD_Response *response)
 {
 	if (response == NULL) {
-		log_error("request_id=%s out of memory building the answer", x->request_id);
+		log_error("out of memory building the answer", LOG_STR("request_id", x->request_id));
 		status = 500;
 		exchange_end_as(x, END_INTERNAL);
 		response = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -240,6 +247,7 @@ void exchange_answer(struct exchange *x, unsigned status, struct MHD_Response *r
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 	x->response = response;
 	x->status = status;
+	x->first_byte_ms = clock_now_ms();
 	if (x->suspended) {
 		x->suspended = false;
 		MHD_resume_connection(x->connection);
@@ -251,10 +259,12 @@ void exchange_answer_json(struct exchange *x, unsigned status, char *json, size_
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, json, free);
 
-	if (r == NULL)
+	if (r == NULL) {
 		free(json);
-	else
+	} else {
 		MHD_add_response_header(r, "Content-Type", "application/json");
+		x->bytes_out = len;
+	}
 	exchange_answer(x, status, r);
 }
 

@@ -101,6 +101,15 @@ struct exchange {
 	bool answered;               /* queued to libmicrohttpd */
 	enum end_reason end;         /* why it ended; END_NONE until decided */
 
+	/* What the access line and the metrics say of the answer, noted by whoever gave it. */
+	const char *method;          /* libmicrohttpd's, valid for the request */
+	bool streamed;               /* a stream was committed (counted open until the exchange ends) */
+	const char *answered_by;     /* the upstream whose answer the client got; NULL: none */
+	const char *answer_level;    /* the degradation level the answer was given at; NULL: none */
+	const char *cache;           /* "hit" or "miss" once the cache was asked; NULL: not asked */
+	uint64_t bytes_out;          /* body bytes handed to libmicrohttpd */
+	uint64_t first_byte_ms;      /* when the answer was queued (headers out); 0: not yet */
+
 	struct exchange *prev;
 	struct exchange *next_in_worker;
 };

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "clock.h"
+#include "metrics.h"
 #include "server.h"
 #include "worker.h"
 
@@ -89,13 +91,14 @@ fail:
 }
 
 /* Logs the refusal and tells decided; returns -1. */
-static int generation_refused(const char *what, const char *err, struct generation *current,
+static int generation_refused(const char *what, const char *path, const char *err, struct generation *current,
 			      generation_decided_fn *decided, void *arg)
 {
 	char why[1200];
 
 	snprintf(why, sizeof why, "%s; still serving the previous configuration: %s", what, err);
-	log_error("%s", why);
+	log_error(why, LOG_STR("path", path));
+	metrics_note_reload(0, clock_wall_ms());
 	if (decided != NULL)
 		decided(arg, current, 0, why);
 	return -1;
@@ -107,23 +110,26 @@ int generation_reload(const char *path, struct generation **current, generation_
 	struct config *cfg = NULL;
 	char err[1024], said[512];
 
-	log_info("SIGHUP: reloading %s", path);
+	log_info("SIGHUP: reloading", LOG_STR("path", path));
 	if (config_load(path, &cfg, err, sizeof err) != 0)
-		return generation_refused("reload refused", err, old, decided, arg);
+		return generation_refused("reload refused", path, err, old, decided, arg);
 	if (!generation_same_address(cfg, old->cfg) &&
 	    server_probe_address(cfg->server.host, cfg->server.port, err, sizeof err) != 0) {
 		config_free(cfg);
-		return generation_refused("reload refused", err, old, decided, arg);
+		return generation_refused("reload refused", path, err, old, decided, arg);
 	}
 	next = generation_start(cfg, old, err, sizeof err);
 	if (next == NULL)
-		return generation_refused("reload failed", err, old, decided, arg);
+		return generation_refused("reload failed", path, err, old, decided, arg);
 	*current = next;
 	log_set_level(next->cfg->log.level);
+	log_set_format(next->cfg->log.format);
+	metrics_note_reload(1, clock_wall_ms());
 	snprintf(said, sizeof said, "reloaded %s: listening on %s:%u with %u workers, %zu upstreams, %zu routes", path,
 		 next->cfg->server.host, next->cfg->server.port, next->cfg->server.workers, next->cfg->nupstreams,
 		 next->cfg->nroutes);
-	log_info("%s", said);
+	log_info(said, LOG_STR("path", path), LOG_UINT("workers", next->cfg->server.workers),
+		 LOG_UINT("upstreams", next->cfg->nupstreams), LOG_UINT("routes", next->cfg->nroutes));
 	if (decided != NULL)
 		decided(arg, next, 1, said);
 	generation_stop(old);

@@ -65,8 +65,8 @@ static void health_fire(struct timer *t)
 	}
 	p->transfer = ctx->engine_ops->submit(ctx->engine, &req, &health_handlers, p);
 	if (p->transfer == NULL) {
-		log_warn("upstream=%s health check could not start; next in %llu ms", cfg->name,
-			 (unsigned long long)upstream_health_interval(p->upstream));
+		log_warn("health check could not start", LOG_STR("upstream", cfg->name),
+			 LOG_UINT("next_in_ms", upstream_health_interval(p->upstream)));
 		health_again(p);
 	}
 }
@@ -86,8 +86,9 @@ static void health_on_done(void *arg, struct engine_response *r)
 	else
 		snprintf(words, sizeof words, "%s", r->error_text);
 	if (!ok)
-		log_info("upstream=%s health check failed: %s", cfg->name, words);
+		log_info("health check failed", LOG_STR("upstream", cfg->name), LOG_STR("error", words));
 	upstream_health(p->upstream, r->ended_ms, ok, r->error == ENGINE_OK ? r->status : 0, words);
+	metrics_upstream_add(p->health->ctx->metrics, cfg->index, health[ok ? 0 : 1], 1);
 	health_again(p);
 }
 

@@ -19,6 +19,7 @@
 #include "generation.h"
 #include "control.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "probe.h"
 #include "server.h"
@@ -82,7 +83,7 @@ static void main_notify_status(struct main_serving *m, struct generation *g, con
 	snprintf(m->status, sizeof m->status, "%s", status);
 	snprintf(message, sizeof message, "%s%s%s", extra != NULL ? extra : "", extra != NULL ? "\n" : "", status);
 	if (notify_send(message) < 0)
-		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
+		log_warn("cannot notify $NOTIFY_SOCKET", LOG_STR("error", strerror(errno)));
 }
 
 /* A reload is decided: answer the sender of SIGHUP, and tell the service manager it is over. */
@@ -103,8 +104,8 @@ static void main_tick(struct main_serving *m, struct generation *g)
 		if (generation_alive(g))
 			notify_send("WATCHDOG=1");
 		else
-			log_warn("a worker did not turn its loop within %llu ms; the watchdog is not told",
-				 (unsigned long long)m->watchdog_ms / 3);
+			log_warn("a worker did not turn its loop in time; the watchdog is not told",
+				 LOG_UINT("within_ms", m->watchdog_ms / 3));
 		generation_ping(g);
 	}
 	main_notify_status(m, g, NULL);
@@ -140,7 +141,7 @@ static int main_serve(const char *path, struct config *cfg)
 	struct main_serving m = { .path = path };
 	struct generation *g;
 	sigset_t signals;
-	char err[512], reloading[64];
+	char err[512], reloading[64], said[512];
 	uint64_t drain_ms, next_tick;
 	int sig = 0;
 
@@ -163,12 +164,15 @@ static int main_serve(const char *path, struct config *cfg)
 	}
 	if (g->cfg->server.pid_file != NULL) {
 		if (control_pid_file_write(g->cfg->server.pid_file, getpid(), err, sizeof err) != 0)
-			log_warn("%s; detourd -s reload will need $MAINPID", err);
+			log_warn("no pid file: detourd -s reload will need $MAINPID", LOG_STR("error", err));
 		else if ((m.pid_file = strdup(g->cfg->server.pid_file)) == NULL)
 			log_warn("out of memory: server.pid_file stays behind at exit");
 	}
-	log_info("detourd %s listening on %s:%u with %u workers, %zu upstreams, %zu routes", DETOUR_VERSION,
-		 g->cfg->server.host, g->cfg->server.port, g->cfg->server.workers, g->cfg->nupstreams, g->cfg->nroutes);
+	snprintf(said, sizeof said, "detourd %s listening on %s:%u with %u workers, %zu upstreams, %zu routes",
+		 DETOUR_VERSION, g->cfg->server.host, g->cfg->server.port, g->cfg->server.workers, g->cfg->nupstreams,
+		 g->cfg->nroutes);
+	log_info(said, LOG_STR("version", DETOUR_VERSION), LOG_UINT("workers", g->cfg->server.workers),
+		 LOG_UINT("upstreams", g->cfg->nupstreams), LOG_UINT("routes", g->cfg->nroutes));
 	/* Every worker listens once generation_start returns: it binds before its thread starts. */
 	generation_ping(g);
 	main_notify_status(&m, g, m.watchdog_ms > 0 ? "READY=1\nWATCHDOG=1" : "READY=1");
@@ -196,7 +200,8 @@ static int main_serve(const char *path, struct config *cfg)
 	}
 	drain_ms = g->cfg->server.drain_timeout_ms;
 	notify_send("STOPPING=1\nSTATUS=stopping: open requests are finishing");
-	log_info("signal %d: stopping; open requests have %llu ms to finish", sig, (unsigned long long)drain_ms);
+	log_info("stopping; open requests have drain_timeout to finish", LOG_INT("signal", sig),
+		 LOG_UINT("drain_timeout_ms", drain_ms));
 	generation_stop(g);
 	generation_free(g);
 	if (m.pid_file != NULL)
@@ -256,7 +261,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_detect_journal();
+	metrics_note_start(clock_wall_ms());
 	log_set_level(cfg->log.level);
+	log_set_format(cfg->log.format);
 	signal(SIGPIPE, SIG_IGN);
 	main_raise_fd_limit();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

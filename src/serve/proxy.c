@@ -20,6 +20,7 @@
 #include "exchange.h"
 #include "headerpass.h"
 #include "ingress.h"
+#include "jsonscan.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -381,8 +382,8 @@ static void proxy_give_up(struct exchange *x)
 				      "all upstreams failed");
 		return;
 	}
-	log_warn("request_id=%s model=%s status=%u tries=%zu skips=%zu no target answered", x->request_id,
-		 x->request.model, status, x->attempts.tries, x->attempts.skips);
+	log_warn("no target answered", LOG_STR("request_id", x->request_id), LOG_STR("model", x->request.model),
+		 LOG_UINT("status", status), LOG_UINT("tries", x->attempts.tries), LOG_UINT("skips", x->attempts.skips));
 	json = buf_take(&body, &len);
 	exchange_answer_json(x, status, json, len);
 	if (x->response == NULL)
@@ -553,12 +554,14 @@ static bool proxy_schedule_retry(struct exchange *x, const struct engine_respons
 	if (now + delay >= x->deadline_ms)
 		return false;
 	if (!proxy_hold_retry(x)) {
-		log_info("request_id=%s upstream=%s retry budget spent; falling over", x->request_id,
-			 x->upstream->cfg->name);
+		metrics_add(&ctx->metrics->retry_refusals, 1);
+		log_info("retry budget spent; falling over", LOG_STR("request_id", x->request_id),
+			 LOG_STR("upstream", x->upstream->cfg->name));
 		return false;
 	}
 	timer_init(&x->attempt.wait_timer, proxy_retry_fire, x);
 	timers_arm(&ctx->timers, &x->attempt.wait_timer, now + delay);
+	metrics_upstream_add(ctx->metrics, x->upstream->cfg->index, retries, 1);
 	return true;
 }
 
@@ -606,6 +609,7 @@ static void proxy_answer_headers(struct exchange *x, struct MHD_Response *r, con
 	}
 	if (cache_hit)
 		MHD_add_response_header(r, "x-detour-cache", "hit");
+	x->answer_level = config_level_name(x->attempt.level);
 	degrade_note_answer(&x->ctx->rt->degrade, x->attempt.level, clock_now_ms());
 }
 
@@ -627,6 +631,8 @@ static void proxy_send_whole(struct exchange *x, unsigned status, char *body, si
 		exchange_answer(x, 500, NULL);
 		return;
 	}
+	x->bytes_out = len;
+	x->answered_by = upstream;
 	MHD_add_response_header(response, "Content-Type", content_type);
 	if (strcmp(content_type, "text/event-stream") == 0)
 		MHD_add_response_header(response, "Cache-Control", "no-cache");
@@ -667,6 +673,60 @@ static void proxy_pass_headers(struct exchange *x, struct MHD_Response *r, const
 		headerpass_answer_lines(from->headers, proxy_pass_header, &p);
 }
 
+/* The token counts of an answer's usage object, as the scan finds them. */
+struct proxy_usage {
+	uint64_t prompt, completion, cached;
+};
+
+static uint64_t proxy_usage_number(const struct jsonscan_member *m)
+{
+	return m->type == JSONSCAN_NUMBER && m->value[0] != '-' ? strtoull(m->value, NULL, 10) : 0;
+}
+
+static int proxy_usage_details(void *arg, const struct jsonscan_member *m)
+{
+	struct proxy_usage *usage = arg;
+
+	if (jsonscan_key_is(m, "cached_tokens"))
+		usage->cached = proxy_usage_number(m);
+	return 0;
+}
+
+static int proxy_usage_member(void *arg, const struct jsonscan_member *m)
+{
+	struct proxy_usage *usage = arg;
+
+	if (jsonscan_key_is(m, "prompt_tokens"))
+		usage->prompt = proxy_usage_number(m);
+	else if (jsonscan_key_is(m, "completion_tokens"))
+		usage->completion = proxy_usage_number(m);
+	else if (jsonscan_key_is(m, "prompt_tokens_details") && m->type == JSONSCAN_OBJECT)
+		jsonscan_members(m->value, m->value_len, proxy_usage_details, usage);
+	return 0;
+}
+
+static int proxy_usage_top(void *arg, const struct jsonscan_member *m)
+{
+	if (!jsonscan_key_is(m, "usage") || m->type != JSONSCAN_OBJECT)
+		return 0;
+	jsonscan_members(m->value, m->value_len, proxy_usage_member, arg);
+	return 1;
+}
+
+/* Counts the tokens a whole answer's usage reports (a scan of the checked
+ * body, no tree: this is the pass-through path). */
+static void proxy_count_usage(struct exchange *x, const char *body, size_t len)
+{
+	struct proxy_usage usage = { 0, 0, 0 };
+	size_t u = x->upstream->cfg->index;
+
+	if (jsonscan_members(body, len, proxy_usage_top, &usage) != 1)
+		return;
+	metrics_upstream_add(x->ctx->metrics, u, prompt_tokens, usage.prompt);
+	metrics_upstream_add(x->ctx->metrics, u, completion_tokens, usage.completion);
+	metrics_upstream_add(x->ctx->metrics, u, cached_tokens, usage.cached);
+}
+
 /* Sends the upstream's answer (a success, or an error that is the client's),
  * in OpenAI's shape and without the upstream's key. */
 static void proxy_answer(struct exchange *x, struct engine_response *r)
@@ -681,8 +741,10 @@ static void proxy_answer(struct exchange *x, struct engine_response *r)
 		exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
 	else
 		exchange_end_as(x, END_PASSED_THROUGH);
-	if (r->status >= 200 && r->status < 300)
+	if (r->status >= 200 && r->status < 300) {
 		proxy_cache_store(x, r->body.data, r->body.len);
+		proxy_count_usage(x, r->body.data, r->body.len);
+	}
 	body = buf_take(&r->body, &len);
 	proxy_send_whole(x, r->status, body, len, r->content_type[0] != '\0' ? r->content_type : "application/json",
 			 x->upstream->cfg->name, false);
@@ -698,6 +760,7 @@ static bool proxy_serve_cache(struct exchange *x, bool fresh_only)
 
 	if (key == NULL || !cache_lookup(ctx->rt->cache, key->data, key->len, clock_now_ms(), &hit)) {
 		metrics_add(&ctx->metrics->cache_misses, 1);
+		x->cache = "miss";
 		return false;
 	}
 	if (fresh_only && hit.level != CONFIG_LEVEL_FULL) {
@@ -706,6 +769,7 @@ static bool proxy_serve_cache(struct exchange *x, bool fresh_only)
 		return false;
 	}
 	metrics_add(&ctx->metrics->cache_hits, 1);
+	x->cache = "hit";
 	exchange_end_as(x, END_CACHE_HIT);
 	proxy_send_whole(x, 200, hit.answer, hit.answer_len, "application/json", NULL, true);
 	return true;
@@ -846,6 +910,8 @@ static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, cons
 	exchange_end_as(x, x->attempt.level == CONFIG_LEVEL_FULL ? END_ANSWERED : END_DEGRADED);
 	proxy_answer_headers(x, r, x->upstream->cfg->name, false);
 	proxy_pass_headers(x, r, from);
+	metrics_add(&x->ctx->metrics->streams_opened, 1);
+	x->streamed = true;
 }
 
 /* Records how a committed stream's call ended; fault: it broke off. */
@@ -871,9 +937,13 @@ static void proxy_stream_ended(struct exchange *x, const struct engine_response 
 	}
 	proxy_release_retry(x);
 	metrics_attempt(ctx->metrics, u->cfg->index, fault ? METRICS_ATTEMPT_GIVE_UP : METRICS_ATTEMPT_SUCCESS);
-	if (fault)
-		log_warn("request_id=%s upstream=%s stream broke off after the commit point: %s ms=%llu",
-			 x->request_id, u->cfg->name, words != NULL ? words : "", (unsigned long long)ms);
+	metrics_attempt_time(ctx->metrics, u->cfg->index, ms,
+			     r->first_byte_ms != 0 ? (int64_t)(r->first_byte_ms - r->started_ms) : -1);
+	if (fault) {
+		metrics_add(&ctx->metrics->stream_cuts, 1);
+		log_warn("stream broke off after the commit point", LOG_STR("request_id", x->request_id),
+			 LOG_STR("upstream", u->cfg->name), LOG_STR("error", words != NULL ? words : ""), LOG_UINT("ms", ms));
+	}
 }
 
 /* Settles an attempt whose call ended before anything went to the client:
@@ -914,6 +984,8 @@ static void proxy_settle(struct exchange *x, struct engine_response *r)
 	if (status == 429)
 		proxy_note_rate_limit(x, u, r->ended_ms);
 	metrics_attempt(ctx->metrics, u->cfg->index, proxy_metric(outcome));
+	metrics_attempt_time(ctx->metrics, u->cfg->index, ms,
+			     r->first_byte_ms != 0 ? (int64_t)(r->first_byte_ms - r->started_ms) : -1);
 
 	if (outcome == OUTCOME_SUCCESS || outcome == OUTCOME_PASS_THROUGH) {
 		attempts_add_answer(&x->attempts, u->cfg->name, r->status, ms);
@@ -922,19 +994,19 @@ static void proxy_settle(struct exchange *x, struct engine_response *r)
 	}
 	attempts_add_failure(&x->attempts, u->cfg->name, status, words, ms);
 	if (outcome == OUTCOME_GIVE_UP) {
-		log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu giving up", x->request_id,
-			 u->cfg->name, status, words, (unsigned long long)ms);
+		log_info("giving up", LOG_STR("request_id", x->request_id), LOG_STR("upstream", u->cfg->name),
+			 LOG_UINT("status", status), LOG_STR("error", words), LOG_UINT("ms", ms));
 		proxy_give_up(x);
 		return;
 	}
 	if (proxy_schedule_retry(x, r)) {
-		log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu retrying in %llu ms",
-			 x->request_id, u->cfg->name, status, words, (unsigned long long)ms,
-			 (unsigned long long)(x->attempt.wait_timer.at_ms - clock_now_ms()));
+		log_info("retrying", LOG_STR("request_id", x->request_id), LOG_STR("upstream", u->cfg->name),
+			 LOG_UINT("status", status), LOG_STR("error", words), LOG_UINT("ms", ms),
+			 LOG_UINT("retry_in_ms", x->attempt.wait_timer.at_ms - clock_now_ms()));
 		return;
 	}
-	log_info("request_id=%s upstream=%s status=%u error=\"%s\" ms=%llu falling over", x->request_id,
-		 u->cfg->name, status, words, (unsigned long long)ms);
+	log_info("falling over", LOG_STR("request_id", x->request_id), LOG_STR("upstream", u->cfg->name),
+		 LOG_UINT("status", status), LOG_STR("error", words), LOG_UINT("ms", ms));
 	proxy_next(x);
 }
 

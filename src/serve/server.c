@@ -154,6 +154,7 @@ static bool server_begin(struct exchange *x, const char *method, const char *pat
 
 	x->endpoint = server_match(method, path, &allow);
 	x->path = path;
+	x->method = method;
 	if (x->endpoint == EXCHANGE_NOT_FOUND && allow != NULL) {
 		snprintf(message, sizeof message, "%s is not allowed on %s; use %s", method, path, allow);
 		exchange_answer_error(x, 405, "invalid_request_error", "method_not_allowed", NULL, message);
@@ -255,7 +256,7 @@ static enum MHD_Result server_take_body(struct exchange *x, const char *data, si
 	*size = 0;
 	/* libmicrohttpd's timeout only sees silence; a body trickled byte by byte is cut here. */
 	if (clock_now_ms() - x->started_ms > x->ctx->rt->cfg->server.client_timeout_ms) {
-		log_warn("request_id=%s body not complete within client_timeout; closing", x->request_id);
+		log_warn("body not complete within client_timeout; closing", LOG_STR("request_id", x->request_id));
 		return MHD_NO;
 	}
 	if (!x->body_too_large && buf_append(&x->body, data, n) == 0)
@@ -263,7 +264,7 @@ static enum MHD_Result server_take_body(struct exchange *x, const char *data, si
 	x->body_too_large = true;
 	x->discarded += n;
 	if (x->discarded > SERVER_DISCARD_MAX) {
-		log_warn("request_id=%s body over max_body kept coming; closing the connection", x->request_id);
+		log_warn("body over max_body kept coming; closing the connection", LOG_STR("request_id", x->request_id));
 		return MHD_NO;
 	}
 	return MHD_YES;
@@ -307,6 +308,41 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *connectio
 	return MHD_YES;
 }
 
+/* Writes the client's address of c into out ("-" when unknown). */
+static void server_client_address(struct MHD_Connection *c, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
+
+	snprintf(out, len, "-");
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)len);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+/* The access line: one a request, every key always in the same place, so
+ * `request_id=X path=P status=S` reads the same in every line. */
+static void server_log_access(const struct exchange *x, bool whole, enum end_reason end, uint64_t ms)
+{
+	const struct attempt_loop *a = &x->attempt;
+	bool proxied = x->parsed && a->route != NULL;
+	char client[INET6_ADDRSTRLEN];
+
+	server_client_address(x->connection, client, sizeof client);
+	log_event(whole ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "request", LOG_STR("request_id", x->request_id),
+		  LOG_STR("path", x->path != NULL ? x->path : "-"), LOG_UINT("status", x->answered ? x->status : 0),
+		  LOG_STR("method", x->method), LOG_STR("model", x->parsed ? x->request.model : NULL),
+		  LOG_STR("route", proxied ? a->route->name : NULL), LOG_STR("upstream", x->answered_by),
+		  LOG_UINT("attempts", x->attempts.tries),
+		  LOG_STR("answer_level", x->answer_level), LOG_STR("cache", x->cache != NULL ? x->cache : proxied ? "none" : NULL),
+		  LOG_BOOL("stream", x->parsed && x->request.stream), LOG_UINT("bytes", x->bytes_out),
+		  LOG_UINT("duration_ms", ms), LOG_UINT_IF("ttfb_ms", x->first_byte_ms != 0, x->first_byte_ms - x->started_ms),
+		  LOG_STR("client", client),
+		  LOG_STR("upstream_request_id", x->upstream_request_id[0] != '\0' ? x->upstream_request_id : NULL),
+		  LOG_STR("end", end_reason_name(end)), LOG_UINT_IF("client_gone", !whole, 1));
+}
+
 static void server_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 			     enum MHD_RequestTerminationCode toe)
 {
@@ -329,13 +365,12 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
 	if (x->answered)
 		metrics_request(ctx->metrics, exchange_metrics_endpoint(x->endpoint), x->status, ms);
 	metrics_end(ctx->metrics, end);
+	if (x->streamed)
+		metrics_add(&ctx->metrics->streams_closed, 1);
+	if (end == END_CLIENT_GONE)
+		metrics_add(&ctx->metrics->client_aborts, 1);
 	if (ctx->rt->cfg->log.access || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->parsed))
-		log_write(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-			  "request_id=%s path=%s status=%u attempts=%zu ms=%llu end=%s upstream_request_id=%s%s",
-			  x->request_id, x->path != NULL ? x->path : "-", x->answered ? x->status : 0, x->attempts.tries,
-			  (unsigned long long)ms, end_reason_name(end),
-			  x->upstream_request_id[0] != '\0' ? x->upstream_request_id : "-",
-			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " client_gone=1");
+		server_log_access(x, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK, end, ms);
 	exchange_release(x);
 }
 
@@ -349,7 +384,7 @@ static void server_log(void *cls, const char *fmt, va_list ap)
 	/* libmicrohttpd tells of EMFILE/ENFILE only in words; it then stops accepting. */
 	if (strstr(line, "Too many open files") != NULL || strstr(line, "resource limit") != NULL)
 		gate_note_out_of_fds(&srv->gate);
-	log_debug("libmicrohttpd: %s", line);
+	log_debug("libmicrohttpd", LOG_STR("said", line));
 }
 
 static size_t server_unescape(void *cls, struct MHD_Connection *c, char *s)
@@ -491,13 +526,12 @@ static void server_warn_shut(struct server *srv)
 	if (!gate_warn_due(&srv->gate, clock_now_ms(), &times))
 		return;
 	if (srv->gate.at_limit)
-		log_warn("worker %u: at its connection limit (%u = server.max_connections / workers; "
-			 "%u times since the last warning); new connections wait in the backlog",
-			 srv->ctx->id, srv->limit, times);
+		log_warn("at its connection limit (server.max_connections / workers); new connections wait in the backlog",
+			 LOG_UINT("worker", srv->ctx->id), LOG_UINT("limit", srv->limit), LOG_UINT("times", times));
 	else
-		log_warn("worker %u: out of file descriptors (%u times since the last warning); "
-			 "new connections wait in the backlog (raise ulimit -n or lower max_connections)",
-			 srv->ctx->id, times);
+		log_warn("out of file descriptors; new connections wait in the backlog "
+			 "(raise ulimit -n or lower max_connections)",
+			 LOG_UINT("worker", srv->ctx->id), LOG_UINT("times", times));
 }
 
 void server_run(struct server *srv)

@@ -132,6 +132,7 @@ ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		n = avail < max ? avail : max;
 		memcpy(out, s->out.data + s->out_pos, n);
 		s->out_pos += n;
+		x->bytes_out += n;
 		s->last_sent_ms = clock_now_ms();
 		if (s->paused && stream_backlog(s) < STREAM_LOW_WATER && !timer_armed(&s->unpause))
 			timers_arm(&x->ctx->timers, &s->unpause, s->last_sent_ms);
@@ -187,6 +188,7 @@ static void stream_commit(struct exchange *x, const struct engine_response *from
 			    now - (x->transfer_started_ms != 0 ? x->transfer_started_ms : now));
 	s->phase = STREAM_RELAY;
 	s->last_sent_ms = now;
+	x->answered_by = x->upstream->cfg->name;
 	/* From here the high-water mark and curl's pause bound it, not a cap. */
 	s->out.max = SIZE_MAX;
 	if (r != NULL) {

@@ -33,7 +33,7 @@ static void worker_on_wake(struct loop_watch *watch, uint32_t events)
 
 	(void)events;
 	if (read(w->wakefd, &n, sizeof n) < 0 && errno != EAGAIN)
-		log_warn("worker %u: eventfd read: %s", w->ctx.id, strerror(errno));
+		log_warn("eventfd read failed", LOG_UINT("worker", w->ctx.id), LOG_STR("error", strerror(errno)));
 	if (atomic_load(&w->stop) && !w->ctx.draining) {
 		w->ctx.draining = true;
 		w->drain_deadline_ms = clock_now_ms() + w->ctx.rt->cfg->server.drain_timeout_ms;
@@ -53,8 +53,8 @@ static void worker_end_open_exchanges(struct worker *w)
 {
 	struct exchange *x;
 
-	log_warn("worker %u: drain_timeout passed with %zu requests open; ending them", w->ctx.id,
-		 w->ctx.nexchanges);
+	log_warn("drain_timeout passed with requests open; ending them", LOG_UINT("worker", w->ctx.id),
+		 LOG_UINT("open", w->ctx.nexchanges));
 	for (x = w->ctx.exchanges; x != NULL; x = x->next_in_worker)
 		exchange_shut_down(x, true);
 }
@@ -100,7 +100,7 @@ static void *worker_main(void *arg)
 		if (w->ctx.draining && worker_drained(w, clock_now_ms()))
 			break;
 		if (loop_run_once(&w->ctx.loop, worker_wait_ms(w, clock_now_ms())) < 0) {
-			log_error("worker %u: epoll_wait: %s", w->ctx.id, strerror(errno));
+			log_error("epoll_wait failed", LOG_UINT("worker", w->ctx.id), LOG_STR("error", strerror(errno)));
 			break;
 		}
 		atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed);
@@ -184,7 +184,7 @@ void worker_ping(struct worker *w)
 	uint64_t one = 1;
 
 	if (write(w->wakefd, &one, sizeof one) < 0)
-		log_warn("worker %u: eventfd write: %s", w->ctx.id, strerror(errno));
+		log_warn("eventfd write failed", LOG_UINT("worker", w->ctx.id), LOG_STR("error", strerror(errno)));
 }
 
 void worker_request_stop(struct worker *w)

@@ -1,16 +1,19 @@
 /* metrics.c — counters each worker keeps for itself, summed into Prometheus text on scrape. */
 #include "metrics.h"
 
+#include <dirent.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "clock.h"
 #include "upstream.h"
 
 static const uint64_t metrics_bounds_ms[METRICS_BUCKETS] = {
-	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, UINT64_MAX
+	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000, 600000, UINT64_MAX
 };
 
 static const char *const metrics_endpoint_names[METRICS_ENDPOINTS] = {
@@ -26,25 +29,66 @@ int metrics_init(struct metrics *m, size_t nupstreams)
 	memset(m, 0, sizeof *m);
 	m->nupstreams = nupstreams;
 	m->attempts = calloc(nupstreams * METRICS_ATTEMPTS + 1, sizeof *m->attempts);
-	return m->attempts == NULL ? -1 : 0;
+	m->up = calloc(nupstreams + 1, sizeof *m->up);
+	return m->attempts == NULL || m->up == NULL ? -1 : 0;
 }
 
 void metrics_free(struct metrics *m)
 {
 	free(m->attempts);
+	free(m->up);
 	m->attempts = NULL;
+	m->up = NULL;
+}
+
+static size_t metrics_bucket_of(uint64_t ms)
+{
+	size_t b = 0;
+
+	while (ms > metrics_bounds_ms[b])
+		b++;
+	return b;
+}
+
+void metrics_attempt_time(struct metrics *m, size_t u, uint64_t ms, int64_t ttfb_ms)
+{
+	if (u >= m->nupstreams)
+		return;
+	metrics_add(&m->up[u].attempt_buckets[metrics_bucket_of(ms)], 1);
+	metrics_add(&m->up[u].attempt_ms_sum, ms);
+	if (ttfb_ms >= 0) {
+		metrics_add(&m->up[u].ttfb_buckets[metrics_bucket_of((uint64_t)ttfb_ms)], 1);
+		metrics_add(&m->up[u].ttfb_ms_sum, (uint64_t)ttfb_ms);
+	}
+}
+
+metrics_counter *metrics_upstream_counter(struct metrics *m, size_t u, size_t offset)
+{
+	return u < m->nupstreams ? (metrics_counter *)((char *)&m->up[u] + offset) : NULL;
+}
+
+/* Process-wide: written by the main thread, read by scrapes. */
+static atomic_uint_fast64_t metrics_started_ms;
+static atomic_uint_fast64_t metrics_reloads[2]; /* refused, ok */
+static atomic_uint_fast64_t metrics_last_reload_ms;
+
+void metrics_note_start(uint64_t wall_ms)
+{
+	atomic_store(&metrics_started_ms, wall_ms);
+}
+
+void metrics_note_reload(int ok, uint64_t wall_ms)
+{
+	atomic_fetch_add(&metrics_reloads[ok ? 1 : 0], 1);
+	atomic_store(&metrics_last_reload_ms, wall_ms);
 }
 
 void metrics_request(struct metrics *m, enum metrics_endpoint ep, unsigned status, uint64_t ms)
 {
-	size_t b = 0;
-
 	if (status >= 600)
 		status = 0;
 	metrics_add(&m->requests[ep][status], 1);
-	while (ms > metrics_bounds_ms[b])
-		b++;
-	metrics_add(&m->duration_buckets[ep][b], 1);
+	metrics_add(&m->duration_buckets[ep][metrics_bucket_of(ms)], 1);
 	metrics_add(&m->duration_ms_sum[ep], ms);
 }
 
@@ -206,6 +250,231 @@ static int metrics_render_circuits(const struct metrics_scrape *sc, struct buf *
 	return rc;
 }
 
+/* One upstream's counter at offset (in struct metrics_upstream), summed over the sets. */
+static uint64_t metrics_upstream_sum(const struct metrics_scrape *sc, size_t u, size_t offset)
+{
+	uint64_t sum = 0;
+	unsigned w;
+
+	for (w = 0; w < sc->nsets; w++)
+		sum += metrics_read((const metrics_counter *)((const char *)&metrics_of(sc, w)->up[u] + offset));
+	return sum;
+}
+
+/* A histogram in seconds of each upstream's buckets at offset, with its _sum at sum_offset (ms). */
+static int metrics_render_upstream_histogram(const struct metrics_scrape *sc, struct buf *out, const char *name,
+					     const char *help, size_t offset, size_t sum_offset)
+{
+	size_t u, b;
+	int rc = 0;
+
+	rc |= buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (u = 0; u < sc->cfg->nupstreams; u++) {
+		const char *up = sc->cfg->upstreams[u].name;
+		uint64_t cumulative = 0;
+
+		for (b = 0; b < METRICS_BUCKETS; b++) {
+			cumulative += metrics_upstream_sum(sc, u, offset + b * sizeof(metrics_counter));
+			if (metrics_bounds_ms[b] == UINT64_MAX)
+				rc |= buf_printf(out, "%s_bucket{upstream=\"%s\",le=\"+Inf\"} %llu\n", name, up,
+						 (unsigned long long)cumulative);
+			else
+				rc |= buf_printf(out, "%s_bucket{upstream=\"%s\",le=\"%g\"} %llu\n", name, up,
+						 (double)metrics_bounds_ms[b] / 1000.0, (unsigned long long)cumulative);
+		}
+		rc |= buf_printf(out, "%s_sum{upstream=\"%s\"} %.3f\n", name, up,
+				 (double)metrics_upstream_sum(sc, u, sum_offset) / 1000.0);
+		rc |= buf_printf(out, "%s_count{upstream=\"%s\"} %llu\n", name, up, (unsigned long long)cumulative);
+	}
+	return rc;
+}
+
+/* A counter of each upstream at offset, with extra labels written before "upstream" ("" for none). */
+static int metrics_render_upstream_counter(const struct metrics_scrape *sc, struct buf *out, const char *name,
+					   const char *labels, size_t offset)
+{
+	size_t u;
+	int rc = 0;
+
+	for (u = 0; u < sc->cfg->nupstreams; u++)
+		rc |= buf_printf(out, "%s{%supstream=\"%s\"} %llu\n", name, labels, sc->cfg->upstreams[u].name,
+				 (unsigned long long)metrics_upstream_sum(sc, u, offset));
+	return rc;
+}
+
+static int metrics_render_upstreams(const struct metrics_scrape *sc, struct buf *out)
+{
+	int rc = 0;
+
+	rc |= metrics_render_upstream_histogram(sc, out, "detour_upstream_attempt_duration_seconds",
+						"A call to an upstream, from submission to its end.",
+						offsetof(struct metrics_upstream, attempt_buckets),
+						offsetof(struct metrics_upstream, attempt_ms_sum));
+	rc |= metrics_render_upstream_histogram(sc, out, "detour_upstream_ttfb_seconds",
+						"A call to an upstream, from submission to the first response byte.",
+						offsetof(struct metrics_upstream, ttfb_buckets),
+						offsetof(struct metrics_upstream, ttfb_ms_sum));
+	rc |= buf_append_str(out, "# HELP detour_upstream_retries_total Calls made again to the same upstream.\n"
+				  "# TYPE detour_upstream_retries_total counter\n");
+	rc |= metrics_render_upstream_counter(sc, out, "detour_upstream_retries_total", "",
+					      offsetof(struct metrics_upstream, retries));
+	rc |= buf_append_str(out, "# HELP detour_health_checks_total Active health checks, by result.\n"
+				  "# TYPE detour_health_checks_total counter\n");
+	rc |= metrics_render_upstream_counter(sc, out, "detour_health_checks_total", "result=\"ok\",",
+					      offsetof(struct metrics_upstream, health[0]));
+	rc |= metrics_render_upstream_counter(sc, out, "detour_health_checks_total", "result=\"failed\",",
+					      offsetof(struct metrics_upstream, health[1]));
+	rc |= buf_append_str(out, "# HELP detour_tokens_total Tokens the answers' usage reported, by kind.\n"
+				  "# TYPE detour_tokens_total counter\n");
+	rc |= metrics_render_upstream_counter(sc, out, "detour_tokens_total", "kind=\"prompt\",",
+					      offsetof(struct metrics_upstream, prompt_tokens));
+	rc |= metrics_render_upstream_counter(sc, out, "detour_tokens_total", "kind=\"completion\",",
+					      offsetof(struct metrics_upstream, completion_tokens));
+	rc |= metrics_render_upstream_counter(sc, out, "detour_tokens_total", "kind=\"cached\",",
+					      offsetof(struct metrics_upstream, cached_tokens));
+	return rc;
+}
+
+static int metrics_render_transitions(const struct metrics_scrape *sc, struct buf *out)
+{
+	static const enum breaker_state states[] = { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
+	size_t u, f, t;
+	int rc = 0;
+
+	rc |= buf_append_str(out, "# HELP detour_circuit_transitions_total Breaker moves, by from and to state.\n"
+				  "# TYPE detour_circuit_transitions_total counter\n");
+	for (u = 0; u < sc->cfg->nupstreams; u++)
+		for (f = 0; f < 3; f++)
+			for (t = 0; t < 3; t++)
+				if (f != t)
+					rc |= buf_printf(out, "detour_circuit_transitions_total{upstream=\"%s\",from=\"%s\","
+							      "to=\"%s\"} %llu\n", sc->cfg->upstreams[u].name,
+							 breaker_state_name(states[f]), breaker_state_name(states[t]),
+							 (unsigned long long)upstream_transitions(&sc->upstreams[u], states[f],
+												  states[t]));
+	return rc;
+}
+
+/* One unlabelled sample, with its HELP and TYPE. */
+static int metrics_render_one(struct buf *out, const char *name, const char *type, const char *help, double value)
+{
+	return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, value);
+}
+
+static int metrics_render_flow(const struct metrics_scrape *sc, struct buf *out)
+{
+	uint64_t opened = metrics_sum(sc, offsetof(struct metrics, streams_opened));
+	uint64_t closed = metrics_sum(sc, offsetof(struct metrics, streams_closed));
+	int rc = 0;
+
+	rc |= metrics_render_one(out, "detour_requests_in_flight", "gauge", "Requests in the attempt loop now.",
+				 (double)sc->in_flight);
+	rc |= metrics_render_one(out, "detour_streams_open", "gauge", "Streams committed to their client and not over.",
+				 (double)(opened > closed ? opened - closed : 0));
+	rc |= metrics_render_one(out, "detour_retry_budget_refusals_total", "counter",
+				 "Retries the retry budget refused (the next target was called instead).",
+				 (double)metrics_sum(sc, offsetof(struct metrics, retry_refusals)));
+	rc |= metrics_render_one(out, "detour_stream_cuts_total", "counter",
+				 "Streams broken off upstream after the commit point.",
+				 (double)metrics_sum(sc, offsetof(struct metrics, stream_cuts)));
+	rc |= metrics_render_one(out, "detour_client_aborts_total", "counter",
+				 "Clients that left before their answer was whole.",
+				 (double)metrics_sum(sc, offsetof(struct metrics, client_aborts)));
+	rc |= metrics_render_one(out, "detour_cache_bytes", "gauge", "Bytes the cached answers take.",
+				 (double)(sc->cache != NULL ? cache_bytes(sc->cache) : 0));
+	rc |= metrics_render_one(out, "detour_cache_evictions_total", "counter",
+				 "Answers dropped from the cache to make room.",
+				 (double)(sc->cache != NULL ? cache_evictions(sc->cache) : 0));
+	return rc;
+}
+
+static int metrics_render_reloads(struct buf *out)
+{
+	int rc = 0;
+
+	rc |= buf_append_str(out, "# HELP detour_reloads_total Configuration reloads, by result.\n"
+				  "# TYPE detour_reloads_total counter\n");
+	rc |= buf_printf(out, "detour_reloads_total{result=\"ok\"} %llu\n",
+			 (unsigned long long)atomic_load(&metrics_reloads[1]));
+	rc |= buf_printf(out, "detour_reloads_total{result=\"refused\"} %llu\n",
+			 (unsigned long long)atomic_load(&metrics_reloads[0]));
+	rc |= metrics_render_one(out, "detour_last_reload_timestamp_seconds", "gauge",
+				 "When the last reload was decided (0: none yet).",
+				 (double)atomic_load(&metrics_last_reload_ms) / 1000.0);
+	rc |= buf_printf(out, "# HELP detour_build_info The running detourd.\n# TYPE detour_build_info gauge\n"
+			      "detour_build_info{version=\"%s\"} 1\n", DETOUR_VERSION);
+	return rc;
+}
+
+/* CPU seconds from /proc/self/stat (utime + stime); -1 when unreadable. */
+static double metrics_cpu_seconds(void)
+{
+	char text[1024], *p;
+	unsigned long long utime, stime;
+	double result = -1;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n;
+
+	if (f == NULL)
+		return -1;
+	n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	/* The command name may hold spaces: count fields from its closing parenthesis. */
+	p = strrchr(text, ')');
+	if (p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) == 2)
+		result = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+	return result;
+}
+
+static double metrics_resident_bytes(void)
+{
+	unsigned long long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int got;
+
+	if (f == NULL)
+		return -1;
+	got = fscanf(f, "%llu %llu", &size, &resident);
+	fclose(f);
+	return got == 2 ? (double)resident * (double)sysconf(_SC_PAGESIZE) : -1;
+}
+
+static double metrics_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	double n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own descriptor */
+}
+
+/* The process_* metrics every Prometheus client library exports, read from /proc. */
+static int metrics_render_process(struct buf *out)
+{
+	double cpu = metrics_cpu_seconds(), rss = metrics_resident_bytes(), fds = metrics_open_fds();
+	int rc = 0;
+
+	rc |= metrics_render_one(out, "process_start_time_seconds", "gauge",
+				 "Start time of the process since the Unix epoch in seconds.",
+				 (double)atomic_load(&metrics_started_ms) / 1000.0);
+	if (cpu >= 0)
+		rc |= metrics_render_one(out, "process_cpu_seconds_total", "counter",
+					 "Total user and system CPU time spent in seconds.", cpu);
+	if (rss >= 0)
+		rc |= metrics_render_one(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+					 rss);
+	if (fds >= 0)
+		rc |= metrics_render_one(out, "process_open_fds", "gauge", "Number of open file descriptors.", fds);
+	return rc;
+}
+
 int metrics_render(const struct metrics_scrape *sc, struct buf *out)
 {
 	int rc = 0;
@@ -216,6 +485,11 @@ int metrics_render(const struct metrics_scrape *sc, struct buf *out)
 	rc |= metrics_render_degradation(sc, out);
 	rc |= metrics_render_circuits(sc, out);
 	rc |= metrics_render_ends(sc, out);
+	rc |= metrics_render_upstreams(sc, out);
+	rc |= metrics_render_transitions(sc, out);
+	rc |= metrics_render_flow(sc, out);
+	rc |= metrics_render_reloads(out);
+	rc |= metrics_render_process(out);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -243,6 +517,11 @@ void metrics_carry(struct metrics *into, const struct config *cfg, const struct 
 		{ offsetof(struct metrics, cache_hits), 1 },
 		{ offsetof(struct metrics, cache_misses), 1 },
 		{ offsetof(struct metrics, ends), END_REASONS },
+		{ offsetof(struct metrics, retry_refusals), 1 },
+		{ offsetof(struct metrics, stream_cuts), 1 },
+		{ offsetof(struct metrics, client_aborts), 1 },
+		{ offsetof(struct metrics, streams_opened), 1 },
+		{ offsetof(struct metrics, streams_closed), 1 },
 	};
 	const struct config_upstream *now;
 	size_t r, i, u, a, offset;
@@ -267,6 +546,12 @@ void metrics_carry(struct metrics *into, const struct config *cfg, const struct 
 				total += metrics_read(&metrics_of(old, w)->attempts[u * METRICS_ATTEMPTS + a]);
 			metrics_hand_over(&into->attempts[now->index * METRICS_ATTEMPTS + a], total,
 					  &handed_over->attempts[u * METRICS_ATTEMPTS + a]);
+		}
+		for (i = 0; i < METRICS_UPSTREAM_COUNTERS; i++) {
+			offset = i * sizeof(metrics_counter);
+			metrics_hand_over((metrics_counter *)((char *)&into->up[now->index] + offset),
+					  metrics_upstream_sum(old, u, offset),
+					  (metrics_counter *)((char *)&handed_over->up[u] + offset));
 		}
 	}
 }

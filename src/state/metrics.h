@@ -31,11 +31,28 @@ enum metrics_attempt {
 	METRICS_ATTEMPTS
 };
 
-#define METRICS_BUCKETS 14
+/* 5 ms to 600 s, then +Inf: past any request_timeout up to ten minutes. */
+#define METRICS_BUCKETS 17
 
 /* One owner thread adds with a relaxed load and store (no locked instruction);
  * the scraping thread reads with relaxed loads. */
 typedef atomic_uint_fast64_t metrics_counter;
+
+/* One upstream's counters in a worker's set. Every member is a counter, so a
+ * reload carries the struct as one run of them. */
+struct metrics_upstream {
+	metrics_counter attempt_buckets[METRICS_BUCKETS]; /* a call's duration, submit to end */
+	metrics_counter attempt_ms_sum;
+	metrics_counter ttfb_buckets[METRICS_BUCKETS];    /* submit to the first response byte */
+	metrics_counter ttfb_ms_sum;
+	metrics_counter retries;                          /* the same target called again */
+	metrics_counter health[2];                        /* health checks: ok, failed */
+	metrics_counter prompt_tokens;                    /* from the answers' usage */
+	metrics_counter completion_tokens;
+	metrics_counter cached_tokens;
+};
+
+#define METRICS_UPSTREAM_COUNTERS (sizeof(struct metrics_upstream) / sizeof(metrics_counter))
 
 struct metrics {
 	metrics_counter requests[METRICS_ENDPOINTS][600];      /* by answered status */
@@ -46,6 +63,12 @@ struct metrics {
 	metrics_counter cache_hits;
 	metrics_counter cache_misses;
 	metrics_counter ends[END_REASONS];                     /* exchanges, by why they ended */
+	metrics_counter retry_refusals;                        /* retries the retry budget refused */
+	metrics_counter stream_cuts;                           /* streams broken off upstream after the commit point */
+	metrics_counter client_aborts;                         /* clients that left before their answer was whole */
+	metrics_counter streams_opened;                        /* streams committed ... */
+	metrics_counter streams_closed;                        /* ... and over: the difference is open */
+	struct metrics_upstream *up;                           /* [upstream] */
 	size_t nupstreams;
 };
 
@@ -64,6 +87,24 @@ void metrics_request(struct metrics *m, enum metrics_endpoint ep, unsigned statu
 /* Counts one attempt on upstream index u. */
 void metrics_attempt(struct metrics *m, size_t u, enum metrics_attempt what);
 
+/* A call to upstream u took ms; its first byte came after ttfb_ms (-1: none came). */
+void metrics_attempt_time(struct metrics *m, size_t u, uint64_t ms, int64_t ttfb_ms);
+
+/* Upstream u's counter member (offsetof(struct metrics_upstream, ...)), or NULL past the set. */
+metrics_counter *metrics_upstream_counter(struct metrics *m, size_t u, size_t offset);
+
+#define metrics_upstream_add(m, u, member, n) \
+	do { \
+		metrics_counter *c_ = metrics_upstream_counter((m), (u), offsetof(struct metrics_upstream, member)); \
+		if (c_ != NULL) \
+			metrics_add(c_, (n)); \
+	} while (0)
+
+/* Process-wide facts a scrape shows whatever the generation: when detourd
+ * started, and how reloads went (ok or refused, and the last one's wall time). */
+void metrics_note_start(uint64_t wall_ms);
+void metrics_note_reload(int ok, uint64_t wall_ms);
+
 /* Counts one exchange that ended for reason why. */
 static inline void metrics_end(struct metrics *m, enum end_reason why)
 {
@@ -80,6 +121,7 @@ struct metrics_scrape {
 	size_t nsets;
 	struct upstream *upstreams;  /* cfg->nupstreams, for the breaker gauges */
 	struct cache *cache;         /* NULL when off */
+	uint64_t in_flight;          /* requests in the attempt loop now */
 };
 
 /* After a reload: adds to into (the new runtime's carried counters, laid out

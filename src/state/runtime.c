@@ -103,6 +103,16 @@ static bool runtime_same_cache(const struct config *a, const struct config *b)
 	       a->degradation.cache.ttl_ms == b->degradation.cache.ttl_ms;
 }
 
+/* Says which pinned level a reload dropped (the words operators grep for). */
+static void runtime_log_pin_dropped(enum config_level pinned)
+{
+	char said[160];
+
+	snprintf(said, sizeof said, "reload: the degradation level pinned by an operator (%s) is dropped",
+		 config_level_name(pinned));
+	log_warn(said, LOG_STR("level_pinned", config_level_name(pinned)));
+}
+
 void runtime_carry(struct runtime *rt, struct runtime *old)
 {
 	const struct config_upstream *before;
@@ -121,7 +131,7 @@ void runtime_carry(struct runtime *rt, struct runtime *old)
 	if (rt->cfg->degradation.mode == old->cfg->degradation.mode && config_level_servable(rt->cfg, pinned))
 		degrade_set_mode(&rt->degrade, pinned);
 	else if (pinned != old->cfg->degradation.mode)
-		log_warn("reload: the degradation level pinned by an operator (%s) is dropped", config_level_name(pinned));
+		runtime_log_pin_dropped(pinned);
 	atomic_store(&rt->degrade.last_degraded_ms, atomic_load(&old->degrade.last_degraded_ms));
 	atomic_store(&rt->degrade.last_level, atomic_load(&old->degrade.last_level));
 	/* The cached answers stay good: the old workers go on using the cache
@@ -150,6 +160,7 @@ static void runtime_scrape(const struct runtime *rt, struct metrics_scrape *sc)
 	sc->nsets = rt->ncounters;
 	sc->upstreams = rt->upstreams;
 	sc->cache = rt->cache;
+	sc->in_flight = atomic_load(&rt->requests_active);
 }
 
 void runtime_carry_metrics(struct runtime *rt, struct runtime *old)

@@ -144,6 +144,9 @@ void upstream_carry(struct upstream *u, struct upstream *from)
 	atomic_store(&u->requests, atomic_load(&from->requests));
 	atomic_store(&u->successes, atomic_load(&from->successes));
 	atomic_store(&u->failures, atomic_load(&from->failures));
+	for (size_t f = 0; f < 3; f++)
+		for (size_t t = 0; t < 3; t++)
+			atomic_store(&u->transitions[f][t], atomic_load(&from->transitions[f][t]));
 	pthread_mutex_lock(&from->lock);
 	u->last_error = from->last_error;
 	breaker_carry(&u->breaker, &from->breaker);
@@ -181,17 +184,20 @@ enum breaker_admission upstream_admit_early(struct upstream *u, uint64_t now)
 	a = breaker_admit_early(&u->breaker, now);
 	pthread_mutex_unlock(&u->lock);
 	if (a == BREAKER_PROBE)
-		log_info("upstream=%s every target refused: an early probe goes", u->cfg->name);
+		log_info("every target refused: an early probe goes", LOG_STR("upstream", u->cfg->name));
 	return a;
 }
 
-/* Logs a move of u's breaker; why says what moved it ("" for a call). */
-static void upstream_log_move(const struct upstream *u, enum breaker_state before, enum breaker_state after,
+/* Counts and logs a move of u's breaker; why says what moved it ("call" or "health_check"). */
+static void upstream_log_move(struct upstream *u, enum breaker_state before, enum breaker_state after,
 			      const char *why)
 {
+	if (before != after && (unsigned)before < 3 && (unsigned)after < 3)
+		atomic_fetch_add_explicit(&u->transitions[before][after], 1, memory_order_relaxed);
 	if (before != after)
-		log_write(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "upstream=%s circuit %s -> %s%s",
-			  u->cfg->name, breaker_state_name(before), breaker_state_name(after), why);
+		log_event(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "circuit moved",
+			  LOG_STR("upstream", u->cfg->name), LOG_STR("from", breaker_state_name(before)),
+			  LOG_STR("to", breaker_state_name(after)), LOG_STR("by", why));
 }
 
 void upstream_probe_answered(struct upstream *u, uint64_t now)
@@ -203,7 +209,7 @@ void upstream_probe_answered(struct upstream *u, uint64_t now)
 	breaker_success(&u->breaker, now, true);
 	after = u->breaker.state;
 	pthread_mutex_unlock(&u->lock);
-	upstream_log_move(u, before, after, "");
+	upstream_log_move(u, before, after, "call");
 }
 
 bool upstream_needs_health(struct upstream *u, uint64_t now)
@@ -272,7 +278,7 @@ void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict ver
 	}
 	after = u->breaker.state;
 	pthread_mutex_unlock(&u->lock);
-	upstream_log_move(u, before, after, "");
+	upstream_log_move(u, before, after, "call");
 }
 
 void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status, const char *error)
@@ -293,7 +299,7 @@ void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status,
 		u->last_error.at_wall_ms = u->health_at_wall_ms;
 	}
 	pthread_mutex_unlock(&u->lock);
-	upstream_log_move(u, before, after, " after a health check");
+	upstream_log_move(u, before, after, "health_check");
 }
 
 void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now)
@@ -301,7 +307,7 @@ void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now)
 	pthread_mutex_lock(&u->lock);
 	breaker_set_mode(&u->breaker, mode, now);
 	pthread_mutex_unlock(&u->lock);
-	log_warn("upstream=%s circuit set to %s by an operator", u->cfg->name, breaker_mode_name(mode));
+	log_warn("circuit set by an operator", LOG_STR("upstream", u->cfg->name), LOG_STR("mode", breaker_mode_name(mode)));
 }
 
 void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out)
@@ -382,4 +388,11 @@ void upstream_describe_status(const struct upstream *u, unsigned status, const c
 		snprintf(out, outlen, "HTTP %u", status);
 	upstream_redact(u, out);
 	json_decref(root);
+}
+
+uint64_t upstream_transitions(const struct upstream *u, enum breaker_state from, enum breaker_state to)
+{
+	if ((unsigned)from >= 3 || (unsigned)to >= 3)
+		return 0;
+	return atomic_load_explicit(&u->transitions[from][to], memory_order_relaxed);
 }

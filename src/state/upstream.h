@@ -36,6 +36,7 @@ struct upstream {
 	atomic_uint_fast64_t requests;    /* calls made */
 	atomic_uint_fast64_t successes;
 	atomic_uint_fast64_t failures;    /* upstream faults */
+	atomic_uint_fast64_t transitions[3][3]; /* breaker moves, [from][to] */
 	pthread_mutex_t lock;             /* guards what follows */
 	struct upstream_error last_error;
 	struct breaker breaker;
@@ -161,5 +162,8 @@ void upstream_redact_bytes(const struct upstream *u, char *s, size_t len);
  */
 void upstream_describe_status(const struct upstream *u, unsigned status, const char *body, size_t len,
 			      char *out, size_t outlen);
+
+/* How often u's breaker moved from one state to another since start (a reload carries it). */
+uint64_t upstream_transitions(const struct upstream *u, enum breaker_state from, enum breaker_state to);
 
 #endif

@@ -208,7 +208,7 @@ class Detour(Process):
         with open(self.config.name, 'w') as f:
             f.write(yaml_text)
 
-    RELOAD_ENDS = ('info reloaded ', 'error reload refused', 'error reload failed')
+    RELOAD_ENDS = ('level=info msg="reloaded ', 'level=error msg="reload refused', 'level=error msg="reload failed')
 
     def reload(self, yaml_text=None, timeout=10.0):
         """Rewrites the file (when given), sends SIGHUP and waits for detourd to say

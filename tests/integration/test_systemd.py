@@ -264,8 +264,8 @@ class JournalTest(DetourTestCase):
         while 'reload refused' not in d.output() and time.monotonic() < deadline:
             time.sleep(0.02)
         lines = d.output().splitlines()
-        self.assertTrue(any(l.startswith('<6>info detourd ') for l in lines), lines)
-        self.assertTrue(any(l.startswith('<3>error reload refused') for l in lines), lines)
+        self.assertTrue(any(l.startswith('<6>level=info msg="detourd ') for l in lines), lines)
+        self.assertTrue(any(l.startswith('<3>level=error msg="reload refused') for l in lines), lines)
         self.assertTrue(all(l.startswith('<') for l in lines), lines)     # no timestamp of our own
 
     def test_a_stream_journald_does_not_hold_keeps_timestamps(self):
@@ -275,7 +275,7 @@ class JournalTest(DetourTestCase):
         while 'listening on' not in d.output() and time.monotonic() < deadline:
             time.sleep(0.02)
         line = [l for l in d.output().splitlines() if 'listening on' in l][0]
-        self.assertRegex(line, r'^\d{4}-\d\d-\d\dT\S+ info detourd ')
+        self.assertRegex(line, r'^ts=\d{4}-\d\d-\d\dT\S+ level=info msg="detourd ')
 
 
 class ProbeTest(DetourTestCase):

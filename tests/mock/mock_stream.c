@@ -1,9 +1,12 @@
 /* mock_stream.c — sending an answer over time: SSE events with pauses between them, and the faults that break a body half-way. */
 #include "mock_stream.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 #include "mock_socket.h"
@@ -144,11 +147,23 @@ static ssize_t mock_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
-/* Adds the answer's content type and extra headers. */
+/* Adds the answer's content type, its own request id (as providers send one:
+ * x-request-id, "mock-req-N", unless the configured headers give an
+ * x-request-id or Anthropic's request-id) and extra headers. */
 static void mock_stream_headers(struct MHD_Response *response, const struct mock_answer *a)
 {
+	static atomic_ullong answers;
+	char id[40];
 	size_t i;
+	bool own_id = true;
 
+	for (i = 0; i < a->n_headers; i++)
+		if (strcasecmp(a->headers[i].name, "x-request-id") == 0 ||
+		    strcasecmp(a->headers[i].name, "request-id") == 0)
+			own_id = false;
+	snprintf(id, sizeof id, "mock-req-%llu", atomic_fetch_add(&answers, 1) + 1);
+	if (own_id)
+		MHD_add_response_header(response, "x-request-id", id);
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
 	if (a->stream)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
