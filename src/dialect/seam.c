@@ -32,6 +32,7 @@ void seam_switch(struct seam *s)
 	}
 	s->segment++;
 	s->shown = false;
+	s->finished = false;
 	s->trimming = true;
 	buf_reset(&s->pending);
 }
@@ -167,8 +168,10 @@ static void seam_note_choice(struct seam *s, const json_t *choice)
 		seam_note_text(s, text, strlen(text));
 		s->in_tool_call = false;
 	}
-	if (json_is_string(json_object_get(choice, "finish_reason")))
+	if (json_is_string(json_object_get(choice, "finish_reason"))) {
 		s->in_tool_call = false;
+		s->finished = true;
+	}
 }
 
 /* A continuation's choice, rewritten in place. Returns 1 when it says
@@ -184,6 +187,13 @@ static int seam_rewrite_choice(struct seam *s, json_t *choice)
 
 	if (json_is_object(delta))
 		json_object_del(delta, "role");
+	if (text != NULL && text[0] == '\0') {
+		/* An empty opening says nothing and must not end the look for a repetition. */
+		json_object_del(delta, "content");
+		text = NULL;
+	}
+	if (finish)
+		s->finished = true;
 	if (text == NULL && !(s->trimming && (finish || tools)))
 		goto done;
 	buf_init(&emit, SEAM_TEXT_MAX + SEAM_TAIL + 64 * 1024);

@@ -32,6 +32,7 @@ struct seam {
 	bool in_tool_call;     /* the last delta was a tool call's, with no finish after it */
 	unsigned segment;      /* 0: the first upstream; n: the nth continuation */
 	bool shown;            /* the current segment delivered content (or a finish) */
+	bool finished;         /* the current segment delivered a finish_reason */
 	bool trimming;         /* the current segment may still be repeating the end of text */
 	struct buf pending;    /* its start, held while it may be a repetition */
 	int64_t sum[3];        /* prompt, completion and total tokens of the segments before */
