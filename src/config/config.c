@@ -7,6 +7,8 @@
 
 const char *const config_provider_names[] = { "openai", "anthropic", NULL };
 const char *const config_responses_names[] = { "chat", "native", NULL };
+const char *const config_on_cut_names[] = { "inherit", "error", "continue", NULL };
+const char *const config_prefill_names[] = { "instruct", "native", NULL };
 const char *const config_level_names[] = {
 	"auto", "full", "reduced", "minimal", "cached", "offline", NULL,
 };
@@ -89,4 +91,17 @@ const char *config_level_name(enum config_level level)
 const char *config_provider_name(enum config_provider provider)
 {
 	return (unsigned)provider <= CONFIG_PROVIDER_ANTHROPIC ? config_provider_names[provider] : "unknown";
+}
+
+struct config_streams config_route_streams(const struct config *cfg, const struct config_route *route)
+{
+	struct config_streams s = cfg->streams;
+
+	if (route != NULL && route->streams.on_cut != CONFIG_ON_CUT_INHERIT)
+		s.on_cut = route->streams.on_cut;
+	if (route != NULL && route->streams.max_continuations != 0)
+		s.max_continuations = route->streams.max_continuations;
+	if (s.on_cut == CONFIG_ON_CUT_INHERIT)
+		s.on_cut = CONFIG_ON_CUT_ERROR;
+	return s;
 }

@@ -19,6 +19,26 @@ enum config_responses {
 	CONFIG_RESPONSES_NATIVE, /* forwarded as it is to {base_url}/responses */
 };
 
+/* What a committed stream that breaks off becomes (streams.on_cut). */
+enum config_on_cut {
+	CONFIG_ON_CUT_INHERIT,  /* a route's: what the top-level streams section says */
+	CONFIG_ON_CUT_ERROR,    /* an error event and [DONE], as always */
+	CONFIG_ON_CUT_CONTINUE, /* the same client stream goes on from the next target */
+};
+
+/* How an OpenAI-compatible upstream is asked to continue a cut answer (prefill). */
+enum config_prefill {
+	CONFIG_PREFILL_INSTRUCT, /* the partial as an assistant message, then an instruction to go on */
+	CONFIG_PREFILL_NATIVE,   /* the partial as the last assistant message, as is (vLLM's continue_final_message) */
+};
+
+/* The streams section, top level or a route's (0 fields of a route's: inherit). */
+struct config_streams {
+	enum config_on_cut on_cut;
+	unsigned max_continuations;
+	bool cache_continued;       /* top level only: the cache may keep a continued answer */
+};
+
 enum config_strategy {
 	CONFIG_STRATEGY_FALLBACK, /* targets in order */
 	CONFIG_STRATEGY_WEIGHTED, /* first drawn by weight, then the rest in order */
@@ -92,6 +112,7 @@ struct config_upstream {
 	char **forward_headers;       /* client headers sent on to it, as written; NULL-terminated */
 	size_t nforward_headers;
 	enum config_responses responses; /* how it serves /v1/responses */
+	enum config_prefill prefill;  /* how it is asked to continue a cut stream */
 	struct config_timeouts timeouts;
 	struct config_retries retries;
 	struct config_breaker breaker;
@@ -112,6 +133,7 @@ struct config_route {
 	size_t ntargets;
 	struct config_target *reduced; /* cheaper targets from the reduced level down; may be empty */
 	size_t nreduced;
+	struct config_streams streams; /* overrides of the top-level streams section (0: inherit) */
 };
 
 /* What fallback_on names: outcomes on which detour moves to the next target. */
@@ -169,6 +191,8 @@ struct config {
 
 	struct config_fallback fallback_on;
 
+	struct config_streams streams; /* on_cut never CONFIG_ON_CUT_INHERIT here */
+
 	struct {
 		enum config_level mode;
 		struct config_level_limits reduced;
@@ -197,6 +221,8 @@ void config_free(struct config *cfg);
 /* The value names of provider and degradation level, in enum order, NULL-terminated. */
 extern const char *const config_provider_names[];
 extern const char *const config_responses_names[];
+extern const char *const config_on_cut_names[];
+extern const char *const config_prefill_names[];
 extern const char *const config_level_names[];
 
 /* Can cfg serve level as the degradation floor? cached needs a cache,
@@ -205,6 +231,9 @@ bool config_level_servable(const struct config *cfg, enum config_level level);
 
 /* The upstream called name, or NULL. */
 const struct config_upstream *config_find_upstream(const struct config *cfg, const char *name);
+/* What route's streams section comes to: its own keys over the top level's. */
+struct config_streams config_route_streams(const struct config *cfg, const struct config_route *route);
+
 /* True when fallback_on names this HTTP status. */
 bool config_fallback_status(const struct config_fallback *fb, unsigned status);
 

@@ -376,6 +376,7 @@ static const struct config_key config_schema_upstream_keys[] = {
 					   CONFIG_SCHEMA_COUNT_MAX, "4096") },
 	{ "forward_headers", .type = CONFIG_TABLE_CUSTOM, .read = config_schema_read_forward },
 	{ "responses", CONFIG_SCHEMA_CHOICE(struct config_upstream, responses, config_responses_names, "chat") },
+	{ "prefill", CONFIG_SCHEMA_CHOICE(struct config_upstream, prefill, config_prefill_names, "instruct") },
 	{ .name = NULL },
 };
 const struct config_section config_schema_upstream = {
@@ -394,6 +395,17 @@ const struct config_section config_schema_target = {
 	"models.NAME.targets[n]", config_schema_target_keys, NULL,
 };
 
+/* A route's streams: what it leaves out comes from the top level. */
+static const struct config_key config_schema_route_streams_keys[] = {
+	{ "on_cut", CONFIG_SCHEMA_CHOICE(struct config_streams, on_cut, config_on_cut_names, NULL) },
+	{ "max_continuations", CONFIG_SCHEMA_UINT(struct config_streams, max_continuations, 1,
+						  CONFIG_SCHEMA_RETRIES_MAX, NULL) },
+	{ .name = NULL },
+};
+static const struct config_section config_schema_route_streams = {
+	"models.NAME.streams", config_schema_route_streams_keys, NULL,
+};
+
 static const struct config_key config_schema_route_keys[] = {
 	{ "strategy", CONFIG_SCHEMA_CHOICE(struct config_route, strategy, config_schema_strategy_names,
 					   "fallback") },
@@ -403,6 +415,8 @@ static const struct config_key config_schema_route_keys[] = {
 	{ "reduced", .type = CONFIG_TABLE_CUSTOM, CONFIG_TABLE_SLOT(struct config_route, reduced),
 	  .aux = offsetof(struct config_route, nreduced), .section = &config_schema_target,
 	  .read = config_routes_read_targets },
+	{ "streams", .type = CONFIG_TABLE_MAP, CONFIG_TABLE_SLOT(struct config_route, streams),
+	  .section = &config_schema_route_streams },
 	{ .name = NULL },
 };
 const struct config_section config_schema_route = { "models.NAME", config_schema_route_keys, NULL };
@@ -475,6 +489,17 @@ static const struct config_section config_schema_responses = {
 	"responses", config_schema_responses_keys, NULL,
 };
 
+static const struct config_key config_schema_streams_keys[] = {
+	{ "on_cut", CONFIG_SCHEMA_CHOICE(struct config, streams.on_cut, config_on_cut_names, "error") },
+	{ "max_continuations", CONFIG_SCHEMA_UINT(struct config, streams.max_continuations, 1,
+						  CONFIG_SCHEMA_RETRIES_MAX, "1") },
+	{ "cache_continued", CONFIG_SCHEMA_BOOL(struct config, streams.cache_continued, "false") },
+	{ .name = NULL },
+};
+static const struct config_section config_schema_streams = {
+	"streams", config_schema_streams_keys, NULL,
+};
+
 /* The order below is the order sections are checked in: upstreams before the models that name them. */
 static const struct config_key config_schema_root_keys[] = {
 	{ "server", .type = CONFIG_TABLE_MAP, .section = &config_schema_server },
@@ -489,6 +514,7 @@ static const struct config_key config_schema_root_keys[] = {
 	  .read = config_schema_read_fallback },
 	{ "degradation", .type = CONFIG_TABLE_MAP, .section = &config_schema_degradation },
 	{ "responses", .type = CONFIG_TABLE_MAP, .section = &config_schema_responses },
+	{ "streams", .type = CONFIG_TABLE_MAP, .section = &config_schema_streams },
 	{ .name = NULL },
 };
 const struct config_section config_schema_root = { "", config_schema_root_keys, NULL };

@@ -45,6 +45,9 @@ struct dialect_call {
 	const json_t *client;                   /* the client's own request when the dialect speaks the
 						 * client's API (Responses, previous_response_id expanded);
 						 * NULL otherwise */
+	const char *partial;                    /* a continuation: the answer's text delivered so far
+						 * (partial_len bytes), to be continued; NULL otherwise */
+	size_t partial_len;
 };
 
 /* What a whole answer (or error body) came to. */

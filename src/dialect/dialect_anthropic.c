@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "anthropic.h"
+#include "prefill.h"
 
 static const char *dialect_anthropic_unsupported(enum request_kind kind)
 {
@@ -94,6 +95,18 @@ static bool dialect_anthropic_has_nul(json_t *v)
 	}
 }
 
+static enum dialect_built dialect_anthropic_build(const struct dialect_call *call, const struct anthropic_options *o,
+						  json_t *root, char **body, size_t *len, struct refusal *no);
+
+/* Anthropic refuses a final assistant message that ends in whitespace; the
+ * continuation's repeated space is trimmed at the seam. */
+static size_t dialect_anthropic_prefill_len(const char *text, size_t len)
+{
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\n' || text[len - 1] == '\t' || text[len - 1] == '\r'))
+		len--;
+	return len;
+}
+
 static enum dialect_built dialect_anthropic_request(const struct dialect_call *call, char **body, size_t *len,
 						    struct refusal *no)
 {
@@ -105,18 +118,40 @@ static enum dialect_built dialect_anthropic_request(const struct dialect_call *c
 		.drop_tools = (changes->drop & CONFIG_DROP_TOOLS) != 0,
 		.stream = call->stream,
 	};
-	json_t *root = request_json(call->request);
-	struct buf out;
+	json_t *root = request_json(call->request), *continued = NULL;
+	enum dialect_built built;
 
 	*body = NULL;
 	if (root == NULL)
 		return dialect_anthropic_unreadable(call->request, no);
+	if (call->partial != NULL) {
+		/* The request's tree is shared by every attempt: the continuation changes a copy. */
+		continued = json_deep_copy(root);
+		if (continued == NULL ||
+		    prefill_chat(continued, call->partial, dialect_anthropic_prefill_len(call->partial, call->partial_len),
+				 PREFILL_ASSISTANT_LAST) != 0) {
+			json_decref(continued);
+			return DIALECT_FAILED;
+		}
+		root = continued;
+	}
+	built = dialect_anthropic_build(call, &o, root, body, len, no);
+	json_decref(continued);
+	return built;
+}
+
+/* The translation of root (the client's request, or its continuation). */
+static enum dialect_built dialect_anthropic_build(const struct dialect_call *call, const struct anthropic_options *o,
+						  json_t *root, char **body, size_t *len, struct refusal *no)
+{
+	struct buf out;
+
 	if (dialect_anthropic_has_nul(root)) {
 		refusal_why(no, "A string holds \\u0000, which Anthropic does not accept.");
 		return DIALECT_REFUSED;
 	}
-	buf_init(&out, 2 * call->request->len + 64 * 1024);
-	if (anthropic_request(root, &o, &out, no) != 0) {
+	buf_init(&out, 2 * call->request->len + 2 * call->partial_len + 64 * 1024);
+	if (anthropic_request(root, o, &out, no) != 0) {
 		buf_free(&out);
 		return DIALECT_REFUSED;
 	}

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "jsonscan.h"
+#include "prefill.h"
 
 /* A relayed stream: has a chunk the client will show come yet? */
 struct dialect_openai_stream {
@@ -34,12 +35,27 @@ static void dialect_openai_headers(const struct config_upstream *cfg, dialect_he
 static enum dialect_built dialect_openai_request(const struct dialect_call *call, char **body, size_t *len,
 						 struct refusal *no)
 {
+	char *changed;
+
 	(void)no;
 	*body = NULL;
 	*len = call->request->len;
-	if (request_unchanged(call->request, call->changes))
+	if (request_unchanged(call->request, call->changes) && call->partial == NULL)
 		return DIALECT_BUILT;
-	*body = request_rewrite(call->request, call->changes, len);
+	if (request_unchanged(call->request, call->changes))
+		changed = NULL;
+	else if ((changed = request_rewrite(call->request, call->changes, len)) == NULL)
+		return DIALECT_FAILED;
+	if (call->partial == NULL) {
+		*body = changed;
+		return DIALECT_BUILT;
+	}
+	/* The upstream's prefill setting says whether it continues a final assistant message itself. */
+	*body = prefill_chat_body(changed != NULL ? changed : call->request->body, *len, call->partial,
+				  call->partial_len,
+				  call->upstream->prefill == CONFIG_PREFILL_NATIVE ? PREFILL_CONTINUE_FINAL : PREFILL_INSTRUCT,
+				  len);
+	free(changed);
 	return *body != NULL ? DIALECT_BUILT : DIALECT_FAILED;
 }
 

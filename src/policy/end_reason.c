@@ -13,6 +13,7 @@ static const char *const end_reason_names[END_REASONS] = {
 	[END_DEADLINE] = "deadline",
 	[END_CLIENT_GONE] = "client_gone",
 	[END_STREAM_CUT] = "stream_cut",
+	[END_CONTINUED] = "continued",
 	[END_SHUTDOWN] = "shutdown",
 	[END_INTERNAL] = "internal",
 };

@@ -19,6 +19,7 @@ enum end_reason {
 	END_DEADLINE,       /* request_timeout passed before an answer (504) */
 	END_CLIENT_GONE,    /* the client closed the connection before the answer was complete */
 	END_STREAM_CUT,     /* a committed stream broke off upstream; the client got an error event */
+	END_CONTINUED,      /* a committed stream broke off and went on, whole, from another target (streams.on_cut) */
 	END_SHUTDOWN,       /* still open when the drain timeout passed (503, or a stream ended early) */
 	END_INTERNAL,       /* detour could not build its answer (out of memory: 500) */
 	END_REASONS

@@ -39,6 +39,11 @@ void attempt_loop_begin(struct attempt_loop *a)
 	a->refusal[0] = '\0';
 	a->refusal_param[0] = '\0';
 	a->unsayable = 0;
+	a->native_client = false;
+	a->continuing = false;
+	a->partial = NULL;
+	a->partial_len = 0;
+	a->continuations = 0;
 }
 
 void attempt_loop_end(struct attempt_loop *a)

@@ -51,6 +51,11 @@ struct attempt_loop {
 	char refusal[320];           /* why a target's dialect could not say the request (the client's mistake); "": none */
 	char refusal_param[96];      /* the parameter that refusal names; "": none */
 	size_t unsayable;            /* targets passed over because they could not say the request */
+	bool native_client;          /* the call speaks the client's own API (its stream is not chat chunks) */
+	bool continuing;             /* the next call continues a cut stream (streams.on_cut: continue) */
+	const char *partial;         /* then, the text delivered so far (the stream's, borrowed) */
+	size_t partial_len;
+	unsigned continuations;      /* continuations started that count against max_continuations */
 };
 
 /* Prepares a zeroed struct once, when its exchange is first allocated. */

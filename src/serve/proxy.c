@@ -11,6 +11,7 @@
 #include "backoff.h"
 #include "cache.h"
 #include "clock.h"
+#include "continuation.h"
 #include "completion.h"
 #include "degrade.h"
 #include "dialect.h"
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
+#include "seam.h"
 #include "stream.h"
 #include "upstream.h"
 #include "runtime.h"
@@ -35,6 +37,7 @@ static void proxy_on_done(void *arg, struct engine_response *r);
 static void proxy_settle(struct exchange *x, struct engine_response *r);
 static void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
 static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, const struct engine_response *from);
+static bool proxy_stream_cut(struct exchange *x, const struct engine_response *r, const char *words);
 static void proxy_next(struct exchange *x);
 
 /* How proxy_try looks at a target. */
@@ -65,6 +68,7 @@ static const struct stream_owner proxy_stream_owner = {
 	.settle = proxy_settle,
 	.commit = proxy_stream_commit,
 	.ended = proxy_stream_ended,
+	.cut = proxy_stream_cut,
 };
 
 static uint64_t proxy_min(uint64_t a, uint64_t b)
@@ -87,7 +91,12 @@ static enum dialect_built proxy_body(struct exchange *x, const struct upstream *
 				     const json_t *client, const struct request_changes *changes, bool stream, char **body,
 				     size_t *len, struct refusal *no)
 {
-	struct dialect_call call = { &x->request, changes, u->cfg, stream, client };
+	struct dialect_call call = { &x->request, changes, u->cfg, stream, client, NULL, 0 };
+
+	if (x->attempt.continuing) {
+		call.partial = x->attempt.partial;
+		call.partial_len = x->attempt.partial_len;
+	}
 
 	/* No dialect: the ingress said why in no. */
 	if (d == NULL)
@@ -266,6 +275,9 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	/* Before the breaker is asked: a request the dialect cannot say is the
 	 * client's mistake and says nothing about the upstream. */
 	stream = x->request.stream && !(changes.drop & CONFIG_DROP_STREAM);
+	/* A continuation goes on in the client's stream: only a target that streams can. */
+	if (x->attempt.continuing && (!stream || client != NULL))
+		return PROXY_PASSED;
 	built = proxy_body(x, u, d, client, &changes, stream, &body, &body_len, &cannot);
 	if (built == DIALECT_REFUSED) {
 		proxy_refused(x, u, cannot.why, cannot.param, now);
@@ -307,10 +319,17 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	req.idle_timeout_ms = ucfg->timeouts.idle_ms;
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
-	if (x->attempt.upstream_stream &&
-	    stream_attempt_begin(x, d, ingress_of(x)->cacheable(x) ? cache_max_answer(ctx->rt->cache) : 0,
-				 &proxy_stream_owner) != 0)
+	x->attempt.native_client = client != NULL;
+	if (x->attempt.continuing) {
+		if (stream_continue_begin(x, d, ucfg->name) != 0)
+			goto internal;
+	} else if (x->attempt.upstream_stream &&
+		   (stream_attempt_begin(x, d, ingress_of(x)->cacheable(x) ? cache_max_answer(ctx->rt->cache) : 0,
+					 &proxy_stream_owner) != 0 ||
+		    (config_route_streams(cfg, x->attempt.route).on_cut == CONFIG_ON_CUT_CONTINUE &&
+		     stream_allow_continue(x) != 0))) {
 		goto internal;
+	}
 	x->transfer = ctx->engine_ops->submit(ctx->engine, &req, x->attempt.upstream_stream ? &stream_handlers : &proxy_handlers, x);
 	if (x->transfer == NULL)
 		goto internal;
@@ -924,10 +943,13 @@ static void proxy_stream_ended(struct exchange *x, const struct engine_response 
 	DETOUR_ASSERT(stream_committed(x));
 	if (fault)
 		exchange_end_as(x, END_STREAM_CUT);
+	else if (x->attempt.continuations > 0)
+		exchange_end_as(x, END_CONTINUED);
 	upstream_record(u, r->ended_ms, fault ? UPSTREAM_FAULT : UPSTREAM_ANSWERED, x->attempt.probe, !fault,
 			r->status, -1, words);
 	x->attempt.probe = false;
-	if (!fault && ctx->rt->cache != NULL) {
+	if (!fault && ctx->rt->cache != NULL &&
+	    (x->attempt.continuations == 0 || config_route_streams(ctx->rt->cfg, x->attempt.route).cache_continued)) {
 		struct buf whole;
 
 		buf_init(&whole, ctx->rt->cfg->server.max_response);
@@ -944,6 +966,107 @@ static void proxy_stream_ended(struct exchange *x, const struct engine_response 
 		log_warn("stream broke off after the commit point", LOG_STR("request_id", x->request_id),
 			 LOG_STR("upstream", u->cfg->name), LOG_STR("error", words != NULL ? words : ""), LOG_UINT("ms", ms));
 	}
+}
+
+/* The request's n (1 when absent): more than one choice is not continued. */
+static unsigned proxy_choices(struct exchange *x)
+{
+	json_t *n = json_object_get(request_json(&x->request), "n");
+
+	return json_is_integer(n) && json_integer_value(n) > 1 ? (unsigned)json_integer_value(n) : 1;
+}
+
+/* May the cut stream go on? The policy's verdict on what the seam saw. */
+static enum continuation_verdict proxy_may_continue(struct exchange *x, const struct seam *seam, uint64_t now)
+{
+	struct continuation_case c = {
+		.streams = config_route_streams(x->ctx->rt->cfg, x->attempt.route),
+		.used = x->attempt.continuations,
+		.in_tool_call = seam->in_tool_call,
+		.text_whole = !seam->text_lost,
+		.choices = proxy_choices(x),
+		.chat_chunks = !x->attempt.native_client,
+		.now_ms = now,
+		.deadline_ms = x->deadline_ms,
+	};
+
+	return continuation_decide(&c);
+}
+
+/* Starts the next target of the level that takes the call, as a continuation. */
+static bool proxy_continue_next(struct exchange *x, uint64_t now)
+{
+	while (!proxy_past_deadline(x, now) && x->attempt.next < x->attempt.norder) {
+		size_t at = x->attempt.next++;
+		enum proxy_tried tried;
+
+		x->attempt.target_tries = 0;
+		tried = proxy_try(x, &x->attempt.targets[x->attempt.order[at]], now, PROXY_FIRST);
+		if (tried == PROXY_STARTED)
+			return true;
+		x->attempt.refused[at] = tried == PROXY_REFUSED;
+		now = clock_now_ms();
+	}
+	return false;
+}
+
+/*
+ * A committed stream broke off: it goes on from the next target the route
+ * allows when the policy says it may, the retry budget has room and a target
+ * takes the call. The upstream that broke off is counted as failed either way
+ * (through proxy_stream_ended when the stream ends here).
+ */
+static bool proxy_stream_cut(struct exchange *x, const struct engine_response *r, const char *words)
+{
+	struct context *ctx = x->ctx;
+	struct upstream *u = x->upstream;
+	const struct seam *seam = stream_seam(x);
+	uint64_t now = clock_now_ms(), ms = r->ended_ms - r->started_ms;
+	enum continuation_verdict verdict;
+	const char *from = u->cfg->name;
+
+	/* A continuation that broke off before it said anything does not use one up. */
+	if (x->attempt.continuations > 0 && seam != NULL && !seam->shown)
+		x->attempt.continuations--;
+	verdict = seam != NULL ? proxy_may_continue(x, seam, now) : CONTINUATION_OFF;
+	if (verdict != CONTINUATION_GO) {
+		log_info("stream not continued", LOG_STR("request_id", x->request_id), LOG_STR("upstream", from),
+			 LOG_STR("why", continuation_verdict_name(verdict)));
+		return false;
+	}
+	if (!proxy_hold_retry(x)) {
+		metrics_add(&ctx->metrics->retry_refusals, 1);
+		return false;
+	}
+	bool probe = x->attempt.probe;
+	bool started;
+
+	x->attempt.probe = false;
+	x->attempt.continuing = true;
+	/* The seam's text may move as the continuation adds to it: borrowed only while the call is built. */
+	x->attempt.partial = seam_text(seam, &x->attempt.partial_len);
+	started = proxy_continue_next(x, now);
+	x->attempt.continuing = false;
+	x->attempt.partial = NULL;
+	if (started) {
+		upstream_record(u, r->ended_ms, UPSTREAM_FAULT, probe, false, r->status, -1, words);
+		attempts_add_failure(&x->attempts, from, r->error == ENGINE_OK ? r->status : 0, words, ms);
+		metrics_attempt(ctx->metrics, u->cfg->index, METRICS_ATTEMPT_FALL_OVER);
+		metrics_attempt_time(ctx->metrics, u->cfg->index, ms,
+				     r->first_byte_ms != 0 ? (int64_t)(r->first_byte_ms - r->started_ms) : -1);
+		metrics_add(&ctx->metrics->stream_cuts, 1);
+		x->attempt.continuations++;
+		log_warn("stream broke off after the commit point; continuing", LOG_STR("request_id", x->request_id),
+			 LOG_STR("upstream", from), LOG_STR("to", x->upstream->cfg->name), LOG_STR("error", words),
+			 LOG_UINT("ms", ms));
+		return true;
+	}
+	/* proxy_stream_ended counts the upstream that broke off, as for any cut. */
+	x->upstream = u;
+	x->attempt.probe = probe;
+	log_info("stream not continued", LOG_STR("request_id", x->request_id), LOG_STR("upstream", from),
+		 LOG_STR("why", "no target left"));
+	return false;
 }
 
 /* Settles an attempt whose call ended before anything went to the client:

@@ -17,6 +17,7 @@
 #include "ingress.h"
 #include "log.h"
 #include "runtime.h"
+#include "seam.h"
 #include "sse.h"
 #include "upstream.h"
 
@@ -71,6 +72,9 @@ struct stream {
 	struct completion_builder builder;
 	const struct stream_owner *owner;
 	const struct engine_response *answer; /* the transfer's, from its headers to its end; NULL before */
+	bool continuable;        /* a cut after the commit point goes to the owner's cut */
+	struct seam seam;        /* then, what makes the upstreams' chunks one stream */
+	struct buf seamed;       /* a chunk the seam rewrote */
 };
 
 static size_t stream_backlog(const struct stream *s)
@@ -226,7 +230,8 @@ static int stream_fail(struct exchange *x, enum engine_error error, const char *
 	snprintf(s->fail_text, sizeof s->fail_text, "%s", words);
 	/* The words may be the upstream's own, from an error event. */
 	upstream_redact(x->upstream, s->fail_text);
-	if (s->phase == STREAM_RELAY)
+	/* A stream that may continue says nothing yet: the owner decides once the call ended. */
+	if (s->phase == STREAM_RELAY && !s->continuable)
 		stream_append_error(x, STREAM_END_FAILED, "stream_interrupted", s->fail_text, x->upstream->cfg->name);
 	return STREAM_STOP;
 }
@@ -239,6 +244,21 @@ static int stream_emit(void *arg, const char *chunk, size_t len)
 	struct stream *s = x->stream;
 	size_t at;
 
+	if (s->continuable) {
+		buf_reset(&s->seamed);
+		switch (seam_chunk(&s->seam, chunk, len, &s->seamed)) {
+		case SEAM_PASS:
+			break;
+		case SEAM_REWRITTEN:
+			chunk = s->seamed.data;
+			len = s->seamed.len;
+			break;
+		case SEAM_DROP:
+			return 0;
+		case SEAM_FAILED:
+			return -1;
+		}
+	}
 	/* The cache keeps the chunk as the upstream's dialect made it, redacted. */
 	if (s->collect) {
 		char *copy = malloc(len + 1);
@@ -280,6 +300,9 @@ static int stream_on_event(void *arg, const struct sse_event *ev)
 	case DIALECT_EVENT_CONTENT:
 		break;
 	case DIALECT_EVENT_DONE:
+		/* A stream that may continue and ends without a finish is cut short, not whole. */
+		if (s->continuable && s->phase == STREAM_RELAY && !s->finish_seen && !s->seam.finished)
+			return stream_fail(x, ENGINE_PROTOCOL, "the stream ended without a finish reason");
 		s->done_seen = true;
 		stream_room(s, 64 * 1024);
 		if (ingress_of(x)->stream_done(x, &s->out) != 0)
@@ -374,6 +397,20 @@ static void stream_settle_uncommitted(struct exchange *x, struct engine_response
 	s->owner->settle(x, r);
 }
 
+/* Asks the owner to continue a cut stream; true when a call goes on with it. */
+static bool stream_continue(struct exchange *x, const struct engine_response *r, bool failed)
+{
+	struct stream *s = x->stream;
+	char words[sizeof s->fail_text];
+
+	if (failed)
+		snprintf(words, sizeof words, "%s", s->fail_text);
+	else
+		snprintf(words, sizeof words, "%s", r->error != ENGINE_OK ? r->error_text : "the upstream ended the stream early");
+	upstream_redact(x->upstream, words);
+	return s->owner->cut(x, r, words);
+}
+
 static void stream_on_done(void *arg, struct engine_response *r)
 {
 	struct exchange *x = arg;
@@ -389,7 +426,15 @@ static void stream_on_done(void *arg, struct engine_response *r)
 		stream_settle_uncommitted(x, r);
 		return;
 	}
+	if (s->continuable && s->phase == STREAM_RELAY && (failed || r->error != ENGINE_OK || !stream_whole(s)) &&
+	    stream_continue(x, r, failed)) {
+		stream_wake(x);
+		return;
+	}
 	if (failed) {
+		if (s->continuable && s->phase == STREAM_RELAY)
+			stream_append_error(x, STREAM_END_FAILED, "stream_interrupted", s->fail_text,
+					    x->upstream->cfg->name);
 		s->owner->ended(x, r, true, s->fail_text);
 	} else if (r->error == ENGINE_OK && stream_whole(s)) {
 		stream_end_whole(x, r);
@@ -440,7 +485,14 @@ int stream_attempt_begin(struct exchange *x, const struct dialect *d, size_t col
 		buf_init(&s->out, 0);
 		buf_init(&s->raw, 0);
 		completion_builder_init(&s->builder);
+		seam_init(&s->seam);
+		buf_init(&s->seamed, 0);
 		x->stream = s;
+	}
+	if (s->continuable) {
+		seam_free(&s->seam);
+		seam_init(&s->seam);
+		s->continuable = false;
 	}
 	completion_builder_free(&s->builder);
 	completion_builder_init(&s->builder);
@@ -467,6 +519,47 @@ int stream_attempt_begin(struct exchange *x, const struct dialect *d, size_t col
 	timer_init(&s->unpause, stream_unpause_fire, x);
 	/* What the client's API says before any output (held until the commit point). */
 	return ingress_of(x)->stream_begin(x, &s->out);
+}
+
+int stream_allow_continue(struct exchange *x)
+{
+	struct stream *s = x->stream;
+
+	if (s == NULL)
+		return -1;
+	s->continuable = true;
+	/* A rewritten chunk is never longer than an SSE event may be, plus the delivered text it cannot repeat. */
+	s->seamed.max = SSE_MAX_EVENT + SEAM_TEXT_MAX;
+	return 0;
+}
+
+int stream_continue_begin(struct exchange *x, const struct dialect *d, const char *name)
+{
+	struct stream *s = x->stream;
+	char words[200];
+
+	DETOUR_ASSERT(s != NULL && s->continuable && s->phase == STREAM_RELAY);
+	if (stream_dialect_begin(x, s, d) != 0)
+		return -1;
+	s->answer = NULL;
+	sse_reset(&s->parser);
+	buf_reset(&s->raw);
+	s->end = STREAM_END_NONE;
+	s->sse = s->finish_seen = s->done_seen = s->paused = false;
+	s->fail_error = ENGINE_OK;
+	s->fail_text[0] = '\0';
+	seam_switch(&s->seam);
+	/* For people who read raw streams; SDKs skip comment lines. */
+	snprintf(words, sizeof words, "detour continued on %s", name);
+	stream_room(s, sizeof words + 8);
+	sse_write_comment(&s->out, words);
+	stream_wake(x);
+	return 0;
+}
+
+const struct seam *stream_seam(const struct exchange *x)
+{
+	return x->stream != NULL && x->stream->continuable ? &x->stream->seam : NULL;
 }
 
 bool stream_committed(const struct exchange *x)
@@ -507,6 +600,8 @@ void stream_release(struct exchange *x)
 	buf_free(&s->out);
 	buf_free(&s->raw);
 	completion_builder_free(&s->builder);
+	seam_free(&s->seam);
+	buf_free(&s->seamed);
 	free(s->state);
 	free(s);
 	x->stream = NULL;

@@ -10,6 +10,7 @@
 #include "engine.h"
 
 struct dialect;
+struct seam;
 
 struct exchange;
 struct MHD_Response;
@@ -28,6 +29,11 @@ struct stream_owner {
 	void (*commit)(struct exchange *x, struct MHD_Response *r, const struct engine_response *from);
 	/* A committed stream's call ended; fault: it broke off (words say why). */
 	void (*ended)(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
+	/* A committed stream broke off (words say why) and may go on: true when
+	 * the owner started a call that continues it (stream_continue_begin);
+	 * false, and the stream ends as it would have, through ended. Asked only
+	 * after stream_allow_continue. */
+	bool (*cut)(struct exchange *x, const struct engine_response *r, const char *words);
 };
 
 /* Above this many bytes waiting for a slow client the upstream transfer is
@@ -44,6 +50,21 @@ extern const struct engine_handlers stream_handlers;
  * many bytes of chunks. Returns 0, or -1 when out of memory. */
 int stream_attempt_begin(struct exchange *x, const struct dialect *d, size_t collect_limit,
 			 const struct stream_owner *owner);
+
+/* Lets a cut after the commit point go to the owner's cut (streams.on_cut:
+ * continue): the chunks pass through the seam from now on. Returns 0, or -1
+ * when out of memory. */
+int stream_allow_continue(struct exchange *x);
+
+/* Prepares x's committed stream for a call to the next upstream (speaking d,
+ * named name) that continues it: the client's stream, its bytes and the
+ * cache's copy go on; a comment line marks the switch. Returns 0, or -1 when
+ * out of memory. */
+int stream_continue_begin(struct exchange *x, const struct dialect *d, const char *name);
+
+/* The seam of a stream allowed to continue (what was delivered, whether a
+ * tool call is open), or NULL. */
+const struct seam *stream_seam(const struct exchange *x);
 
 /* The whole answer a finished stream told, as a chat.completion, appended to
  * out. Returns 0, or -1 when it was not collected or cannot be rebuilt. */

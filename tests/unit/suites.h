@@ -39,7 +39,9 @@
 	X(peers)       \
 	X(stream)      \
 	X(notify)      \
-	X(generation)
+	X(generation)  \
+	X(continuation) \
+	X(seam)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

@@ -54,8 +54,8 @@ START_TEST(reduced_levels_use_the_routes_reduced_targets_when_it_has_them)
 	struct config_upstream u = { .name = "u" };
 	struct config_target full[2] = { { &u, "big", 0, 1 }, { &u, "big2", 0, 1 } };
 	struct config_target cheap[1] = { { &u, "small", 0, 1 } };
-	struct config_route with = { "m", CONFIG_STRATEGY_FALLBACK, full, 2, cheap, 1 };
-	struct config_route without = { "m", CONFIG_STRATEGY_FALLBACK, full, 2, NULL, 0 };
+	struct config_route with = { "m", CONFIG_STRATEGY_FALLBACK, full, 2, cheap, 1, { CONFIG_ON_CUT_INHERIT, 0, false } };
+	struct config_route without = { "m", CONFIG_STRATEGY_FALLBACK, full, 2, NULL, 0, { CONFIG_ON_CUT_INHERIT, 0, false } };
 	size_t n;
 
 	ck_assert_ptr_eq(degrade_targets(&with, CONFIG_LEVEL_FULL, &n), full);
