@@ -36,6 +36,7 @@ void attempt_loop_begin(struct attempt_loop *a)
 	a->holds_retry = false;
 	a->counted_active = false;
 	a->earliest_retry_ms = 0;
+	a->refused_until_ms = 0;
 	a->refusal[0] = '\0';
 	a->refusal_param[0] = '\0';
 	a->unsayable = 0;

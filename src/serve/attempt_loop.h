@@ -36,6 +36,7 @@ struct attempt_loop {
 	bool refused[ROUTER_MAX_TARGETS];   /* by position in order[]: refused by its breaker or a hold */
 	bool revisited[ROUTER_MAX_TARGETS]; /* by position: looked at again before giving up */
 	bool early_done;             /* this level already asked for an early probe */
+	uint64_t refused_until_ms;   /* every target refused: looks again until then; 0: has not waited */
 	const struct config_target *target;
 	const struct dialect *dialect; /* what the target is spoken to in (the ingress's choice) */
 	bool upstream_stream;        /* the call to the upstream streams (the client may still want SSE) */
@@ -44,7 +45,7 @@ struct attempt_loop {
 	struct buf cache_key;        /* canonical request, once computed; its memory outlives a request */
 	bool probe;                  /* this call is the breaker's half-open probe */
 	unsigned target_tries;       /* calls made to the current target */
-	struct timer wait_timer;     /* backoff before a retry */
+	struct timer wait_timer;     /* backoff before a retry, or the wait for a refused target's verdict */
 	bool holds_retry;            /* owns one unit of the retry budget */
 	bool counted_active;         /* counted in runtime.requests_active */
 	uint64_t earliest_retry_ms;  /* when a skipped target could next be called; 0: none */

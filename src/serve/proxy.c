@@ -33,6 +33,17 @@
 /* curl's timeouts cannot be 0 (that means none). */
 #define PROXY_MIN_TIMEOUT_MS 1
 
+/*
+ * A request whose every target was refused (open breakers, holds) and that
+ * got no early probe waits this long at most for the verdict a probe or a
+ * health check is about to give, looking again every PROXY_REFUSED_LOOK_MS,
+ * before its 503. Shorter than BREAKER_EARLY_GAP_MS: the wait lets no more
+ * calls through than the breaker's own rules, it only keeps a request from
+ * failing in the instant an upstream is being found healthy again.
+ */
+#define PROXY_REFUSED_WAIT_MS 500
+#define PROXY_REFUSED_LOOK_MS 50
+
 static void proxy_on_done(void *arg, struct engine_response *r);
 static void proxy_settle(struct exchange *x, struct engine_response *r);
 static void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
@@ -512,6 +523,43 @@ static enum proxy_tried proxy_again(struct exchange *x, uint64_t now)
 	return proxy_early(x, now);
 }
 
+static void proxy_refused_fire(struct timer *t)
+{
+	struct exchange *x = t->arg;
+
+	/* A fresh look: each refused target once more, then an early probe. */
+	memset(x->attempt.revisited, 0, sizeof x->attempt.revisited);
+	x->attempt.early_done = false;
+	proxy_next(x);
+}
+
+/*
+ * Every target left was refused and no probe went: waits a little for their
+ * verdict (see PROXY_REFUSED_WAIT_MS) within the deadline. Returns true when
+ * a look again is scheduled; false when the request has waited its time.
+ */
+static bool proxy_wait_refused(struct exchange *x, uint64_t now)
+{
+	struct attempt_loop *a = &x->attempt;
+	uint64_t at = now + PROXY_REFUSED_LOOK_MS;
+	bool any = false;
+	size_t i;
+
+	for (i = 0; i < a->norder; i++)
+		any = any || a->refused[i];
+	if (!any)
+		return false;
+	if (a->refused_until_ms == 0)
+		a->refused_until_ms = now + PROXY_REFUSED_WAIT_MS;
+	if (at > a->refused_until_ms)
+		at = a->refused_until_ms;
+	if (at <= now || at >= x->deadline_ms)
+		return false;
+	timer_init(&a->wait_timer, proxy_refused_fire, x);
+	timers_arm(&x->ctx->timers, &a->wait_timer, at);
+	return true;
+}
+
 static void proxy_next(struct exchange *x)
 {
 	uint64_t now = clock_now_ms();
@@ -526,7 +574,7 @@ static void proxy_next(struct exchange *x)
 			if (tried == PROXY_STARTED)
 				return;
 			x->attempt.refused[at] = tried == PROXY_REFUSED;
-		} else if (proxy_again(x, now) == PROXY_STARTED) {
+		} else if (proxy_again(x, now) == PROXY_STARTED || proxy_wait_refused(x, now)) {
 			return;
 		} else {
 			break;

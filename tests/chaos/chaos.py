@@ -20,6 +20,9 @@ Environment:
   CHAOS_PEERS            1: also the Node gateway and nginx when installed (default 1)
   CHAOS_STRICT           1: exit 1 on a silent truncation, hang, reset or unshaped error from detour
   CHAOS_DOCS             1: write the table into docs/benchmarks.md (default 1)
+  CHAOS_TIMELINE         a file: detour's run, second by second, written there (default: none): each
+                         upstream's fault, its /circuits state sampled every 100 ms (c closed, o open,
+                         h half-open; + a Retry-After hold, * a probe in flight), answers and 503s
 """
 import asyncio
 import json
@@ -58,6 +61,7 @@ RECOVERY_TRIALS = env_int('CHAOS_RECOVERY_TRIALS', 3)
 PEERS = env_int('CHAOS_PEERS', 1) == 1
 STRICT = env_int('CHAOS_STRICT', 0) == 1
 DOCS = env_int('CHAOS_DOCS', 1) == 1
+TIMELINE = os.environ.get('CHAOS_TIMELINE', '')
 
 UPSTREAMS = ('u1', 'u2', 'u3')
 REQUEST_TIMEOUT = 10.0                  # detour's server.request_timeout
@@ -486,6 +490,9 @@ class Run:
         self.recovery = []
         self.seconds = 0
         self.streams = True      # False: the gateway fails streams with no fault at all
+        self.chaos_t0 = None
+        self.samples = []        # (loop time, {upstream: circuit letters}) when CHAOS_TIMELINE is set
+        self.refusals = {}       # second of chaos -> the first 503's attempts, when CHAOS_TIMELINE is set
 
     def raw(self, client, seq, stream):
         body = json.dumps({'model': 'gpt-4o', 'stream': stream, 'messages': [
@@ -506,8 +513,23 @@ class Run:
             head, body, ended = await exchange(self.port, self.raw(index, seq, stream), started + CLIENT_DEADLINE)
             cls, who, what = classify(head, body, ended)
             self.results.append((phase, started, loop.time(), cls, who, what, stream))
+            if TIMELINE and phase == 'chaos' and what == '503 no_upstream_available' and self.chaos_t0:
+                self.refusals.setdefault(int(started - self.chaos_t0), attempts_of(body))
             if head is None and cls == 'reset':
                 await asyncio.sleep(0.01)   # a refused connection must not spin
+
+    async def sample_circuits(self):
+        """Every 100 ms while the schedule runs: each upstream's breaker as /circuits shows it."""
+        loop = asyncio.get_running_loop()
+        while self.phase != 'stop':
+            if self.phase == 'chaos':
+                try:
+                    doc = await mock_call(self.port, 'GET', '/circuits')
+                    self.samples.append((loop.time(), {name: circuit_letters(c) for name, c in
+                                                       doc['circuits'].items()}))
+                except (RuntimeError, ValueError, KeyError):
+                    pass
+            await asyncio.sleep(0.1)
 
     async def set_fault(self, i, fault):
         await mock_call(self.mocks[i].port, 'POST', '/_mock/faults', fault)
@@ -519,6 +541,7 @@ class Run:
     async def chaos(self, plan, seconds):
         loop = asyncio.get_running_loop()
         t0 = loop.time()
+        self.chaos_t0 = t0
         self.phase = 'chaos'
         for t, i, _, fault in plan:
             if t >= seconds:
@@ -587,6 +610,8 @@ class Run:
     async def drive(self, plan, seconds):
         await self.probe_streams()
         tasks = [asyncio.create_task(self.client(i)) for i in range(CLIENTS)]
+        if TIMELINE and self.name == 'detour':
+            tasks.append(asyncio.create_task(self.sample_circuits()))
         try:
             await asyncio.sleep(1)
             await self.chaos(plan, seconds)
@@ -660,6 +685,71 @@ def summarize(run):
     for kind, secs in run.recovery:
         print('  recovery after %s: %s' % (kind, '%.2f s' % secs if secs is not None else
                                             'none within %.0f s' % RECOVERY_LIMIT), flush=True)
+
+
+# --- the timeline (CHAOS_TIMELINE) -------------------------------------------
+
+def attempts_of(body):
+    """A 503's attempts as 'upstream:reason' words."""
+    try:
+        text = dechunk(body).decode() if not body.lstrip().startswith(b'{') else body.decode()
+        err = json.loads(text)['error']
+        return ' '.join('%s:%s' % (a.get('upstream'), (a.get('skipped') or a.get('error') or str(a.get('status'))).replace(' ', '_'))
+                        for a in err.get('attempts') or [])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return '?'
+
+
+def circuit_letters(c):
+    letters = {'closed': 'c', 'open': 'o', 'half_open': 'h'}.get(c.get('state'), '?')
+    if c.get('retry_after_until'):
+        letters += '+'
+    if c.get('probes_in_flight'):
+        letters += '*'
+    return letters
+
+
+def timeline(run, plan):
+    """Second by second: each upstream's fault and sampled circuit, answers, 503s and the first 503's attempts."""
+    if run.chaos_t0 is None:
+        return ''
+    seconds = int(run.seconds) + 1
+    full = [0] * seconds
+    refused = [0] * seconds
+    other = [0] * seconds
+    for phase, started, _, cls, _, what, _ in run.results:
+        s = int(started - run.chaos_t0)
+        if phase != 'chaos' or not 0 <= s < seconds:
+            continue
+        if cls in ('full', 'degraded'):
+            full[s] += 1
+        elif what == '503 no_upstream_available':
+            refused[s] += 1
+        else:
+            other[s] += 1
+    circuits = [{u: '' for u in UPSTREAMS} for _ in range(seconds)]
+    for at, c in run.samples:
+        s = int(at - run.chaos_t0)
+        if 0 <= s < seconds:
+            for u in UPSTREAMS:
+                circuits[s][u] += (c.get(u, '?') + ' ')
+    kinds = ['healthy'] * len(UPSTREAMS)
+    changes = iter(plan)
+    pending = next(changes, None)
+    lines = ['second  ' + '  '.join('%-28s' % u for u in UPSTREAMS) + '  full  503  other  first 503']
+    for s in range(seconds):
+        marks = ['' for _ in UPSTREAMS]
+        while pending is not None and pending[0] < s + 1:
+            kinds[pending[1]] = pending[2]
+            marks[pending[1]] += '@%.1f' % (pending[0] - s)
+            pending = next(changes, None)
+        lines.append('%6d  %s  %4d %4d %6d  %s' % (s, '  '.join('%-28s' % ('%s%s %s' % (
+            kinds[i], marks[i], circuits[s][u].strip()))[:28] for i, u in enumerate(UPSTREAMS)),
+            full[s], refused[s], other[s], run.refusals.get(s, '')))
+    healthy_refused = sum(refused)
+    lines.append('503 no_upstream_available in %d of %d seconds; %d in all' % (
+        sum(1 for n in refused if n), seconds, healthy_refused))
+    return '\n'.join(lines) + '\n'
 
 
 # --- the report --------------------------------------------------------------
@@ -792,6 +882,9 @@ def main():
             run, probs = run_gateway(name, starter, plan, seconds)
             if run is not None:
                 runs.append(run)
+                if TIMELINE and name == 'detour':
+                    with open(TIMELINE, 'w') as f:
+                        f.write(timeline(run, plan))
             problems += ['%s: %s' % (name, p) for p in probs] if name == 'detour' else []
     finally:
         for p in list(procs):

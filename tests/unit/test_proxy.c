@@ -6,6 +6,7 @@
 
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "config_load.h"
 #include "log.h"
@@ -242,6 +243,85 @@ START_TEST(releasing_an_exchange_cancels_its_call_without_blaming_the_upstream)
 }
 END_TEST
 
+/* Opens u's breaker (failures: 1) with one fault. */
+static void open_breaker(struct upstream *u)
+{
+	upstream_record(u, clock_now_ms(), UPSTREAM_FAULT, false, false, 503, -1, "overloaded");
+}
+
+#define TWO_FRAGILE_UPSTREAMS                                                                                  \
+	"upstreams:\n"                                                                                         \
+	"  primary: { base_url: \"http://primary.test/v1\", retries: { attempts: 0 },\n"                       \
+	"    breaker: { failures: 1, window: 60s, cooldown: 60s } }\n"                                         \
+	"  backup: { base_url: \"http://backup.test/v1\", retries: { attempts: 0 },\n"                         \
+	"    breaker: { failures: 1, window: 60s, cooldown: 60s } }\n"                                         \
+	"models:\n"                                                                                            \
+	"  gpt-4o: { targets: [ { upstream: primary }, { upstream: backup } ] }\n"
+
+START_TEST(every_target_refused_waits_for_a_verdict_before_a_503)
+{
+	struct exchange *x;
+
+	setup(TWO_FRAGILE_UPSTREAMS);
+	open_breaker(&rt.upstreams[0]);
+	open_breaker(&rt.upstreams[1]);
+	x = start_chat("gpt-4o");
+	/* Within a second of their faults no early probe goes: the request waits, unanswered. */
+	ck_assert_uint_eq(fake_ncalls, 0);
+	ck_assert_ptr_null(x->response);
+	ck_assert(timer_armed(&x->attempt.wait_timer));
+	/* A health check finds backup healthy meanwhile: its breaker half-opens, the request is its probe. */
+	upstream_health(&rt.upstreams[1], clock_now_ms(), true, 200, NULL);
+	timers_run_due(&ctx.timers, UINT64_MAX - 1);
+	ck_assert_uint_eq(fake_ncalls, 1);
+	ck_assert_str_eq(fake_calls[0].url, "http://backup.test/v1/chat/completions");
+	finish_call(0, ENGINE_OK, 200, ANSWER);
+	ck_assert_uint_eq(x->status, 200);
+	ck_assert_int_eq(exchange_end_reason(x), END_ANSWERED);
+	exchange_release(x);
+	ck_assert_uint_eq(atomic_load(&rt.requests_active), 0);
+	teardown();
+}
+END_TEST
+
+START_TEST(a_refused_request_gets_its_503_once_the_wait_is_over)
+{
+	struct exchange *x;
+	unsigned looks = 0;
+
+	setup(TWO_FRAGILE_UPSTREAMS);
+	open_breaker(&rt.upstreams[0]);
+	open_breaker(&rt.upstreams[1]);
+	x = start_chat("gpt-4o");
+	/* Each look again finds both still open; the wait is bounded. */
+	while (timer_armed(&x->attempt.wait_timer)) {
+		ck_assert_uint_lt(++looks, 1000000);
+		timers_run_due(&ctx.timers, UINT64_MAX - 1);
+	}
+	ck_assert_uint_eq(fake_ncalls, 0);
+	ck_assert_uint_eq(x->status, 503);
+	ck_assert_ptr_nonnull(header(x, "Retry-After"));
+	exchange_release(x);
+	teardown();
+}
+END_TEST
+
+START_TEST(a_client_gone_while_waiting_stops_the_wait)
+{
+	struct exchange *x;
+
+	setup(TWO_FRAGILE_UPSTREAMS);
+	open_breaker(&rt.upstreams[0]);
+	open_breaker(&rt.upstreams[1]);
+	x = start_chat("gpt-4o");
+	ck_assert(timer_armed(&x->attempt.wait_timer));
+	exchange_release(x);
+	ck_assert(!timer_armed(&x->attempt.wait_timer));
+	ck_assert_uint_eq(atomic_load(&rt.requests_active), 0);
+	teardown();
+}
+END_TEST
+
 START_TEST(an_unknown_model_is_refused_without_a_call)
 {
 	struct exchange *x;
@@ -267,6 +347,9 @@ Suite *proxy_suite(void)
 	tcase_add_test(tc, a_503_is_retried_on_the_same_target_after_the_backoff);
 	tcase_add_test(tc, releasing_an_exchange_cancels_its_call_without_blaming_the_upstream);
 	tcase_add_test(tc, an_unknown_model_is_refused_without_a_call);
+	tcase_add_test(tc, every_target_refused_waits_for_a_verdict_before_a_503);
+	tcase_add_test(tc, a_refused_request_gets_its_503_once_the_wait_is_over);
+	tcase_add_test(tc, a_client_gone_while_waiting_stops_the_wait);
 	suite_add_tcase(s, tc);
 	return s;
 }
