@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "clock.h"
@@ -45,6 +46,7 @@ struct engine_transfer {
 	bool paused;
 	bool aborted;                   /* on_data asked to stop */
 	enum engine_error forced_error; /* set by the watchdog before removal */
+	int open_errno;                 /* why the last socket could not be opened, 0 if it was */
 	struct engine_transfer *next;   /* spare list, or the active list */
 	struct engine_transfer *prev;
 };
@@ -420,7 +422,12 @@ static void engine_describe(struct engine_transfer *t, CURLcode code)
 		return;
 	switch (code) {
 	case CURLE_COULDNT_CONNECT:
-		snprintf(r->error_text, sizeof r->error_text, "connection refused or unreachable");
+		/* detour's own shortage, not the upstream's: say so, or an operator
+		 * hunts a network fault that is a ulimit. */
+		if (t->open_errno == EMFILE || t->open_errno == ENFILE)
+			snprintf(r->error_text, sizeof r->error_text, "out of file descriptors");
+		else
+			snprintf(r->error_text, sizeof r->error_text, "connection refused or unreachable");
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
 		snprintf(r->error_text, sizeof r->error_text, "host name not found");
@@ -558,6 +565,19 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
+/* curl's socket opener, so that a socket() that fails leaves its errno
+ * with the transfer (curl itself reports any failure as "couldn't connect"). */
+static curl_socket_t engine_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct engine_transfer *t = clientp;
+	curl_socket_t s;
+
+	(void)purpose;
+	s = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	t->open_errno = s == CURL_SOCKET_BAD ? errno : 0;
+	return s;
+}
+
 static struct engine_transfer *engine_transfer_get(struct engine *e)
 {
 	struct engine_transfer *t = e->spare;
@@ -604,6 +624,7 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	t->paused = false;
 	t->aborted = false;
 	t->forced_error = ENGINE_OK;
+	t->open_errno = 0;
 	timer_init(&t->watchdog, engine_watchdog_fire, t);
 
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
@@ -623,6 +644,8 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, engine_write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, engine_open_socket);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	/* Upstreams speak one protocol; no redirects, no proxies from the environment. */
