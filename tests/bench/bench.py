@@ -173,8 +173,8 @@ def wrk(port, body_file=None, portkey_config=None, connections=None, threads=Non
                          capture_output=True, text=True, env=env, timeout=secs + 60).stdout
     try:
         rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
-        p50 = to_ms(re.search(r'50%\s+(\S+)', out).group(1))
-        p99 = to_ms(re.search(r'99%\s+(\S+)', out).group(1))
+        p50 = to_ms(re.search(r'^\s*50%\s+(\S+)', out, re.M).group(1))
+        p99 = to_ms(re.search(r'^\s*99%\s+(\S+)', out, re.M).group(1))
         total = int(re.search(r'(\d+) requests in', out).group(1))
     except (AttributeError, ValueError):
         raise RuntimeError('could not read wrk output:\n' + out)
@@ -539,6 +539,14 @@ def ratio(a, b):
     return '%.2f×' % (a / b) if b else '—'
 
 
+def curl_version():
+    try:
+        out = subprocess.run(['curl-config', '--version'], capture_output=True, text=True).stdout.split()
+        return out[-1] if out else ''
+    except OSError:
+        return ''
+
+
 def one_worker_report():
     """The one-worker section: each figure as a ratio to nginx's in the same run."""
     if not one_rows:
@@ -568,6 +576,22 @@ def one_worker_report():
         for who, what, r in one_rows:
             if who == 'detour' and what != 'chat completion':
                 lines.append('- %s: %.2f × the chat path\'s CPU per request.' % (what, r['cpu_us'] / chat['cpu_us']))
+    d = chat.get('syscalls') if chat is not None else None
+    if d:
+        c = d['calls']
+        lines += ['', 'Where detour\'s syscalls per request go (chat row, traced with `strace -k` to their callers): '
+                  '**epoll_ctl %.1f**: libmicrohttpd takes a suspended connection out of its epoll set '
+                  '(`MHD_suspend_connection`, DEL) and puts it back on `MHD_resume_connection` (ADD), 2 per request '
+                  'that waits for an upstream; its API has no other way to park a request until the answer is '
+                  'ready. The rest is curl adding and removing its upstream socket as the connection goes in and out '
+                  'of its cache, and detour watching a client whose answer takes longer than 100 ms. '
+                  '**poll %.1f**: libcurl %s checks that a cached connection is still alive before reusing it '
+                  '(a zero-timeout poll) and polls again for pending data after reading the answer; no option '
+                  'turns either off. **recvfrom %.1f**: one read of the request by libmicrohttpd, one of the '
+                  'answer by curl, and curl\'s read that returns EAGAIN after it. **sendto %.1f / sendmsg %.1f**: '
+                  'the request upstream (curl) and the answer to the client (libmicrohttpd, head and body in one '
+                  'call).' % (c.get('epoll_ctl', 0), c.get('poll', 0), curl_version(), c.get('recvfrom', 0),
+                              c.get('sendto', 0), c.get('sendmsg', 0))]
     lines += ['', '| concurrent streams, one worker | complete | failed | seconds | RSS idle | peak | per stream | '
               'RSS after they end |', '|---:|---:|---:|---:|---:|---:|---:|---:|']
     for count, ok, failed, secs, base, peak, per, after, hard in one_stream_rows:
@@ -594,6 +618,7 @@ def report(ttfc):
              'NODE_ENV=production) with a fallback config. Load generator, proxy and mock share the same cores, so '
              'absolute numbers are lower than on a dedicated machine; the ratios are what to read.'
              % (CONNECTIONS, SECONDS, ROUNDS), '',
+             '## Every worker, shared cores', '',
              '| scenario | server | req/s | p50 ms | p99 ms | errors | vs nginx | vs Node gateway |',
              '|---|---|---:|---:|---:|---:|---:|---:|']
     ref = {}
@@ -614,7 +639,9 @@ def report(ttfc):
         lines.append('| %s | %s | %.0f | %.2f | %.2f | %d | %s | %s |' % (
             scenario, who, r['rps'], r['p50'], r['p99'], r['errors'], vs_nginx, vs_node))
     healthy = {who: r for s, who, r in rows if s == 'healthy'}
-    refused = {who: r for s, who, r in rows if s == 'primary refuses connections'}
+    one = one_worker_report()
+    if one:
+        lines += ['', one.rstrip('\n')]
     lines += ['', '## Streams', '',
               'Time to the first content chunk, 300 streams one after another (median): direct %.3f ms, through '
               'detour %.3f ms: **%.3f ms added**.' % (ttfc[0], ttfc[1], ttfc[1] - ttfc[0]), '',
@@ -639,6 +666,17 @@ def report(ttfc):
     for n, ok, failed, secs, base, peak, per in stream_rows:
         lines.append('- %d concurrent streams: detourd peak RSS %.1f MiB (target for 5,000: ≤ 200 MB).' % (
             n, peak / 1024))
+    if one_rows:
+        n = one_rows[0][2]
+        for who, what, r in one_rows[1:]:
+            s, ns = r.get('syscalls'), n.get('syscalls')
+            lines.append('- One worker, %s: %.2f × nginx\'s req/s (target ≥ 0.85), %.2f × its p99 (target ≤ 1.5), '
+                         '%.2f × its CPU per request (target ≤ 1.25), %s syscalls per request (target ≤ 7).' % (
+                             what, r['rps'] / n['rps'], r['p99'] / n['p99'], r['cpu_us'] / n['cpu_us'],
+                             '%.1f' % s['total'] if s else '—'))
+    for count, ok, failed, secs, base, peak, per, after, hard in one_stream_rows:
+        lines.append('- %d concurrent streams through one worker: %d complete, %.1f KiB per stream (target ≤ 20), '
+                     'RSS %.1f MiB after they end against %.1f MiB idle.' % (count, ok, per, after / 1024, base / 1024))
     text = '\n'.join(lines) + '\n'
     path = os.path.join(ROOT, 'docs', 'benchmarks.md')
     # make chaos owns the Chaos section: it stays, after this run's sections.
