@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "clock.h"
@@ -43,8 +44,11 @@ struct engine_transfer {
 	bool headers_done;
 	bool (*keep_header)(const char *name, size_t len);
 	bool paused;
+	bool was_paused;                /* paused at least once */
 	bool aborted;                   /* on_data asked to stop */
 	enum engine_error forced_error; /* set by the watchdog before removal */
+	int open_errno;                 /* why the last socket could not be opened, 0 if it was */
+	bool clean;                     /* ended whole, never paused: its handle needs no reset */
 	struct engine_transfer *next;   /* spare list, or the active list */
 	struct engine_transfer *prev;
 };
@@ -379,6 +383,7 @@ static size_t engine_write_cb(char *data, size_t size, size_t nmemb, void *userp
 	rc = t->handlers->on_data(t->arg, data, len);
 	if (rc == ENGINE_DATA_PAUSE) {
 		t->paused = true;
+		t->was_paused = true;
 		return CURL_WRITEFUNC_PAUSE;
 	}
 	if (rc == ENGINE_DATA_ABORT) {
@@ -420,7 +425,12 @@ static void engine_describe(struct engine_transfer *t, CURLcode code)
 		return;
 	switch (code) {
 	case CURLE_COULDNT_CONNECT:
-		snprintf(r->error_text, sizeof r->error_text, "connection refused or unreachable");
+		/* detour's own shortage, not the upstream's: say so, or an operator
+		 * hunts a network fault that is a ulimit. */
+		if (t->open_errno == EMFILE || t->open_errno == ENFILE)
+			snprintf(r->error_text, sizeof r->error_text, "out of file descriptors");
+		else
+			snprintf(r->error_text, sizeof r->error_text, "connection refused or unreachable");
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
 		snprintf(r->error_text, sizeof r->error_text, "host name not found");
@@ -461,6 +471,7 @@ static void engine_finish(struct engine_transfer *t, CURLcode code)
 		snprintf(r->error_text, sizeof r->error_text, "stopped by detour");
 	else if (r->error != ENGINE_OK)
 		engine_describe(t, code);
+	t->clean = r->error == ENGINE_OK && !t->was_paused;
 	/* The transfer leaves curl before on_done, which may submit the next attempt. */
 	engine_detach(t);
 	handlers->on_done(arg, r);
@@ -558,6 +569,42 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
+/* curl's socket opener, so that a socket() that fails leaves its errno
+ * with the transfer (curl itself reports any failure as "couldn't connect"). */
+static curl_socket_t engine_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct engine_transfer *t = clientp;
+	curl_socket_t s;
+
+	(void)purpose;
+	s = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	t->open_errno = s == CURL_SOCKET_BAD ? errno : 0;
+	return s;
+}
+
+/* What every request of an easy handle shares: set when the handle is new or
+ * was reset, never per request (setting options is most of curl's cost for a
+ * short call). */
+static void engine_configure(struct engine_transfer *t)
+{
+	CURL *h = t->easy;
+
+	curl_easy_setopt(h, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, engine_header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, engine_write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, engine_open_socket);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	/* Upstreams speak one protocol; no redirects, no proxies from the environment. */
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+}
+
 static struct engine_transfer *engine_transfer_get(struct engine *e)
 {
 	struct engine_transfer *t = e->spare;
@@ -565,7 +612,13 @@ static struct engine_transfer *engine_transfer_get(struct engine *e)
 	if (t != NULL) {
 		e->spare = t->next;
 		e->nspare--;
-		curl_easy_reset(t->easy);
+		/* A transfer that ended cleanly left nothing behind but the options
+		 * every request sets again; one cut short (paused, aborted, failed)
+		 * may have, so it starts over. */
+		if (!t->clean) {
+			curl_easy_reset(t->easy);
+			engine_configure(t);
+		}
 		return t;
 	}
 	t = calloc(1, sizeof *t);
@@ -576,6 +629,7 @@ static struct engine_transfer *engine_transfer_get(struct engine *e)
 		free(t);
 		return NULL;
 	}
+	engine_configure(t);
 	return t;
 }
 
@@ -592,9 +646,17 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	t->engine = e;
 	t->handlers = handlers;
 	t->arg = arg;
-	memset(&t->response, 0, sizeof t->response);
+	/* Field by field: the header block is 2 KiB, and a string is empty by its first byte. */
+	t->response.error = ENGINE_OK;
+	t->response.status = 0;
+	t->response.error_text[0] = '\0';
+	t->response.content_type[0] = '\0';
 	t->response.retry_after_ms = -1;
+	t->response.headers[0] = '\0';
+	t->response.headers_len = 0;
 	t->response.started_ms = now;
+	t->response.first_byte_ms = 0;
+	t->response.ended_ms = 0;
 	buf_init(&t->response.body, req->max_response);
 	t->first_byte_deadline_ms = now + req->first_byte_timeout_ms;
 	t->idle_timeout_ms = req->idle_timeout_ms;
@@ -602,13 +664,14 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	t->headers_done = false;
 	t->keep_header = req->keep_header;
 	t->paused = false;
+	t->was_paused = false;
 	t->aborted = false;
 	t->forced_error = ENGINE_OK;
+	t->open_errno = 0;
+	t->clean = false;
 	timer_init(&t->watchdog, engine_watchdog_fire, t);
 
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
-	curl_easy_setopt(h, CURLOPT_PRIVATE, t);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, req->headers);
 	if (req->body != NULL) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -619,16 +682,6 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	}
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)req->total_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, engine_header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, engine_write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-	/* Upstreams speak one protocol; no redirects, no proxies from the environment. */
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
 
 	engine_link(e, t);
 	if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {

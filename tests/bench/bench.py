@@ -76,17 +76,17 @@ def mock(*args):
     return port
 
 
-def detour(primary_url, backup_url, extra=''):
+def detour(primary_url, backup_url, extra='', workers=0, upstream_extra=''):
     port = free_port()
     path = os.path.join(workdir, 'detour-%d.yaml' % port)
     with open(path, 'w') as f:
-        f.write('server:\n  listen: 127.0.0.1:%d\n  workers: 0\n  max_connections: 40000\n' % port)
+        f.write('server:\n  listen: 127.0.0.1:%d\n  workers: %d\n  max_connections: 40000\n' % (port, workers))
         f.write('  max_body: 8MiB\n')
         f.write('auth:\n  admin_token_env: BENCH_ADMIN\n')
         f.write('upstreams:\n')
         for name, url in (('primary', primary_url), ('backup', backup_url)):
             f.write('  %s: { base_url: "%s", retries: { attempts: 0 }, '
-                    'timeouts: { connect: 1s, first_byte: 30s, idle: 30s, total: 60s } }\n' % (name, url))
+                    'timeouts: { connect: 1s, first_byte: 30s, idle: 30s, total: 60s }%s }\n' % (name, url, upstream_extra))
         f.write('models:\n  "*":\n    targets: [ { upstream: primary }, { upstream: backup } ]\n' + extra)
     p = start([os.path.join(BUILD, 'detourd'), '-c', path], port, env={'BENCH_ADMIN': 'bench'}, name='detourd')
     return port, p
@@ -159,20 +159,22 @@ def to_ms(text):
     return float(value) * {'us': 0.001, 'ms': 1.0, 's': 1000.0, 'm': 60000.0}[unit]
 
 
-def wrk(port, body_file=None, portkey_config=None, connections=None):
+def wrk(port, body_file=None, portkey_config=None, connections=None, threads=None, seconds=None,
+        path='/v1/chat/completions'):
     env = dict(os.environ)
     if body_file:
         env['BODY_FILE'] = body_file
     if portkey_config:
         env['PORTKEY_CONFIG'] = portkey_config
     c = connections or CONNECTIONS
-    out = subprocess.run(['wrk', '-t%d' % min(2, c), '-c%d' % c, '-d%ds' % SECONDS, '--latency', '-s',
-                          os.path.join(HERE, 'post.lua'), 'http://127.0.0.1:%d/v1/chat/completions' % port],
-                         capture_output=True, text=True, env=env, timeout=SECONDS + 60).stdout
+    secs = seconds or SECONDS
+    out = subprocess.run(['wrk', '-t%d' % (threads or min(2, c)), '-c%d' % c, '-d%ds' % secs, '--latency', '-s',
+                          os.path.join(HERE, 'post.lua'), 'http://127.0.0.1:%d%s' % (port, path)],
+                         capture_output=True, text=True, env=env, timeout=secs + 60).stdout
     try:
         rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
-        p50 = to_ms(re.search(r'50%\s+(\S+)', out).group(1))
-        p99 = to_ms(re.search(r'99%\s+(\S+)', out).group(1))
+        p50 = to_ms(re.search(r'^\s*50%\s+(\S+)', out, re.M).group(1))
+        p99 = to_ms(re.search(r'^\s*99%\s+(\S+)', out, re.M).group(1))
         total = int(re.search(r'(\d+) requests in', out).group(1))
     except (AttributeError, ValueError):
         raise RuntimeError('could not read wrk output:\n' + out)
@@ -299,15 +301,182 @@ def http_scenarios():
             stop(pp)
 
 
+# --- one worker against one nginx worker ------------------------------------------------------
+
+# The static upstream's answers: what a chat completion and a Responses API answer look like.
+STATIC_CHAT = json.dumps({
+    'id': 'chatcmpl-bench', 'object': 'chat.completion', 'created': 1700000000, 'model': 'gpt-4o',
+    'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': 'Hello! How can I help you today?'},
+                 'finish_reason': 'stop', 'logprobs': None}],
+    'usage': {'prompt_tokens': 9, 'completion_tokens': 9, 'total_tokens': 18}}, separators=(',', ':'))
+STATIC_RESPONSE = json.dumps({
+    'id': 'resp_bench', 'object': 'response', 'created_at': 1700000000, 'status': 'completed', 'model': 'gpt-4o',
+    'output': [{'type': 'message', 'id': 'msg_bench', 'status': 'completed', 'role': 'assistant',
+                'content': [{'type': 'output_text', 'text': 'Hello! How can I help you today?', 'annotations': []}]}],
+    'usage': {'input_tokens': 9, 'output_tokens': 9, 'total_tokens': 18}}, separators=(',', ':'))
+ONE_CONNECTIONS = 32
+one_rows = []
+one_stream_rows = []
+
+
+def nginx_conf(d, body):
+    conf = os.path.join(d, 'nginx.conf')
+    with open(conf, 'w') as f:
+        f.write('worker_processes 1;\npid %(d)s/nginx.pid;\nerror_log %(d)s/error.log crit;\ndaemon off;\n'
+                'events { worker_connections 20000; }\n'
+                'http {\n  access_log off;\n  client_body_temp_path %(d)s;\n  proxy_temp_path %(d)s;\n'
+                '  client_max_body_size 8m;\n  client_body_buffer_size 1m;\n  keepalive_requests 1000000;\n'
+                '%(body)s\n}\n' % {'d': d, 'body': body})
+    return conf
+
+
+def nginx_static():
+    """One nginx worker answering every chat completion and Responses call with a fixed body."""
+    port = free_port()
+    d = tempfile.mkdtemp(dir=workdir)
+    body = ('  server {\n    listen 127.0.0.1:%d;\n'
+            "    location /v1/chat/completions { default_type application/json; return 200 '%s'; }\n"
+            "    location /v1/responses { default_type application/json; return 200 '%s'; }\n  }"
+            % (port, STATIC_CHAT, STATIC_RESPONSE))
+    p = start(['nginx', '-c', nginx_conf(d, body), '-p', d], port, name='nginx-static')
+    return port, p
+
+
+def nginx_one(upstream_port):
+    """One nginx worker proxying to upstream_port with upstream keep-alive."""
+    port = free_port()
+    d = tempfile.mkdtemp(dir=workdir)
+    body = ('  upstream up { server 127.0.0.1:%d; keepalive 256; }\n'
+            '  server {\n    listen 127.0.0.1:%d;\n    location / {\n      proxy_pass http://up;\n'
+            '      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n      proxy_buffering off;\n'
+            '    }\n  }' % (upstream_port, port))
+    p = start(['nginx', '-c', nginx_conf(d, body), '-p', d], port, name='nginx-one')
+    return port, p
+
+
+def worker_pid(p):
+    """The process doing the work: nginx's one worker (the master's child), or detourd itself."""
+    try:
+        with open('/proc/%d/task/%d/children' % (p.pid, p.pid)) as f:
+            children = f.read().split()
+    except OSError:
+        children = []
+    return int(children[0]) if children else p.pid
+
+
+def cpu_ticks(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of the line
+
+
+def measured(pid, port, path, body):
+    """One wrk run, with the CPU time pid spent during it, per request."""
+    before = cpu_ticks(pid)
+    r = wrk(port, body_file=body, connections=ONE_CONNECTIONS, threads=1, path=path)
+    ticks = cpu_ticks(pid) - before
+    r['cpu_us'] = ticks * 1e6 / os.sysconf('SC_CLK_TCK') / max(1, r['total'])
+    return r
+
+
+def syscalls(pid, port, path, body):
+    """Syscalls per request of pid (every thread) over a short extra run under strace -c."""
+    if shutil.which('strace') is None:
+        return None
+    out = os.path.join(workdir, 'strace-%d.txt' % pid)
+    tracer = subprocess.Popen(['strace', '-c', '-f', '-o', out, '-p', str(pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    r = wrk(port, body_file=body, connections=ONE_CONNECTIONS, threads=1, path=path, seconds=2)
+    time.sleep(0.2)
+    tracer.send_signal(signal.SIGINT)
+    tracer.wait(timeout=30)
+    calls = {}
+    with open(out) as f:
+        for line in f:
+            cols = line.split()
+            if len(cols) >= 5 and cols[-1] != 'total' and cols[0][0].isdigit() and cols[3].isdigit():
+                calls[cols[-1]] = int(cols[3])
+    n = max(1, r['total'])
+    per = {name: c / n for name, c in calls.items()}
+    return {'total': sum(per.values()), 'calls': per}
+
+
+def syscall_text(s):
+    if not s:
+        return '—'
+    top = sorted(((v, k) for k, v in s['calls'].items() if v >= 0.05), reverse=True)
+    return '%.1f: %s' % (s['total'], ', '.join('%s %.1f' % (k, v) for v, k in top))
+
+
+def one_worker_scenarios():
+    """detour with workers: 1 against nginx with worker_processes 1, in front of one static nginx."""
+    if shutil.which('nginx') is None:
+        return
+    print('one worker against one nginx worker (%d rounds, wrk -t1 -c%d)' % (ROUNDS, ONE_CONNECTIONS), flush=True)
+    sport, sp = nginx_static()
+    static_url = 'http://127.0.0.1:%d/v1' % sport
+    responses_body = os.path.join(workdir, 'responses.json')
+    with open(responses_body, 'w') as f:
+        json.dump({'model': 'gpt-4o', 'input': 'Say hello.', 'store': False}, f)
+    chat = '/v1/chat/completions'
+    servers = [('nginx', 'chat completion', chat, None) + nginx_one(sport),
+               ('detour', 'chat completion', chat, None) + detour(static_url, static_url, workers=1),
+               ('detour', 'Responses API, translated to chat', '/v1/responses', responses_body) +
+               detour(static_url, static_url, workers=1),
+               ('detour', 'Responses API, native', '/v1/responses', responses_body) +
+               detour(static_url, static_url, workers=1, upstream_extra=', responses: native')]
+    for _who, _what, path, body, port, _p in servers:
+        wrk(port, body_file=body, connections=ONE_CONNECTIONS, threads=1, path=path, seconds=1)  # warm up
+    runs = [[] for _ in servers]
+    for _ in range(ROUNDS):
+        for i, (_who, _what, path, body, port, p) in enumerate(servers):
+            runs[i].append(measured(worker_pid(p), port, path, body))
+    for i, (who, what, path, body, port, p) in enumerate(servers):
+        r = median_result(runs[i])
+        r['cpu_us'] = statistics.median(x['cpu_us'] for x in runs[i])
+        r['syscalls'] = syscalls(worker_pid(p), port, path, body)
+        one_rows.append((who, what, r))
+        print('  %-8s %-34s %8.0f req/s  p99 %6.2f ms  CPU %5.1f us/request  errors %d  syscalls %s' % (
+            who, what, r['rps'], r['p99'], r['cpu_us'], r['errors'], syscall_text(r['syscalls'])), flush=True)
+    for _who, _what, _path, _body, _port, p in servers:
+        stop(p)
+    stop(sp)
+
+    # Concurrent streams through one worker: two descriptors each (the client's and the upstream's).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    n = 10000 if hard == resource.RLIM_INFINITY or hard >= 2 * 10000 + 256 else 9000
+    n = int(os.environ.get('BENCH_ONE_STREAMS', n))
+    slow = mock('--name', 'slow1', '--chunks', '10', '--chunk-delay', '300ms')
+    slow_url = 'http://127.0.0.1:%d/v1' % slow
+    dport, dp = detour(slow_url, slow_url, 'degradation:\n  cache: { entries: 0 }\n', workers=1)
+    streams.run_concurrent(dport, 10)
+    time.sleep(0.5)
+    base = rss_kib(dp.pid)
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib(dp.pid))
+            time.sleep(0.05)
+
+    t = threading.Thread(target=sample)
+    t.start()
+    ok, failed, secs = streams.run_concurrent(dport, n)
+    done.set()
+    t.join()
+    time.sleep(2)
+    after = rss_kib(dp.pid)
+    stop(dp)
+    per_stream = (peak[0] - base) / n
+    one_stream_rows.append((n, ok, failed, secs, base, peak[0], per_stream, after, hard))
+    print('  %d concurrent streams through one worker: %d complete, %d failed, %.1f s, RSS %d KiB idle, '
+          '%d KiB peak, %.1f KiB per stream, %d KiB after' % (n, ok, failed, secs, base, peak[0], per_stream, after),
+          flush=True)
+
+
 stream_rows = []
-latency = {}
-ROUNDS = int(os.environ.get('BENCH_ROUNDS', '3'))
-
-
-def median_result(results):
-    """The run with the median requests a second (its latencies come with it)."""
-    ordered = sorted(results, key=lambda r: r['rps'])
-    return ordered[len(ordered) // 2]
 
 
 def stream_scenarios():
@@ -370,6 +539,73 @@ def ratio(a, b):
     return '%.2f×' % (a / b) if b else '—'
 
 
+def curl_version():
+    try:
+        out = subprocess.run(['curl-config', '--version'], capture_output=True, text=True).stdout.split()
+        return out[-1] if out else ''
+    except OSError:
+        return ''
+
+
+def one_worker_report():
+    """The one-worker section: each figure as a ratio to nginx's in the same run."""
+    if not one_rows:
+        return ''
+    n = one_rows[0][2]
+    chat = next((r for who, what, r in one_rows if who == 'detour' and what == 'chat completion'), None)
+    lines = ['## One worker against one nginx worker', '',
+             'detour `workers: 1` and nginx `worker_processes 1` (proxy_pass, upstream keep-alive, no buffering) '
+             'in front of the same static upstream: a second nginx answering `return 200` with a fixed chat '
+             'completion (or Responses API answer). wrk `-t1 -c%d`, %d s per cell, %d rounds alternating between '
+             'the servers; the row shows the round with the median requests a second. CPU is the proxy process\'s '
+             'utime + stime from `/proc/PID/stat` over each run divided by the requests it answered (median of the '
+             'rounds; for nginx, its one worker). Syscalls are counted by `strace -c -f` attached to the proxy '
+             'during a separate 2 s run and divided by that run\'s requests (epoll_wait included), so tracing '
+             'does not touch the other figures.' % (ONE_CONNECTIONS, SECONDS, ROUNDS), '',
+             '| server | request | req/s | p99 ms | CPU µs/request | syscalls/request | errors | '
+             'req/s vs nginx | p99 vs nginx | CPU vs nginx | syscalls vs nginx |',
+             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for who, what, r in one_rows:
+        s, ns = r.get('syscalls'), n.get('syscalls')
+        lines.append('| %s | %s | %.0f | %.2f | %.1f | %s | %d | %s | %s | %s | %s |' % (
+            who, what, r['rps'], r['p99'], r['cpu_us'], syscall_text(s), r['errors'],
+            ratio(r['rps'], n['rps']), ratio(r['p99'], n['p99']), ratio(r['cpu_us'], n['cpu_us']),
+            ratio(s['total'], ns['total']) if s and ns else '—'))
+    if chat is not None:
+        lines += ['']
+        for who, what, r in one_rows:
+            if who == 'detour' and what != 'chat completion':
+                lines.append('- %s: %.2f × the chat path\'s CPU per request.' % (what, r['cpu_us'] / chat['cpu_us']))
+    d = chat.get('syscalls') if chat is not None else None
+    if d:
+        c = d['calls']
+        lines += ['', 'Where detour\'s syscalls per request go (chat row, traced with `strace -k` to their callers): '
+                  '**epoll_ctl %.1f**: libmicrohttpd takes a suspended connection out of its epoll set '
+                  '(`MHD_suspend_connection`, DEL) and puts it back on `MHD_resume_connection` (ADD), 2 per request '
+                  'that waits for an upstream; its API has no other way to park a request until the answer is '
+                  'ready. The rest is curl adding and removing its upstream socket as the connection goes in and out '
+                  'of its cache, and detour watching a client whose answer takes longer than 100 ms. '
+                  '**poll %.1f**: libcurl %s checks that a cached connection is still alive before reusing it '
+                  '(a zero-timeout poll) and polls again for pending data after reading the answer; no option '
+                  'turns either off. **recvfrom %.1f**: one read of the request by libmicrohttpd, one of the '
+                  'answer by curl, and curl\'s read that returns EAGAIN after it. **sendto %.1f / sendmsg %.1f**: '
+                  'the request upstream (curl) and the answer to the client (libmicrohttpd, head and body in one '
+                  'call).' % (c.get('epoll_ctl', 0), c.get('poll', 0), curl_version(), c.get('recvfrom', 0),
+                              c.get('sendto', 0), c.get('sendmsg', 0))]
+    lines += ['', '| concurrent streams, one worker | complete | failed | seconds | RSS idle | peak | per stream | '
+              'RSS after they end |', '|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for count, ok, failed, secs, base, peak, per, after, hard in one_stream_rows:
+        lines.append('| %d | %d | %d | %.1f | %.1f MiB | %.1f MiB | %.1f KiB | %.1f MiB |' % (
+            count, ok, failed, secs, base / 1024, peak / 1024, per, after / 1024))
+    for count, ok, failed, secs, base, peak, per, after, hard in one_stream_rows:
+        lines += ['', 'Each stream lasts about 3 s (10 chunks 300 ms apart from detour-mock) on its own client '
+                  'connection and holds two descriptors in detourd (client and upstream); the descriptor hard limit '
+                  'here is %d, so %d streams run at once (10,000 where the limit allows 2 × 10,000 and some). '
+                  'Per stream is (peak − idle) / streams; "after" is read 2 s after the last stream ended.'
+                  % (hard, count)]
+    return '\n'.join(lines) + '\n'
+
+
 def report(ttfc):
     lines = ['# Benchmarks', '',
              'Written by `make bench` (tests/bench/bench.py) from one run: every figure below comes from the',
@@ -382,6 +618,7 @@ def report(ttfc):
              'NODE_ENV=production) with a fallback config. Load generator, proxy and mock share the same cores, so '
              'absolute numbers are lower than on a dedicated machine; the ratios are what to read.'
              % (CONNECTIONS, SECONDS, ROUNDS), '',
+             '## Every worker, shared cores', '',
              '| scenario | server | req/s | p50 ms | p99 ms | errors | vs nginx | vs Node gateway |',
              '|---|---|---:|---:|---:|---:|---:|---:|']
     ref = {}
@@ -402,7 +639,9 @@ def report(ttfc):
         lines.append('| %s | %s | %.0f | %.2f | %.2f | %d | %s | %s |' % (
             scenario, who, r['rps'], r['p50'], r['p99'], r['errors'], vs_nginx, vs_node))
     healthy = {who: r for s, who, r in rows if s == 'healthy'}
-    refused = {who: r for s, who, r in rows if s == 'primary refuses connections'}
+    one = one_worker_report()
+    if one:
+        lines += ['', one.rstrip('\n')]
     lines += ['', '## Streams', '',
               'Time to the first content chunk, 300 streams one after another (median): direct %.3f ms, through '
               'detour %.3f ms: **%.3f ms added**.' % (ttfc[0], ttfc[1], ttfc[1] - ttfc[0]), '',
@@ -427,6 +666,17 @@ def report(ttfc):
     for n, ok, failed, secs, base, peak, per in stream_rows:
         lines.append('- %d concurrent streams: detourd peak RSS %.1f MiB (target for 5,000: ≤ 200 MB).' % (
             n, peak / 1024))
+    if one_rows:
+        n = one_rows[0][2]
+        for who, what, r in one_rows[1:]:
+            s, ns = r.get('syscalls'), n.get('syscalls')
+            lines.append('- One worker, %s: %.2f × nginx\'s req/s (target ≥ 0.85), %.2f × its p99 (target ≤ 1.5), '
+                         '%.2f × its CPU per request (target ≤ 1.25), %s syscalls per request (target ≤ 7).' % (
+                             what, r['rps'] / n['rps'], r['p99'] / n['p99'], r['cpu_us'] / n['cpu_us'],
+                             '%.1f' % s['total'] if s else '—'))
+    for count, ok, failed, secs, base, peak, per, after, hard in one_stream_rows:
+        lines.append('- %d concurrent streams through one worker: %d complete, %.1f KiB per stream (target ≤ 20), '
+                     'RSS %.1f MiB after they end against %.1f MiB idle.' % (count, ok, per, after / 1024, base / 1024))
     text = '\n'.join(lines) + '\n'
     path = os.path.join(ROOT, 'docs', 'benchmarks.md')
     # make chaos owns the Chaos section: it stays, after this run's sections.
@@ -447,7 +697,13 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if shutil.which('wrk') is None:
         sys.exit('bench: wrk is not installed (make deps)')
+    only = os.environ.get('BENCH_ONLY', '')
     try:
+        if only == 'one':
+            one_worker_scenarios()
+            print(one_worker_report())
+            return
+        one_worker_scenarios()
         http_scenarios()
         ttfc = stream_scenarios()
         report(ttfc)

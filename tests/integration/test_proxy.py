@@ -1,5 +1,9 @@
 """test_proxy.py — the proxy core: routing, fallback, timeouts, pass-through and the error shapes."""
 import concurrent.futures
+import http.client
+import json
+import os
+import resource
 import time
 import unittest
 
@@ -178,6 +182,44 @@ class FallbackTest(DetourTestCase):
             self.assertEqual(r.json()['model'], 'model-%d' % i)
             self.assertEqual(r.headers['x-detour-upstream'], 'backup')
         self.assertEqual(backup.requests(CHAT), 200)
+
+
+class OutOfDescriptorsTest(DetourTestCase):
+
+    def test_emfile_on_an_upstream_socket_is_named_as_such(self):
+        warm = self.mock('warm')
+        cold = self.mock('cold')
+        d = self.detour('upstreams:\n' + upstream_yaml('warm', warm.url) + upstream_yaml('cold', cold.url) +
+                        'models:\n  a:\n    targets: [ { upstream: warm } ]\n'
+                        '  b:\n    targets: [ { upstream: cold } ]\n', workers=1)
+        pid = d.proc.pid
+        client = http.client.HTTPConnection('127.0.0.1', d.port, timeout=15)
+        self.addCleanup(client.close)
+
+        def chat(model):
+            client.request('POST', CHAT, body=json.dumps({'model': model, 'messages': [
+                {'role': 'user', 'content': 'Hello'}]}), headers={'Content-Type': 'application/json'})
+            r = client.getresponse()
+            return r.status, json.loads(r.read())
+
+        # The client's connection is open; the next descriptor detourd opens is the
+        # lowest free number, so a soft limit there makes the upstream socket fail.
+        self.assertEqual(chat('a')[0], 200)
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        used = {int(n) for n in os.listdir('/proc/%d/fd' % pid)}
+        lowest_free = min(n for n in range(len(used) + 1) if n not in used)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free, hard))
+        try:
+            status, body = chat('b')
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        self.assertEqual(status, 502, body)
+        attempt = body['error']['attempts'][0]
+        self.assertEqual(attempt['upstream'], 'cold')
+        self.assertEqual(attempt['error'], 'out of file descriptors')
+        self.assertEqual(cold.stats()['requests'], 0)
+        # With descriptors back, the same upstream answers.
+        self.assertEqual(chat('b')[0], 200)
 
 
 class PassThroughEndpointsTest(DetourTestCase):
