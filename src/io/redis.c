@@ -149,10 +149,10 @@ static void redis_unlink(struct redis *r, struct redis_call *c)
 /* Arms the deadline for what is late first: the connection, or the oldest reply. */
 static void redis_arm_deadline(struct redis *r)
 {
-	if (r->ac != NULL && !r->up)
-		timers_arm(r->timers, &r->deadline, r->connect_at_ms + (r->timeout_ms > 1000 ? r->timeout_ms : 1000));
-	else if (r->head != NULL)
+	if (r->head != NULL)
 		timers_arm(r->timers, &r->deadline, r->head->sent_ms + r->timeout_ms);
+	else if (r->ac != NULL && !r->up)
+		timers_arm(r->timers, &r->deadline, r->connect_at_ms + (r->timeout_ms > 1000 ? r->timeout_ms : 1000));
 	else
 		timers_disarm(r->timers, &r->deadline);
 }
@@ -170,12 +170,13 @@ static void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	redis_arm_deadline(r);
 }
 
-int redis_command(struct redis *r, redis_reply_fn *fn, void *arg, bool subscribe, int argc, const char **argv,
-		  const size_t *lens)
+/* Sends a command on a connected context, up or still shaking hands. */
+static int redis_send(struct redis *r, redis_reply_fn *fn, void *arg, bool subscribe, int argc, const char **argv,
+		      const size_t *lens)
 {
 	struct redis_call *c;
 
-	if (r->ac == NULL || !r->up)
+	if (r->ac == NULL)
 		return -1;
 	c = calloc(1, sizeof *c);
 	if (c == NULL)
@@ -201,6 +202,14 @@ int redis_command(struct redis *r, redis_reply_fn *fn, void *arg, bool subscribe
 	return 0;
 }
 
+int redis_command(struct redis *r, redis_reply_fn *fn, void *arg, bool subscribe, int argc, const char **argv,
+		  const size_t *lens)
+{
+	if (r->ac == NULL || !r->up)
+		return -1;
+	return redis_send(r, fn, arg, subscribe, argc, argv, lens);
+}
+
 /* ---- connecting ------------------------------------------------------------------ */
 
 static void redis_set_up(struct redis *r, bool up)
@@ -210,6 +219,15 @@ static void redis_set_up(struct redis *r, bool up)
 	r->up = up;
 	if (r->state != NULL)
 		r->state(r->state_arg, up);
+}
+
+/* A connection attempt failed or ended: said every time, so a Redis never reached is told too. */
+static void redis_set_down(struct redis *r)
+{
+	if (r->up)
+		redis_set_up(r, false);
+	else if (r->state != NULL)
+		r->state(r->state_arg, false);
 }
 
 static void redis_schedule(struct redis *r)
@@ -226,7 +244,7 @@ static void redis_on_disconnect(const redisAsyncContext *ac, int status)
 	(void)status;
 	r->ac = NULL;
 	r->events = 0;
-	redis_set_up(r, false);
+	redis_set_down(r);
 	redis_arm_deadline(r);
 	if (!timer_armed(&r->retry))
 		redis_schedule(r);
@@ -238,6 +256,18 @@ static void redis_ignore(void *arg, const redisReply *reply)
 	(void)reply;
 }
 
+/* The connection is up once Redis answers: a server that accepts and never
+ * answers stays down (its PING outlives the timeout and the connection is remade). */
+static void redis_on_pong(void *arg, const redisReply *reply)
+{
+	struct redis *r = arg;
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+		return;
+	r->backoff_ms = REDIS_BACKOFF_MIN_MS;
+	redis_set_up(r, true);
+}
+
 static void redis_on_connect(const redisAsyncContext *ac, int status)
 {
 	struct redis *r = ac->data;
@@ -247,25 +277,24 @@ static void redis_on_connect(const redisAsyncContext *ac, int status)
 	if (status != REDIS_OK) {
 		r->ac = NULL; /* hiredis frees it */
 		r->events = 0;
+		redis_set_down(r);
 		redis_arm_deadline(r);
 		redis_schedule(r);
 		return;
 	}
-	r->backoff_ms = REDIS_BACKOFF_MIN_MS;
-	r->up = true; /* for redis_command; told below, after AUTH and SELECT are queued */
 	if (r->password[0] != '\0') {
 		argv[0] = "AUTH";
 		argv[1] = r->password;
-		redis_command(r, redis_ignore, NULL, false, 2, argv, NULL);
+		redis_send(r, redis_ignore, NULL, false, 2, argv, NULL);
 	}
 	if (r->db != 0) {
 		snprintf(db, sizeof db, "%u", r->db);
 		argv[0] = "SELECT";
 		argv[1] = db;
-		redis_command(r, redis_ignore, NULL, false, 2, argv, NULL);
+		redis_send(r, redis_ignore, NULL, false, 2, argv, NULL);
 	}
-	r->up = false;
-	redis_set_up(r, true);
+	argv[0] = "PING";
+	redis_send(r, redis_on_pong, r, false, 1, argv, NULL);
 	redis_arm_deadline(r);
 }
 
@@ -277,6 +306,7 @@ static void redis_connect(struct redis *r)
 	if (ac == NULL || ac->err != 0) {
 		if (ac != NULL)
 			redisAsyncFree(ac);
+		redis_set_down(r);
 		redis_schedule(r);
 		return;
 	}
@@ -306,15 +336,15 @@ static void redis_on_retry(struct timer *t)
 static void redis_drop(struct redis *r)
 {
 	redisAsyncContext *ac = r->ac;
-	bool was_connected = r->up;
 
 	if (ac == NULL)
 		return;
 	redisAsyncFree(ac); /* runs redis_on_disconnect only if it was connected */
+	if (r->ac == NULL)
+		return; /* redis_on_disconnect did the rest */
 	r->ac = NULL;
 	r->events = 0;
-	redis_set_up(r, false);
-	(void)was_connected;
+	redis_set_down(r);
 	redis_arm_deadline(r);
 	if (!timer_armed(&r->retry))
 		redis_schedule(r);

@@ -172,8 +172,10 @@ static struct shared_msg *shared_lease_msg(struct shared *sh, struct upstream *u
 	struct shared_msg *m;
 
 	snprintf(key, sizeof key, "%sprobe:%s", sh->prefix, u->cfg->name);
-	/* Held while a probe may be out: a prober that dies frees it after this. */
-	snprintf(ttl, sizeof ttl, "%" PRIu64, u->cfg->breaker.cooldown_ms + u->cfg->timeouts.total_ms);
+	/* One cooldown: the next half-open comes a cooldown (or a grown one) after
+	 * the probe's verdict, by when the lease is free again; a prober that dies
+	 * frees it too. */
+	snprintf(ttl, sizeof ttl, "%" PRIu64, u->cfg->breaker.cooldown_ms);
 	m = shared_msg_new(SHARED_OP_LEASE, 6, (const char *[]){ "SET", key, sh->instance, "NX", "PX", ttl }, NULL,
 			   NULL, 0);
 	if (m != NULL)
@@ -346,6 +348,41 @@ static void shared_on_get(void *arg, const redisReply *reply)
 		shared_apply(sh, reply->str, reply->len);
 }
 
+/* A key read by the periodic refresh: only what holds whatever the time (an
+ * operator's choice, the pinned level), since an open state's wait was
+ * counted from when it was written. */
+static void shared_on_refresh(void *arg, const redisReply *reply)
+{
+	struct shared *sh = arg;
+	struct sharedstate s;
+
+	if (reply == NULL) {
+		shared_error(sh);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_STRING)
+		return;
+	if (reply->str[0] == 'D' ||
+	    (sharedstate_decode(reply->str, reply->len, &s) == 0 && s.operator_choice))
+		shared_apply(sh, reply->str, reply->len);
+}
+
+/* Reads the keys of every upstream and the pin, with fn for each reply. */
+static void shared_read_keys(struct shared *sh, redis_reply_fn *fn)
+{
+	char key[400];
+	const char *argv[2] = { "GET", key };
+
+	for (size_t i = 0; i < sh->bind.nupstreams; i++) {
+		snprintf(key, sizeof key, "%sbreaker:%s", sh->prefix, sh->bind.upstreams[i].cfg->name);
+		if (redis_command(sh->cmd, fn, sh, false, 2, argv, NULL) != 0)
+			shared_error(sh);
+	}
+	snprintf(key, sizeof key, "%sdegradation", sh->prefix);
+	if (redis_command(sh->cmd, fn, sh, false, 2, argv, NULL) != 0)
+		shared_error(sh);
+}
+
 static void shared_on_reply(void *arg, const redisReply *reply)
 {
 	struct shared *sh = arg;
@@ -455,20 +492,11 @@ static void shared_set_leases(struct shared *sh, bool up)
 /* Redis is back (or there for the first time): read what others left, then say what this instance holds. */
 static void shared_resync(struct shared *sh)
 {
-	char key[400];
-	const char *argv[2] = { "GET", key };
 	struct shared_msg *m;
 
 	pthread_mutex_lock(&sh->lock);
 	shared_set_leases(sh, true);
-	for (size_t i = 0; i < sh->bind.nupstreams; i++) {
-		snprintf(key, sizeof key, "%sbreaker:%s", sh->prefix, sh->bind.upstreams[i].cfg->name);
-		if (redis_command(sh->cmd, shared_on_get, sh, false, 2, argv, NULL) != 0)
-			shared_error(sh);
-	}
-	snprintf(key, sizeof key, "%sdegradation", sh->prefix);
-	if (redis_command(sh->cmd, shared_on_get, sh, false, 2, argv, NULL) != 0)
-		shared_error(sh);
+	shared_read_keys(sh, shared_on_get);
 	/* What moved here while Redis was away: open breakers and forced modes of this instance's own. */
 	for (size_t i = 0; i < sh->bind.nupstreams; i++) {
 		struct upstream *u = &sh->bind.upstreams[i];
@@ -530,6 +558,9 @@ static void shared_on_recheck(struct timer *t)
 		if (lease == UPSTREAM_LEASE_ELSEWHERE || lease == UPSTREAM_LEASE_ASKED)
 			atomic_compare_exchange_strong(&u->lease, &lease, UPSTREAM_LEASE_NONE);
 	}
+	/* A message missed (instances reconnecting at different moments) is read back from its key. */
+	if (redis_is_up(sh->cmd))
+		shared_read_keys(sh, shared_on_refresh);
 	pthread_mutex_unlock(&sh->lock);
 	timers_arm(&sh->timers, &sh->recheck, clock_now_ms() + SHARED_LEASE_RECHECK_MS);
 }

@@ -14,7 +14,8 @@
 
 /* Messages waiting for the Redis thread; past this many, new ones are dropped (and counted as errors). */
 #define SHARED_OUTBOX_MAX 10000
-/* An ASKED or ELSEWHERE lease is asked again this often, in case the prober died. */
+/* An ASKED or ELSEWHERE lease is asked again this often, in case the prober died;
+ * operator choices are read back from their keys as often. */
 #define SHARED_LEASE_RECHECK_MS 1000
 
 struct shared;
