@@ -193,7 +193,7 @@ struct config {
 	struct {
 		char *redis;              /* "redis://HOST:PORT/DB" or "unix:/path"; NULL: nothing is shared */
 		char *password;           /* resolved secret, NULL when none; never logged */
-		char *prefix;             /* of every Redis key and channel */
+		char *prefix;             /* of every Redis key and channel; NULL: "detour:" */
 		uint64_t timeout_ms;      /* one Redis operation's limit */
 	} shared;
 };

@@ -492,7 +492,8 @@ static const struct config_key config_schema_shared_keys[] = {
 	{ "redis", CONFIG_SCHEMA_STRING(struct config, shared.redis, NULL) },
 	{ "password_env", CONFIG_SCHEMA_SECRET(struct config, shared.password, CONFIG_TABLE_SECRET_ENV) },
 	{ "password_file", CONFIG_SCHEMA_SECRET(struct config, shared.password, CONFIG_TABLE_SECRET_FILE) },
-	{ "prefix", CONFIG_SCHEMA_STRING(struct config, shared.prefix, "detour:") },
+	/* NULL stands for "detour:" (state/shared.c), so a file without shared allocates nothing. */
+	{ "prefix", CONFIG_SCHEMA_STRING(struct config, shared.prefix, NULL) },
 	{ "timeout", CONFIG_SCHEMA_DURATION(struct config, shared.timeout_ms, 1, "50ms") },
 	{ .name = NULL },
 };

@@ -656,7 +656,7 @@ struct shared *shared_start(const struct config *cfg, char *err, size_t errlen)
 	}
 	sh->url = strdup(cfg->shared.redis);
 	sh->password = cfg->shared.password != NULL ? strdup(cfg->shared.password) : NULL;
-	sh->prefix = strdup(cfg->shared.prefix != NULL ? cfg->shared.prefix : "detour:");
+	sh->prefix = strdup(cfg->shared.prefix != NULL ? cfg->shared.prefix : SHARED_PREFIX);
 	sh->timeout_ms = cfg->shared.timeout_ms;
 	shared_name_instance(sh);
 	snprintf(sh->channel, sizeof sh->channel, "%sevents", sh->prefix != NULL ? sh->prefix : "");
@@ -703,7 +703,8 @@ bool shared_same(const struct shared *sh, const struct config *cfg)
 {
 	return sh != NULL && cfg->shared.redis != NULL && strcmp(sh->url, cfg->shared.redis) == 0 &&
 	       shared_same_text(sh->password, cfg->shared.password) &&
-	       shared_same_text(sh->prefix, cfg->shared.prefix) && sh->timeout_ms == cfg->shared.timeout_ms;
+	       strcmp(sh->prefix, cfg->shared.prefix != NULL ? cfg->shared.prefix : SHARED_PREFIX) == 0 &&
+	       sh->timeout_ms == cfg->shared.timeout_ms;
 }
 
 void shared_bind(struct shared *sh, const struct config *cfg, struct upstream *upstreams, size_t nupstreams,

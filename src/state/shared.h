@@ -12,6 +12,9 @@
 #include "degrade.h"
 #include "upstream.h"
 
+/* The prefix of keys and channel when shared.prefix is not set. */
+#define SHARED_PREFIX "detour:"
+
 /* Messages waiting for the Redis thread; past this many, new ones are dropped (and counted as errors). */
 #define SHARED_OUTBOX_MAX 10000
 /* An ASKED or ELSEWHERE lease is asked again this often, in case the prober died;
