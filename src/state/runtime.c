@@ -160,6 +160,7 @@ int runtime_share(struct runtime *rt, struct runtime *old, char *err, size_t err
 {
 	if (rt->cfg->shared.redis == NULL) {
 		cache_set_observer(rt->cache, NULL, NULL);
+		convstore_set_observer(rt->store, NULL, NULL);
 		return 0;
 	}
 	if (old != NULL && old->owns_shared && shared_same(old->shared, rt->cfg)) {
@@ -171,7 +172,7 @@ int runtime_share(struct runtime *rt, struct runtime *old, char *err, size_t err
 			return -1;
 	}
 	rt->owns_shared = true;
-	shared_bind(rt->shared, rt->cfg, rt->upstreams, rt->cfg->nupstreams, &rt->degrade, rt->cache);
+	shared_bind(rt->shared, rt->cfg, rt->upstreams, rt->cfg->nupstreams, &rt->degrade, rt->cache, rt->store);
 	return 0;
 }
 
@@ -179,7 +180,8 @@ void runtime_unshare(struct runtime *rt, struct runtime *old)
 {
 	if (old == NULL || rt->shared == NULL || rt->shared != old->shared || !rt->owns_shared)
 		return;
-	shared_bind(old->shared, old->cfg, old->upstreams, old->cfg->nupstreams, &old->degrade, old->cache);
+	shared_bind(old->shared, old->cfg, old->upstreams, old->cfg->nupstreams, &old->degrade, old->cache,
+		    old->store);
 	old->owns_shared = true;
 	rt->owns_shared = false;
 	rt->shared = NULL;

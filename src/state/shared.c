@@ -1,4 +1,4 @@
-/* shared.c — what several detourd instances share through Redis: breaker moves, Retry-After holds, operator choices, the half-open probe's lease and cached answers, on a thread of its own. */
+/* shared.c — what several detourd instances share through Redis: breaker moves, Retry-After holds, operator choices, the half-open probe's lease, cached answers and Responses conversations, on a thread of its own. */
 #include "shared.h"
 
 #include <errno.h>
@@ -43,6 +43,7 @@ struct shared_binding {
 	size_t nupstreams;
 	struct degrade *degrade;
 	struct cache *cache;
+	struct convstore *store;
 };
 
 struct shared {
@@ -243,6 +244,38 @@ static void shared_on_cache(void *arg, const char *key, size_t key_len, const ch
 	buf_free(&rkey);
 }
 
+/* A conversation stored or deleted here: the same in Redis, and told to the others now. */
+static void shared_on_conversation(void *arg, const char *id, const char *input, size_t input_len,
+				   const char *response, size_t response_len)
+{
+	struct shared *sh = arg;
+	char head[SHAREDSTATE_LINE_MAX], key[400], ttl[24];
+	size_t id_len = strlen(id);
+	struct buf payload;
+	int n;
+
+	snprintf(key, sizeof key, "%sconv:%s", sh->prefix, id);
+	if (response == NULL) {
+		n = snprintf(head, sizeof head, "X %s %s", sh->instance, id);
+		shared_enqueue(sh, shared_msg_new(SHARED_OP_SET, 2, (const char *[]){ "DEL", key }, NULL, head,
+						  (size_t)n));
+		return;
+	}
+	pthread_mutex_lock(&sh->lock);
+	snprintf(ttl, sizeof ttl, "%" PRIu64, convstore_ttl(sh->bind.store));
+	pthread_mutex_unlock(&sh->lock);
+	n = snprintf(head, sizeof head, "S %s %zu %zu\n", sh->instance, id_len, input_len);
+	buf_init(&payload, (size_t)n + id_len + input_len + response_len + 1);
+	if (buf_append(&payload, head, (size_t)n) == 0 && buf_append(&payload, id, id_len) == 0 &&
+	    buf_append(&payload, input, input_len) == 0 && buf_append(&payload, response, response_len) == 0)
+		shared_enqueue(sh, shared_msg_new(SHARED_OP_SET, 5, (const char *[]){ "SET", key, payload.data, "PX", ttl },
+						  (const size_t[]){ 3, SIZE_MAX, payload.len, 2, SIZE_MAX },
+						  payload.data, payload.len));
+	else
+		shared_error(sh);
+	buf_free(&payload);
+}
+
 /* ---- applying what others tell (the Redis thread) --------------------------------- */
 
 static struct upstream *shared_find(struct shared *sh, const char *name)
@@ -310,6 +343,44 @@ static void shared_apply_cache(struct shared *sh, const char *text, size_t len)
 	pthread_mutex_unlock(&sh->lock);
 }
 
+static void shared_apply_conversation(struct shared *sh, const char *text, size_t len)
+{
+	const char *nl = memchr(text, '\n', len < SHAREDSTATE_LINE_MAX ? len : SHAREDSTATE_LINE_MAX);
+	char line[SHAREDSTATE_LINE_MAX], who[SHAREDSTATE_NAME_MAX], id[CONVSTORE_MAX_ID + 1];
+	size_t id_len, input_len, rest;
+
+	if (nl == NULL)
+		return;
+	memcpy(line, text, (size_t)(nl - text));
+	line[nl - text] = '\0';
+	rest = len - (size_t)(nl - text) - 1;
+	if (sscanf(line, "S %127s %zu %zu", who, &id_len, &input_len) != 3 || strcmp(who, sh->instance) == 0 ||
+	    id_len == 0 || id_len > CONVSTORE_MAX_ID || id_len > rest || input_len > rest - id_len)
+		return;
+	memcpy(id, nl + 1, id_len);
+	id[id_len] = '\0';
+	pthread_mutex_lock(&sh->lock);
+	convstore_adopt(sh->bind.store, id, nl + 1 + id_len, input_len, nl + 1 + id_len + input_len,
+			rest - id_len - input_len, clock_now_ms());
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static void shared_apply_forget(struct shared *sh, const char *text, size_t len)
+{
+	char line[SHAREDSTATE_LINE_MAX], who[SHAREDSTATE_NAME_MAX], id[CONVSTORE_MAX_ID + 1];
+
+	if (len >= sizeof line)
+		return;
+	memcpy(line, text, len);
+	line[len] = '\0';
+	if (sscanf(line, "X %127s %128s", who, id) != 2 || strcmp(who, sh->instance) == 0)
+		return;
+	pthread_mutex_lock(&sh->lock);
+	if (!convstore_off(sh->bind.store))
+		convstore_forget(sh->bind.store, id, clock_now_ms());
+	pthread_mutex_unlock(&sh->lock);
+}
+
 static void shared_apply(struct shared *sh, const char *text, size_t len)
 {
 	if (len < 2)
@@ -320,6 +391,10 @@ static void shared_apply(struct shared *sh, const char *text, size_t len)
 		shared_apply_degradation(sh, text, len);
 	else if (text[0] == 'C')
 		shared_apply_cache(sh, text, len);
+	else if (text[0] == 'S')
+		shared_apply_conversation(sh, text, len);
+	else if (text[0] == 'X')
+		shared_apply_forget(sh, text, len);
 }
 
 static void shared_on_message(void *arg, const redisReply *reply)
@@ -708,7 +783,7 @@ bool shared_same(const struct shared *sh, const struct config *cfg)
 }
 
 void shared_bind(struct shared *sh, const struct config *cfg, struct upstream *upstreams, size_t nupstreams,
-		 struct degrade *degrade, struct cache *cache)
+		 struct degrade *degrade, struct cache *cache, struct convstore *store)
 {
 	bool up = atomic_load(&sh->up);
 
@@ -718,12 +793,14 @@ void shared_bind(struct shared *sh, const struct config *cfg, struct upstream *u
 	sh->bind.nupstreams = nupstreams;
 	sh->bind.degrade = degrade;
 	sh->bind.cache = cache;
+	sh->bind.store = store;
 	for (size_t i = 0; i < nupstreams; i++) {
 		upstreams[i].observer = shared_on_upstream;
 		upstreams[i].observer_arg = sh;
 	}
 	shared_set_leases(sh, up);
 	cache_set_observer(cache, shared_on_cache, sh);
+	convstore_set_observer(store, shared_on_conversation, sh);
 	pthread_mutex_unlock(&sh->lock);
 }
 

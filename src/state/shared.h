@@ -1,4 +1,4 @@
-/* shared.h — what several detourd instances share through Redis: breaker moves, Retry-After holds, operator choices, the half-open probe's lease and cached answers, on a thread of its own. */
+/* shared.h — what several detourd instances share through Redis: breaker moves, Retry-After holds, operator choices, the half-open probe's lease, cached answers and Responses conversations, on a thread of its own. */
 #ifndef DETOUR_SHARED_H
 #define DETOUR_SHARED_H
 
@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "cache.h"
 #include "config.h"
+#include "convstore.h"
 #include "degrade.h"
 #include "upstream.h"
 
@@ -40,12 +41,12 @@ bool shared_same(const struct shared *sh, const struct config *cfg);
 
 /*
  * From now on, remote states go to these upstreams (cfg's, in order), this
- * degradation pin and this cache (NULL: none), and their events are told to
+ * degradation pin, this cache (NULL: none) and this Responses store, and their events are told to
  * other instances. Called before the workers of a generation start; the
  * previous binding's upstreams may still tell what they see.
  */
 void shared_bind(struct shared *sh, const struct config *cfg, struct upstream *upstreams, size_t nupstreams,
-		 struct degrade *degrade, struct cache *cache);
+		 struct degrade *degrade, struct cache *cache, struct convstore *store);
 
 /* An operator pinned the degradation level (AUTO: handed back). */
 void shared_tell_degradation(struct shared *sh, enum config_level level);

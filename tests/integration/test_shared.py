@@ -163,6 +163,26 @@ class SharedTest(DetourTestCase):
         self.assertEqual(r.headers.get('x-detour-degraded'), 'cached')
         self.assertIn('Hello', r.json()['choices'][0]['message']['content'])
 
+    def test_a_conversation_started_on_one_instance_continues_on_another(self):
+        redis = self.redis()
+        primary = self.mock('primary')
+        backup = self.mock('backup')
+        a, b, c = self.instances(config('redis://127.0.0.1:%d' % redis.port, primary, backup))
+        self.wait_shared_up([a, b, c])
+        made = a.request('POST', '/v1/responses', {'model': 'gpt-4o', 'input': 'Remember 42'})
+        self.assertEqual(made.status, 200, made)
+        rid = made.json()['id']
+        until(lambda: b.request('GET', '/v1/responses/' + rid).status == 200, what='conversation told to B')
+        r = b.request('POST', '/v1/responses', {'model': 'gpt-4o', 'input': 'What was it?',
+                                                'previous_response_id': rid})
+        self.assertEqual(r.status, 200, r)
+        sent = primary.last_request()['body']['messages']
+        self.assertEqual(sent[0]['content'], 'Remember 42')
+        self.assertEqual(sent[-1]['content'], 'What was it?')
+        gone = c.request('DELETE', '/v1/responses/' + rid)
+        self.assertEqual(gone.status, 200, gone)
+        until(lambda: a.request('GET', '/v1/responses/' + rid).status == 404, what='deletion told to A')
+
     def test_redis_killed_under_load_fails_no_request_and_states_resync_when_it_returns(self):
         redis = self.redis()
         port = redis.port
