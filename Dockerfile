@@ -9,7 +9,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config \
-      libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyaml-dev \
+      libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libhiredis-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -21,7 +21,7 @@ RUN make -j"$(nproc)" build/detourd
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libmicrohttpd12 libcurl4 libjansson4 \
-      libyaml-0-2 ca-certificates \
+      libyaml-0-2 libhiredis0.14 ca-certificates \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
  && groupadd --system --gid 10001 detour \

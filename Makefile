@@ -6,7 +6,7 @@ SYSCONFDIR ?= /etc/detour
 DESTDIR    ?=
 BUILD      ?= build
 
-PKGS       := libmicrohttpd libcurl jansson yaml-0.1
+PKGS       := libmicrohttpd libcurl jansson yaml-0.1 hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

@@ -58,6 +58,9 @@ void config_free(struct config *cfg)
 	free(cfg->routes);
 	free(cfg->degradation.offline_message);
 	free(cfg->server.pid_file);
+	free(cfg->shared.redis);
+	config_free_secret(cfg->shared.password);
+	free(cfg->shared.prefix);
 	free(cfg);
 }
 

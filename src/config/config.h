@@ -213,6 +213,13 @@ struct config {
 			uint64_t ttl_ms;
 		} store;
 	} responses;
+
+	struct {
+		char *redis;              /* "redis://HOST:PORT/DB" or "unix:/path"; NULL: nothing is shared */
+		char *password;           /* resolved secret, NULL when none; never logged */
+		char *prefix;             /* of every Redis key and channel; NULL: "detour:" */
+		uint64_t timeout_ms;      /* one Redis operation's limit */
+	} shared;
 };
 
 /* Frees cfg and wipes the secrets it holds; harmless on NULL. */

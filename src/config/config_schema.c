@@ -500,6 +500,32 @@ static const struct config_section config_schema_streams = {
 	"streams", config_schema_streams_keys, NULL,
 };
 
+/* shared.redis names a TCP server or a Unix socket; anything else is a typo to show now. */
+static int config_schema_finish_shared(struct config_reader *r, const yaml_node_t *map, void *base)
+{
+	struct config *cfg = base;
+	const char *url = cfg->shared.redis;
+
+	if (url == NULL || strncmp(url, "redis://", 8) == 0 || (strncmp(url, "unix:", 5) == 0 && url[5] != '\0'))
+		return 0;
+	config_reader_path_key(r, "redis");
+	return config_reader_fail(r, config_reader_get(r, map, "redis", NULL),
+				  "redis must be \"redis://HOST:PORT/DB\" or \"unix:/path\"");
+}
+
+static const struct config_key config_schema_shared_keys[] = {
+	{ "redis", CONFIG_SCHEMA_STRING(struct config, shared.redis, NULL) },
+	{ "password_env", CONFIG_SCHEMA_SECRET(struct config, shared.password, CONFIG_TABLE_SECRET_ENV) },
+	{ "password_file", CONFIG_SCHEMA_SECRET(struct config, shared.password, CONFIG_TABLE_SECRET_FILE) },
+	/* NULL stands for "detour:" (state/shared.c), so a file without shared allocates nothing. */
+	{ "prefix", CONFIG_SCHEMA_STRING(struct config, shared.prefix, NULL) },
+	{ "timeout", CONFIG_SCHEMA_DURATION(struct config, shared.timeout_ms, 1, "50ms") },
+	{ .name = NULL },
+};
+static const struct config_section config_schema_shared = {
+	"shared", config_schema_shared_keys, config_schema_finish_shared,
+};
+
 /* The order below is the order sections are checked in: upstreams before the models that name them. */
 static const struct config_key config_schema_root_keys[] = {
 	{ "server", .type = CONFIG_TABLE_MAP, .section = &config_schema_server },
@@ -515,6 +541,7 @@ static const struct config_key config_schema_root_keys[] = {
 	{ "degradation", .type = CONFIG_TABLE_MAP, .section = &config_schema_degradation },
 	{ "responses", .type = CONFIG_TABLE_MAP, .section = &config_schema_responses },
 	{ "streams", .type = CONFIG_TABLE_MAP, .section = &config_schema_streams },
+	{ "shared", .type = CONFIG_TABLE_MAP, .section = &config_schema_shared },
 	{ .name = NULL },
 };
 const struct config_section config_schema_root = { "", config_schema_root_keys, NULL };

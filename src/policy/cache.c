@@ -48,6 +48,8 @@ struct cache {
 	size_t max_bytes;           /* per shard */
 	size_t max_buckets;         /* per shard, a power of two */
 	uint64_t ttl_ms;
+	cache_observer_fn *observer;
+	void *observer_arg;
 	struct cache_shard shards[CACHE_SHARDS];
 };
 
@@ -307,7 +309,29 @@ done:
 	return found;
 }
 
+void cache_set_observer(struct cache *c, cache_observer_fn *fn, void *arg)
+{
+	if (c == NULL)
+		return;
+	c->observer = fn;
+	c->observer_arg = arg;
+}
+
+uint64_t cache_ttl(const struct cache *c)
+{
+	return c != NULL ? c->ttl_ms : 0;
+}
+
 void cache_store(struct cache *c, const char *key, size_t key_len, const char *answer, size_t answer_len,
+		 enum config_level level, uint64_t now)
+{
+	cache_adopt(c, key, key_len, answer, answer_len, level, now);
+	if (c != NULL && c->observer != NULL && c->max_entries > 0 && key_len <= c->max_bytes &&
+	    answer_len <= c->max_bytes - key_len)
+		c->observer(c->observer_arg, key, key_len, answer, answer_len, level);
+}
+
+void cache_adopt(struct cache *c, const char *key, size_t key_len, const char *answer, size_t answer_len,
 		 enum config_level level, uint64_t now)
 {
 	struct cache_shard *s;

@@ -55,6 +55,20 @@ bool cache_lookup(struct cache *c, const char *key, size_t key_len, uint64_t now
 void cache_store(struct cache *c, const char *key, size_t key_len, const char *answer, size_t answer_len,
 		 enum config_level level, uint64_t now);
 
+/* Told of every answer cache_store keeps (state/shared.c passes it to other instances). */
+typedef void cache_observer_fn(void *arg, const char *key, size_t key_len, const char *answer, size_t answer_len,
+			       enum config_level level);
+
+/* Sets the observer, before any thread stores; NULL fn: none. */
+void cache_set_observer(struct cache *c, cache_observer_fn *fn, void *arg);
+
+/* cache_store without telling the observer: an answer another instance stored. */
+void cache_adopt(struct cache *c, const char *key, size_t key_len, const char *answer, size_t answer_len,
+		 enum config_level level, uint64_t now);
+
+/* The TTL the cache was made with. */
+uint64_t cache_ttl(const struct cache *c);
+
 void cache_hit_free(struct cache_hit *hit);
 
 /* The largest answer cache_store can keep (a shard's byte budget); 0 when the

@@ -41,6 +41,8 @@ struct convstore {
 	size_t nbuckets;      /* per shard, a power of two */
 	size_t nshards;
 	uint64_t ttl_ms;
+	convstore_observer_fn *observer;
+	void *observer_arg;
 	struct convstore_shard shards[CONVSTORE_SHARDS_MAX];
 };
 
@@ -187,8 +189,40 @@ static void convstore_evict_oldest(struct convstore *s, struct convstore_shard *
 	convstore_remove(sh, convstore_slot(s, sh, old->hash, old->bytes, old->id_len));
 }
 
+void convstore_set_observer(struct convstore *s, convstore_observer_fn *fn, void *arg)
+{
+	if (s == NULL)
+		return;
+	s->observer = fn;
+	s->observer_arg = arg;
+}
+
+uint64_t convstore_ttl(const struct convstore *s)
+{
+	return s != NULL ? s->ttl_ms : 0;
+}
+
 int convstore_put(struct convstore *s, const char *id, const char *input, size_t input_len, const char *response,
 		  size_t response_len, uint64_t now)
+{
+	int rc = convstore_adopt(s, id, input, input_len, response, response_len, now);
+
+	if (rc == 0 && s->observer != NULL)
+		s->observer(s->observer_arg, id, input, input_len, response, response_len);
+	return rc;
+}
+
+bool convstore_delete(struct convstore *s, const char *id, uint64_t now)
+{
+	bool live = convstore_forget(s, id, now);
+
+	if (s != NULL && s->observer != NULL && !convstore_off(s) && id[0] != '\0' && strlen(id) <= CONVSTORE_MAX_ID)
+		s->observer(s->observer_arg, id, NULL, 0, NULL, 0);
+	return live;
+}
+
+int convstore_adopt(struct convstore *s, const char *id, const char *input, size_t input_len, const char *response,
+		    size_t response_len, uint64_t now)
 {
 	size_t id_len = id != NULL ? strlen(id) : 0, size = id_len + input_len + response_len;
 	uint64_t hash = convstore_hash(id != NULL ? id : "", id_len);
@@ -279,7 +313,7 @@ bool convstore_get(struct convstore *s, const char *id, uint64_t now, struct con
 	return found;
 }
 
-bool convstore_delete(struct convstore *s, const char *id, uint64_t now)
+bool convstore_forget(struct convstore *s, const char *id, uint64_t now)
 {
 	size_t id_len = strlen(id);
 	uint64_t hash = convstore_hash(id, id_len);

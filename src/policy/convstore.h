@@ -61,6 +61,23 @@ bool convstore_delete(struct convstore *s, const char *id, uint64_t now);
 
 void convstore_entry_free(struct convstore_entry *e);
 
+/* Told of every entry convstore_put keeps (response non-NULL) and every id
+ * convstore_delete removes (input and response NULL): state/shared.c passes
+ * them to other instances. */
+typedef void convstore_observer_fn(void *arg, const char *id, const char *input, size_t input_len,
+				   const char *response, size_t response_len);
+
+/* Sets the observer, before any thread stores; NULL fn: none. */
+void convstore_set_observer(struct convstore *s, convstore_observer_fn *fn, void *arg);
+
+/* convstore_put and convstore_delete without telling the observer: what another instance did. */
+int convstore_adopt(struct convstore *s, const char *id, const char *input, size_t input_len, const char *response,
+		    size_t response_len, uint64_t now);
+bool convstore_forget(struct convstore *s, const char *id, uint64_t now);
+
+/* The TTL the store was made with. */
+uint64_t convstore_ttl(const struct convstore *s);
+
 /* Entries and bytes held now (expired ones not yet removed included). */
 size_t convstore_entries(struct convstore *s);
 size_t convstore_bytes(struct convstore *s);

@@ -19,6 +19,7 @@
 #include "router.h"
 #include "upstream.h"
 #include "runtime.h"
+#include "shared.h"
 
 static void admin_answer_json(struct exchange *x, unsigned status, json_t *doc)
 {
@@ -103,6 +104,9 @@ static void admin_health(struct exchange *x)
 						   (json_int_t)cached));
 	json_object_set_new(doc, "offline_message", json_boolean(cfg->degradation.offline_message != NULL));
 	json_object_set_new(doc, "upstreams", ups);
+	/* Redis down is no reason to take this instance out: it works on its own state. */
+	if (rt->shared != NULL)
+		json_object_set_new(doc, "shared", json_string(shared_up(rt->shared) ? "up" : "down"));
 	admin_answer_json(x, strcmp(status, "down") != 0 ? 200 : 503, doc);
 }
 
@@ -118,7 +122,7 @@ static json_t *admin_health_check(struct upstream *u, const struct upstream_view
 }
 
 /* One upstream as /circuits and the admin API show it. */
-static json_t *admin_circuit(struct upstream *u, uint64_t now)
+static json_t *admin_circuit(struct upstream *u, const struct shared *sh, uint64_t now)
 {
 	struct upstream_view v;
 	json_t *c = json_object();
@@ -145,6 +149,11 @@ static json_t *admin_circuit(struct upstream *u, uint64_t now)
 	json_object_set_new(c, "cooldown_ms", json_integer((json_int_t)v.cooldown_ms));
 	json_object_set_new(c, "probes_in_flight", json_integer(v.probes_in_flight));
 	json_object_set_new(c, "health_check", admin_health_check(u, &v));
+	if (sh != NULL) {
+		json_object_set_new(c, "origin", json_string(v.origin[0] != '\0' ? "remote" : "local"));
+		json_object_set_new(c, "origin_instance",
+				    json_string(v.origin[0] != '\0' ? v.origin : shared_instance(sh)));
+	}
 	return c;
 }
 
@@ -156,7 +165,7 @@ static void admin_circuits(struct exchange *x)
 	size_t i;
 
 	for (i = 0; i < rt->cfg->nupstreams; i++)
-		json_object_set_new(list, rt->cfg->upstreams[i].name, admin_circuit(&rt->upstreams[i], now));
+		json_object_set_new(list, rt->cfg->upstreams[i].name, admin_circuit(&rt->upstreams[i], rt->shared, now));
 	json_object_set_new(doc, "circuits", list);
 	admin_answer_json(x, 200, doc);
 }
@@ -376,7 +385,7 @@ static void admin_set_circuit(struct exchange *x)
 	json_decref(doc);
 	upstream_set_mode(runtime_upstream(rt, ucfg), mode, clock_now_ms());
 	doc = json_object();
-	json_object_set_new(doc, name, admin_circuit(runtime_upstream(rt, ucfg), clock_now_ms()));
+	json_object_set_new(doc, name, admin_circuit(runtime_upstream(rt, ucfg), rt->shared, clock_now_ms()));
 	admin_answer_json(x, 200, json_pack("{s:o}", "circuits", doc));
 }
 
@@ -401,6 +410,7 @@ static void admin_set_degradation(struct exchange *x)
 					      : "No degradation.offline_message is configured: \"offline\" cannot answer.");
 	} else {
 		degrade_set_mode(&rt->degrade, level);
+		shared_tell_degradation(rt->shared, level);
 		log_warn("degradation set by an operator", LOG_STR("level_pinned", config_level_name(level)));
 		admin_answer_json(x, 200, json_pack("{s:s}", "mode", config_level_name(level)));
 	}

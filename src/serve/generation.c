@@ -65,6 +65,8 @@ struct generation *generation_start(struct config *cfg, struct generation *prev,
 	}
 	if (prev != NULL)
 		runtime_carry(&g->rt, &prev->rt);
+	if (runtime_share(&g->rt, prev != NULL ? &prev->rt : NULL, err, errlen) != 0)
+		goto fail;
 	g->workers = calloc(cfg->server.workers, sizeof *g->workers);
 	if (g->workers == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -86,6 +88,8 @@ fail:
 		prev->rt.owns_cache = true;
 		g->rt.owns_cache = false;
 	}
+	if (prev != NULL)
+		runtime_unshare(&g->rt, &prev->rt);
 	generation_free(g);
 	return NULL;
 }

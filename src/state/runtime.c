@@ -83,6 +83,10 @@ void runtime_free(struct runtime *rt)
 {
 	size_t i;
 
+	/* First: its thread applies what others tell to these upstreams. */
+	if (rt->owns_shared)
+		shared_stop(rt->shared);
+	rt->shared = NULL;
 	if (rt->upstreams != NULL)
 		for (i = 0; i < rt->cfg->nupstreams; i++)
 			upstream_free(&rt->upstreams[i]);
@@ -152,6 +156,37 @@ void runtime_carry(struct runtime *rt, struct runtime *old)
 	}
 }
 
+int runtime_share(struct runtime *rt, struct runtime *old, char *err, size_t errlen)
+{
+	if (rt->cfg->shared.redis == NULL) {
+		cache_set_observer(rt->cache, NULL, NULL);
+		convstore_set_observer(rt->store, NULL, NULL);
+		return 0;
+	}
+	if (old != NULL && old->owns_shared && shared_same(old->shared, rt->cfg)) {
+		rt->shared = old->shared;
+		old->owns_shared = false;
+	} else {
+		rt->shared = shared_start(rt->cfg, err, errlen);
+		if (rt->shared == NULL)
+			return -1;
+	}
+	rt->owns_shared = true;
+	shared_bind(rt->shared, rt->cfg, rt->upstreams, rt->cfg->nupstreams, &rt->degrade, rt->cache, rt->store);
+	return 0;
+}
+
+void runtime_unshare(struct runtime *rt, struct runtime *old)
+{
+	if (old == NULL || rt->shared == NULL || rt->shared != old->shared || !rt->owns_shared)
+		return;
+	shared_bind(old->shared, old->cfg, old->upstreams, old->cfg->nupstreams, &old->degrade, old->cache,
+		    old->store);
+	old->owns_shared = true;
+	rt->owns_shared = false;
+	rt->shared = NULL;
+}
+
 /* What a scrape of rt reads. */
 static void runtime_scrape(const struct runtime *rt, struct metrics_scrape *sc)
 {
@@ -177,5 +212,7 @@ int runtime_render_metrics(const struct runtime *rt, struct buf *out)
 	struct metrics_scrape sc;
 
 	runtime_scrape(rt, &sc);
-	return metrics_render(&sc, out);
+	if (metrics_render(&sc, out) != 0)
+		return -1;
+	return rt->shared != NULL ? shared_render_metrics(rt->shared, out) : 0;
 }

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "degrade.h"
 #include "metrics.h"
+#include "shared.h"
 #include "upstream.h"
 
 struct runtime {
@@ -30,6 +31,8 @@ struct runtime {
 	struct convstore *store;      /* the Responses API's conversations; never NULL (off: keeps nothing) */
 	bool owns_store;              /* false once a reload handed the store to the next runtime */
 	struct metrics handed_over;   /* what of this runtime's counters its successor already has */
+	struct shared *shared;        /* NULL: nothing is shared (no shared.redis) */
+	bool owns_shared;             /* false once a reload handed the connection to the next runtime */
 };
 
 /* Builds the shared state for cfg (borrowed; it must outlive rt). */
@@ -44,6 +47,17 @@ void runtime_free(struct runtime *rt);
  * store (each when its limits did not change) and the start time.
  */
 void runtime_carry(struct runtime *rt, struct runtime *old);
+
+/*
+ * After runtime_carry, before rt's workers start: rt shares its state through
+ * Redis when cfg->shared.redis is set, keeping old's connection (old may be
+ * NULL) when the shared section did not change, else starting its own.
+ * Returns 0, or -1 with err filled.
+ */
+int runtime_share(struct runtime *rt, struct runtime *old, char *err, size_t errlen);
+
+/* A generation that failed to start gives old back what runtime_share took from it. */
+void runtime_unshare(struct runtime *rt, struct runtime *old);
 
 /* rt adds old's request counters to its own: as rt starts, and again once
  * old's workers have stopped (only what they counted since). */

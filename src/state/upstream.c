@@ -166,13 +166,40 @@ const char *upstream_url(const struct upstream *u, enum request_kind kind)
 	return u->url_chat;
 }
 
+static void upstream_tell(struct upstream *u, enum upstream_event ev)
+{
+	if (u->observer != NULL)
+		u->observer(u->observer_arg, u, ev);
+}
+
+/* With breakers shared, one instance probes: a probe goes only under this
+ * instance's lease. *ask is set when the lease is to be asked for now. */
+static bool upstream_lease_allows(struct upstream *u, bool *ask)
+{
+	int lease = atomic_load(&u->lease), none = UPSTREAM_LEASE_NONE;
+
+	if (lease == UPSTREAM_LEASE_OFF || lease == UPSTREAM_LEASE_MINE)
+		return true;
+	if (lease == UPSTREAM_LEASE_NONE && atomic_compare_exchange_strong(&u->lease, &none, UPSTREAM_LEASE_ASKED))
+		*ask = true;
+	return false;
+}
+
 enum breaker_admission upstream_admit(struct upstream *u, uint64_t now, enum breaker_reason *why)
 {
 	enum breaker_admission a;
+	bool ask = false;
 
 	pthread_mutex_lock(&u->lock);
 	a = breaker_admit(&u->breaker, now, why);
+	if (a == BREAKER_PROBE && !upstream_lease_allows(u, &ask)) {
+		breaker_abandon(&u->breaker, true);
+		a = BREAKER_REJECT;
+		*why = BREAKER_REASON_PROBING;
+	}
 	pthread_mutex_unlock(&u->lock);
+	if (ask)
+		upstream_tell(u, UPSTREAM_EVENT_LEASE);
 	return a;
 }
 
@@ -180,9 +207,17 @@ enum breaker_admission upstream_admit_early(struct upstream *u, uint64_t now)
 {
 	enum breaker_admission a;
 
+	bool ask = false;
+
 	pthread_mutex_lock(&u->lock);
 	a = breaker_admit_early(&u->breaker, now);
+	if (a == BREAKER_PROBE && !upstream_lease_allows(u, &ask)) {
+		breaker_abandon(&u->breaker, true);
+		a = BREAKER_REJECT;
+	}
 	pthread_mutex_unlock(&u->lock);
+	if (ask)
+		upstream_tell(u, UPSTREAM_EVENT_LEASE);
 	if (a == BREAKER_PROBE)
 		log_info("every target refused: an early probe goes", LOG_STR("upstream", u->cfg->name));
 	return a;
@@ -192,8 +227,15 @@ enum breaker_admission upstream_admit_early(struct upstream *u, uint64_t now)
 static void upstream_log_move(struct upstream *u, enum breaker_state before, enum breaker_state after,
 			      const char *why)
 {
+	int lease = atomic_load(&u->lease);
+
 	if (before != after && (unsigned)before < 3 && (unsigned)after < 3)
 		atomic_fetch_add_explicit(&u->transitions[before][after], 1, memory_order_relaxed);
+	/* A new state, a new question of who probes. */
+	if (before != after && lease != UPSTREAM_LEASE_OFF)
+		atomic_compare_exchange_strong(&u->lease, &lease, UPSTREAM_LEASE_NONE);
+	if (before != after && strcmp(why, "shared") != 0)
+		upstream_tell(u, UPSTREAM_EVENT_MOVED);
 	if (before != after)
 		log_event(after == BREAKER_CLOSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "circuit moved",
 			  LOG_STR("upstream", u->cfg->name), LOG_STR("from", breaker_state_name(before)),
@@ -208,6 +250,8 @@ void upstream_probe_answered(struct upstream *u, uint64_t now)
 	before = u->breaker.state;
 	breaker_success(&u->breaker, now, true);
 	after = u->breaker.state;
+	if (after != before)
+		u->origin[0] = '\0';
 	pthread_mutex_unlock(&u->lock);
 	upstream_log_move(u, before, after, "call");
 }
@@ -277,8 +321,12 @@ void upstream_record(struct upstream *u, uint64_t now, enum upstream_verdict ver
 		break;
 	}
 	after = u->breaker.state;
+	if (after != before)
+		u->origin[0] = '\0';
 	pthread_mutex_unlock(&u->lock);
 	upstream_log_move(u, before, after, "call");
+	if (verdict == UPSTREAM_FAULT && retry_after_ms > 0)
+		upstream_tell(u, UPSTREAM_EVENT_HOLD);
 }
 
 void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status, const char *error)
@@ -289,6 +337,8 @@ void upstream_health(struct upstream *u, uint64_t now, bool ok, unsigned status,
 	before = u->breaker.state;
 	breaker_health(&u->breaker, now, ok);
 	after = breaker_state(&u->breaker, now);
+	if (after != before)
+		u->origin[0] = '\0';
 	u->health_at_wall_ms = clock_wall_ms();
 	u->health_ok = ok;
 	snprintf(u->health_error, sizeof u->health_error, "%s", ok || error == NULL ? "" : error);
@@ -306,8 +356,44 @@ void upstream_set_mode(struct upstream *u, enum breaker_mode mode, uint64_t now)
 {
 	pthread_mutex_lock(&u->lock);
 	breaker_set_mode(&u->breaker, mode, now);
+	u->origin[0] = '\0';
 	pthread_mutex_unlock(&u->lock);
 	log_warn("circuit set by an operator", LOG_STR("upstream", u->cfg->name), LOG_STR("mode", breaker_mode_name(mode)));
+	upstream_tell(u, UPSTREAM_EVENT_OPERATOR);
+}
+
+bool upstream_merge(struct upstream *u, const struct sharedstate *s, uint64_t now)
+{
+	enum breaker_state before, after;
+	enum breaker_mode mode_before;
+	bool changed;
+
+	pthread_mutex_lock(&u->lock);
+	before = breaker_state(&u->breaker, now);
+	mode_before = u->breaker.mode;
+	changed = sharedstate_merge(&u->breaker, s, now);
+	after = breaker_state(&u->breaker, now);
+	if (changed)
+		snprintf(u->origin, sizeof u->origin, "%s", s->instance);
+	pthread_mutex_unlock(&u->lock);
+	if (mode_before != s->mode && s->operator_choice)
+		log_warn("circuit set by an operator on another instance", LOG_STR("upstream", u->cfg->name),
+			 LOG_STR("mode", breaker_mode_name(s->mode)), LOG_STR("instance", s->instance));
+	upstream_log_move(u, before, after, "shared");
+	return changed;
+}
+
+void upstream_describe(struct upstream *u, uint64_t now, const char *instance, bool operator_choice,
+		       struct sharedstate *out)
+{
+	pthread_mutex_lock(&u->lock);
+	sharedstate_describe(&u->breaker, now, instance, u->cfg->name, operator_choice, out);
+	pthread_mutex_unlock(&u->lock);
+}
+
+void upstream_set_lease(struct upstream *u, enum upstream_lease lease)
+{
+	atomic_store(&u->lease, (int)lease);
 }
 
 void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out)
@@ -335,6 +421,7 @@ void upstream_view(struct upstream *u, uint64_t now, struct upstream_view *out)
 	out->health_at_wall_ms = u->health_at_wall_ms;
 	out->health_ok = u->health_ok;
 	memcpy(out->health_error, u->health_error, sizeof out->health_error);
+	memcpy(out->origin, u->origin, sizeof out->origin);
 	pthread_mutex_unlock(&u->lock);
 }
 

@@ -13,6 +13,29 @@
 #include "config.h"
 #include "dialect.h"
 #include "request.h"
+#include "sharedstate.h"
+
+/* What another instance should hear about an upstream (state/shared.c listens). */
+enum upstream_event {
+	UPSTREAM_EVENT_MOVED,    /* the breaker moved here */
+	UPSTREAM_EVENT_HOLD,     /* the upstream asked for a pause (Retry-After) */
+	UPSTREAM_EVENT_OPERATOR, /* an operator forced the breaker or handed it back */
+	UPSTREAM_EVENT_LEASE,    /* the breaker half-opened here: may this instance send the probe? */
+};
+
+struct upstream;
+
+/* Called on the thread that caused the event, outside the upstream's lock. */
+typedef void upstream_observer_fn(void *arg, struct upstream *u, enum upstream_event ev);
+
+/* Who may send a half-open probe when instances share their breakers. */
+enum upstream_lease {
+	UPSTREAM_LEASE_OFF,       /* nothing shared, or Redis is down: this instance decides alone */
+	UPSTREAM_LEASE_NONE,      /* ask before probing */
+	UPSTREAM_LEASE_ASKED,     /* asked; no probe until the answer */
+	UPSTREAM_LEASE_MINE,      /* this instance probes */
+	UPSTREAM_LEASE_ELSEWHERE, /* another instance probes; its verdict will come */
+};
 
 struct upstream_error {
 	unsigned status;          /* 0: no HTTP status */
@@ -43,6 +66,12 @@ struct upstream {
 	uint64_t health_at_wall_ms;       /* last active health check; 0: none yet */
 	bool health_ok;
 	char health_error[160];
+	char origin[SHAREDSTATE_NAME_MAX]; /* the instance whose state the breaker took last; "": this one */
+
+	/* Set before the workers start (state/shared.c), then only read. */
+	upstream_observer_fn *observer;
+	void *observer_arg;
+	atomic_int lease;                 /* enum upstream_lease */
 };
 
 /* What a finished call tells the breaker. */
@@ -70,6 +99,7 @@ struct upstream_view {
 	uint64_t health_at_wall_ms;
 	bool health_ok;
 	char health_error[160];
+	char origin[SHAREDSTATE_NAME_MAX]; /* "": the state is this instance's own */
 };
 
 /* Builds u from cfg. Returns 0, or -1 with err filled. */
@@ -162,6 +192,18 @@ void upstream_redact_bytes(const struct upstream *u, char *s, size_t len);
  */
 void upstream_describe_status(const struct upstream *u, unsigned status, const char *body, size_t len,
 			      char *out, size_t outlen);
+
+/* Applies another instance's state to u's breaker (sharedstate_merge) without
+ * telling the observer; the state's instance becomes u's origin when it changed
+ * something. Returns true when it did. */
+bool upstream_merge(struct upstream *u, const struct sharedstate *s, uint64_t now);
+
+/* What u's breaker says now, for other instances (sharedstate_describe). */
+void upstream_describe(struct upstream *u, uint64_t now, const char *instance, bool operator_choice,
+		       struct sharedstate *out);
+
+/* Sets who may probe u (enum upstream_lease). */
+void upstream_set_lease(struct upstream *u, enum upstream_lease lease);
 
 /* How often u's breaker moved from one state to another since start (a reload carries it). */
 uint64_t upstream_transitions(const struct upstream *u, enum breaker_state from, enum breaker_state to);

@@ -9,6 +9,8 @@
 	X(config)      \
 	X(config_schema) \
 	X(breaker)     \
+	X(sharedstate) \
+	X(redis)       \
 	X(backoff)     \
 	X(router)      \
 	X(attempts)    \
