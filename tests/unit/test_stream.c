@@ -22,59 +22,9 @@
 #include "request.h"
 #include "runtime.h"
 #include "stream.h"
+#include "fake_engine.h"
 #include "suites.h"
 #include "upstream.h"
-
-#define FAKE_CALLS 4
-
-/* One call the attempt loop made through the fake engine. */
-struct fake_call {
-	char url[256];
-	const struct engine_handlers *handlers;
-	void *arg;
-	bool cancelled;
-	bool paused;       /* on_data asked for a pause: the engine holds its data until unpaused */
-	unsigned pauses;
-	unsigned unpauses;
-};
-
-static struct fake_call fake_calls[FAKE_CALLS];
-static size_t fake_ncalls;
-
-/* The transfer handed back is the address of the call's slot. */
-static struct engine_transfer *fake_submit(struct engine *e, const struct engine_request *req,
-					   const struct engine_handlers *handlers, void *arg)
-{
-	struct fake_call *c;
-
-	(void)e;
-	ck_assert_uint_lt(fake_ncalls, FAKE_CALLS);
-	c = &fake_calls[fake_ncalls++];
-	memset(c, 0, sizeof *c);
-	snprintf(c->url, sizeof c->url, "%s", req->url);
-	c->handlers = handlers;
-	c->arg = arg;
-	return (struct engine_transfer *)(void *)c;
-}
-
-static void fake_cancel(struct engine_transfer *t)
-{
-	((struct fake_call *)(void *)t)->cancelled = true;
-}
-
-static void fake_unpause(struct engine_transfer *t)
-{
-	struct fake_call *c = (struct fake_call *)(void *)t;
-
-	c->paused = false;
-	c->unpauses++;
-}
-
-static const struct engine_ops fake_engine = {
-	.submit = fake_submit,
-	.cancel = fake_cancel,
-	.unpause = fake_unpause,
-};
 
 /* The primary's key: it must never reach the client. */
 #define SECRET "sk-unit-stream-secret-0123456789"
@@ -146,7 +96,7 @@ static void setup(const char *yaml, size_t split)
 	ck_assert_int_eq(loop_init(&ctx.loop), 0);
 	timers_init(&ctx.timers);
 	rng_seed(&ctx.rng);
-	fake_ncalls = 0;
+	fake_engine_reset();
 	max_piece = split;
 	piece_seed = (uint32_t)split + 7u;
 }
