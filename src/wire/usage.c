@@ -1,6 +1,7 @@
 /* usage.c — the token counts an answer's or a chunk's usage object reports, found without a tree. */
 #include "usage.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +9,8 @@
 
 /* How far from an answer's end the look for "usage" goes before the walk takes
  * over: OpenAI's usage object with every detail, and what follows it
- * (service_tier, system_fingerprint), fits with room to spare. */
-#define USAGE_TAIL 2048
+ * (service_tier, system_fingerprint), is about 350 bytes. */
+#define USAGE_TAIL 1024
 
 static const char usage_key[] = "\"usage\"";
 #define USAGE_KEY_LEN (sizeof usage_key - 1)
@@ -81,6 +82,11 @@ static bool usage_escaped(const char *text, size_t at)
 	return n % 2 == 1;
 }
 
+/* The bytes usage_closes_after stops at; any other byte is skipped in one step. */
+static const unsigned char usage_structural[256] = {
+	['"'] = 1, ['\\'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1,
+};
+
 /*
  * From the opening brace at open to the end of a valid document: sets
  * *value_end past the object that opens there, and returns how many
@@ -89,53 +95,61 @@ static bool usage_escaped(const char *text, size_t at)
  */
 static int usage_closes_after(const char *open, const char *end, const char **value_end)
 {
-	const char *p;
+	const char *p = open;
 	int depth = 0;
 	bool in_string = false;
 
 	*value_end = NULL;
-	for (p = open; p < end; p++) {
-		if (in_string) {
-			if (*p == '\\')
-				p++;
-			else if (*p == '"')
-				in_string = false;
-			continue;
-		}
-		if (*p == '"') {
-			in_string = true;
-		} else if (*p == '{' || *p == '[') {
+	for (;;) {
+		while (p < end && !usage_structural[(unsigned char)*p])
+			p++;
+		if (p >= end)
+			break;
+		if (*p == '\\')
+			p++; /* only inside a string: the escaped byte is skipped */
+		else if (*p == '"')
+			in_string = !in_string;
+		else if (!in_string && (*p == '{' || *p == '['))
 			depth++;
-		} else if (*p == '}' || *p == ']') {
-			depth--;
-			if (depth == 0 && *value_end == NULL)
-				*value_end = p + 1;
-		}
+		else if (!in_string && --depth == 0 && *value_end == NULL)
+			*value_end = p + 1;
+		p++;
 	}
 	return -depth;
+}
+
+/* The last "usage" in text[from..len) that is a key with an object value, or
+ * NULL. Backwards from the end, from one 'u' to the one before (memrchr),
+ * since usage sits in the last few hundred bytes. */
+static const char *usage_last_key(const char *text, size_t from, size_t len, const char **open)
+{
+	const char *lo = text + from, *end = text + len, *u = end, *key;
+
+	*open = NULL;
+	while (u > lo && (u = memrchr(lo, 'u', (size_t)(u - lo))) != NULL) {
+		key = u - 1;
+		if (key < lo || end - key < (ptrdiff_t)USAGE_KEY_LEN || memcmp(key, usage_key, USAGE_KEY_LEN) != 0 ||
+		    usage_escaped(text, (size_t)(key - text)))
+			continue;
+		/* In a valid document an unescaped "usage" is a whole string: a key when a colon follows. */
+		if ((*open = usage_object_after(key, end)) != NULL)
+			return key;
+	}
+	return NULL;
 }
 
 /* The tail's top-level usage object: true, with its counts, when found. */
 static bool usage_from_tail(const char *text, size_t len, struct usage *out)
 {
-	size_t floor = len > USAGE_TAIL ? len - USAGE_TAIL : 0, at;
-	const char *end = text + len, *open, *value_end;
+	const char *open, *value_end;
 
-	if (len < USAGE_KEY_LEN)
+	if (usage_last_key(text, len > USAGE_TAIL ? len - USAGE_TAIL : 0, len, &open) == NULL)
 		return false;
-	for (at = len - USAGE_KEY_LEN + 1; at-- > floor;) {
-		if (text[at] != '"' || memcmp(text + at, usage_key, USAGE_KEY_LEN) != 0 || usage_escaped(text, at))
-			continue;
-		/* In a valid document an unescaped "usage" is a whole string: a key when a colon follows. */
-		open = usage_object_after(text + at, end);
-		if (open == NULL)
-			continue;
-		if (usage_closes_after(open, end, &value_end) != 1 || value_end == NULL)
-			return false; /* the last usage key is nested: the walk decides */
-		jsonscan_members(open, (size_t)(value_end - open), usage_member, out);
-		return true;
-	}
-	return false;
+	/* The last usage key is nested: the walk decides. */
+	if (usage_closes_after(open, text + len, &value_end) != 1 || value_end == NULL)
+		return false;
+	jsonscan_members(open, (size_t)(value_end - open), usage_member, out);
+	return true;
 }
 
 bool usage_of_answer(const char *text, size_t len, struct usage *out)
