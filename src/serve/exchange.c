@@ -71,6 +71,7 @@ struct exchange *exchange_new(struct context *ctx, struct MHD_Connection *c)
 	x->method = NULL;
 	x->streamed = false;
 	x->answered_by = NULL;
+	x->asked_model = NULL;
 	x->answer_level = NULL;
 	x->cache = NULL;
 	x->bytes_out = 0;

@@ -105,6 +105,8 @@ struct exchange {
 	const char *method;          /* libmicrohttpd's, valid for the request */
 	bool streamed;               /* a stream was committed (counted open until the exchange ends) */
 	const char *answered_by;     /* the upstream whose answer the client got; NULL: none */
+	const char *asked_model;     /* the model the current call asked its upstream for (borrowed: the
+				      * target's or the request's); NULL: no call yet */
 	const char *answer_level;    /* the degradation level the answer was given at; NULL: none */
 	const char *cache;           /* "hit" or "miss" once the cache was asked; NULL: not asked */
 	uint64_t bytes_out;          /* body bytes handed to libmicrohttpd */

@@ -28,6 +28,7 @@
 #include "seam.h"
 #include "stream.h"
 #include "upstream.h"
+#include "usage.h"
 #include "runtime.h"
 
 /* curl's timeouts cannot be 0 (that means none). */
@@ -312,6 +313,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	x->attempt.probe = admission == BREAKER_PROBE;
 	x->attempt.target = target;
 	x->upstream = u;
+	x->asked_model = model;
 	x->attempt.dialect = d;
 	x->attempt.upstream_stream = stream;
 	free(x->attempt.upstream_body);
@@ -740,58 +742,16 @@ static void proxy_pass_headers(struct exchange *x, struct MHD_Response *r, const
 		headerpass_answer_lines(from->headers, proxy_pass_header, &p);
 }
 
-/* The token counts of an answer's usage object, as the scan finds them. */
-struct proxy_usage {
-	uint64_t prompt, completion, cached;
-};
-
-static uint64_t proxy_usage_number(const struct jsonscan_member *m)
-{
-	return m->type == JSONSCAN_NUMBER && m->value[0] != '-' ? strtoull(m->value, NULL, 10) : 0;
-}
-
-static int proxy_usage_details(void *arg, const struct jsonscan_member *m)
-{
-	struct proxy_usage *usage = arg;
-
-	if (jsonscan_key_is(m, "cached_tokens"))
-		usage->cached = proxy_usage_number(m);
-	return 0;
-}
-
-static int proxy_usage_member(void *arg, const struct jsonscan_member *m)
-{
-	struct proxy_usage *usage = arg;
-
-	if (jsonscan_key_is(m, "prompt_tokens"))
-		usage->prompt = proxy_usage_number(m);
-	else if (jsonscan_key_is(m, "completion_tokens"))
-		usage->completion = proxy_usage_number(m);
-	else if (jsonscan_key_is(m, "prompt_tokens_details") && m->type == JSONSCAN_OBJECT)
-		jsonscan_members(m->value, m->value_len, proxy_usage_details, usage);
-	return 0;
-}
-
-static int proxy_usage_top(void *arg, const struct jsonscan_member *m)
-{
-	if (!jsonscan_key_is(m, "usage") || m->type != JSONSCAN_OBJECT)
-		return 0;
-	jsonscan_members(m->value, m->value_len, proxy_usage_member, arg);
-	return 1;
-}
-
-/* Counts the tokens a whole answer's usage reports (a scan of the checked
- * body, no tree: this is the pass-through path). */
+/* Counts the tokens a whole answer's usage reports, by upstream and the model
+ * it was asked for (a scan of the checked body's tail, no tree: this is the
+ * pass-through path). */
 static void proxy_count_usage(struct exchange *x, const char *body, size_t len)
 {
-	struct proxy_usage usage = { 0, 0, 0 };
-	size_t u = x->upstream->cfg->index;
+	struct usage usage;
 
-	if (jsonscan_members(body, len, proxy_usage_top, &usage) != 1)
-		return;
-	metrics_upstream_add(x->ctx->metrics, u, prompt_tokens, usage.prompt);
-	metrics_upstream_add(x->ctx->metrics, u, completion_tokens, usage.completion);
-	metrics_upstream_add(x->ctx->metrics, u, cached_tokens, usage.cached);
+	if (usage_of_answer(body, len, &usage))
+		metrics_tokens(x->ctx->metrics, x->upstream->cfg->index, x->asked_model, usage.prompt,
+			       usage.completion, usage.cached);
 }
 
 /* Sends the upstream's answer (a success, or an error that is the client's),

@@ -16,10 +16,12 @@
 #include "exchange.h"
 #include "ingress.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "seam.h"
 #include "sse.h"
 #include "upstream.h"
+#include "usage.h"
 
 /* Bytes libmicrohttpd asks for at a time; it holds a buffer this size for
  * every open stream. SSE events are a few hundred bytes, so a small block
@@ -236,6 +238,18 @@ static int stream_fail(struct exchange *x, enum engine_error error, const char *
 	return STREAM_STOP;
 }
 
+/* Counts the tokens of a chunk that carries usage (OpenAI's with
+ * include_usage, or the one a translation writes), by this call's upstream and
+ * model: before the seam, which sums the upstreams' usage for the client. */
+static void stream_count_usage(struct exchange *x, const char *chunk, size_t len)
+{
+	struct usage usage;
+
+	if (usage_of_chunk(chunk, len, &usage))
+		metrics_tokens(x->ctx->metrics, x->upstream->cfg->index, x->asked_model, usage.prompt,
+			       usage.completion, usage.cached);
+}
+
 /* Takes one OpenAI chunk from the dialect: written for the client by its
  * ingress, without the upstream's key, and to the cache's copy. */
 static int stream_emit(void *arg, const char *chunk, size_t len)
@@ -244,6 +258,7 @@ static int stream_emit(void *arg, const char *chunk, size_t len)
 	struct stream *s = x->stream;
 	size_t at;
 
+	stream_count_usage(x, chunk, len);
 	if (s->continuable) {
 		buf_reset(&s->seamed);
 		switch (seam_chunk(&s->seam, chunk, len, &s->seamed)) {

@@ -30,15 +30,82 @@ int metrics_init(struct metrics *m, size_t nupstreams)
 	m->nupstreams = nupstreams;
 	m->attempts = calloc(nupstreams * METRICS_ATTEMPTS + 1, sizeof *m->attempts);
 	m->up = calloc(nupstreams + 1, sizeof *m->up);
-	return m->attempts == NULL || m->up == NULL ? -1 : 0;
+	m->models = calloc((nupstreams + 1) * METRICS_MODEL_SLOTS, sizeof *m->models);
+	return m->attempts == NULL || m->up == NULL || m->models == NULL ? -1 : 0;
 }
 
 void metrics_free(struct metrics *m)
 {
 	free(m->attempts);
 	free(m->up);
+	free(m->models);
+	free(m->models_handed);
 	m->attempts = NULL;
 	m->up = NULL;
+	m->models = NULL;
+	m->models_handed = NULL;
+	m->models_handed_sets = 0;
+}
+
+/* FNV-1a: spreads model names over an upstream's slots. */
+static uint32_t metrics_model_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h;
+}
+
+/* True for a name a label may carry as it is: printable ASCII, not too long,
+ * not the overflow's own name. */
+static bool metrics_model_named(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e || i + 1 >= METRICS_MODEL_NAME)
+			return false;
+	return i > 0 && strcmp(name, "other") != 0;
+}
+
+/* Upstream u's slot for name in m: found, or taken now (m's owner is the only
+ * writer); the "other" slot once every slot is taken. */
+static struct metrics_model *metrics_model_slot(struct metrics *m, size_t u, const char *name)
+{
+	struct metrics_model *slots = &m->models[u * METRICS_MODEL_SLOTS], *s;
+	uint32_t hash;
+	size_t i;
+
+	if (name == NULL || !metrics_model_named(name))
+		return &slots[METRICS_MODELS];
+	hash = metrics_model_hash(name);
+	/* Open addressing: a slot is never given back, so a probe stops at the first free one. */
+	for (i = 0; i < METRICS_MODELS; i++) {
+		s = &slots[(hash + i) % METRICS_MODELS];
+		if (!atomic_load_explicit(&s->taken, memory_order_relaxed)) {
+			s->hash = hash;
+			snprintf(s->name, sizeof s->name, "%s", name);
+			atomic_store_explicit(&s->taken, true, memory_order_release);
+			return s;
+		}
+		if (s->hash == hash && strcmp(s->name, name) == 0)
+			return s;
+	}
+	return &slots[METRICS_MODELS];
+}
+
+void metrics_tokens(struct metrics *m, size_t u, const char *model, uint64_t prompt, uint64_t completion,
+		    uint64_t cached)
+{
+	struct metrics_model *s;
+
+	if (u >= m->nupstreams)
+		return;
+	s = metrics_model_slot(m, u, model);
+	metrics_add(&s->tokens[METRICS_TOKENS_PROMPT], prompt);
+	metrics_add(&s->tokens[METRICS_TOKENS_COMPLETION], completion);
+	metrics_add(&s->tokens[METRICS_TOKENS_CACHED], cached);
 }
 
 static size_t metrics_bucket_of(uint64_t ms)
@@ -302,6 +369,93 @@ static int metrics_render_upstream_counter(const struct metrics_scrape *sc, stru
 	return rc;
 }
 
+/* One model's tokens on one upstream, summed over the sets that have it. */
+struct metrics_model_sum {
+	const char *name;
+	uint64_t tokens[METRICS_TOKEN_KINDS];
+};
+
+static int metrics_model_sum_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct metrics_model_sum *)a)->name, ((const struct metrics_model_sum *)b)->name);
+}
+
+/* Upstream u's models over the sets into sums (room for every slot of every
+ * set), sorted by name, one entry a model. Returns how many. */
+static size_t metrics_model_sums(const struct metrics_scrape *sc, size_t u, struct metrics_model_sum *sums)
+{
+	size_t n = 0, merged = 0, s, k;
+	unsigned w;
+
+	for (w = 0; w < sc->nsets; w++) {
+		const struct metrics_model *slots = &metrics_of(sc, w)->models[u * METRICS_MODEL_SLOTS];
+
+		for (s = 0; s < METRICS_MODEL_SLOTS; s++) {
+			if (s < METRICS_MODELS && !atomic_load_explicit(&slots[s].taken, memory_order_acquire))
+				continue;
+			sums[n].name = s < METRICS_MODELS ? slots[s].name : "other";
+			for (k = 0; k < METRICS_TOKEN_KINDS; k++)
+				sums[n].tokens[k] = metrics_read(&slots[s].tokens[k]);
+			n++;
+		}
+	}
+	qsort(sums, n, sizeof *sums, metrics_model_sum_cmp);
+	for (s = 0; s < n; s++) {
+		if (merged > 0 && strcmp(sums[merged - 1].name, sums[s].name) == 0) {
+			for (k = 0; k < METRICS_TOKEN_KINDS; k++)
+				sums[merged - 1].tokens[k] += sums[s].tokens[k];
+		} else {
+			sums[merged++] = sums[s];
+		}
+	}
+	return merged;
+}
+
+/* A label value as the text format wants it: backslash and quote escaped
+ * (names with other bytes never take a slot). */
+static int metrics_append_label(struct buf *out, const char *value)
+{
+	int rc = 0;
+
+	for (; *value != '\0'; value++) {
+		if (*value == '\\' || *value == '"')
+			rc |= buf_append(out, "\\", 1);
+		rc |= buf_append(out, value, 1);
+	}
+	return rc;
+}
+
+static int metrics_render_tokens(const struct metrics_scrape *sc, struct buf *out)
+{
+	static const char *const kinds[METRICS_TOKEN_KINDS] = { "prompt", "completion", "cached" };
+	struct metrics_model_sum *sums = calloc(sc->nsets * METRICS_MODEL_SLOTS + 1, sizeof *sums);
+	size_t u, n, i, k;
+	int rc = 0;
+
+	if (sums == NULL)
+		return -1;
+	rc |= buf_append_str(out, "# HELP detour_tokens_total Tokens the answers' usage reported, by upstream, "
+				  "the model it was asked for, and kind.\n"
+				  "# TYPE detour_tokens_total counter\n");
+	for (u = 0; u < sc->cfg->nupstreams; u++) {
+		n = metrics_model_sums(sc, u, sums);
+		for (i = 0; i < n; i++) {
+			/* The overflow slot shows only once something landed in it. */
+			if (strcmp(sums[i].name, "other") == 0 && sums[i].tokens[0] + sums[i].tokens[1] +
+									  sums[i].tokens[2] == 0)
+				continue;
+			for (k = 0; k < METRICS_TOKEN_KINDS; k++) {
+				rc |= buf_printf(out, "detour_tokens_total{kind=\"%s\",upstream=\"%s\",model=\"", kinds[k],
+						 sc->cfg->upstreams[u].name);
+				rc |= metrics_append_label(out, sums[i].name);
+				rc |= buf_printf(out, "\"} %llu\n", (unsigned long long)sums[i].tokens[k]);
+			}
+		}
+	}
+	free(sums);
+	return rc;
+}
+
 static int metrics_render_upstreams(const struct metrics_scrape *sc, struct buf *out)
 {
 	int rc = 0;
@@ -324,14 +478,7 @@ static int metrics_render_upstreams(const struct metrics_scrape *sc, struct buf 
 					      offsetof(struct metrics_upstream, health[0]));
 	rc |= metrics_render_upstream_counter(sc, out, "detour_health_checks_total", "result=\"failed\",",
 					      offsetof(struct metrics_upstream, health[1]));
-	rc |= buf_append_str(out, "# HELP detour_tokens_total Tokens the answers' usage reported, by kind.\n"
-				  "# TYPE detour_tokens_total counter\n");
-	rc |= metrics_render_upstream_counter(sc, out, "detour_tokens_total", "kind=\"prompt\",",
-					      offsetof(struct metrics_upstream, prompt_tokens));
-	rc |= metrics_render_upstream_counter(sc, out, "detour_tokens_total", "kind=\"completion\",",
-					      offsetof(struct metrics_upstream, completion_tokens));
-	rc |= metrics_render_upstream_counter(sc, out, "detour_tokens_total", "kind=\"cached\",",
-					      offsetof(struct metrics_upstream, cached_tokens));
+	rc |= metrics_render_tokens(sc, out);
 	return rc;
 }
 
@@ -505,6 +652,44 @@ static void metrics_hand_over(metrics_counter *into, uint64_t total, metrics_cou
 	}
 }
 
+/* Upstream u's tokens by model (laid out for old) into upstream at of into,
+ * matched by model name. What was handed is noted by (set, upstream, slot),
+ * since each worker's set places its models in slots of its own. */
+static void metrics_carry_models(struct metrics *into, size_t at, const struct metrics_scrape *old, size_t u,
+				 struct metrics *handed_over)
+{
+	struct metrics_model *to;
+	metrics_counter *handed;
+	size_t s, k;
+	unsigned w;
+
+	for (w = 0; w < old->nsets; w++) {
+		const struct metrics_model *slots = &metrics_of(old, w)->models[u * METRICS_MODEL_SLOTS];
+
+		for (s = 0; s < METRICS_MODEL_SLOTS; s++) {
+			if (s < METRICS_MODELS && !atomic_load_explicit(&slots[s].taken, memory_order_acquire))
+				continue;
+			to = metrics_model_slot(into, at, s < METRICS_MODELS ? slots[s].name : NULL);
+			handed = &handed_over->models_handed[((w * old->cfg->nupstreams + u) * METRICS_MODEL_SLOTS + s) *
+							     METRICS_TOKEN_KINDS];
+			for (k = 0; k < METRICS_TOKEN_KINDS; k++)
+				metrics_hand_over(&to->tokens[k], metrics_read(&slots[s].tokens[k]), &handed[k]);
+		}
+	}
+}
+
+/* The ledger of model tokens handed over, made at the first carry (the old
+ * runtime's set count is known only then). Returns false when out of memory. */
+static bool metrics_models_ledger(struct metrics *handed_over, const struct metrics_scrape *old)
+{
+	if (handed_over->models_handed == NULL) {
+		handed_over->models_handed = calloc(old->nsets * old->cfg->nupstreams * METRICS_MODEL_SLOTS *
+							    METRICS_TOKEN_KINDS + 1, sizeof(metrics_counter));
+		handed_over->models_handed_sets = old->nsets;
+	}
+	return handed_over->models_handed != NULL && handed_over->models_handed_sets == old->nsets;
+}
+
 void metrics_carry(struct metrics *into, const struct config *cfg, const struct metrics_scrape *old,
 		   struct metrics *handed_over)
 {
@@ -526,6 +711,7 @@ void metrics_carry(struct metrics *into, const struct config *cfg, const struct 
 	const struct config_upstream *now;
 	size_t r, i, u, a, offset;
 	unsigned w;
+	bool models = metrics_models_ledger(handed_over, old);
 
 	for (r = 0; r < sizeof runs / sizeof runs[0]; r++) {
 		for (i = 0; i < runs[r].count; i++) {
@@ -553,5 +739,8 @@ void metrics_carry(struct metrics *into, const struct config *cfg, const struct 
 					  metrics_upstream_sum(old, u, offset),
 					  (metrics_counter *)((char *)&handed_over->up[u] + offset));
 		}
+		/* Out of memory for the ledger: the tokens by model stay behind rather than count twice. */
+		if (models)
+			metrics_carry_models(into, now->index, old, u, handed_over);
 	}
 }

@@ -3,6 +3,7 @@
 #define DETOUR_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,12 +48,35 @@ struct metrics_upstream {
 	metrics_counter ttfb_ms_sum;
 	metrics_counter retries;                          /* the same target called again */
 	metrics_counter health[2];                        /* health checks: ok, failed */
-	metrics_counter prompt_tokens;                    /* from the answers' usage */
-	metrics_counter completion_tokens;
-	metrics_counter cached_tokens;
 };
 
 #define METRICS_UPSTREAM_COUNTERS (sizeof(struct metrics_upstream) / sizeof(metrics_counter))
+
+/* Model slots an upstream has in a counter set; the models past them are
+ * counted under model="other" (one more slot), so a client that names many
+ * models cannot grow the page without bound. */
+#define METRICS_MODELS 64
+#define METRICS_MODEL_SLOTS (METRICS_MODELS + 1)
+/* A model name this long or longer, or with bytes a label should not hold,
+ * is counted under "other" too. */
+#define METRICS_MODEL_NAME 128
+
+enum metrics_tokens {
+	METRICS_TOKENS_PROMPT,
+	METRICS_TOKENS_COMPLETION,
+	METRICS_TOKENS_CACHED,
+	METRICS_TOKEN_KINDS
+};
+
+/* One (upstream, model) slot of a counter set. The owner fills name and hash
+ * once, then sets taken (release), so a scrape that sees taken (acquire)
+ * reads a whole name; a slot never changes model. */
+struct metrics_model {
+	atomic_bool taken;
+	uint32_t hash;
+	char name[METRICS_MODEL_NAME];
+	metrics_counter tokens[METRICS_TOKEN_KINDS];
+};
 
 struct metrics {
 	metrics_counter requests[METRICS_ENDPOINTS][600];      /* by answered status */
@@ -69,6 +93,9 @@ struct metrics {
 	metrics_counter streams_opened;                        /* streams committed ... */
 	metrics_counter streams_closed;                        /* ... and over: the difference is open */
 	struct metrics_upstream *up;                           /* [upstream] */
+	struct metrics_model *models;                          /* [upstream][METRICS_MODEL_SLOTS]: tokens by model */
+	metrics_counter *models_handed;                        /* handed_over only: [set][upstream][slot][kind] */
+	size_t models_handed_sets;
 	size_t nupstreams;
 };
 
@@ -99,6 +126,12 @@ metrics_counter *metrics_upstream_counter(struct metrics *m, size_t u, size_t of
 		if (c_ != NULL) \
 			metrics_add(c_, (n)); \
 	} while (0)
+
+/* Counts the tokens an answer's usage reported for a call to upstream u that
+ * asked for model (NULL: none named). The first answer of a model takes a
+ * slot; later ones find it without a lock or an allocation. */
+void metrics_tokens(struct metrics *m, size_t u, const char *model, uint64_t prompt, uint64_t completion,
+		    uint64_t cached);
 
 /* Process-wide facts a scrape shows whatever the generation: when detourd
  * started, and how reloads went (ok or refused, and the last one's wall time). */

@@ -74,9 +74,10 @@ class MetricsTest(DetourTestCase):
         # The request histogram reaches past request_timeout (5 s) and past the default 120 s.
         self.assertIn(('detour_request_duration_seconds_bucket', '{endpoint="chat",le="300"}'), s)
         body = json.loads(self.up_answer())
-        self.assertEqual(s[('detour_tokens_total', '{kind="prompt",upstream="up"}')],
+        # The model label is the one the upstream was asked for (here the client's, passed through).
+        self.assertEqual(s[('detour_tokens_total', '{kind="prompt",upstream="up",model="gpt-4o"}')],
                          3 * body['usage']['prompt_tokens'])
-        self.assertEqual(s[('detour_tokens_total', '{kind="completion",upstream="up"}')],
+        self.assertEqual(s[('detour_tokens_total', '{kind="completion",upstream="up",model="gpt-4o"}')],
                          3 * body['usage']['completion_tokens'])
         self.assertEqual(s[('detour_requests_in_flight', '')], 0)
         self.assertEqual(s[('detour_streams_open', '')], 0)
@@ -131,6 +132,102 @@ class MetricsTest(DetourTestCase):
         r = subprocess.run([PROMTOOL, 'check', 'metrics'], input=page, capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual((r.stdout + r.stderr).strip(), '', 'promtool lint findings')
+
+
+def tokens(s, upstream):
+    """{model: [prompt, completion, cached]} of one upstream's detour_tokens_total samples."""
+    out = {}
+    kinds = ('prompt', 'completion', 'cached')
+    for (name, labels), value in s.items():
+        m = re.match(r'^\{kind="(\w+)",upstream="([^"]*)",model="((?:[^"\\]|\\.)*)"\}$', labels)
+        if name == 'detour_tokens_total' and m and m.group(2) == upstream:
+            out.setdefault(m.group(3), [0, 0, 0])[kinds.index(m.group(1))] = value
+    return out
+
+
+def usage_of(r):
+    """[prompt, completion, cached] of the usage a whole or streamed answer showed its client."""
+    if r.headers['content-type'].startswith('text/event-stream'):
+        chunks = [json.loads(l[6:]) for l in r.text.split('\n') if l.startswith('data: ') and l != 'data: [DONE]']
+        found = [c['usage'] for c in chunks if c.get('usage')]
+        if not found:
+            return [0, 0, 0]
+        usage = found[-1]
+    else:
+        usage = json.loads(r.body)['usage']
+    cached = (usage.get('prompt_tokens_details') or {}).get('cached_tokens', 0)
+    return [usage['prompt_tokens'], usage['completion_tokens'], cached]
+
+
+def add(a, b):
+    return [x + y for x, y in zip(a, b)]
+
+
+class TokensTest(DetourTestCase):
+    """detour_tokens_total{upstream,model,kind}: whole and streamed answers, OpenAI and Anthropic, bounded."""
+
+    def setUp(self):
+        super().setUp()
+        self.up = self.mock('up')
+        self.claude = self.mock('claude', '--api-key', 'sk-ant-test', mode='anthropic')
+        self.text = ('server:\n  workers: 1\n'
+                     'upstreams:\n' + upstream_yaml('up', self.up.url) +
+                     upstream_yaml('claude', self.claude.url, provider='anthropic', api_key_env='CLAUDE_KEY') +
+                     'models:\n'
+                     '  cheap: { targets: [ { upstream: up, model: gpt-4o-mini } ] }\n'
+                     '  sonnet: { targets: [ { upstream: claude, model: claude-3-5-haiku-latest } ] }\n'
+                     '  "*": { targets: [ { upstream: up } ] }\n')
+        self.d = self.detour(self.text, env={'CLAUDE_KEY': 'sk-ant-test'})
+
+    def scrape(self):
+        r = self.d.request('GET', '/metrics')
+        self.assertEqual(r.status, 200, r)
+        return samples(r.text)
+
+    def chat(self, model, stream):
+        extra = {'stream': True, 'stream_options': {'include_usage': True}} if stream else {}
+        r = self.d.chat(model=model, **extra)
+        self.assertEqual(r.status, 200, r)
+        return usage_of(r)
+
+    def test_whole_and_streamed_answers_count_by_upstream_and_model(self):
+        want_up, want_claude = {}, {}
+        for model, asked, want in (('gpt-4o', 'gpt-4o', want_up), ('cheap', 'gpt-4o-mini', want_up),
+                                   ('sonnet', 'claude-3-5-haiku-latest', want_claude)):
+            for stream in (False, True):
+                got = self.chat(model, stream)
+                self.assertGreater(got[0], 0, (model, stream))
+                want[asked] = add(want.get(asked, [0, 0, 0]), got)
+        # A stream whose client did not ask for usage carries none, and counts nothing.
+        self.assertEqual(self.d.chat(model='gpt-4o', stream=True).status, 200)
+        s = self.scrape()
+        self.assertEqual(tokens(s, 'up'), want_up)
+        self.assertEqual(tokens(s, 'claude'), want_claude)
+        # The counts survive a reload, under the same labels.
+        self.assertIn('reloaded', self.d.reload(self.text))
+        s = self.scrape()
+        self.assertEqual(tokens(s, 'up'), want_up)
+        self.assertEqual(tokens(s, 'claude'), want_claude)
+        # The new workers add to what was carried.
+        got = self.chat('cheap', False)
+        self.assertEqual(tokens(self.scrape(), 'up')['gpt-4o-mini'], add(want_up['gpt-4o-mini'], got))
+
+    def test_models_past_the_cap_count_as_other(self):
+        per = None
+        for i in range(66):
+            got = self.chat('client-model-%02d' % i, i % 2 == 1)
+            per = per or got
+            self.assertEqual(got, per)
+        s = self.scrape()
+        by_model = tokens(s, 'up')
+        self.assertEqual(len(by_model), 65, sorted(by_model))
+        self.assertEqual(by_model['other'], add(per, per))
+        self.assertEqual(sum(v[0] for v in by_model.values()), 66 * per[0])
+        if PROMTOOL is not None:
+            page = self.d.request('GET', '/metrics').text
+            r = subprocess.run([PROMTOOL, 'check', 'metrics'], input=page, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual((r.stdout + r.stderr).strip(), '', 'promtool lint findings')
 
 
 class ShippedRulesTest(DetourTestCase):

@@ -43,7 +43,9 @@
 	X(notify)      \
 	X(generation)  \
 	X(continuation) \
-	X(seam)
+	X(seam)        \
+	X(usage)       \
+	X(metrics)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)
