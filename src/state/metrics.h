@@ -3,6 +3,7 @@
 #define DETOUR_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,10 +71,13 @@ struct metrics {
 	metrics_counter streams_closed;                        /* ... and over: the difference is open */
 	struct metrics_upstream *up;                           /* [upstream] */
 	size_t nupstreams;
+	metrics_counter *continuations;                        /* [route][from][to][ok, failed] */
+	size_t nroutes;
 };
 
-/* Returns 0, or -1 when out of memory. */
-int metrics_init(struct metrics *m, size_t nupstreams);
+/* Counters for a configuration's nupstreams upstreams and nroutes routes.
+ * Returns 0, or -1 when out of memory. */
+int metrics_init(struct metrics *m, size_t nupstreams, size_t nroutes);
 void metrics_free(struct metrics *m);
 
 static inline void metrics_add(metrics_counter *c, uint64_t n)
@@ -89,6 +93,11 @@ void metrics_attempt(struct metrics *m, size_t u, enum metrics_attempt what);
 
 /* A call to upstream u took ms; its first byte came after ttfb_ms (-1: none came). */
 void metrics_attempt_time(struct metrics *m, size_t u, uint64_t ms, int64_t ttfb_ms);
+
+/* A cut stream of route index route went on from upstream from to upstream
+ * to; ok: the continuation delivered its first delta. Indices past the set
+ * are ignored. */
+void metrics_continuation(struct metrics *m, size_t route, size_t from, size_t to, bool ok);
 
 /* Upstream u's counter member (offsetof(struct metrics_upstream, ...)), or NULL past the set. */
 metrics_counter *metrics_upstream_counter(struct metrics *m, size_t u, size_t offset);
