@@ -1128,6 +1128,9 @@ static bool proxy_stream_cut(struct exchange *x, const struct engine_response *r
 		x->attempt.continuations++;
 		x->attempt.resuming = true;
 		x->attempt.resumed_from = u->cfg->index;
+		/* The access line names who finished the stream; X-Detour-Upstream went out
+		 * with the headers at the commit point and keeps naming who began it. */
+		x->answered_by = x->upstream->cfg->name;
 		log_warn("stream broke off after the commit point; continuing", LOG_STR("request_id", x->request_id),
 			 LOG_STR("upstream", from), LOG_STR("to", x->upstream->cfg->name), LOG_STR("error", words),
 			 LOG_UINT("ms", ms));

@@ -1,6 +1,8 @@
 """test_continuations.py — a cut stream continues on the next target (streams.on_cut: continue): one seamless answer."""
 import http.client
 import json
+import re
+import time
 import unittest
 
 from harness import DetourTestCase, request, upstream_yaml
@@ -202,6 +204,24 @@ class ContinuationTest(DetourTestCase):
                       metrics)
         self.assertIn('detour_stream_continuations_total{route="*",from="primary",to="backup",result="ok"} 0',
                       metrics)
+
+    def test_the_access_line_names_the_upstream_that_finished_the_header_the_first(self):
+        primary = self.mock('primary', '--content', PRIMARY_TEXT, '--chunks', '6')
+        backup = self.mock('backup', '--content', 'rest.', '--chunks', '3')
+        primary.faults(content=PRIMARY_TEXT, chunks=6, cut_after=2)
+        d = self.detour(config([('primary', primary.url), ('backup', backup.url)]) + 'log:\n  access: true\n')
+        resp, raw = stream_raw(d.port)
+        self.assert_one_stream(events(raw))
+        self.assertEqual(resp.getheader('x-detour-upstream'), 'primary')
+        pattern = re.compile(r'msg="request" .* upstream=(\S+) .* end=(\w+)')
+        found = None
+        for _ in range(100):
+            found = pattern.search(d.output())
+            if found:
+                break
+            time.sleep(0.05)
+        self.assertIsNotNone(found, d.output()[-3000:])
+        self.assertEqual(found.groups(), ('backup', 'continued'))
 
     # ---- not continued: the error event, as today ----
 
