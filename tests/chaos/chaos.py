@@ -895,8 +895,9 @@ def report(runs):
 def write_docs(section, heading='## Chaos'):
     """Replaces the section under heading in docs/benchmarks.md (or appends it), keeping the others."""
     path = os.path.join(ROOT, 'docs', 'benchmarks.md')
+    # newline='': other sections may quote answers with \r in them; they stay byte for byte.
     try:
-        with open(path) as f:
+        with open(path, newline='') as f:
             text = f.read()
     except FileNotFoundError:
         text = '# Benchmarks\n'
@@ -905,7 +906,7 @@ def write_docs(section, heading='## Chaos'):
         text = text[:m.start()] + section + ('\n' if text[m.end():] else '') + text[m.end():]
     else:
         text = text.rstrip('\n') + '\n\n' + section
-    with open(path, 'w') as f:
+    with open(path, 'w', newline='') as f:
         f.write(text)
 
 
