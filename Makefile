@@ -61,7 +61,7 @@ MOCK     := $(BUILD)/detour-mock
 UNIT     := $(BUILD)/unit-tests
 
 .PHONY: all help deps run check check-layers test test-unit test-integration test-sdk fuzz fuzz-smoke fuzz-build bench \
-	chaos chaos-smoke install uninstall clean
+	chaos chaos-cuts chaos-smoke install uninstall clean
 
 all: $(DETOURD) $(MOCK)
 
@@ -178,6 +178,12 @@ bench: all
 # the table goes to docs/benchmarks.md, section Chaos.
 chaos: all
 	python3 tests/chaos/chaos.py $(BUILD)
+
+# Streams only, random cuts on two of three upstreams, once with streams.on_cut:
+# error and once with continue; the share of whole streams goes to
+# docs/benchmarks.md, section "Chaos: cut streams".
+chaos-cuts: all
+	CHAOS_CUTS=1 python3 tests/chaos/chaos.py $(BUILD)
 
 # 15 s of the schedule, a short outage, detour alone: fails on a silent truncation,
 # a hang, a reset, an error that is not OpenAI-shaped, or a detourd that crashes,

@@ -45,6 +45,8 @@ void attempt_loop_begin(struct attempt_loop *a)
 	a->partial = NULL;
 	a->partial_len = 0;
 	a->continuations = 0;
+	a->resuming = false;
+	a->resumed_from = 0;
 }
 
 void attempt_loop_end(struct attempt_loop *a)

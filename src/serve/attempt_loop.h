@@ -57,6 +57,8 @@ struct attempt_loop {
 	const char *partial;         /* then, the text delivered so far (the stream's, borrowed) */
 	size_t partial_len;
 	unsigned continuations;      /* continuations started that count against max_continuations */
+	bool resuming;               /* a continuation is under way and has not delivered its first delta */
+	size_t resumed_from;         /* then, the index of the upstream whose stream broke off */
 };
 
 /* Prepares a zeroed struct once, when its exchange is first allocated. */

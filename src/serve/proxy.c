@@ -50,6 +50,7 @@ static void proxy_settle(struct exchange *x, struct engine_response *r);
 static void proxy_stream_ended(struct exchange *x, const struct engine_response *r, bool fault, const char *words);
 static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, const struct engine_response *from);
 static bool proxy_stream_cut(struct exchange *x, const struct engine_response *r, const char *words);
+static void proxy_stream_resumed(struct exchange *x);
 static void proxy_next(struct exchange *x);
 
 /* How proxy_try looks at a target. */
@@ -81,6 +82,7 @@ static const struct stream_owner proxy_stream_owner = {
 	.commit = proxy_stream_commit,
 	.ended = proxy_stream_ended,
 	.cut = proxy_stream_cut,
+	.resumed = proxy_stream_resumed,
 };
 
 static uint64_t proxy_min(uint64_t a, uint64_t b)
@@ -926,6 +928,24 @@ static void proxy_on_done(void *arg, struct engine_response *r)
 	proxy_settle(x, r);
 }
 
+/* Counts the continuation under way, if any: ok when it delivered its first delta. */
+static void proxy_count_continuation(struct exchange *x, bool ok)
+{
+	const struct config *cfg = x->ctx->rt->cfg;
+	size_t route;
+
+	if (!x->attempt.resuming)
+		return;
+	x->attempt.resuming = false;
+	route = x->attempt.route != NULL ? (size_t)(x->attempt.route - cfg->routes) : cfg->nroutes;
+	metrics_continuation(x->ctx->metrics, route, x->attempt.resumed_from, x->upstream->cfg->index, ok);
+}
+
+static void proxy_stream_resumed(struct exchange *x)
+{
+	proxy_count_continuation(x, true);
+}
+
 /* The stream reached its commit point: its answer goes out with the loop's headers. */
 static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, const struct engine_response *from)
 {
@@ -949,6 +969,7 @@ static void proxy_stream_ended(struct exchange *x, const struct engine_response 
 	uint64_t ms = r->ended_ms - r->started_ms;
 
 	DETOUR_ASSERT(stream_committed(x));
+	proxy_count_continuation(x, false);
 	if (fault)
 		exchange_end_as(x, END_STREAM_CUT);
 	else if (x->attempt.continuations > 0)
@@ -1033,6 +1054,7 @@ static bool proxy_stream_cut(struct exchange *x, const struct engine_response *r
 	enum continuation_verdict verdict;
 	const char *from = u->cfg->name;
 
+	proxy_count_continuation(x, false);
 	/* A continuation that broke off before it said anything does not use one up. */
 	if (x->attempt.continuations > 0 && seam != NULL && !seam->shown)
 		x->attempt.continuations--;
@@ -1064,6 +1086,11 @@ static bool proxy_stream_cut(struct exchange *x, const struct engine_response *r
 				     r->first_byte_ms != 0 ? (int64_t)(r->first_byte_ms - r->started_ms) : -1);
 		metrics_add(&ctx->metrics->stream_cuts, 1);
 		x->attempt.continuations++;
+		x->attempt.resuming = true;
+		x->attempt.resumed_from = u->cfg->index;
+		/* The access line names who finished the stream; X-Detour-Upstream went out
+		 * with the headers at the commit point and keeps naming who began it. */
+		x->answered_by = x->upstream->cfg->name;
 		log_warn("stream broke off after the commit point; continuing", LOG_STR("request_id", x->request_id),
 			 LOG_STR("upstream", from), LOG_STR("to", x->upstream->cfg->name), LOG_STR("error", words),
 			 LOG_UINT("ms", ms));
@@ -1190,6 +1217,9 @@ static void proxy_stop(struct exchange *x)
 {
 	struct context *ctx = x->ctx;
 
+	/* A continuation cut short by the client or a shutdown before its first delta failed. */
+	if (x->upstream != NULL)
+		proxy_count_continuation(x, false);
 	if (x->transfer != NULL) {
 		ctx->engine_ops->cancel(x->transfer);
 		x->transfer = NULL;

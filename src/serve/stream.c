@@ -260,8 +260,14 @@ static int stream_emit(void *arg, const char *chunk, size_t len)
 
 	stream_count_usage(x, chunk, len);
 	if (s->continuable) {
+		bool was_shown = s->seam.shown;
+		enum seam_result seamed;
+
 		buf_reset(&s->seamed);
-		switch (seam_chunk(&s->seam, chunk, len, &s->seamed)) {
+		seamed = seam_chunk(&s->seam, chunk, len, &s->seamed);
+		if (!was_shown && s->seam.shown && s->seam.segment > 0)
+			s->owner->resumed(x);
+		switch (seamed) {
 		case SEAM_PASS:
 			break;
 		case SEAM_REWRITTEN:

@@ -34,6 +34,8 @@ struct stream_owner {
 	 * false, and the stream ends as it would have, through ended. Asked only
 	 * after stream_allow_continue. */
 	bool (*cut)(struct exchange *x, const struct engine_response *r, const char *words);
+	/* The call that continues a cut stream delivered its first delta. */
+	void (*resumed)(struct exchange *x);
 };
 
 /* Above this many bytes waiting for a slow client the upstream transfer is

@@ -24,14 +24,23 @@ static const char *const metrics_attempt_names[METRICS_ATTEMPTS] = {
 	"success", "fall_over", "pass_through", "give_up", "skipped"
 };
 
-int metrics_init(struct metrics *m, size_t nupstreams)
+/* Where route r's continuations from upstream f to upstream t, result ok (0) or failed (1), are counted. */
+static size_t metrics_continuation_at(size_t nupstreams, size_t r, size_t f, size_t t, unsigned result)
+{
+	return ((r * nupstreams + f) * nupstreams + t) * 2 + result;
+}
+
+int metrics_init(struct metrics *m, size_t nupstreams, size_t nroutes)
 {
 	memset(m, 0, sizeof *m);
 	m->nupstreams = nupstreams;
+	m->nroutes = nroutes;
 	m->attempts = calloc(nupstreams * METRICS_ATTEMPTS + 1, sizeof *m->attempts);
 	m->up = calloc(nupstreams + 1, sizeof *m->up);
 	m->models = calloc((nupstreams + 1) * METRICS_MODEL_SLOTS, sizeof *m->models);
-	return m->attempts == NULL || m->up == NULL || m->models == NULL ? -1 : 0;
+	/* Route and upstream names come from the configuration: the label sets are as finite as the file. */
+	m->continuations = calloc(metrics_continuation_at(nupstreams, nroutes, 0, 0, 0) + 1, sizeof *m->continuations);
+	return m->attempts == NULL || m->up == NULL || m->models == NULL || m->continuations == NULL ? -1 : 0;
 }
 
 void metrics_free(struct metrics *m)
@@ -39,10 +48,12 @@ void metrics_free(struct metrics *m)
 	free(m->attempts);
 	free(m->up);
 	free(m->models);
+	free(m->continuations);
 	free(m->models_handed);
 	m->attempts = NULL;
 	m->up = NULL;
 	m->models = NULL;
+	m->continuations = NULL;
 	m->models_handed = NULL;
 	m->models_handed_sets = 0;
 }
@@ -106,6 +117,12 @@ void metrics_tokens(struct metrics *m, size_t u, const char *model, uint64_t pro
 	metrics_add(&s->tokens[METRICS_TOKENS_PROMPT], prompt);
 	metrics_add(&s->tokens[METRICS_TOKENS_COMPLETION], completion);
 	metrics_add(&s->tokens[METRICS_TOKENS_CACHED], cached);
+}
+
+void metrics_continuation(struct metrics *m, size_t route, size_t from, size_t to, bool ok)
+{
+	if (route < m->nroutes && from < m->nupstreams && to < m->nupstreams)
+		metrics_add(&m->continuations[metrics_continuation_at(m->nupstreams, route, from, to, ok ? 0 : 1)], 1);
 }
 
 static size_t metrics_bucket_of(uint64_t ms)
@@ -482,6 +499,49 @@ static int metrics_render_upstreams(const struct metrics_scrape *sc, struct buf 
 	return rc;
 }
 
+/* Route r's continuations from f to t with result (0 ok, 1 failed), summed over the sets. */
+static uint64_t metrics_continuation_sum(const struct metrics_scrape *sc, size_t r, size_t f, size_t t, unsigned result)
+{
+	size_t at = metrics_continuation_at(sc->cfg->nupstreams, r, f, t, result);
+	uint64_t sum = 0;
+	unsigned w;
+
+	for (w = 0; w < sc->nsets; w++)
+		sum += metrics_read(&metrics_of(sc, w)->continuations[at]);
+	return sum;
+}
+
+/* Only the pairs that ever continued: routes times upstreams squared would be mostly zeros. */
+static int metrics_render_continuations(const struct metrics_scrape *sc, struct buf *out)
+{
+	static const char *const results[2] = { "ok", "failed" };
+	const struct config *cfg = sc->cfg;
+	size_t r, f, t;
+	unsigned k;
+	int rc = 0;
+
+	rc |= buf_append_str(out, "# HELP detour_stream_continuations_total Cut streams continued on another upstream, "
+				  "by result (ok: the continuation delivered its first delta).\n"
+				  "# TYPE detour_stream_continuations_total counter\n");
+	for (r = 0; r < cfg->nroutes; r++) {
+		for (f = 0; f < cfg->nupstreams; f++) {
+			for (t = 0; t < cfg->nupstreams; t++) {
+				uint64_t n[2] = { metrics_continuation_sum(sc, r, f, t, 0),
+						  metrics_continuation_sum(sc, r, f, t, 1) };
+
+				if (n[0] + n[1] == 0)
+					continue;
+				for (k = 0; k < 2; k++)
+					rc |= buf_printf(out, "detour_stream_continuations_total{route=\"%s\",from=\"%s\","
+							      "to=\"%s\",result=\"%s\"} %llu\n", cfg->routes[r].name,
+							 cfg->upstreams[f].name, cfg->upstreams[t].name, results[k],
+							 (unsigned long long)n[k]);
+			}
+		}
+	}
+	return rc;
+}
+
 static int metrics_render_transitions(const struct metrics_scrape *sc, struct buf *out)
 {
 	static const enum breaker_state states[] = { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
@@ -634,6 +694,7 @@ int metrics_render(const struct metrics_scrape *sc, struct buf *out)
 	rc |= metrics_render_ends(sc, out);
 	rc |= metrics_render_upstreams(sc, out);
 	rc |= metrics_render_transitions(sc, out);
+	rc |= metrics_render_continuations(sc, out);
 	rc |= metrics_render_flow(sc, out);
 	rc |= metrics_render_reloads(out);
 	rc |= metrics_render_process(out);
@@ -674,6 +735,45 @@ static void metrics_carry_models(struct metrics *into, size_t at, const struct m
 							     METRICS_TOKEN_KINDS];
 			for (k = 0; k < METRICS_TOKEN_KINDS; k++)
 				metrics_hand_over(&to->tokens[k], metrics_read(&slots[s].tokens[k]), &handed[k]);
+		}
+	}
+}
+
+/* The route of cfg named name, as an index; cfg->nroutes when the reload removed it. */
+static size_t metrics_route_index(const struct config *cfg, const char *name)
+{
+	size_t r;
+
+	for (r = 0; r < cfg->nroutes && strcmp(cfg->routes[r].name, name) != 0; r++)
+		;
+	return r;
+}
+
+/* Continuations are matched by route and upstream names; a pair the reload removed goes with it. */
+static void metrics_carry_continuations(struct metrics *into, const struct config *cfg,
+					const struct metrics_scrape *old, struct metrics *handed_over)
+{
+	const struct config_upstream *from, *to;
+	size_t r, nr, f, t;
+	unsigned k;
+
+	for (r = 0; r < old->cfg->nroutes; r++) {
+		nr = metrics_route_index(cfg, old->cfg->routes[r].name);
+		if (nr >= cfg->nroutes || nr >= into->nroutes)
+			continue;
+		for (f = 0; f < old->cfg->nupstreams; f++) {
+			from = config_find_upstream(cfg, old->cfg->upstreams[f].name);
+			for (t = 0; from != NULL && from->index < into->nupstreams && t < old->cfg->nupstreams; t++) {
+				to = config_find_upstream(cfg, old->cfg->upstreams[t].name);
+				if (to == NULL || to->index >= into->nupstreams)
+					continue;
+				for (k = 0; k < 2; k++)
+					metrics_hand_over(&into->continuations[metrics_continuation_at(
+								  into->nupstreams, nr, from->index, to->index, k)],
+							  metrics_continuation_sum(old, r, f, t, k),
+							  &handed_over->continuations[metrics_continuation_at(
+								  old->cfg->nupstreams, r, f, t, k)]);
+			}
 		}
 	}
 }
@@ -743,4 +843,5 @@ void metrics_carry(struct metrics *into, const struct config *cfg, const struct 
 		if (models)
 			metrics_carry_models(into, now->index, old, u, handed_over);
 	}
+	metrics_carry_continuations(into, cfg, old, handed_over);
 }

@@ -97,10 +97,13 @@ struct metrics {
 	metrics_counter *models_handed;                        /* handed_over only: [set][upstream][slot][kind] */
 	size_t models_handed_sets;
 	size_t nupstreams;
+	metrics_counter *continuations;                        /* [route][from][to][ok, failed] */
+	size_t nroutes;
 };
 
-/* Returns 0, or -1 when out of memory. */
-int metrics_init(struct metrics *m, size_t nupstreams);
+/* Counters for a configuration's nupstreams upstreams and nroutes routes.
+ * Returns 0, or -1 when out of memory. */
+int metrics_init(struct metrics *m, size_t nupstreams, size_t nroutes);
 void metrics_free(struct metrics *m);
 
 static inline void metrics_add(metrics_counter *c, uint64_t n)
@@ -116,6 +119,11 @@ void metrics_attempt(struct metrics *m, size_t u, enum metrics_attempt what);
 
 /* A call to upstream u took ms; its first byte came after ttfb_ms (-1: none came). */
 void metrics_attempt_time(struct metrics *m, size_t u, uint64_t ms, int64_t ttfb_ms);
+
+/* A cut stream of route index route went on from upstream from to upstream
+ * to; ok: the continuation delivered its first delta. Indices past the set
+ * are ignored. */
+void metrics_continuation(struct metrics *m, size_t route, size_t from, size_t to, bool ok);
 
 /* Upstream u's counter member (offsetof(struct metrics_upstream, ...)), or NULL past the set. */
 metrics_counter *metrics_upstream_counter(struct metrics *m, size_t u, size_t offset);

@@ -28,13 +28,13 @@ int runtime_init(struct runtime *rt, const struct config *cfg, char *err, size_t
 	rt->cfg = cfg;
 	rt->started_wall_ms = clock_wall_ms();
 	degrade_init(&rt->degrade, cfg->degradation.mode);
-	if (metrics_init(&rt->handed_over, cfg->nupstreams) != 0 ||
+	if (metrics_init(&rt->handed_over, cfg->nupstreams, cfg->nroutes) != 0 ||
 	    (rt->counters = calloc(cfg->server.workers + 1, sizeof *rt->counters)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (; rt->ncounters < cfg->server.workers + 1; rt->ncounters++) {
-		if (metrics_init(&rt->counters[rt->ncounters], cfg->nupstreams) != 0) {
+		if (metrics_init(&rt->counters[rt->ncounters], cfg->nupstreams, cfg->nroutes) != 0) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}

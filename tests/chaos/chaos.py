@@ -20,6 +20,11 @@ Environment:
   CHAOS_PEERS            1: also the Node gateway and nginx when installed (default 1)
   CHAOS_STRICT           1: exit 1 on a silent truncation, hang, reset or unshaped error from detour
   CHAOS_DOCS             1: write the table into docs/benchmarks.md (default 1)
+  CHAOS_CUTS             1: instead of the above, the cut-streams run (make chaos-cuts): streams only, u1 and u2
+                         cutting streams at random (a reset or an error event after 1-5 content chunks, or
+                         healthy, changing every 0.5-2 s), u3 healthy; once with streams.on_cut: error and once
+                         with continue, CHAOS_CUTS_SECONDS (default 60) each; the share of streams that end
+                         whole goes to docs/benchmarks.md, section "Chaos: cut streams"
   CHAOS_TIMELINE         a file: detour's run, second by second, written there (default: none): each
                          upstream's fault, its /circuits state sampled every 100 ms (c closed, o open,
                          h half-open; + a Retry-After hold, * a probe in flight), answers and 503s
@@ -62,6 +67,8 @@ PEERS = env_int('CHAOS_PEERS', 1) == 1
 STRICT = env_int('CHAOS_STRICT', 0) == 1
 DOCS = env_int('CHAOS_DOCS', 1) == 1
 TIMELINE = os.environ.get('CHAOS_TIMELINE', '')
+CUTS = env_int('CHAOS_CUTS', 0) == 1
+CUTS_SECONDS = env_int('CHAOS_CUTS_SECONDS', 60)
 
 UPSTREAMS = ('u1', 'u2', 'u3')
 REQUEST_TIMEOUT = 10.0                  # detour's server.request_timeout
@@ -160,19 +167,27 @@ def start_mock(name):
     return p
 
 
-def start_detour(mocks):
+BREAKER = '{ failures: 3, window: 10s, cooldown: 3s, half_open_probes: 1 }'
+# The cut-streams run keeps breakers from opening, so every cut reaches a stream and is counted.
+CUTS_BREAKER = '{ failures: 1000, window: 1s, cooldown: 1s, half_open_probes: 1 }'
+
+
+def start_detour(mocks, on_cut=None):
     port = free_port()
     path = os.path.join(workdir, 'detour.yaml')
     with open(path, 'w') as f:
         f.write('server:\n  listen: 127.0.0.1:%d\n  workers: 0\n  request_timeout: %ds\n' % (
             port, REQUEST_TIMEOUT))
+        if on_cut is not None:
+            f.write('streams: { on_cut: %s, max_continuations: 2 }\n' % on_cut)
         f.write('log: { level: warn }\nupstreams:\n')
         for m in mocks:
             f.write('  %s: { base_url: "http://127.0.0.1:%d/v1",\n'
                     '    timeouts: { connect: 1s, first_byte: 3s, idle: 3s, total: 10s },\n'
                     '    retries: { attempts: 1, base_delay: 100ms, max_delay: 1s },\n'
-                    '    breaker: { failures: 3, window: 10s, cooldown: 3s, half_open_probes: 1 },\n'
-                    '    health_check: { interval: 1s } }\n' % (m.name[len('mock-'):], m.port))
+                    '    breaker: %s,\n'
+                    '    health_check: { interval: 1s } }\n' % (m.name[len('mock-'):], m.port,
+                                                              CUTS_BREAKER if on_cut else BREAKER))
         f.write('models:\n  "*":\n    targets: [ %s ]\n' % ', '.join(
             '{ upstream: %s }' % u for u in UPSTREAMS))
     p = Proc([os.path.join(BUILD, 'detourd'), '-c', path], 'detourd')
@@ -288,6 +303,30 @@ def schedule(seed, seconds):
             out.append((t, j, 'healthy', {}))
         state[i] = kind
         out.append((t, i, kind, fault))
+    return out
+
+
+# Every stream in the cut-streams run: 8 content chunks 10 ms apart, so a cut lands mid-answer.
+CUTS_STREAM = {'chunks': 8, 'chunk_delay_ms': 10}
+
+
+def cuts_schedule(seed, seconds):
+    """The cut-streams run's faults: u1 and u2 change every 0.5-2 s among a reset after
+    1-5 content chunks, an error event after 1-5, and healthy; u3 stays healthy."""
+    rng = random.Random(seed)
+    out = [(0.0, 2, 'healthy', dict(CUTS_STREAM))]
+    for i in (0, 1):
+        t = 0.0
+        while t < seconds:
+            kind = rng.choice(('cut', 'cut', 'stream_error', 'healthy'))
+            fault = dict(CUTS_STREAM)
+            if kind == 'cut':
+                fault['cut_after'] = rng.randint(1, 5)
+            elif kind == 'stream_error':
+                fault['stream_error_after'] = rng.randint(1, 5)
+            out.append((t, i, kind, fault))
+            t += rng.uniform(0.5, 2.0)
+    out.sort(key=lambda c: c[0])
     return out
 
 
@@ -490,6 +529,7 @@ class Run:
         self.recovery = []
         self.seconds = 0
         self.streams = True      # False: the gateway fails streams with no fault at all
+        self.all_streams = False  # every client streams (the cut-streams run)
         self.chaos_t0 = None
         self.samples = []        # (loop time, {upstream: circuit letters}) when CHAOS_TIMELINE is set
         self.refusals = {}       # second of chaos -> the first 503's attempts, when CHAOS_TIMELINE is set
@@ -504,7 +544,7 @@ class Run:
 
     async def client(self, index):
         loop = asyncio.get_running_loop()
-        stream = self.streams and index % 2 == 1
+        stream = self.streams and (index % 2 == 1 or self.all_streams)
         seq = 0
         while self.phase != 'stop':
             seq += 1
@@ -852,25 +892,147 @@ def report(runs):
     return '\n'.join(lines) + '\n'
 
 
-def write_docs(section):
+def write_docs(section, heading='## Chaos'):
+    """Replaces the section under heading in docs/benchmarks.md (or appends it), keeping the others."""
     path = os.path.join(ROOT, 'docs', 'benchmarks.md')
+    # newline='': other sections may quote answers with \r in them; they stay byte for byte.
     try:
-        with open(path) as f:
+        with open(path, newline='') as f:
             text = f.read()
     except FileNotFoundError:
         text = '# Benchmarks\n'
-    m = re.search(r'^## Chaos\n.*?(?=^## |\Z)', text, flags=re.M | re.S)
+    m = re.search(r'^%s\n.*?(?=^## |\Z)' % re.escape(heading), text, flags=re.M | re.S)
     if m:
         text = text[:m.start()] + section + ('\n' if text[m.end():] else '') + text[m.end():]
     else:
         text = text.rstrip('\n') + '\n\n' + section
-    with open(path, 'w') as f:
+    with open(path, 'w', newline='') as f:
         f.write(text)
+
+
+# --- the cut-streams run (CHAOS_CUTS=1) ---------------------------------------
+
+async def cuts_drive(run, plan, seconds):
+    """Streams only, under the cut schedule, no outage or recovery trials."""
+    run.all_streams = True
+    await run.probe_streams()
+    tasks = [asyncio.create_task(run.client(i)) for i in range(CLIENTS)]
+    try:
+        await asyncio.sleep(1)
+        await run.chaos(plan, seconds)
+    finally:
+        run.phase = 'stop'
+        await asyncio.gather(*tasks, return_exceptions=True)
+    run.metrics = await scrape(run.port)
+
+
+async def scrape(port):
+    """detourd's counters that explain a cut-streams run: {name{labels}: value}."""
+    loop = asyncio.get_running_loop()
+    head, body, _ = await exchange(port, b'GET /metrics HTTP/1.1\r\nHost: chaos\r\nConnection: close\r\n\r\n',
+                                   loop.time() + 5)
+    if head is None:
+        return {}
+    if 'chunked' in headers_of(head)[1].get('transfer-encoding', '').lower():
+        body = dechunk(body)
+    out = {}
+    for line in body.decode('utf-8', 'replace').split('\n'):
+        if line.startswith(('detour_stream_continuations_total', 'detour_retry_budget_refusals_total',
+                            'detour_stream_cuts_total')):
+            name, _, value = line.rpartition(' ')
+            out[name] = float(value)
+    return out
+
+
+def metric_sum(metrics, prefix, word=''):
+    return int(sum(v for k, v in metrics.items() if k.startswith(prefix) and word in k))
+
+
+def cuts_run(on_cut, plan):
+    """One detour under the cut schedule with streams.on_cut set; returns (Run, problems)."""
+    mocks = [start_mock(u) for u in UPSTREAMS]
+    port, gw, headers = start_detour(mocks, on_cut=on_cut)
+    print('detour, on_cut: %s: %d s of random stream cuts on u1 and u2' % (on_cut, CUTS_SECONDS), flush=True)
+    run = Run('on_cut: ' + on_cut, port, headers, mocks)
+    asyncio.run(cuts_drive(run, plan, CUTS_SECONDS))
+    problems = []
+    for p in [gw] + mocks:
+        problems += p.stop()
+        procs.remove(p)
+    summarize(run)
+    return run, problems
+
+
+def cuts_report(runs):
+    lines = ['## Chaos: cut streams', '',
+             'Written by `make chaos-cuts` (tests/chaos/chaos.py, `CHAOS_CUTS=1`) from one run on the machine '
+             'below, every process on 127.0.0.1.', '', 'Machine: ' + machine(), '',
+             'Method: three detour-mock upstreams behind one route (u1, u2, u3 in order); every answer a stream of '
+             '8 content chunks 10 ms apart. Seeded with %d, u1 and u2 change every 0.5–2 s among a TCP reset after '
+             '1–5 content chunks (twice as likely), an error event after 1–5, and healthy; u3 stays healthy. '
+             'Breakers are set not to open (1000 failures), so every cut reaches a stream. %d clients stream chat '
+             'completions with unique prompts for %d s, once with `streams.on_cut: error` and once with '
+             '`continue` (`max_continuations: 2`), the same schedule. A stream is whole when it has a '
+             'finish_reason and `[DONE]` and no error event; ends with an error event; or is silently short '
+             '(neither: never expected).' % (SEED, CLIENTS, CUTS_SECONDS), '',
+             '| streams.on_cut | streams | whole | error event | silently short | other | cuts | continued ok, '
+             'failed | retry budget refusals |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for r in runs:
+        c = r.counts('chaos')
+        total = sum(c.values())
+        other = total - c['full'] - c['degraded'] - c['error'] - c['truncation']
+        m = getattr(r, 'metrics', {})
+        lines.append('| %s | %d | %s | %s | %s | %s | %d | %d, %d | %d |' % (
+            r.name.split(': ', 1)[1], total, pct(c['full'] + c['degraded'], total), pct(c['error'], total),
+            pct(c['truncation'], total), pct(other, total), metric_sum(m, 'detour_stream_cuts_total'),
+            metric_sum(m, 'detour_stream_continuations_total', 'result="ok"'),
+            metric_sum(m, 'detour_stream_continuations_total', 'result="failed"'),
+            metric_sum(m, 'detour_retry_budget_refusals_total')))
+    shares = [(r.counts('chaos')['full'] + r.counts('chaos')['degraded']) / max(1, sum(r.counts('chaos').values()))
+              for r in runs]
+    if len(shares) == 2:
+        lines += ['', 'With `continue`, %.1f %% of streams end whole against %.1f %% with `error`. A continuation '
+                  'holds a unit of the retry budget (20 %% of the requests in flight, at least 3) until its stream '
+                  'ends, so when most streams are cut at once the budget, not the targets, bounds how many go on: '
+                  'the refusals column counts the cuts it kept from continuing (they end with the error event).' % (
+                      100 * shares[1], 100 * shares[0])]
+    return '\n'.join(lines) + '\n'
+
+
+def cuts_main():
+    plan = cuts_schedule(SEED, CUTS_SECONDS)
+    runs = []
+    problems = []
+    try:
+        for on_cut in ('error', 'continue'):
+            run, probs = cuts_run(on_cut, plan)
+            runs.append(run)
+            problems += ['%s: %s' % (run.name, p) for p in probs]
+            broken = {k: sum(1 for r in run.results if r[0] == 'chaos' and r[3] == k) for k in BROKEN}
+            if STRICT and any(broken.values()):
+                problems.append('%s: %s' % (run.name, ', '.join(
+                    '%s %d' % (CLASS_NAMES[k], n) for k, n in broken.items() if n)))
+    finally:
+        for p in list(procs):
+            p.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    section = cuts_report(runs)
+    print('\n' + section)
+    if DOCS:
+        write_docs(section, '## Chaos: cut streams')
+    if problems:
+        print('chaos: FAILED\n' + '\n'.join(problems), file=sys.stderr)
+        sys.exit(1)
+    print('chaos: ok')
 
 
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if CUTS:
+        cuts_main()
+        return
     plan = schedule(SEED, SECONDS)
     runs = []
     problems = []

@@ -1,6 +1,8 @@
 """test_continuations.py — a cut stream continues on the next target (streams.on_cut: continue): one seamless answer."""
 import http.client
 import json
+import re
+import time
 import unittest
 
 from harness import DetourTestCase, request, upstream_yaml
@@ -165,6 +167,61 @@ class ContinuationTest(DetourTestCase):
         stream_raw(d.port)
         metrics = request(d.port, 'GET', '/metrics').text
         self.assertIn('detour_request_ends_total{reason="continued"} 1', metrics)
+
+    def test_continuations_are_counted_by_route_from_to_and_result(self):
+        primary = self.mock('primary', '--content', PRIMARY_TEXT, '--chunks', '6')
+        backup = self.mock('backup')
+        third = self.mock('third', '--content', 'from the third.', '--chunks', '2')
+        primary.faults(content=PRIMARY_TEXT, chunks=6, cut_after=2)
+        backup.faults(status=500)
+        text = config([('primary', primary.url), ('backup', backup.url), ('third', third.url)])
+        d = self.detour(text)
+        stream_raw(d.port)
+        metrics = request(d.port, 'GET', '/metrics').text
+        # from names the upstream that broke off: the backup, whose continuation failed before its first delta.
+        ok = 'detour_stream_continuations_total{route="*",from="backup",to="third",result="ok"} 1'
+        failed = 'detour_stream_continuations_total{route="*",from="primary",to="backup",result="failed"} 1'
+        self.assertIn(ok, metrics)
+        self.assertIn(failed, metrics)
+        self.assertIn('detour_stream_continuations_total{route="*",from="backup",to="third",result="failed"} 0',
+                      metrics)
+        self.assertNotIn('from="primary",to="third"', metrics)
+        self.assertIn('# TYPE detour_stream_continuations_total counter', metrics)
+        # Carried over a reload, and summed with what the new workers count.
+        self.assertIn('reloaded', d.reload(text))
+        self.assertIn(ok, request(d.port, 'GET', '/metrics').text)
+        stream_raw(d.port)
+        metrics = request(d.port, 'GET', '/metrics').text
+        self.assertIn(ok.replace('} 1', '} 2'), metrics)
+        self.assertIn(failed.replace('} 1', '} 2'), metrics)
+
+    def test_a_continuation_that_says_nothing_is_counted_failed(self):
+        primary, backup, d = self.two({'cut_after': 2}, 'rest.')
+        backup.faults(content='backup words here.', chunks=3, cut_after=0)
+        _, raw = stream_raw(d.port)
+        metrics = request(d.port, 'GET', '/metrics').text
+        self.assertIn('detour_stream_continuations_total{route="*",from="primary",to="backup",result="failed"} 1',
+                      metrics)
+        self.assertIn('detour_stream_continuations_total{route="*",from="primary",to="backup",result="ok"} 0',
+                      metrics)
+
+    def test_the_access_line_names_the_upstream_that_finished_the_header_the_first(self):
+        primary = self.mock('primary', '--content', PRIMARY_TEXT, '--chunks', '6')
+        backup = self.mock('backup', '--content', 'rest.', '--chunks', '3')
+        primary.faults(content=PRIMARY_TEXT, chunks=6, cut_after=2)
+        d = self.detour(config([('primary', primary.url), ('backup', backup.url)]) + 'log:\n  access: true\n')
+        resp, raw = stream_raw(d.port)
+        self.assert_one_stream(events(raw))
+        self.assertEqual(resp.getheader('x-detour-upstream'), 'primary')
+        pattern = re.compile(r'msg="request" .* upstream=(\S+) .* end=(\w+)')
+        found = None
+        for _ in range(100):
+            found = pattern.search(d.output())
+            if found:
+                break
+            time.sleep(0.05)
+        self.assertIsNotNone(found, d.output()[-3000:])
+        self.assertEqual(found.groups(), ('backup', 'continued'))
 
     # ---- not continued: the error event, as today ----
 

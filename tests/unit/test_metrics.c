@@ -23,7 +23,7 @@ static void setup(void)
 	ck_assert_msg(config_load_string("test.yaml", yaml, strlen(yaml), &cfg, err, sizeof err) == 0, "%s", err);
 	for (size_t i = 0; i < 2; i++) {
 		ck_assert_msg(upstream_init(&ups[i], &cfg->upstreams[i], err, sizeof err) == 0, "%s", err);
-		ck_assert_int_eq(metrics_init(&sets[i], cfg->nupstreams), 0);
+		ck_assert_int_eq(metrics_init(&sets[i], cfg->nupstreams, cfg->nroutes), 0);
 	}
 }
 
@@ -105,8 +105,8 @@ START_TEST(a_reload_carries_tokens_by_model_once)
 	struct metrics_scrape old = { cfg, sets, 2, ups, NULL, 0 };
 	struct buf page;
 
-	ck_assert_int_eq(metrics_init(&into, cfg->nupstreams), 0);
-	ck_assert_int_eq(metrics_init(&handed, cfg->nupstreams), 0);
+	ck_assert_int_eq(metrics_init(&into, cfg->nupstreams, cfg->nroutes), 0);
+	ck_assert_int_eq(metrics_init(&handed, cfg->nupstreams, cfg->nroutes), 0);
 	metrics_tokens(&sets[0], 1, "claude-3-5-haiku-latest", 7, 3, 0);
 	metrics_tokens(&sets[1], 1, "claude-3-5-haiku-latest", 1, 1, 0);
 	metrics_carry(&into, cfg, &old, &handed);
