@@ -384,10 +384,10 @@ static void ingress_responses_not_found(struct exchange *x, const char *id, cons
 static void ingress_responses_begin(struct exchange *x, bool fetched);
 
 /* Redis answered for previous_response_id: the request starts again, the store now holding it or not. */
-static void ingress_responses_fetched(struct exchange *x, bool found)
+static void ingress_responses_fetched(void *arg, bool found)
 {
 	(void)found;
-	ingress_responses_begin(x, true);
+	ingress_responses_begin(arg, true);
 }
 
 /*
@@ -405,7 +405,8 @@ static json_t *ingress_responses_expand(struct exchange *x, json_t *root, bool f
 		return json_incref(root);
 	if (!convstore_get(x->ctx->rt->store, previous, clock_now_ms(), &e)) {
 		if (fetched || convstore_off(x->ctx->rt->store) ||
-		    !tierwait_start(x, SHARED_TIER_CONVERSATION, previous, strlen(previous), ingress_responses_fetched))
+		    !tierwait_start(&x->tierwait, x->deadline_ms, SHARED_TIER_CONVERSATION, previous, strlen(previous),
+				    ingress_responses_fetched, x))
 			ingress_responses_not_found(x, previous, "previous_response_id");
 		return NULL;
 	}

@@ -844,8 +844,10 @@ static bool proxy_serve_cache(struct exchange *x, bool fresh_only)
 }
 
 /* Redis answered the cached level's fetch: the local cache holds the answer now, or nothing came. */
-static void proxy_cache_fetched(struct exchange *x, bool found)
+static void proxy_cache_fetched(void *arg, bool found)
 {
+	struct exchange *x = arg;
+
 	if (!found || !proxy_serve_cache(x, false))
 		proxy_level_done(x);
 }
@@ -855,7 +857,8 @@ static bool proxy_fetch_cache(struct exchange *x)
 {
 	const struct buf *key = proxy_cache_key(x);
 
-	return key != NULL && tierwait_start(x, SHARED_TIER_CACHE, key->data, key->len, proxy_cache_fetched);
+	return key != NULL && tierwait_start(&x->tierwait, x->deadline_ms, SHARED_TIER_CACHE, key->data, key->len,
+					     proxy_cache_fetched, x);
 }
 
 /* The offline level: the configured message, shaped as a chat completion. */
@@ -1253,7 +1256,7 @@ static void proxy_stop(struct exchange *x)
 		x->attempt.probe = false;
 	}
 	timers_disarm(&ctx->timers, &x->attempt.wait_timer);
-	tierwait_cancel(x);
+	tierwait_cancel(&x->tierwait);
 	proxy_release_retry(x);
 	if (x->attempt.counted_active) {
 		atomic_fetch_sub(&ctx->rt->requests_active, 1);

@@ -1,17 +1,18 @@
-/* tierwait.c — an exchange waiting on the shared second tier (Redis): the fetch, its timer, the reply back on the exchange's own thread. */
+/* tierwait.c — a request waiting on the shared second tier (Redis): the fetch, its timer, the reply back on the request's own thread. */
 #include "tierwait.h"
 
 #include <sys/epoll.h>
 
 #include "clock.h"
 #include "context.h"
-#include "exchange.h"
 #include "runtime.h"
 
-void tierwait_init(struct tierwait *w)
+void tierwait_init(struct tierwait *w, struct context *ctx)
 {
+	w->ctx = ctx;
 	w->fetch = NULL;
 	w->done = NULL;
+	w->arg = NULL;
 }
 
 static void tierwait_on_mail(struct loop_watch *watch, uint32_t events)
@@ -39,69 +40,67 @@ static struct shared_mailbox *tierwait_mailbox(struct context *ctx)
 }
 
 /* Ends the wait and tells its owner; the fetch is already delivered or cancelled. */
-static void tierwait_end(struct exchange *x, bool found)
+static void tierwait_end(struct tierwait *w, bool found)
 {
-	struct tierwait *w = &x->tierwait;
 	tierwait_fn *done = w->done;
+	void *arg = w->arg;
 
 	w->fetch = NULL;
 	w->done = NULL;
-	timers_disarm(&x->ctx->timers, &w->timer);
+	w->arg = NULL;
+	timers_disarm(&w->ctx->timers, &w->timer);
 	if (done != NULL)
-		done(x, found);
+		done(arg, found);
 }
 
 static void tierwait_on_reply(void *arg, bool found)
 {
-	struct exchange *x = arg;
-
-	tierwait_end(x, found);
+	tierwait_end(arg, found);
 }
 
 /* Redis is slow: the request goes on as a miss (the fetch's reply, if it comes, is dropped). */
 static void tierwait_on_timeout(struct timer *t)
 {
-	struct exchange *x = t->arg;
+	struct tierwait *w = t->arg;
 
-	shared_fetch_cancel(x->tierwait.fetch);
-	tierwait_end(x, false);
+	shared_fetch_cancel(w->fetch);
+	tierwait_end(w, false);
 }
 
-bool tierwait_start(struct exchange *x, enum shared_tier tier, const char *key, size_t key_len, tierwait_fn *done)
+bool tierwait_start(struct tierwait *w, uint64_t deadline_ms, enum shared_tier tier, const char *key,
+		    size_t key_len, tierwait_fn *done, void *arg)
 {
-	struct context *ctx = x->ctx;
-	struct shared *sh = ctx->rt->shared;
-	struct tierwait *w = &x->tierwait;
+	struct shared *sh = w->ctx->rt->shared;
 	uint64_t now = clock_now_ms(), until;
 	struct shared_mailbox *mb;
 
 	if (sh == NULL || !shared_up(sh) || w->fetch != NULL)
 		return false;
 	until = now + shared_timeout(sh);
-	if (until > x->deadline_ms)
-		until = x->deadline_ms;
-	mb = until > now ? tierwait_mailbox(ctx) : NULL;
+	if (until > deadline_ms)
+		until = deadline_ms;
+	mb = until > now ? tierwait_mailbox(w->ctx) : NULL;
 	if (mb == NULL)
 		return false;
-	w->fetch = shared_fetch(sh, mb, tier, key, key_len, tierwait_on_reply, x);
+	w->fetch = shared_fetch(sh, mb, tier, key, key_len, tierwait_on_reply, w);
 	if (w->fetch == NULL)
 		return false;
 	w->done = done;
-	timer_init(&w->timer, tierwait_on_timeout, x);
-	timers_arm(&ctx->timers, &w->timer, until);
+	w->arg = arg;
+	timer_init(&w->timer, tierwait_on_timeout, w);
+	timers_arm(&w->ctx->timers, &w->timer, until);
 	return true;
 }
 
-void tierwait_cancel(struct exchange *x)
+void tierwait_cancel(struct tierwait *w)
 {
-	struct tierwait *w = &x->tierwait;
-
 	if (w->fetch == NULL)
 		return;
 	shared_fetch_cancel(w->fetch);
 	w->fetch = NULL;
 	w->done = NULL;
-	timers_disarm(&x->ctx->timers, &w->timer);
+	w->arg = NULL;
+	timers_disarm(&w->ctx->timers, &w->timer);
 }
 
 void tierwait_context_end(struct context *ctx)
