@@ -14,6 +14,7 @@ struct engine;
 struct engine_ops;
 struct metrics;
 struct exchange;
+struct shared_mailbox;
 
 /*
  * One per worker thread, embedded in the worker and handed to everything
@@ -38,6 +39,10 @@ struct context {
 	struct exchange *spare;      /* freed exchanges kept for reuse */
 	size_t nspare;
 	struct exchange *released;   /* freed during this loop turn; spares after it */
+
+	/* Replies from the shared thread to exchanges waiting on Redis (tierwait.c); NULL until one waits. */
+	struct shared_mailbox *mailbox;
+	struct loop_watch mailbox_watch;
 
 	bool draining;               /* stopped accepting: answers say Connection: close */
 	bool server_due;             /* the HTTP server has work: run it before the next wait */

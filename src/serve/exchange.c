@@ -61,6 +61,7 @@ struct exchange *exchange_new(struct context *ctx, struct MHD_Connection *c)
 	x->upstream = NULL;
 	x->transfer = NULL;
 	x->transfer_started_ms = 0;
+	tierwait_init(&x->tierwait, ctx);
 	loop_watch_init(&x->client_watch, exchange_client_event, x);
 	timer_init(&x->watch_timer, exchange_watch_fire, x);
 	x->response = NULL;
@@ -93,6 +94,7 @@ void exchange_release(struct exchange *x)
 	DETOUR_ASSERT(ctx->nexchanges > 0);
 	timers_disarm(&ctx->timers, &x->watch_timer);
 	exchange_unwatch_client(x);
+	tierwait_cancel(&x->tierwait);
 	if (x->producer != NULL) {
 		x->producer->stop(x);
 		x->producer->release(x);
@@ -195,6 +197,7 @@ static void exchange_client_event(struct loop_watch *w, uint32_t events)
 		return;
 	log_info("the client went away; stopping its upstream call", LOG_STR("request_id", x->request_id));
 	exchange_end_as(x, END_CLIENT_GONE);
+	tierwait_cancel(&x->tierwait);
 	if (x->producer != NULL)
 		x->producer->stop(x);
 	if (exchange_committed(x)) {
@@ -208,6 +211,7 @@ static void exchange_client_event(struct loop_watch *w, uint32_t events)
 
 void exchange_shut_down(struct exchange *x, bool cut)
 {
+	tierwait_cancel(&x->tierwait);
 	if (x->producer != NULL && cut)
 		x->producer->stop(x);
 	if (exchange_committed(x)) {

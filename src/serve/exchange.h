@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "request.h"
 #include "router.h"
+#include "tierwait.h"
 #include "timers.h"
 
 struct MHD_Connection;
@@ -90,6 +91,8 @@ struct exchange {
 	struct engine_transfer *transfer;
 	uint64_t transfer_started_ms;
 	struct stream *stream;       /* a streamed answer's state; NULL until one is tried */
+
+	struct tierwait tierwait;    /* waiting on Redis for a local miss (tierwait.c) */
 
 	struct loop_watch client_watch; /* the client socket in the loop (EPOLLRDHUP), while watching */
 	struct timer watch_timer;    /* starts the watch once the request has waited a while */

@@ -19,6 +19,7 @@
 #include "responses.h"
 #include "runtime.h"
 #include "sse.h"
+#include "tierwait.h"
 #include "upstream.h"
 
 /* The translated chat body is bounded like the answers detour builds. */
@@ -380,8 +381,21 @@ static void ingress_responses_not_found(struct exchange *x, const char *id, cons
 	exchange_answer_error(x, 404, "invalid_request_error", NULL, param, message);
 }
 
-/* The request with previous_response_id expanded from the store (a new reference); NULL: answered. */
-static json_t *ingress_responses_expand(struct exchange *x, json_t *root)
+static void ingress_responses_begin(struct exchange *x, bool fetched);
+
+/* Redis answered for previous_response_id: the request starts again, the store now holding it or not. */
+static void ingress_responses_fetched(void *arg, bool found)
+{
+	(void)found;
+	ingress_responses_begin(arg, true);
+}
+
+/*
+ * The request with previous_response_id expanded from the store (a new
+ * reference); NULL: answered, or (a local miss, not yet fetched) waiting on
+ * Redis, which begins the request again once it answers.
+ */
+static json_t *ingress_responses_expand(struct exchange *x, json_t *root, bool fetched)
 {
 	const char *previous = json_string_value(json_object_get(root, "previous_response_id"));
 	struct convstore_entry e;
@@ -390,7 +404,10 @@ static json_t *ingress_responses_expand(struct exchange *x, json_t *root)
 	if (previous == NULL)
 		return json_incref(root);
 	if (!convstore_get(x->ctx->rt->store, previous, clock_now_ms(), &e)) {
-		ingress_responses_not_found(x, previous, "previous_response_id");
+		if (fetched || convstore_off(x->ctx->rt->store) ||
+		    !tierwait_start(&x->tierwait, x->deadline_ms, SHARED_TIER_CONVERSATION, previous, strlen(previous),
+				    ingress_responses_fetched, x))
+			ingress_responses_not_found(x, previous, "previous_response_id");
 		return NULL;
 	}
 	input = json_loadb(e.input, e.input_len, 0, NULL);
@@ -437,7 +454,8 @@ static int ingress_responses_translate(struct exchange *x, struct ingress_respon
 	return 0;
 }
 
-void ingress_responses_start(struct exchange *x)
+/* Starts x; fetched: previous_response_id was already asked of Redis. */
+static void ingress_responses_begin(struct exchange *x, bool fetched)
 {
 	struct ingress_responses *st = calloc(1, sizeof *st);
 	json_t *root = json_loadb(x->body.data != NULL ? x->body.data : "", x->body.len, 0, NULL);
@@ -457,7 +475,7 @@ void ingress_responses_start(struct exchange *x)
 				      "you must provide a model parameter");
 		goto fail;
 	}
-	st->request = ingress_responses_expand(x, root);
+	st->request = ingress_responses_expand(x, root, fetched);
 	if (st->request == NULL)
 		goto fail;
 	st->input = responses_input_items(st->request);
@@ -482,6 +500,11 @@ void ingress_responses_start(struct exchange *x)
 fail:
 	json_decref(root);
 	ingress_responses_free(st);
+}
+
+void ingress_responses_start(struct exchange *x)
+{
+	ingress_responses_begin(x, false);
 }
 
 /* GET .../input_items: the stored input as a list object. */

@@ -27,6 +27,7 @@
 #include "router.h"
 #include "seam.h"
 #include "stream.h"
+#include "tierwait.h"
 #include "upstream.h"
 #include "usage.h"
 #include "runtime.h"
@@ -804,6 +805,24 @@ static bool proxy_serve_cache(struct exchange *x, bool fresh_only)
 	return true;
 }
 
+/* Redis answered the cached level's fetch: the local cache holds the answer now, or nothing came. */
+static void proxy_cache_fetched(void *arg, bool found)
+{
+	struct exchange *x = arg;
+
+	if (!found || !proxy_serve_cache(x, false))
+		proxy_level_done(x);
+}
+
+/* A local miss at the cached level asks the second tier; true while x waits for it. */
+static bool proxy_fetch_cache(struct exchange *x)
+{
+	const struct buf *key = proxy_cache_key(x);
+
+	return key != NULL && tierwait_start(&x->tierwait, x->deadline_ms, SHARED_TIER_CACHE, key->data, key->len,
+					     proxy_cache_fetched, x);
+}
+
 /* The offline level: the configured message, shaped as a chat completion. */
 static void proxy_serve_offline(struct exchange *x)
 {
@@ -845,7 +864,7 @@ static void proxy_level_begin(struct exchange *x)
 		proxy_next(x);
 		return;
 	case CONFIG_LEVEL_CACHED:
-		if (!proxy_serve_cache(x, false))
+		if (!proxy_serve_cache(x, false) && !proxy_fetch_cache(x))
 			proxy_level_done(x);
 		return;
 	case CONFIG_LEVEL_OFFLINE:
@@ -1227,6 +1246,7 @@ static void proxy_stop(struct exchange *x)
 		x->attempt.probe = false;
 	}
 	timers_disarm(&ctx->timers, &x->attempt.wait_timer);
+	tierwait_cancel(&x->tierwait);
 	proxy_release_retry(x);
 	if (x->attempt.counted_active) {
 		atomic_fetch_sub(&ctx->rt->requests_active, 1);

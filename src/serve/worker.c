@@ -15,6 +15,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "tierwait.h"
 
 /* A connection accepted just before the worker stopped accepting may not
  * have sent its request yet: it has this long to, before an open connection
@@ -124,6 +125,7 @@ static void worker_cleanup(struct worker *w)
 	engine_free(w->ctx.engine);
 	w->ctx.engine = NULL;
 	exchange_free_spares(&w->ctx);
+	tierwait_context_end(&w->ctx);
 	timers_free(&w->ctx.timers);
 	if (w->wakefd >= 0)
 		close(w->wakefd);

@@ -22,6 +22,7 @@
 enum shared_op {
 	SHARED_OP_SET,    /* SET key value [PX ttl]; or DEL key */
 	SHARED_OP_LEASE,  /* SET probe:NAME instance NX PX ttl: who probes */
+	SHARED_OP_FETCH,  /* GET key, PTTL key: a local miss asks the second tier */
 };
 
 /* One thing to tell: a key command, then the same payload published. Owns its bytes. */
@@ -29,6 +30,7 @@ struct shared_msg {
 	struct shared_msg *next;
 	enum shared_op op;
 	char upstream[SHAREDSTATE_NAME_MAX]; /* LEASE: which upstream */
+	struct shared_fetch *fetch;         /* FETCH: whom the reply goes to */
 	int argc;
 	const char *argv[6];
 	size_t lens[6];
@@ -44,6 +46,31 @@ struct shared_binding {
 	struct degrade *degrade;
 	struct cache *cache;
 	struct convstore *store;
+};
+
+struct shared_mailbox {
+	pthread_mutex_t lock;     /* guards what follows; fd is fixed */
+	int fd;                   /* eventfd the worker's loop watches */
+	int refs;                 /* the worker's (until closed), and one per fetch not yet freed */
+	bool closed;
+	struct shared_fetch *done; /* posted, not yet delivered */
+};
+
+/* Written by the shared thread until posted; after that the worker's alone. */
+struct shared_fetch {
+	struct shared_fetch *next; /* in the mailbox's done list */
+	struct shared *sh;
+	struct shared_mailbox *mb;
+	enum shared_tier tier;
+	shared_fetch_fn *fn;       /* NULL once cancelled (the worker writes it, the worker reads it) */
+	void *arg;
+	bool found;
+	int replies;               /* GET and PTTL replies still to come */
+	char *value;               /* GET's reply, kept until PTTL's comes */
+	size_t value_len;
+	int64_t pttl_ms;           /* -1: unknown, the local copy lives a whole TTL */
+	size_t key_len;
+	char key[];
 };
 
 struct shared {
@@ -74,6 +101,8 @@ struct shared {
 	atomic_bool up;
 	atomic_uint_fast64_t errors;
 };
+
+static void shared_fetch_drop(struct shared_msg *m);
 
 static void shared_error(struct shared *sh)
 {
@@ -130,6 +159,7 @@ static void shared_enqueue(struct shared *sh, struct shared_msg *m)
 	pthread_mutex_lock(&sh->lock);
 	if (sh->nout >= SHARED_OUTBOX_MAX) {
 		pthread_mutex_unlock(&sh->lock);
+		shared_fetch_drop(m);
 		free(m);
 		shared_error(sh);
 		return;
@@ -322,7 +352,9 @@ static void shared_apply_degradation(struct shared *sh, const char *text, size_t
 	pthread_mutex_unlock(&sh->lock);
 }
 
-static void shared_apply_cache(struct shared *sh, const char *text, size_t len)
+/* Puts a cache message (published, or a key read) into the local cache as stored at
+ * stored_ms; mine_too: also one this instance told. True when it was one. */
+static bool shared_take_cache(struct shared *sh, const char *text, size_t len, uint64_t stored_ms, bool mine_too)
 {
 	const char *nl = memchr(text, '\n', len < SHAREDSTATE_LINE_MAX ? len : SHAREDSTATE_LINE_MAX);
 	char line[SHAREDSTATE_LINE_MAX], who[SHAREDSTATE_NAME_MAX];
@@ -330,39 +362,56 @@ static void shared_apply_cache(struct shared *sh, const char *text, size_t len)
 	size_t key_len, rest;
 
 	if (nl == NULL)
-		return;
+		return false;
 	memcpy(line, text, (size_t)(nl - text));
 	line[nl - text] = '\0';
 	rest = len - (size_t)(nl - text) - 1;
-	if (sscanf(line, "C %127s %u %zu", who, &level, &key_len) != 3 || strcmp(who, sh->instance) == 0 ||
+	if (sscanf(line, "C %127s %u %zu", who, &level, &key_len) != 3 || (!mine_too && strcmp(who, sh->instance) == 0) ||
 	    key_len > rest || level > CONFIG_LEVEL_MINIMAL)
-		return;
+		return false;
 	pthread_mutex_lock(&sh->lock);
 	cache_adopt(sh->bind.cache, nl + 1, key_len, nl + 1 + key_len, rest - key_len, (enum config_level)level,
-		    clock_now_ms());
+		    stored_ms);
 	pthread_mutex_unlock(&sh->lock);
+	return true;
 }
 
-static void shared_apply_conversation(struct shared *sh, const char *text, size_t len)
+static void shared_apply_cache(struct shared *sh, const char *text, size_t len)
+{
+	shared_take_cache(sh, text, len, clock_now_ms(), false);
+}
+
+/* Puts a conversation message into the local store as stored at stored_ms (mine_too: as
+ * shared_take_cache). True when it was kept. */
+static bool shared_take_conversation(struct shared *sh, const char *text, size_t len, uint64_t stored_ms,
+				     bool mine_too)
 {
 	const char *nl = memchr(text, '\n', len < SHAREDSTATE_LINE_MAX ? len : SHAREDSTATE_LINE_MAX);
 	char line[SHAREDSTATE_LINE_MAX], who[SHAREDSTATE_NAME_MAX], id[CONVSTORE_MAX_ID + 1];
 	size_t id_len, input_len, rest;
+	int rc;
 
 	if (nl == NULL)
-		return;
+		return false;
 	memcpy(line, text, (size_t)(nl - text));
 	line[nl - text] = '\0';
 	rest = len - (size_t)(nl - text) - 1;
-	if (sscanf(line, "S %127s %zu %zu", who, &id_len, &input_len) != 3 || strcmp(who, sh->instance) == 0 ||
-	    id_len == 0 || id_len > CONVSTORE_MAX_ID || id_len > rest || input_len > rest - id_len)
-		return;
+	if (sscanf(line, "S %127s %zu %zu", who, &id_len, &input_len) != 3 ||
+	    (!mine_too && strcmp(who, sh->instance) == 0) || id_len == 0 || id_len > CONVSTORE_MAX_ID ||
+	    id_len > rest || input_len > rest - id_len)
+		return false;
 	memcpy(id, nl + 1, id_len);
 	id[id_len] = '\0';
 	pthread_mutex_lock(&sh->lock);
-	convstore_adopt(sh->bind.store, id, nl + 1 + id_len, input_len, nl + 1 + id_len + input_len,
-			rest - id_len - input_len, clock_now_ms());
+	rc = convstore_adopt(sh->bind.store, id, nl + 1 + id_len, input_len, nl + 1 + id_len + input_len,
+			     rest - id_len - input_len, stored_ms);
 	pthread_mutex_unlock(&sh->lock);
+	return rc == 0;
+}
+
+static void shared_apply_conversation(struct shared *sh, const char *text, size_t len)
+{
+	shared_take_conversation(sh, text, len, clock_now_ms(), false);
 }
 
 static void shared_apply_forget(struct shared *sh, const char *text, size_t len)
@@ -494,6 +543,243 @@ static void shared_on_lease(void *arg, const redisReply *reply)
 	free(ask);
 }
 
+/* ---- the second tier: fetches (the shared thread, then the worker) ------------------ */
+
+struct shared_mailbox *shared_mailbox_create(void)
+{
+	struct shared_mailbox *mb = calloc(1, sizeof *mb);
+
+	if (mb == NULL)
+		return NULL;
+	mb->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (mb->fd < 0) {
+		free(mb);
+		return NULL;
+	}
+	pthread_mutex_init(&mb->lock, NULL);
+	mb->refs = 1;
+	return mb;
+}
+
+int shared_mailbox_fd(const struct shared_mailbox *mb)
+{
+	return mb->fd;
+}
+
+/* Drops n references (mb's lock held by the caller, who unlocks); true when none is left. */
+static bool shared_mailbox_unref(struct shared_mailbox *mb, int n)
+{
+	mb->refs -= n;
+	return mb->refs == 0;
+}
+
+static void shared_mailbox_free(struct shared_mailbox *mb)
+{
+	close(mb->fd);
+	pthread_mutex_destroy(&mb->lock);
+	free(mb);
+}
+
+static void shared_fetch_free(struct shared_fetch *f)
+{
+	free(f->value);
+	free(f);
+}
+
+/* The fetch is over (found or not): to its worker's mailbox, or dropped when the worker is gone. */
+static void shared_fetch_post(struct shared_fetch *f, bool found)
+{
+	struct shared_mailbox *mb = f->mb;
+	uint64_t one = 1;
+	bool last = false;
+
+	f->found = found;
+	free(f->value);
+	f->value = NULL;
+	pthread_mutex_lock(&mb->lock);
+	if (mb->closed) {
+		last = shared_mailbox_unref(mb, 1);
+		shared_fetch_free(f);
+	} else {
+		f->next = mb->done;
+		mb->done = f;
+		if (write(mb->fd, &one, sizeof one) < 0 && errno != EAGAIN)
+			shared_error(f->sh);
+	}
+	pthread_mutex_unlock(&mb->lock);
+	if (last)
+		shared_mailbox_free(mb);
+}
+
+void shared_mailbox_deliver(struct shared_mailbox *mb)
+{
+	struct shared_fetch *f, *next;
+	uint64_t n;
+	int count = 0;
+
+	if (read(mb->fd, &n, sizeof n) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&mb->lock);
+	f = mb->done;
+	mb->done = NULL;
+	pthread_mutex_unlock(&mb->lock);
+	for (; f != NULL; f = next) {
+		next = f->next;
+		if (f->fn != NULL)
+			f->fn(f->arg, f->found);
+		shared_fetch_free(f);
+		count++;
+	}
+	/* The worker holds its own reference: the mailbox outlives this. */
+	pthread_mutex_lock(&mb->lock);
+	shared_mailbox_unref(mb, count);
+	pthread_mutex_unlock(&mb->lock);
+}
+
+void shared_mailbox_close(struct shared_mailbox *mb)
+{
+	struct shared_fetch *f, *next;
+	int count = 1;
+	bool last;
+
+	if (mb == NULL)
+		return;
+	pthread_mutex_lock(&mb->lock);
+	mb->closed = true;
+	for (f = mb->done; f != NULL; f = next) {
+		next = f->next;
+		shared_fetch_free(f);
+		count++;
+	}
+	mb->done = NULL;
+	last = shared_mailbox_unref(mb, count);
+	pthread_mutex_unlock(&mb->lock);
+	if (last)
+		shared_mailbox_free(mb);
+}
+
+struct shared_fetch *shared_fetch(struct shared *sh, struct shared_mailbox *mb, enum shared_tier tier,
+				  const char *key, size_t key_len, shared_fetch_fn *fn, void *arg)
+{
+	const char *kind = tier == SHARED_TIER_CACHE ? "cache:" : "conv:";
+	struct shared_fetch *f;
+	struct shared_msg *m = NULL;
+	struct buf rkey;
+
+	if (sh == NULL || mb == NULL || !atomic_load(&sh->up))
+		return NULL;
+	f = calloc(1, sizeof *f + key_len + 1);
+	buf_init(&rkey, strlen(sh->prefix) + strlen(kind) + key_len + 1);
+	if (f == NULL || buf_append_str(&rkey, sh->prefix) != 0 || buf_append_str(&rkey, kind) != 0 ||
+	    buf_append(&rkey, key, key_len) != 0)
+		goto fail;
+	m = shared_msg_new(SHARED_OP_FETCH, 2, (const char *[]){ "GET", rkey.data }, (const size_t[]){ 3, rkey.len },
+			   NULL, 0);
+	if (m == NULL)
+		goto fail;
+	f->sh = sh;
+	f->mb = mb;
+	f->tier = tier;
+	f->fn = fn;
+	f->arg = arg;
+	f->pttl_ms = -1;
+	f->key_len = key_len;
+	memcpy(f->key, key, key_len);
+	m->fetch = f;
+	pthread_mutex_lock(&mb->lock);
+	mb->refs++;
+	pthread_mutex_unlock(&mb->lock);
+	shared_enqueue(sh, m); /* a message dropped (a full outbox) reaches shared_fetch_drop */
+	buf_free(&rkey);
+	return f;
+fail:
+	shared_error(sh);
+	buf_free(&rkey);
+	free(f);
+	return NULL;
+}
+
+void shared_fetch_cancel(struct shared_fetch *f)
+{
+	if (f != NULL)
+		f->fn = NULL;
+}
+
+/* Both replies are in: the value into the local tier, expiring when Redis's copy does. */
+static void shared_fetch_finish(struct shared_fetch *f)
+{
+	struct shared *sh = f->sh;
+	uint64_t now = clock_now_ms(), stored = now, ttl;
+	bool found = false;
+
+	if (f->value != NULL) {
+		pthread_mutex_lock(&sh->lock);
+		ttl = f->tier == SHARED_TIER_CACHE ? cache_ttl(sh->bind.cache) : convstore_ttl(sh->bind.store);
+		pthread_mutex_unlock(&sh->lock);
+		if (f->pttl_ms >= 0 && (uint64_t)f->pttl_ms < ttl && ttl - (uint64_t)f->pttl_ms <= now)
+			stored = now - (ttl - (uint64_t)f->pttl_ms);
+		if (f->tier == SHARED_TIER_CACHE && f->value[0] == 'C')
+			found = shared_take_cache(sh, f->value, f->value_len, stored, true);
+		else if (f->tier == SHARED_TIER_CONVERSATION && f->value[0] == 'S')
+			found = shared_take_conversation(sh, f->value, f->value_len, stored, true);
+	}
+	shared_fetch_post(f, found);
+}
+
+static void shared_on_fetch_value(void *arg, const redisReply *reply)
+{
+	struct shared_fetch *f = arg;
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+		shared_error(f->sh);
+	if (reply != NULL && reply->type == REDIS_REPLY_STRING && reply->len > 0) {
+		f->value = malloc(reply->len + 1);
+		if (f->value != NULL) {
+			memcpy(f->value, reply->str, reply->len);
+			f->value[reply->len] = '\0';
+			f->value_len = reply->len;
+		}
+	}
+	if (--f->replies == 0)
+		shared_fetch_finish(f);
+}
+
+static void shared_on_fetch_ttl(void *arg, const redisReply *reply)
+{
+	struct shared_fetch *f = arg;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+		f->pttl_ms = reply->integer;
+	if (--f->replies == 0)
+		shared_fetch_finish(f);
+}
+
+/* GET then PTTL on the same key, pipelined: one round trip. */
+static void shared_send_fetch(struct shared *sh, struct shared_msg *m)
+{
+	struct shared_fetch *f = m->fetch;
+	const char *argv[2] = { "PTTL", m->argv[1] };
+	size_t lens[2] = { 4, m->lens[1] };
+
+	m->fetch = NULL;
+	f->replies = 2;
+	if (redis_command(sh->cmd, shared_on_fetch_value, f, false, m->argc, m->argv, m->lens) != 0) {
+		shared_error(sh);
+		shared_fetch_post(f, false);
+		return;
+	}
+	if (redis_command(sh->cmd, shared_on_fetch_ttl, f, false, 2, argv, lens) != 0)
+		f->replies--; /* the value alone then: the local copy lives a whole TTL */
+}
+
+/* A fetch that is not sent (Redis down, the thread stopping, a full outbox): a miss now. */
+static void shared_fetch_drop(struct shared_msg *m)
+{
+	if (m->fetch != NULL)
+		shared_fetch_post(m->fetch, false);
+	m->fetch = NULL;
+}
+
 static void shared_send(struct shared *sh, struct shared_msg *m)
 {
 	const char *argv[3];
@@ -502,6 +788,11 @@ static void shared_send(struct shared *sh, struct shared_msg *m)
 
 	if (!redis_is_up(sh->cmd)) {
 		shared_error(sh);
+		shared_fetch_drop(m);
+		return;
+	}
+	if (m->op == SHARED_OP_FETCH) {
+		shared_send_fetch(sh, m);
 		return;
 	}
 	if (m->op == SHARED_OP_LEASE) {
@@ -692,6 +983,7 @@ static void shared_free(struct shared *sh)
 
 	for (m = sh->head; m != NULL; m = next) {
 		next = m->next;
+		shared_fetch_drop(m);
 		free(m);
 	}
 	timers_free(&sh->timers);
@@ -807,6 +1099,11 @@ void shared_bind(struct shared *sh, const struct config *cfg, struct upstream *u
 bool shared_up(const struct shared *sh)
 {
 	return sh != NULL && atomic_load(&((struct shared *)sh)->up);
+}
+
+uint64_t shared_timeout(const struct shared *sh)
+{
+	return sh->timeout_ms;
 }
 
 const char *shared_instance(const struct shared *sh)

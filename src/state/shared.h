@@ -57,6 +57,57 @@ bool shared_up(const struct shared *sh);
 /* This instance's name in what it tells ("host-pid"). */
 const char *shared_instance(const struct shared *sh);
 
+/* shared.timeout: the longest a request waits for Redis. */
+uint64_t shared_timeout(const struct shared *sh);
+
+/* ---- the second tier: reading, on a local miss, what an instance stored ------------------- */
+
+/* Which local tier a fetch fills. */
+enum shared_tier {
+	SHARED_TIER_CACHE,        /* key: a canonical chat request (cache_key) */
+	SHARED_TIER_CONVERSATION, /* key: a resp_ id */
+};
+
+/*
+ * A worker's mailbox: the shared thread posts finished fetches to it and
+ * writes its eventfd; the worker, woken on its own loop, runs their
+ * callbacks. A fetch never touches an exchange from the shared thread.
+ */
+struct shared_mailbox;
+
+/* One fetch under way, owned by the shared thread and then by the mailbox. */
+struct shared_fetch;
+
+/* A fetch ended: found true when the value is now in the local tier (look it
+ * up again there), false for a miss, an error or Redis down. Runs on the
+ * mailbox's worker. */
+typedef void shared_fetch_fn(void *arg, bool found);
+
+/* A mailbox with its eventfd; NULL when out of memory or fds. */
+struct shared_mailbox *shared_mailbox_create(void);
+
+/* The fd the worker's loop watches (readable: fetches to deliver). */
+int shared_mailbox_fd(const struct shared_mailbox *mb);
+
+/* On the worker: runs the callback of every finished fetch not cancelled, and frees them. */
+void shared_mailbox_deliver(struct shared_mailbox *mb);
+
+/* The worker is gone: fetches that come back later are dropped, and the
+ * mailbox is freed with the last of them. NULL is fine. */
+void shared_mailbox_close(struct shared_mailbox *mb);
+
+/*
+ * Asks Redis for key of tier (GET and PTTL, so the local copy expires when
+ * Redis's does); the value, if any, is put in the local tier by the shared
+ * thread, then fn(arg, found) runs on mb's worker. NULL when nothing is asked
+ * (Redis down, out of memory): a miss now, fn is never called. Workers only.
+ */
+struct shared_fetch *shared_fetch(struct shared *sh, struct shared_mailbox *mb, enum shared_tier tier,
+				  const char *key, size_t key_len, shared_fetch_fn *fn, void *arg);
+
+/* On mb's worker, before fn ran: fn will never run (its exchange gave up waiting). */
+void shared_fetch_cancel(struct shared_fetch *f);
+
 /* Appends detour_shared_up and detour_shared_errors_total (Prometheus text). Returns 0, or -1 when out is full. */
 int shared_render_metrics(const struct shared *sh, struct buf *out);
 

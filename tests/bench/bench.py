@@ -476,6 +476,106 @@ def one_worker_scenarios():
           flush=True)
 
 
+# --- shared state through Redis: the same detour with and without `shared` -----------------------
+
+shared_rows = []
+SHARED_TITLE = '## Shared state through Redis'
+
+
+def redis_server():
+    """A redis-server on 127.0.0.1 for the shared rows (no persistence); (port, process) or (None, None)."""
+    if shutil.which('redis-server') is None:
+        return None, None
+    port = free_port()
+    p = start(['redis-server', '--port', str(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+              port, name='redis')
+    return port, p
+
+
+def shared_scenarios():
+    """One worker, a cache on: without `shared`, and with it (every answer is a SET and a PUBLISH)."""
+    rport, rp = redis_server()
+    if rport is None:
+        print('shared: redis-server is not installed (make deps); no row', flush=True)
+        return
+    print('shared state through Redis (%d rounds, wrk -t1 -c%d)' % (ROUNDS, ONE_CONNECTIONS), flush=True)
+    healthy_url = 'http://127.0.0.1:%d/v1' % mock('--name', 'healthy')
+    cache = 'degradation:\n  cache: { entries: 10000, ttl: 1h }\n'
+    shared = 'shared:\n  redis: "redis://127.0.0.1:%d"\n  prefix: "bench:"\n  timeout: 50ms\n' % rport
+    servers = [('without shared',) + detour(healthy_url, healthy_url, extra=cache, workers=1),
+               ('with shared (Redis on 127.0.0.1)',) + detour(healthy_url, healthy_url, extra=cache + shared,
+                                                              workers=1)]
+    for _who, port, _p in servers:
+        wrk(port, connections=ONE_CONNECTIONS, threads=1, seconds=1)  # warm up
+    runs = [[] for _ in servers]
+    for _ in range(ROUNDS):
+        for i, (_who, port, p) in enumerate(servers):
+            before = cpu_ticks(rp.pid)
+            r = measured(p.pid, port, '/v1/chat/completions', None)
+            r['redis_cpu_us'] = (cpu_ticks(rp.pid) - before) * 1e6 / os.sysconf('SC_CLK_TCK') / max(1, r['total'])
+            runs[i].append(r)
+    for i, (who, port, p) in enumerate(servers):
+        r = median_result(runs[i])
+        r['cpu_us'] = statistics.median(x['cpu_us'] for x in runs[i])
+        r['redis_cpu_us'] = statistics.median(x['redis_cpu_us'] for x in runs[i])
+        shared_rows.append((who, r))
+        print('  %-34s %8.0f req/s  p99 %6.2f ms  CPU %5.1f us/request  Redis %5.1f us/request  errors %d' % (
+            who, r['rps'], r['p99'], r['cpu_us'], r['redis_cpu_us'], r['errors']), flush=True)
+    for _who, _port, p in servers:
+        stop(p)
+    stop(rp)
+
+
+def shared_report():
+    """The shared section: detour with `shared` as a ratio to the same detour without, same run."""
+    if len(shared_rows) < 2:
+        return ''
+    base = shared_rows[0][1]
+    lines = [SHARED_TITLE, '',
+             'detour `workers: 1` with a response cache (`entries: 10000`), in front of detour-mock, with and '
+             'without a `shared` section naming a redis-server on 127.0.0.1 started by the bench. wrk `-t1 -c%d`, '
+             '%d s per cell, %d rounds alternating between the two; the row shows the round with the median '
+             'requests a second, CPU is the median over rounds of detourd\'s CPU time (every thread, the shared '
+             'one included) per request, and Redis\'s own beside it. wrk sends the same request every time, so '
+             'every answer is stored again: one SET and one PUBLISH per request, the most `shared` costs on the '
+             'request path (a local hit needs no Redis; a miss asks Redis only at the cached level).'
+             % (ONE_CONNECTIONS, SECONDS, ROUNDS), '',
+             '| detour | req/s | p99 ms | CPU µs/request | Redis CPU µs/request | errors | CPU vs without |',
+             '|---|---:|---:|---:|---:|---:|---:|']
+    for who, r in shared_rows:
+        lines.append('| %s | %.0f | %.2f | %.1f | %.1f | %d | %s |' % (
+            who, r['rps'], r['p99'], r['cpu_us'], r['redis_cpu_us'], r['errors'], ratio(r['cpu_us'], base['cpu_us'])))
+    return '\n'.join(lines) + '\n'
+
+
+def splice_section(text, title, section):
+    """text with the section named title replaced by section (or put before ## Chaos, or at the end)."""
+    pattern = r'^' + re.escape(title) + r'\n.*?(?=^## |\Z)'
+    if re.search(pattern, text, flags=re.M | re.S):
+        return re.sub(pattern, lambda m: section.rstrip('\n') + '\n\n', text, count=1, flags=re.M | re.S).rstrip('\n') + '\n'
+    chaos = re.search(r'^## Chaos\n', text, flags=re.M)
+    if chaos:
+        return text[:chaos.start()] + section.rstrip('\n') + '\n\n' + text[chaos.start():]
+    return text.rstrip('\n') + '\n\n' + section
+
+
+def write_shared_section():
+    """BENCH_ONLY=shared: this run's shared section into docs/benchmarks.md, every other section kept."""
+    section = shared_report()
+    if not section:
+        return
+    path = os.path.join(ROOT, 'docs', 'benchmarks.md')
+    # newline='': the Chaos section quotes raw answers, carriage returns included.
+    try:
+        with open(path, newline='') as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = '# Benchmarks\n'
+    with open(path, 'w', newline='') as f:
+        f.write(splice_section(text, SHARED_TITLE, section))
+    print('\n' + section)
+
+
 stream_rows = []
 
 
@@ -642,6 +742,9 @@ def report(ttfc):
     one = one_worker_report()
     if one:
         lines += ['', one.rstrip('\n')]
+    shared = shared_report()
+    if shared:
+        lines += ['', shared.rstrip('\n')]
     lines += ['', '## Streams', '',
               'Time to the first content chunk, 300 streams one after another (median): direct %.3f ms, through '
               'detour %.3f ms: **%.3f ms added**.' % (ttfc[0], ttfc[1], ttfc[1] - ttfc[0]), '',
@@ -703,7 +806,12 @@ def main():
             one_worker_scenarios()
             print(one_worker_report())
             return
+        if only == 'shared':
+            shared_scenarios()
+            write_shared_section()
+            return
         one_worker_scenarios()
+        shared_scenarios()
         http_scenarios()
         ttfc = stream_scenarios()
         report(ttfc)

@@ -1,5 +1,6 @@
 """test_shared.py — several detourd instances sharing breakers, operator choices and cached answers through a real redis-server."""
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -53,6 +54,17 @@ class SilentServer:
             c.close()
         self.sock.close()
         return []
+
+
+def redis_call(port, *args):
+    """One command over RESP on a fresh connection; returns the raw reply (enough to look for a key)."""
+    out = b'*%d\r\n' % len(args)
+    for a in args:
+        a = a.encode() if isinstance(a, str) else a
+        out += b'$%d\r\n%s\r\n' % (len(a), a)
+    with socket.create_connection(('127.0.0.1', port), timeout=5) as s:
+        s.sendall(out)
+        return s.recv(65536)
 
 
 def until(check, timeout=5.0, what='condition'):
@@ -182,6 +194,80 @@ class SharedTest(DetourTestCase):
         gone = c.request('DELETE', '/v1/responses/' + rid)
         self.assertEqual(gone.status, 200, gone)
         until(lambda: a.request('GET', '/v1/responses/' + rid).status == 404, what='deletion told to A')
+
+    def test_an_instance_started_later_serves_an_answer_cached_before_it_from_redis(self):
+        redis = self.redis()
+        primary = self.mock('primary')
+        backup = self.mock('backup')
+        text = config('redis://127.0.0.1:%d' % redis.port, primary, backup)
+        a = self.detour(text, env={'DETOUR_TEST_ADMIN': ADMIN})
+        self.wait_shared_up([a])
+        r = a.chat(content='remember me later')
+        self.assertEqual(r.status, 200, r)
+        until(lambda: b':cache:' in redis_call(redis.port, 'KEYS', '*'), what='the answer in Redis')
+        # C never heard the answer published: only Redis can give it.
+        c = self.detour(text, env={'DETOUR_TEST_ADMIN': ADMIN})
+        self.wait_shared_up([c])
+        self.assertEqual(c.request('GET', '/health').json()['cache']['entries'], 0)
+        primary.faults(status=503)
+        backup.faults(status=503)
+        r = c.chat(content='remember me later')
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers.get('x-detour-degraded'), 'cached')
+        self.assertEqual(r.headers.get('x-detour-cache'), 'hit')
+        self.assertIn('Hello', r.json()['choices'][0]['message']['content'])
+        # ... and keeps it in its own cache from now on.
+        self.assertEqual(c.request('GET', '/health').json()['cache']['entries'], 1)
+        r = c.chat(content='never asked before')
+        self.assertNotEqual(r.status, 200, r)
+
+    def test_a_conversation_started_on_one_instance_continues_on_one_started_afterwards(self):
+        redis = self.redis()
+        primary = self.mock('primary')
+        backup = self.mock('backup')
+        text = config('redis://127.0.0.1:%d' % redis.port, primary, backup)
+        a = self.detour(text, env={'DETOUR_TEST_ADMIN': ADMIN})
+        self.wait_shared_up([a])
+        made = a.request('POST', '/v1/responses', {'model': 'gpt-4o', 'input': 'Remember 42'})
+        self.assertEqual(made.status, 200, made)
+        rid = made.json()['id']
+        until(lambda: (':conv:' + rid).encode() in redis_call(redis.port, 'KEYS', '*'), what='the conversation in Redis')
+        d = self.detour(text, env={'DETOUR_TEST_ADMIN': ADMIN})
+        self.wait_shared_up([d])
+        r = d.request('POST', '/v1/responses', {'model': 'gpt-4o', 'input': 'What was it?',
+                                                'previous_response_id': rid})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()['previous_response_id'], rid)
+        sent = primary.last_request()['body']['messages']
+        self.assertEqual(sent[0]['content'], 'Remember 42')
+        self.assertEqual(sent[-1]['content'], 'What was it?')
+        r = d.request('POST', '/v1/responses', {'model': 'gpt-4o', 'input': 'x',
+                                                'previous_response_id': 'resp_nowhere'})
+        self.assertEqual(r.status, 404, r)
+
+    def test_a_redis_that_stops_answering_adds_at_most_the_timeout_to_a_miss(self):
+        redis = self.redis()
+        primary = self.mock('primary')
+        backup = self.mock('backup')
+        text = config('redis://127.0.0.1:%d' % redis.port, primary, backup).replace('timeout: 50ms', 'timeout: 300ms')
+        d = self.detour(text, env={'DETOUR_TEST_ADMIN': ADMIN})
+        self.wait_shared_up([d])
+        r = d.request('POST', '/admin/degradation', {'level': 'cached'}, AUTH)
+        self.assertEqual(r.status, 200, r)
+        redis.proc.send_signal(signal.SIGSTOP)
+        took = []
+        try:
+            for i in range(5):
+                started = time.monotonic()
+                r = d.chat(content='a miss %d' % i)
+                took.append(time.monotonic() - started)
+                self.assertNotEqual(r.status, 200, r)
+        finally:
+            redis.proc.send_signal(signal.SIGCONT)
+        # request_timeout is 10 s: a wait not bounded by shared.timeout (300 ms) would show.
+        self.assertLess(max(took), 2.5, took)
+        self.assertEqual(primary.requests(CHAT), 0)
+        until(lambda: d.request('GET', '/health').json().get('shared') == 'down', what='shared down')
 
     def test_redis_killed_under_load_fails_no_request_and_states_resync_when_it_returns(self):
         redis = self.redis()
