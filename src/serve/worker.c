@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,30 @@ static int worker_wait_ms(const struct worker *w, uint64_t now)
 	return next - now > 60000 ? 60000 : (int)(next - now);
 }
 
+/* A burst this many exchanges high leaves memory behind that malloc keeps
+ * (free chunks between live ones, which a heap's top trim never reaches). */
+#define WORKER_TRIM_BURST 256
+/* ...given back once the burst is mostly over: this share of it still open. */
+#define WORKER_TRIM_SHARE 16
+/* ...at most once in this long, so a busy worker that dips never pays for it often. */
+#define WORKER_TRIM_EVERY_MS 1000
+
+/* Gives memory a burst of exchanges left behind back to the system once the
+ * burst is over: without it RSS stays at the burst's peak for good. */
+static void worker_trim_after_burst(struct worker *w, uint64_t now)
+{
+	size_t open = w->ctx.nexchanges;
+
+	if (open > w->burst_peak)
+		w->burst_peak = open;
+	if (w->burst_peak < WORKER_TRIM_BURST || open > w->burst_peak / WORKER_TRIM_SHARE ||
+	    now < w->trimmed_ms + WORKER_TRIM_EVERY_MS)
+		return;
+	malloc_trim(0);
+	w->trimmed_ms = now;
+	w->burst_peak = open;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -106,6 +131,7 @@ static void *worker_main(void *arg)
 		}
 		atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed);
 		exchange_recycle_released(&w->ctx);
+		worker_trim_after_burst(w, clock_now_ms());
 	}
 	health_stop(w->health);
 	w->health = NULL;

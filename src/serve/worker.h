@@ -38,6 +38,8 @@ struct worker {
 	struct timer drain_timer;
 	uint64_t drain_grace_ms;    /* until then an open connection may still bring a request */
 	struct timer grace_timer;
+	size_t burst_peak;          /* most exchanges open at once since memory was last given back */
+	uint64_t trimmed_ms;        /* when memory was last given back */
 };
 
 /* Creates the worker's loop, server and engine and starts its thread, counting

@@ -701,7 +701,9 @@ def one_worker_report():
         lines += ['', 'Each stream lasts about 3 s (10 chunks 300 ms apart from detour-mock) on its own client '
                   'connection and holds two descriptors in detourd (client and upstream); the descriptor hard limit '
                   'here is %d, so %d streams run at once (10,000 where the limit allows 2 × 10,000 and some). '
-                  'Per stream is (peak − idle) / streams; "after" is read 2 s after the last stream ended.'
+                  'Per stream is (peak − idle) / streams; "after" is read 2 s after the last stream ended, once '
+                  'the worker has given the burst\'s freed memory back (`malloc_trim`); what stays is mostly '
+                  'curl\'s cache of idle upstream connections, one per stream that ran at once.'
                   % (hard, count)]
     return '\n'.join(lines) + '\n'
 
