@@ -73,10 +73,14 @@ size_t seam_overlap(const char *text, size_t text_len, const char *t, size_t tle
 static bool seam_inside(const struct seam *s, const char *t, size_t tlen)
 {
 	size_t tail = s->text.len < SEAM_TAIL ? s->text.len : SEAM_TAIL;
-	const char *from = s->text.data + s->text.len - tail, *end = from + tail, *p = from;
+	const char *from, *end, *p;
 
+	/* Nothing delivered yet: no buffer to point into (NULL + 0 is undefined). */
 	if (tlen == 0 || tlen >= tail)
 		return false;
+	from = s->text.data + s->text.len - tail;
+	end = from + tail;
+	p = from;
 	while ((p = memmem(p, (size_t)(end - p), t, tlen)) != NULL) {
 		if (p + tlen < end && seam_overlap(s->text.data, (size_t)(p - s->text.data) + tlen, t, tlen) == tlen)
 			return true;
