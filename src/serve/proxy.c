@@ -1041,6 +1041,27 @@ static enum continuation_verdict proxy_may_continue(struct exchange *x, const st
 	return continuation_decide(&c);
 }
 
+/*
+ * The delivered text for the next target's prefill: a copy (*len bytes,
+ * NUL-terminated) without any upstream's key. The seam keeps the upstreams'
+ * words as they came, before the redaction the client's copy gets, and one
+ * upstream's key must never reach another. NULL when out of memory.
+ */
+static char *proxy_partial_for_next(struct exchange *x, const struct seam *seam, size_t *len)
+{
+	const struct runtime *rt = x->ctx->rt;
+	const char *text = seam_text(seam, len);
+	char *copy = malloc(*len + 1);
+
+	if (copy == NULL)
+		return NULL;
+	memcpy(copy, text, *len);
+	copy[*len] = '\0';
+	for (size_t i = 0; i < rt->cfg->nupstreams; i++)
+		upstream_redact_bytes(&rt->upstreams[i], copy, *len);
+	return copy;
+}
+
 /* Starts the next target of the level that takes the call, as a continuation. */
 static bool proxy_continue_next(struct exchange *x, uint64_t now)
 {
@@ -1089,14 +1110,17 @@ static bool proxy_stream_cut(struct exchange *x, const struct engine_response *r
 	}
 	bool probe = x->attempt.probe;
 	bool started;
+	char *partial;
 
 	x->attempt.probe = false;
 	x->attempt.continuing = true;
-	/* The seam's text may move as the continuation adds to it: borrowed only while the call is built. */
-	x->attempt.partial = seam_text(seam, &x->attempt.partial_len);
-	started = proxy_continue_next(x, now);
+	/* The seam's text may move as the continuation adds to it: a copy, held only while the call is built. */
+	partial = proxy_partial_for_next(x, seam, &x->attempt.partial_len);
+	x->attempt.partial = partial;
+	started = partial != NULL && proxy_continue_next(x, now);
 	x->attempt.continuing = false;
 	x->attempt.partial = NULL;
+	free(partial);
 	if (started) {
 		upstream_record(u, r->ended_ms, UPSTREAM_FAULT, probe, false, r->status, -1, words);
 		attempts_add_failure(&x->attempts, from, r->error == ENGINE_OK ? r->status : 0, words, ms);

@@ -185,6 +185,17 @@ static bool upstream_lease_allows(struct upstream *u, bool *ask)
 	return false;
 }
 
+/* A probe the breaker admitted (*a) goes only under the lease: otherwise it
+ * is given back and *a becomes a refusal. True when it was refused. Under u->lock. */
+static bool upstream_probe_refused(struct upstream *u, enum breaker_admission *a, bool *ask)
+{
+	if (*a != BREAKER_PROBE || upstream_lease_allows(u, ask))
+		return false;
+	breaker_abandon(&u->breaker, true);
+	*a = BREAKER_REJECT;
+	return true;
+}
+
 enum breaker_admission upstream_admit(struct upstream *u, uint64_t now, enum breaker_reason *why)
 {
 	enum breaker_admission a;
@@ -192,11 +203,8 @@ enum breaker_admission upstream_admit(struct upstream *u, uint64_t now, enum bre
 
 	pthread_mutex_lock(&u->lock);
 	a = breaker_admit(&u->breaker, now, why);
-	if (a == BREAKER_PROBE && !upstream_lease_allows(u, &ask)) {
-		breaker_abandon(&u->breaker, true);
-		a = BREAKER_REJECT;
+	if (upstream_probe_refused(u, &a, &ask))
 		*why = BREAKER_REASON_PROBING;
-	}
 	pthread_mutex_unlock(&u->lock);
 	if (ask)
 		upstream_tell(u, UPSTREAM_EVENT_LEASE);
@@ -211,10 +219,7 @@ enum breaker_admission upstream_admit_early(struct upstream *u, uint64_t now)
 
 	pthread_mutex_lock(&u->lock);
 	a = breaker_admit_early(&u->breaker, now);
-	if (a == BREAKER_PROBE && !upstream_lease_allows(u, &ask)) {
-		breaker_abandon(&u->breaker, true);
-		a = BREAKER_REJECT;
-	}
+	upstream_probe_refused(u, &a, &ask);
 	pthread_mutex_unlock(&u->lock);
 	if (ask)
 		upstream_tell(u, UPSTREAM_EVENT_LEASE);

@@ -134,6 +134,25 @@ class ContinuationTest(DetourTestCase):
         self.assertTrue(text_of(lines).startswith(partial))
         self.assertTrue(text_of(lines).endswith('from Claude.'))
 
+    def test_the_prefill_never_carries_an_upstream_key_to_the_next(self):
+        # The primary's words repeat the key detour sends it; the client sees it masked.
+        key = 'sk-echoed-secret-0123456789abcdef'
+        content = key + ' ' + 'and then a long tail of plain words that the cut leaves mostly unsaid. ' * 3
+        primary = self.mock('primary', '--content', content, '--chunks', '6')
+        backup = self.mock('backup', '--content', 'the rest.', '--chunks', '2')
+        primary.faults(content=content, chunks=6, cut_after=5)
+        d = self.detour(config([('primary', primary.url), ('backup', backup.url)],
+                               extra_upstream={'primary': {'api_key_env': 'ECHO_KEY'}}), env={'ECHO_KEY': key})
+        resp, raw = stream_raw(d.port)
+        lines = events(raw)
+        self.assertEqual(resp.status, 200)
+        self.assertIn(': detour continued on backup', lines)
+        sent = backup.last_request()['body']['messages']
+        self.assertEqual(sent[-2]['role'], 'assistant')
+        self.assertTrue(sent[-2]['content'].startswith('*' * len(key) + ' and then'), sent[-2])
+        self.assertNotIn(key[:8], json.dumps(backup.last_request()))
+        self.assertNotIn(key[:8], text_of(lines))
+
     def test_a_stall_continues_after_the_idle_timeout(self):
         partial = self.delivered_before_cut(1)
         primary, backup, d = self.two({'stall_after': 1}, 'after the stall.', idle='400ms')
