@@ -960,9 +960,13 @@ static void proxy_count_continuation(struct exchange *x, bool ok)
 	metrics_continuation(x->ctx->metrics, route, x->attempt.resumed_from, x->upstream->cfg->index, ok);
 }
 
+/* A continuation's first delta: like a retry that got its answer, it gives back
+ * its unit of the retry budget, which would otherwise cap how many cut streams
+ * go on at once by how long they run rather than by how often they break. */
 static void proxy_stream_resumed(struct exchange *x)
 {
 	proxy_count_continuation(x, true);
+	proxy_release_retry(x);
 }
 
 /* The stream reached its commit point: its answer goes out with the loop's headers. */
@@ -1082,7 +1086,8 @@ static bool proxy_continue_next(struct exchange *x, uint64_t now)
 /*
  * A committed stream broke off: it goes on from the next target the route
  * allows when the policy says it may, the retry budget has room and a target
- * takes the call. The upstream that broke off is counted as failed either way
+ * takes the call. The continuation holds one unit of the budget, as a retry
+ * does, until its first delta (proxy_stream_resumed) or its end. The upstream that broke off is counted as failed either way
  * (through proxy_stream_ended when the stream ends here).
  */
 static bool proxy_stream_cut(struct exchange *x, const struct engine_response *r, const char *words)

@@ -579,7 +579,7 @@ static int metrics_render_flow(const struct metrics_scrape *sc, struct buf *out)
 	rc |= metrics_render_one(out, "detour_streams_open", "gauge", "Streams committed to their client and not over.",
 				 (double)(opened > closed ? opened - closed : 0));
 	rc |= metrics_render_one(out, "detour_retry_budget_refusals_total", "counter",
-				 "Retries the retry budget refused (the next target was called instead).",
+				 "Retries and stream continuations the retry budget refused.",
 				 (double)metrics_sum(sc, offsetof(struct metrics, retry_refusals)));
 	rc |= metrics_render_one(out, "detour_stream_cuts_total", "counter",
 				 "Streams broken off upstream after the commit point.",

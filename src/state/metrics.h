@@ -87,7 +87,7 @@ struct metrics {
 	metrics_counter cache_hits;
 	metrics_counter cache_misses;
 	metrics_counter ends[END_REASONS];                     /* exchanges, by why they ended */
-	metrics_counter retry_refusals;                        /* retries the retry budget refused */
+	metrics_counter retry_refusals;                        /* retries and continuations the retry budget refused */
 	metrics_counter stream_cuts;                           /* streams broken off upstream after the commit point */
 	metrics_counter client_aborts;                         /* clients that left before their answer was whole */
 	metrics_counter streams_opened;                        /* streams committed ... */

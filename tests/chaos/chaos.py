@@ -993,10 +993,10 @@ def cuts_report(runs):
               for r in runs]
     if len(shares) == 2:
         lines += ['', 'With `continue`, %.1f %% of streams end whole against %.1f %% with `error`. A continuation '
-                  'holds a unit of the retry budget (20 %% of the requests in flight, at least 3) until its stream '
-                  'ends, so when most streams are cut at once the budget, not the targets, bounds how many go on: '
-                  'the refusals column counts the cuts it kept from continuing (they end with the error event).' % (
-                      100 * shares[1], 100 * shares[0])]
+                  'holds a unit of the retry budget (20 %% of the requests in flight, at least 3) from the cut to '
+                  'its first delta, as a retry does until its answer: the refusals column counts the cuts the '
+                  'budget kept from continuing because too many were being handed over at that moment (they end '
+                  'with the error event).' % (100 * shares[1], 100 * shares[0])]
     return '\n'.join(lines) + '\n'
 
 

@@ -242,6 +242,49 @@ class ContinuationTest(DetourTestCase):
         self.assertIsNotNone(found, d.output()[-3000:])
         self.assertEqual(found.groups(), ('backup', 'continued'))
 
+    def test_a_continuation_gives_the_retry_budget_back_at_its_first_delta(self):
+        """Six streams open at once, each cut on the primary and stalled on the backup after
+        its first delta: the budget (20 % of requests in flight, at least 3) lets three
+        continuations hold a unit at a time, so all six go on only if each gave its unit back
+        at its first delta rather than holding it to its end."""
+        # The primary's breaker stays closed, so every stream starts there and is cut.
+        never_open = {'primary': {'breaker': '{ failures: 1000, window: 10s, cooldown: 1s, half_open_probes: 1 }'}}
+        primary, backup, d = self.two({'cut_after': 1}, 'the backup goes on.', idle='10s',
+                                      extra_upstream=never_open)
+        backup.faults(content='the backup goes on.', chunks=3, stall_after=1)
+        open_streams = []
+        try:
+            for i in range(6):
+                conn = http.client.HTTPConnection('127.0.0.1', d.port, timeout=20)
+                payload = {'model': 'gpt-4o', 'stream': True, 'messages': [{'role': 'user', 'content': 'Hi %d' % i}]}
+                conn.request('POST', CHAT, body=json.dumps(payload), headers={'Content-Type': 'application/json'})
+                resp = conn.getresponse()
+                open_streams.append(conn)
+                self.assertEqual(resp.status, 200)
+                # Read until the backup's first delta (the stream stays open: the backup stalls after it).
+                lines, continued = [], False
+                while True:
+                    raw = resp.readline()
+                    self.assertTrue(raw, 'stream %d ended early: %r' % (i, lines))
+                    line = raw.decode().rstrip('\n')
+                    if not line:
+                        continue
+                    lines.append(line)
+                    self.assertNotIn('"error"', line, (i, lines))
+                    self.assertNotEqual(line, 'data: [DONE]', (i, lines))
+                    if line == ': detour continued on backup':
+                        continued = True
+                    elif continued and line.startswith('data: ') and text_of([line]):
+                        break
+            self.assertEqual(backup.requests(CHAT), 6)
+            metrics = request(d.port, 'GET', '/metrics').text
+            self.assertIn('detour_retry_budget_refusals_total 0', metrics)
+            self.assertIn('detour_stream_continuations_total{route="*",from="primary",to="backup",result="ok"} 6',
+                          metrics)
+        finally:
+            for conn in open_streams:
+                conn.close()
+
     # ---- not continued: the error event, as today ----
 
     def assert_error_end(self, lines, continued=False):
