@@ -27,6 +27,7 @@ STREAMS = [int(n) for n in os.environ.get('BENCH_STREAMS', '1000,5000').split(',
 PORTKEY = os.path.join(HERE, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js')
 
 sys.path.insert(0, HERE)
+import machine  # noqa: E402
 import streams  # noqa: E402
 
 procs = []
@@ -620,20 +621,6 @@ def stream_scenarios():
     return ttfc
 
 
-def machine():
-    cpu = 'unknown CPU'
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / (1 << 30)
-    return '%s, %d cores, %.0f GiB, Linux %s, %s' % (cpu, os.cpu_count(), mem, platform.release(),
-                                                    time.strftime('%Y-%m-%d'))
-
 
 def ratio(a, b):
     return '%.2f×' % (a / b) if b else '—'
@@ -712,7 +699,7 @@ def report(ttfc):
     lines = ['# Benchmarks', '',
              'Written by `make bench` (tests/bench/bench.py) from one run: every figure below comes from the',
              'same run on the same machine, with every server and the load generator on 127.0.0.1.',
-             '', 'Machine: ' + machine(), '',
+             '', 'Machine: ' + machine.describe(), '',
              'Load: wrk, %d connections, 2 threads, %d s per cell, a short chat completion (or the body named) '
              'per request; the healthy rows are the median of %d alternating rounds, and the one-connection rows '
              'measure what a fallback adds to a single request. The upstream is detour-mock; nginx 1.22 proxies to it with upstream keep-alive; '

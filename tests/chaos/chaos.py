@@ -46,6 +46,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'bench'))
+import machine  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'build'))
@@ -794,20 +797,6 @@ def timeline(run, plan):
 
 # --- the report --------------------------------------------------------------
 
-def machine():
-    cpu = 'unknown CPU'
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / (1 << 30)
-    return '%s, %d cores, %.0f GiB, Linux %s, %s' % (cpu, os.cpu_count(), mem, platform.release(),
-                                                    time.strftime('%Y-%m-%d'))
-
 
 def portkey_version():
     try:
@@ -844,7 +833,7 @@ def report(runs):
     heads = [r.name for r in runs]
     lines = ['## Chaos', '',
              'Written by `make chaos` (tests/chaos/chaos.py) from one run on the machine below, every process on '
-             '127.0.0.1.', '', 'Machine: ' + machine(), '',
+             '127.0.0.1.', '', 'Machine: ' + machine.describe(), '',
              'Method: three detour-mock upstreams behind one route (fallback in order u1, u2, u3). A fault '
              'schedule seeded with %d changes each upstream\'s fault every 2–5 s among 503, 429 with Retry-After '
              '1–30 s, TCP resets, hangs, slow first bytes (0.5–5 s), malformed JSON, cut streams and stalled '
@@ -966,7 +955,7 @@ def cuts_run(on_cut, plan):
 def cuts_report(runs):
     lines = ['## Chaos: cut streams', '',
              'Written by `make chaos-cuts` (tests/chaos/chaos.py, `CHAOS_CUTS=1`) from one run on the machine '
-             'below, every process on 127.0.0.1.', '', 'Machine: ' + machine(), '',
+             'below, every process on 127.0.0.1.', '', 'Machine: ' + machine.describe(), '',
              'Method: three detour-mock upstreams behind one route (u1, u2, u3 in order); every answer a stream of '
              '8 content chunks 10 ms apart. Seeded with %d, u1 and u2 change every 0.5–2 s among a TCP reset after '
              '1–5 content chunks (twice as likely), an error event after 1–5, and healthy; u3 stays healthy. '
