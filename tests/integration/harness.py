@@ -65,7 +65,24 @@ class Response:
 
 
 def request(port, method, path, body=None, headers=None, timeout=15):
-    """One HTTP request on a fresh connection; body may be bytes, str or a JSON-able object."""
+    """One HTTP request on a fresh connection; body may be bytes, str or a JSON-able object.
+
+    A scrape of /metrics waits (2 s at most) until no request is left in detour's
+    attempt loop: a request is counted once libmicrohttpd reports its last byte
+    sent, which can come just after the client has read the answer, so a scrape
+    served by another worker in that instant would not count it yet."""
+    if method == 'GET' and path == '/metrics':
+        deadline = time.monotonic() + 2.0
+        while True:
+            r = _request_once(port, method, path, body, headers, timeout)
+            if (r.status != 200 or b'detour_requests_in_flight ' not in r.body
+                    or b'\ndetour_requests_in_flight 0\n' in r.body or time.monotonic() > deadline):
+                return r
+            time.sleep(0.02)
+    return _request_once(port, method, path, body, headers, timeout)
+
+
+def _request_once(port, method, path, body=None, headers=None, timeout=15):
     conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
     hdrs = dict(headers or {})
     if body is not None and not isinstance(body, (bytes, str)):
