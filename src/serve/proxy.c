@@ -1269,9 +1269,14 @@ static void proxy_stop(struct exchange *x)
 	if (x->upstream != NULL)
 		proxy_count_continuation(x, false);
 	if (x->transfer != NULL) {
+		/* A stream whose [DONE] came is whole, even when its client leaves before the call ends. */
+		bool whole = stream_end_if_whole(x);
+
 		ctx->engine_ops->cancel(x->transfer);
 		x->transfer = NULL;
-		upstream_record(x->upstream, clock_now_ms(), UPSTREAM_NO_VERDICT, x->attempt.probe, false, 0, -1, NULL);
+		if (!whole)
+			upstream_record(x->upstream, clock_now_ms(), UPSTREAM_NO_VERDICT, x->attempt.probe, false, 0, -1,
+					NULL);
 		x->attempt.probe = false;
 	}
 	timers_disarm(&ctx->timers, &x->attempt.wait_timer);

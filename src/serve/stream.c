@@ -588,6 +588,23 @@ bool stream_committed(const struct exchange *x)
 	return x->stream != NULL && x->stream->phase != STREAM_HOLD;
 }
 
+bool stream_end_if_whole(struct exchange *x)
+{
+	struct stream *s = x->stream;
+	struct engine_response r;
+
+	if (s == NULL || s->phase != STREAM_RELAY || !s->done_seen || s->answer == NULL || !stream_whole(s))
+		return false;
+	/* A copy, so the engine's record of a call still under way stays as it is. */
+	r = *s->answer;
+	if (r.ended_ms == 0)
+		r.ended_ms = clock_now_ms();
+	s->phase = STREAM_ENDED;
+	s->end = STREAM_END_WHOLE;
+	s->owner->ended(x, &r, false, NULL);
+	return true;
+}
+
 void stream_client_gone(struct exchange *x)
 {
 	struct stream *s = x->stream;

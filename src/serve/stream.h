@@ -91,6 +91,15 @@ bool stream_committed(const struct exchange *x);
 /* The worker saw the client's socket close while the stream waited. */
 void stream_client_gone(struct exchange *x);
 
+/*
+ * The upstream already said [DONE] but its call has not ended yet (the
+ * client may leave in that instant): ends the stream as whole now, through
+ * its owner, as if the call had ended. Returns true when it did; the caller
+ * then cancels the call without a verdict. False when the stream is not
+ * whole yet (or not committed).
+ */
+bool stream_end_if_whole(struct exchange *x);
+
 /* Ends a committed stream now with an SSE error event and [DONE] (shutdown). */
 void stream_end_with_error(struct exchange *x, const char *code, const char *message);
 

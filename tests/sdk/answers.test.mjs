@@ -66,6 +66,7 @@ test('a cached answer rebuilt from a stream validates, keeps the usage numbers, 
     const live = await collect(await client.chat.completions.create({ ...ask, stream: true, stream_options: { include_usage: true } }));
     const usage = live.at(-1).usage;
     assert.ok(usage, 'the mock sends a usage chunk');
+    await d.settled();
     await primary.faults({ status: 500 });
     const { data, response } = await client.chat.completions.create(ask).withResponse();
     assert.equal(response.headers.get('x-detour-cache'), 'hit');

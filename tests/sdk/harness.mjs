@@ -113,6 +113,18 @@ export class Detour extends Proc {
     return d;
   }
 
+  // Waits (2 s at most) until no request is left in detour's attempt loop: a
+  // streamed answer is stored in the cache when its upstream call ends, which
+  // can be just after the client has read its [DONE].
+  async settled() {
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
+      if (/^detour_requests_in_flight 0$/m.test(text)) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   async stop() {
     try {
       await super.stop();
