@@ -79,6 +79,19 @@ static int config_schema_finish_health(struct config_reader *r, const yaml_node_
 	return 0;
 }
 
+/* responses: native forwards the Responses API as it is: only an OpenAI-compatible upstream speaks it. */
+static int config_schema_finish_upstream(struct config_reader *r, const yaml_node_t *map, void *base)
+{
+	struct config_upstream *u = base;
+
+	if (u->responses != CONFIG_RESPONSES_NATIVE || u->provider == CONFIG_PROVIDER_OPENAI)
+		return 0;
+	config_reader_path_key(r, "responses");
+	return config_reader_fail(r, config_reader_get(r, map, "responses", NULL),
+				  "native needs an upstream that speaks the Responses API (provider: openai); "
+				  "an anthropic upstream serves it translated (responses: chat)");
+}
+
 /* A forced level must be one the configuration can serve. */
 static int config_schema_finish_degradation(struct config_reader *r, const yaml_node_t *map, void *base)
 {
@@ -380,7 +393,7 @@ static const struct config_key config_schema_upstream_keys[] = {
 	{ .name = NULL },
 };
 const struct config_section config_schema_upstream = {
-	"upstreams.NAME", config_schema_upstream_keys, NULL,
+	"upstreams.NAME", config_schema_upstream_keys, config_schema_finish_upstream,
 };
 
 static const struct config_key config_schema_target_keys[] = {

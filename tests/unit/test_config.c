@@ -879,6 +879,15 @@ START_TEST(bad_base_url_is_rejected)
 END_TEST
 
 /* Credentials in a base_url would sit in the file and in every message that quotes it: refused, never echoed. */
+START_TEST(responses_native_on_an_anthropic_upstream_is_refused)
+{
+	ck_assert_str_eq(load_err("upstreams:\n  claude:\n    provider: anthropic\n    base_url: http://a.test/v1\n"
+				  "    responses: native\n" OK_MODELS),
+			 "test.yaml:5:16: upstreams.claude.responses: native needs an upstream that speaks the Responses "
+			 "API (provider: openai); an anthropic upstream serves it translated (responses: chat)");
+}
+END_TEST
+
 START_TEST(base_url_with_credentials_is_refused_without_echo)
 {
 	static const char *const urls[] = {
@@ -1256,6 +1265,7 @@ Suite *config_suite(void)
 	tcase_add_test(bad, bad_provider_is_rejected);
 	tcase_add_test(bad, bad_base_url_is_rejected);
 	tcase_add_test(bad, base_url_with_credentials_is_refused_without_echo);
+	tcase_add_test(bad, responses_native_on_an_anthropic_upstream_is_refused);
 	tcase_add_test(bad, bad_upstream_name_is_rejected);
 	tcase_add_test(bad, bad_fallback_on_item_is_rejected);
 	tcase_add_test(bad, forward_headers_never_name_a_key_a_hop_header_or_a_non_token);
