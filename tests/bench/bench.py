@@ -222,6 +222,28 @@ def rss_kib(pid):
     return 0
 
 
+def streams_with_peak_rss(port, pid, n):
+    """n concurrent streams through port, with pid's peak RSS (KiB) sampled every 50 ms meanwhile:
+    (complete, failed, seconds, peak)."""
+    peak = [rss_kib(pid)]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib(pid))
+            time.sleep(0.05)
+
+    t = threading.Thread(target=sample)
+    t.start()
+    try:
+        ok, failed, secs = streams.run_concurrent(port, n)
+    finally:
+        done.set()
+        t.join()
+    return ok, failed, secs, peak[0]
+
+
+
 def http_scenarios():
     healthy = mock('--name', 'healthy')
     healthy_url = 'http://127.0.0.1:%d/v1' % healthy
@@ -454,26 +476,14 @@ def one_worker_scenarios():
     streams.run_concurrent(dport, 10)
     time.sleep(0.5)
     base = rss_kib(dp.pid)
-    peak = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_kib(dp.pid))
-            time.sleep(0.05)
-
-    t = threading.Thread(target=sample)
-    t.start()
-    ok, failed, secs = streams.run_concurrent(dport, n)
-    done.set()
-    t.join()
+    ok, failed, secs, peak = streams_with_peak_rss(dport, dp.pid, n)
     time.sleep(2)
     after = rss_kib(dp.pid)
     stop(dp)
-    per_stream = (peak[0] - base) / n
-    one_stream_rows.append((n, ok, failed, secs, base, peak[0], per_stream, after, hard))
+    per_stream = (peak - base) / n
+    one_stream_rows.append((n, ok, failed, secs, base, peak, per_stream, after, hard))
     print('  %d concurrent streams through one worker: %d complete, %d failed, %.1f s, RSS %d KiB idle, '
-          '%d KiB peak, %.1f KiB per stream, %d KiB after' % (n, ok, failed, secs, base, peak[0], per_stream, after),
+          '%d KiB peak, %.1f KiB per stream, %d KiB after' % (n, ok, failed, secs, base, peak, per_stream, after),
           flush=True)
 
 
@@ -600,24 +610,12 @@ def stream_scenarios():
     for n in STREAMS:
         dport, dp = detour(slow_url, slow_url, 'degradation:\n  cache: { entries: 0 }\n')
         base = rss_kib(dp.pid)
-        peak = [base]
-        done = threading.Event()
-
-        def sample():
-            while not done.is_set():
-                peak[0] = max(peak[0], rss_kib(dp.pid))
-                time.sleep(0.05)
-
-        t = threading.Thread(target=sample)
-        t.start()
-        ok, failed, secs = streams.run_concurrent(dport, n)
-        done.set()
-        t.join()
+        ok, failed, secs, peak = streams_with_peak_rss(dport, dp.pid, n)
         stop(dp)
-        per_stream = (peak[0] - base) / n
-        stream_rows.append((n, ok, failed, secs, base, peak[0], per_stream))
+        per_stream = (peak - base) / n
+        stream_rows.append((n, ok, failed, secs, base, peak, per_stream))
         print('  %d concurrent streams: %d complete, %d failed, %.1f s, detourd RSS %d KiB idle, %d KiB peak, '
-              '%.1f KiB per stream' % (n, ok, failed, secs, base, peak[0], per_stream), flush=True)
+              '%.1f KiB per stream' % (n, ok, failed, secs, base, peak, per_stream), flush=True)
     return ttfc
 
 
