@@ -414,15 +414,24 @@ def syscalls(pid, port, path, body):
     time.sleep(0.2)
     tracer.send_signal(signal.SIGINT)
     tracer.wait(timeout=30)
-    calls = {}
+    calls, errors = {}, {}
     with open(out) as f:
         for line in f:
+            # % time, seconds, usecs/call, calls, [errors,] syscall: the errors column is blank when none failed.
             cols = line.split()
             if len(cols) >= 5 and cols[-1] != 'total' and cols[0][0].isdigit() and cols[3].isdigit():
                 calls[cols[-1]] = int(cols[3])
+                errors[cols[-1]] = int(cols[4]) if len(cols) >= 6 and cols[4].isdigit() else 0
     n = max(1, r['total'])
     per = {name: c / n for name, c in calls.items()}
-    return {'total': sum(per.values()), 'calls': per}
+    return {'total': sum(per.values()), 'calls': per, 'errors': {k: v / n for k, v in errors.items()}}
+
+
+def library_fixed(s):
+    """Of a detour row's syscalls per request, those libmicrohttpd and libcurl make whatever detour
+    does (traced to their callers with strace -k): (epoll_ctl, poll, failed recvfrom)."""
+    c, e = s['calls'], s.get('errors', {})
+    return c.get('epoll_ctl', 0), c.get('poll', 0), e.get('recvfrom', 0)
 
 
 def syscall_text(s):
@@ -632,6 +641,15 @@ def curl_version():
         return ''
 
 
+def mhd_version():
+    try:
+        out = subprocess.run(['dpkg-query', '-W', '-f', '${Version}', 'libmicrohttpd12'],
+                             capture_output=True, text=True).stdout
+        return out.split('-')[0]
+    except OSError:
+        return ''
+
+
 def one_worker_report():
     """The one-worker section: each figure as a ratio to nginx's in the same run."""
     if not one_rows:
@@ -664,19 +682,28 @@ def one_worker_report():
     d = chat.get('syscalls') if chat is not None else None
     if d:
         c = d['calls']
-        lines += ['', 'Where detour\'s syscalls per request go (chat row, traced with `strace -k` to their callers): '
-                  '**epoll_ctl %.1f**: libmicrohttpd takes a suspended connection out of its epoll set '
-                  '(`MHD_suspend_connection`, DEL) and puts it back on `MHD_resume_connection` (ADD), 2 per request '
-                  'that waits for an upstream; its API has no other way to park a request until the answer is '
-                  'ready. The rest is curl adding and removing its upstream socket as the connection goes in and out '
-                  'of its cache, and detour watching a client whose answer takes longer than 100 ms. '
-                  '**poll %.1f**: libcurl %s checks that a cached connection is still alive before reusing it '
-                  '(a zero-timeout poll) and polls again for pending data after reading the answer; no option '
-                  'turns either off. **recvfrom %.1f**: one read of the request by libmicrohttpd, one of the '
-                  'answer by curl, and curl\'s read that returns EAGAIN after it. **sendto %.1f / sendmsg %.1f**: '
-                  'the request upstream (curl) and the answer to the client (libmicrohttpd, head and body in one '
-                  'call).' % (c.get('epoll_ctl', 0), c.get('poll', 0), curl_version(), c.get('recvfrom', 0),
-                              c.get('sendto', 0), c.get('sendmsg', 0))]
+        epoll_ctl, poll, eagain = library_fixed(d)
+        own = d['total'] - epoll_ctl - poll - eagain
+        lines += ['', 'Where detour\'s syscalls per request go (chat row; each call was traced to its caller with '
+                  '`strace -f -k`). Five of them are made by the libraries whatever their caller does, and no '
+                  'option of their API removes them:', '',
+                  '- **epoll_ctl %.1f** (libmicrohttpd %s): `MHD_suspend_connection` takes the connection out of '
+                  'its epoll set (EPOLL_CTL_DEL) and the run after `MHD_resume_connection` puts it back '
+                  '(EPOLL_CTL_ADD). Suspending is the only way its API lets a request wait for an answer '
+                  'that comes from elsewhere: a handler that returns without a response and without suspending '
+                  'is not called again until its socket has an event.' % (epoll_ctl, mhd_version()),
+                  '- **recvfrom that fails with EAGAIN %.1f** (libmicrohttpd): a resumed connection is marked '
+                  'ready to read and write, "as we might have missed the edge poll event during suspension" '
+                  '(daemon.c); once the answer is sent, the keep-alive connection reads for its next request '
+                  'and finds nothing.' % eagain,
+                  '- **poll %.1f** (libcurl %s): before reusing a cached connection, `ConnectionExists` checks that '
+                  'it is alive with a zero-timeout poll (`extract_if_dead`, url.c); right after the request is '
+                  'sent, `Curl_readwrite` polls the socket because a transfer driven by the timer, not by a socket '
+                  'event, has no readiness bits (transfer.c). Neither has an option.' % (poll, curl_version()),
+                  '', 'The rest, **%.1f per request against nginx\'s %.1f**, is detour\'s own: one read of the '
+                  'request and one write of the answer (libmicrohttpd, head and body in one `sendmsg`), one write '
+                  'of the request upstream and one read of its answer (curl), and a share of `epoll_wait`.'
+                  % (own, n['syscalls']['total'] if n.get('syscalls') else 0)]
     lines += ['', '| concurrent streams, one worker | complete | failed | seconds | RSS idle | peak | per stream | '
               'RSS after they end |', '|---:|---:|---:|---:|---:|---:|---:|---:|']
     for count, ok, failed, secs, base, peak, per, after, hard in one_stream_rows:
@@ -761,9 +788,10 @@ def report(ttfc):
         for who, what, r in one_rows[1:]:
             s, ns = r.get('syscalls'), n.get('syscalls')
             lines.append('- One worker, %s: %.2f × nginx\'s req/s (target ≥ 0.85), %.2f × its p99 (target ≤ 1.5), '
-                         '%.2f × its CPU per request (target ≤ 1.25), %s syscalls per request (target ≤ 7).' % (
+                         '%.2f × its CPU per request (target ≤ 1.25), %s syscalls per request (target ≤ 7)%s.' % (
                              what, r['rps'] / n['rps'], r['p99'] / n['p99'], r['cpu_us'] / n['cpu_us'],
-                             '%.1f' % s['total'] if s else '—'))
+                             '%.1f' % s['total'] if s else '—',
+                             ', %.1f of them detour\'s own' % (s['total'] - sum(library_fixed(s))) if s else ''))
     for count, ok, failed, secs, base, peak, per, after, hard in one_stream_rows:
         lines.append('- %d concurrent streams through one worker: %d complete, %.1f KiB per stream (target ≤ 20), '
                      'RSS %.1f MiB after they end against %.1f MiB idle.' % (count, ok, per, after / 1024, base / 1024))
