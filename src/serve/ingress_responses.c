@@ -61,19 +61,30 @@ static void ingress_responses_free(struct ingress_responses *st)
 	free(st);
 }
 
-/* Keeps a finished response with its input, under detour's id. Prompts: never logged. */
-static void ingress_responses_keep(struct exchange *x, const json_t *response)
+/* Keeps a finished response (its JSON text) with its input, under detour's id. Prompts: never logged. */
+static void ingress_responses_keep_text(struct exchange *x, const char *made, size_t len)
 {
 	struct ingress_responses *st = ingress_responses_of(x);
-	char *input, *made;
+	char *input;
 
-	if (!st->store || response == NULL)
+	if (!st->store || made == NULL)
 		return;
 	input = json_dumps(st->input, JSON_COMPACT);
-	made = json_dumps(response, JSON_COMPACT);
-	if (input != NULL && made != NULL)
-		convstore_put(x->ctx->rt->store, st->id, input, strlen(input), made, strlen(made), clock_now_ms());
+	if (input != NULL)
+		convstore_put(x->ctx->rt->store, st->id, input, strlen(input), made, len, clock_now_ms());
 	free(input);
+}
+
+/* As ingress_responses_keep_text, for a response object. */
+static void ingress_responses_keep(struct exchange *x, const json_t *response)
+{
+	char *made;
+
+	if (!ingress_responses_of(x)->store || response == NULL)
+		return;
+	made = json_dumps(response, JSON_COMPACT);
+	if (made != NULL)
+		ingress_responses_keep_text(x, made, strlen(made));
 	free(made);
 }
 
@@ -180,14 +191,40 @@ static int ingress_responses_events_of(json_t *response, struct buf *out)
 	return rc;
 }
 
+/*
+ * A chat answer to a client that did not ask to stream, read in place and the
+ * response written as bytes: no tree on the common path. -1: not a chat
+ * completion (the caller looks at it again, as it may be a response object).
+ */
+static int ingress_responses_whole_chat(struct exchange *x, char **body, size_t *len, const char **content_type)
+{
+	struct ingress_responses *st = ingress_responses_of(x);
+	struct buf out;
+
+	buf_init(&out, 4 * *len + 1024 * 1024);
+	if (responses_answer_bytes(&st->meta, *body, *len, &x->ctx->rng, &out) != 0) {
+		buf_free(&out);
+		return -1;
+	}
+	ingress_responses_keep_text(x, out.data, out.len);
+	free(*body);
+	*body = buf_take(&out, len);
+	*content_type = "application/json";
+	return 0;
+}
+
 static int ingress_responses_whole(struct exchange *x, char **body, size_t *len, const char **content_type)
 {
 	struct ingress_responses *st = ingress_responses_of(x);
-	json_t *answer = json_loadb(*body, *len, 0, NULL), *response = NULL;
-	const char *object = json_string_value(json_object_get(answer, "object"));
+	json_t *answer, *response = NULL;
+	const char *object;
 	struct buf out;
 	char *text;
 
+	if (!st->native_target && !st->stream && ingress_responses_whole_chat(x, body, len, content_type) == 0)
+		return 0;
+	answer = json_loadb(*body, *len, 0, NULL);
+	object = json_string_value(json_object_get(answer, "object"));
 	buf_init(&out, 4 * *len + 1024 * 1024);
 	if (object != NULL && strcmp(object, "response") == 0) {
 		response = json_incref(answer);
