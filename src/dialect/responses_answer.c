@@ -156,6 +156,21 @@ static json_int_t responses_span_count(const struct responses_span *s)
 	return v > 0 ? (json_int_t)v : 0;
 }
 
+/* Appends v in decimal (printf costs more than the rest of a small response). */
+static int responses_put_int(struct buf *out, json_int_t v)
+{
+	char digits[24], *p = digits + sizeof digits;
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--p = '-';
+	return buf_append(out, p, (size_t)(digits + sizeof digits - p));
+}
+
 /*
  * Appends the string span as JSON: as written when it holds no escape (the
  * scanner checked its UTF-8 and it has no control byte), else decoded and
@@ -202,7 +217,7 @@ static int responses_put_echo(struct buf *out, const json_t *request, const char
 	case JSON_FALSE:
 		return buf_append_str(out, "false");
 	case JSON_INTEGER:
-		return buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return responses_put_int(out, json_integer_value(v));
 	case JSON_OBJECT:
 	case JSON_ARRAY:
 	case JSON_REAL:
@@ -225,8 +240,11 @@ static int responses_put_message(struct buf *out, const struct responses_span *c
 	int rc;
 
 	responses_id(rng, "msg_", id);
-	rc = buf_printf(out, "{\"type\":\"message\",\"id\":\"%s\",\"status\":\"%s\",\"role\":\"assistant\",\"content\":[",
-			id, status);
+	rc = buf_append_str(out, "{\"type\":\"message\",\"id\":\"");
+	rc |= buf_append_str(out, id);
+	rc |= buf_append_str(out, "\",\"status\":\"");
+	rc |= buf_append_str(out, status);
+	rc |= buf_append_str(out, "\",\"role\":\"assistant\",\"content\":[");
 	if (responses_span_is_string(content) || !responses_span_is_string(refusal)) {
 		rc |= buf_append_str(out, "{\"type\":\"output_text\",\"text\":");
 		rc |= responses_put_string_or(out, content, "\"\"");
@@ -260,7 +278,9 @@ static int responses_put_call(void *arg, const struct jsonscan_member *m)
 	responses_pick(&call, call_keys, got, 2);
 	responses_pick(&got[1], function_keys, function, 2);
 	responses_id(c->rng, "fc_", fc);
-	c->rc |= buf_printf(c->out, "%s{\"type\":\"function_call\",\"id\":\"%s\",\"call_id\":", c->first ? "" : ",", fc);
+	c->rc |= buf_append_str(c->out, c->first ? "{\"type\":\"function_call\",\"id\":\"" : ",{\"type\":\"function_call\",\"id\":\"");
+	c->rc |= buf_append_str(c->out, fc);
+	c->rc |= buf_append_str(c->out, "\",\"call_id\":");
 	c->rc |= responses_put_string_or(c->out, &got[0], "\"\"");
 	c->rc |= buf_append_str(c->out, ",\"name\":");
 	c->rc |= responses_put_string_or(c->out, &function[0], "\"\"");
@@ -309,12 +329,12 @@ static int responses_put_usage(struct buf *out, const struct responses_span *usa
 	input = responses_span_count(&got[0]);
 	output = responses_span_count(&got[1]);
 	total = responses_span_count(&got[2]);
-	return buf_printf(out,
-			  "{\"input_tokens\":%" JSON_INTEGER_FORMAT ",\"input_tokens_details\":{\"cached_tokens\":%"
-			  JSON_INTEGER_FORMAT "},\"output_tokens\":%" JSON_INTEGER_FORMAT ",\"output_tokens_details\":"
-			  "{\"reasoning_tokens\":%" JSON_INTEGER_FORMAT "},\"total_tokens\":%" JSON_INTEGER_FORMAT "}",
-			  input, responses_span_count(&c), output, responses_span_count(&r),
-			  total > 0 ? total : input + output);
+	return buf_append_str(out, "{\"input_tokens\":") | responses_put_int(out, input) |
+	       buf_append_str(out, ",\"input_tokens_details\":{\"cached_tokens\":") |
+	       responses_put_int(out, responses_span_count(&c)) | buf_append_str(out, "},\"output_tokens\":") |
+	       responses_put_int(out, output) | buf_append_str(out, ",\"output_tokens_details\":{\"reasoning_tokens\":") |
+	       responses_put_int(out, responses_span_count(&r)) | buf_append_str(out, "},\"total_tokens\":") |
+	       responses_put_int(out, total > 0 ? total : input + output) | buf_append(out, "}", 1);
 }
 
 /* The response object, in responses_object's member order, choice 0 and the answer's model and usage filled in. */
@@ -334,10 +354,14 @@ static int responses_put_response(struct buf *out, const struct responses_meta *
 		 : responses_span_is(&got[1], "content_filter") ? "content_filter" : NULL;
 	rc = buf_append_str(out, "{\"id\":");
 	rc |= buf_append_json_string(out, m->id);
-	rc |= buf_printf(out, ",\"object\":\"response\",\"created_at\":%" JSON_INTEGER_FORMAT ",\"status\":\"%s\","
-			 "\"background\":false,\"error\":null,\"incomplete_details\":",
-			 (json_int_t)m->created_at, reason != NULL ? "incomplete" : "completed");
-	rc |= reason != NULL ? buf_printf(out, "{\"reason\":\"%s\"}", reason) : buf_append_str(out, "null");
+	rc |= buf_append_str(out, ",\"object\":\"response\",\"created_at\":");
+	rc |= responses_put_int(out, (json_int_t)m->created_at);
+	rc |= buf_append_str(out, reason != NULL ? ",\"status\":\"incomplete\"" : ",\"status\":\"completed\"");
+	rc |= buf_append_str(out, ",\"background\":false,\"error\":null,\"incomplete_details\":");
+	if (reason != NULL)
+		rc |= buf_append_str(out, "{\"reason\":\"") | buf_append_str(out, reason) | buf_append_str(out, "\"}");
+	else
+		rc |= buf_append_str(out, "null");
 	rc |= buf_append_str(out, ",\"instructions\":");
 	rc |= responses_put_echo(out, r, "instructions", "null");
 	rc |= buf_append_str(out, ",\"max_output_tokens\":");

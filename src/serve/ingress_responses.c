@@ -28,7 +28,7 @@
 /* One Responses exchange: what the ingress keeps between the loop's calls. */
 struct ingress_responses {
 	json_t *request;             /* the client's request, previous_response_id expanded (owned) */
-	json_t *input;               /* its whole input as a list: what the store keeps (owned) */
+	json_t *input;               /* its whole input as a list: what the store keeps (owned; NULL unless store) */
 	struct responses_meta meta;  /* request, id, created_at: echoed in every response */
 	char id[RESPONSES_ID_SIZE];  /* detour's resp_ id */
 	bool store;                  /* keep the response (store not false, and the store on) */
@@ -38,7 +38,7 @@ struct ingress_responses {
 	bool native_target;          /* the target last chosen speaks Responses natively */
 	bool native_stream;          /* the stream under way comes from such a target */
 	bool translating;            /* rs is initialised */
-	struct responses_stream rs;  /* the chat chunks' translation */
+	struct responses_stream *rs; /* the chat chunks' translation (owned; a stream's only: it is large) */
 	json_t *native_last;         /* a native stream: the last response object it carried (owned) */
 	json_int_t native_seq;       /* ... and the last sequence_number */
 };
@@ -53,7 +53,8 @@ static void ingress_responses_free(struct ingress_responses *st)
 	if (st == NULL)
 		return;
 	if (st->translating)
-		responses_stream_free(&st->rs);
+		responses_stream_free(st->rs);
+	free(st->rs);
 	json_decref(st->request);
 	json_decref(st->input);
 	json_decref(st->native_last);
@@ -275,7 +276,7 @@ static int ingress_responses_stream_begin(struct exchange *x, struct buf *out)
 
 	/* A new attempt starts the events again (the held ones were dropped). */
 	if (st->translating) {
-		responses_stream_free(&st->rs);
+		responses_stream_free(st->rs);
 		st->translating = false;
 	}
 	json_decref(st->native_last);
@@ -284,9 +285,11 @@ static int ingress_responses_stream_begin(struct exchange *x, struct buf *out)
 	st->native_stream = st->native_target;
 	if (st->native_stream)
 		return 0;
-	responses_stream_init(&st->rs, &st->meta, &x->ctx->rng);
+	if (st->rs == NULL && (st->rs = malloc(sizeof *st->rs)) == NULL)
+		return -1;
+	responses_stream_init(st->rs, &st->meta, &x->ctx->rng);
 	st->translating = true;
-	return responses_stream_begin(&st->rs, out);
+	return responses_stream_begin(st->rs, out);
 }
 
 /* A native upstream's event, relayed under detour's id. */
@@ -327,7 +330,9 @@ static enum ingress_shown ingress_responses_stream_chunk(struct exchange *x, con
 
 	if (st->native_stream)
 		return ingress_responses_relay(st, chunk, len, out);
-	switch (responses_stream_chunk(&st->rs, chunk, len, out)) {
+	if (!st->translating)
+		return INGRESS_BROKEN;
+	switch (responses_stream_chunk(st->rs, chunk, len, out)) {
 	case RESPONSES_STREAM_CONTENT:
 		return INGRESS_SHOWN;
 	case RESPONSES_STREAM_NONE:
@@ -349,9 +354,11 @@ static int ingress_responses_stream_done(struct exchange *x, struct buf *out)
 		ingress_responses_keep(x, st->native_last);
 		return 0;
 	}
-	if (!st->rs.ended && responses_stream_finish(&st->rs, out) != 0)
+	if (!st->translating)
 		return -1;
-	made = responses_stream_response(&st->rs);
+	if (!st->rs->ended && responses_stream_finish(st->rs, out) != 0)
+		return -1;
+	made = responses_stream_response(st->rs);
 	ingress_responses_keep(x, made);
 	json_decref(made);
 	return 0;
@@ -388,7 +395,9 @@ static int ingress_responses_stream_fail(struct exchange *x, const char *code, c
 	(void)upstream;
 	if (st->native_stream)
 		return ingress_responses_native_fail(st, code, message, out);
-	return responses_stream_fail(&st->rs, code, message, out);
+	if (!st->translating)
+		return -1;
+	return responses_stream_fail(st->rs, code, message, out);
 }
 
 static void ingress_responses_release(struct exchange *x)
@@ -495,7 +504,7 @@ static int ingress_responses_translate(struct exchange *x, struct ingress_respon
 static void ingress_responses_begin(struct exchange *x, bool fetched)
 {
 	struct ingress_responses *st = calloc(1, sizeof *st);
-	json_t *root = json_loadb(x->body.data != NULL ? x->body.data : "", x->body.len, 0, NULL);
+	json_t *root = json_loadb(x->body.data != NULL ? x->body.data : "", x->body.len, 0, NULL), *input;
 
 	if (st == NULL) {
 		exchange_answer_error(x, 500, "server_error", NULL, NULL, "detour is out of memory.");
@@ -515,13 +524,15 @@ static void ingress_responses_begin(struct exchange *x, bool fetched)
 	st->request = ingress_responses_expand(x, root, fetched);
 	if (st->request == NULL)
 		goto fail;
-	st->input = responses_input_items(st->request);
-	if (st->input == NULL) {
+	st->store = !json_is_false(json_object_get(root, "store")) && !convstore_off(x->ctx->rt->store);
+	/* The input as a list is what the store keeps: made only for a response that will be kept. */
+	input = json_object_get(st->request, "input");
+	if ((!json_is_string(input) && !json_is_array(input)) ||
+	    (st->store && (st->input = responses_input_items(st->request)) == NULL)) {
 		exchange_answer_error(x, 400, "invalid_request_error", NULL, "input",
 				      "input must be a string or a list of items.");
 		goto fail;
 	}
-	st->store = !json_is_false(json_object_get(root, "store")) && !convstore_off(x->ctx->rt->store);
 	st->stream = json_is_true(json_object_get(root, "stream"));
 	responses_id(&x->ctx->rng, "resp_", st->id);
 	st->meta.request = st->request;
