@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jsonscan.h"
+#include "jsonwrite.h"
 
 /* The request's value at key (not null), else fallback; fallback is taken either way. */
 static json_t *responses_echo(const json_t *request, const char *key, json_t *fallback)
@@ -203,33 +204,8 @@ static int responses_put_string_or(struct buf *out, const struct responses_span 
 static int responses_put_echo(struct buf *out, const json_t *request, const char *key, const char *fallback)
 {
 	json_t *v = json_object_get(request, key);
-	char *text;
-	int rc;
 
-	if (v == NULL)
-		return buf_append_str(out, fallback);
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return buf_append(out, "\"", 1) | buf_append_json_escaped(out, json_string_value(v), json_string_length(v)) |
-		       buf_append(out, "\"", 1);
-	case JSON_TRUE:
-		return buf_append_str(out, "true");
-	case JSON_FALSE:
-		return buf_append_str(out, "false");
-	case JSON_INTEGER:
-		return responses_put_int(out, json_integer_value(v));
-	case JSON_OBJECT:
-	case JSON_ARRAY:
-	case JSON_REAL:
-		break;
-	case JSON_NULL:
-	default:
-		return buf_append_str(out, fallback);
-	}
-	text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	rc = text != NULL ? buf_append_str(out, text) : -1;
-	free(text);
-	return rc;
+	return v == NULL || json_is_null(v) ? buf_append_str(out, fallback) : jsonwrite(out, v);
 }
 
 /* The message item of an answer: its text and refusal as parts. */

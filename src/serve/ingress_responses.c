@@ -15,6 +15,7 @@
 #include "dialect_responses.h"
 #include "exchange.h"
 #include "ingress.h"
+#include "jsonwrite.h"
 #include "proxy.h"
 #include "responses.h"
 #include "runtime.h"
@@ -66,27 +67,27 @@ static void ingress_responses_free(struct ingress_responses *st)
 static void ingress_responses_keep_text(struct exchange *x, const char *made, size_t len)
 {
 	struct ingress_responses *st = ingress_responses_of(x);
-	char *input;
+	struct buf input;
 
 	if (!st->store || made == NULL)
 		return;
-	input = json_dumps(st->input, JSON_COMPACT);
-	if (input != NULL)
-		convstore_put(x->ctx->rt->store, st->id, input, strlen(input), made, len, clock_now_ms());
-	free(input);
+	buf_init(&input, INGRESS_RESPONSES_MAX_CHAT);
+	if (jsonwrite(&input, st->input) == 0)
+		convstore_put(x->ctx->rt->store, st->id, input.data, input.len, made, len, clock_now_ms());
+	buf_free(&input);
 }
 
 /* As ingress_responses_keep_text, for a response object. */
 static void ingress_responses_keep(struct exchange *x, const json_t *response)
 {
-	char *made;
+	struct buf made;
 
 	if (!ingress_responses_of(x)->store || response == NULL)
 		return;
-	made = json_dumps(response, JSON_COMPACT);
-	if (made != NULL)
-		ingress_responses_keep_text(x, made, strlen(made));
-	free(made);
+	buf_init(&made, INGRESS_RESPONSES_MAX_CHAT);
+	if (jsonwrite(&made, response) == 0)
+		ingress_responses_keep_text(x, made.data, made.len);
+	buf_free(&made);
 }
 
 /* A native upstream's response as detour's: its id, and the fields detour took out of the request. */
@@ -220,7 +221,6 @@ static int ingress_responses_whole(struct exchange *x, char **body, size_t *len,
 	json_t *answer, *response = NULL;
 	const char *object;
 	struct buf out;
-	char *text;
 
 	if (!st->native_target && !st->stream && ingress_responses_whole_chat(x, body, len, content_type) == 0)
 		return 0;
@@ -245,13 +245,10 @@ static int ingress_responses_whole(struct exchange *x, char **body, size_t *len,
 			goto fail;
 		goto events;
 	}
-	text = json_dumps(response, JSON_COMPACT);
-	if (text == NULL)
+	if (jsonwrite(&out, response) != 0)
 		goto fail;
-	buf_free(&out);
 	free(*body);
-	*body = text;
-	*len = strlen(text);
+	*body = buf_take(&out, len);
 	*content_type = "application/json";
 	json_decref(response);
 	json_decref(answer);
