@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "dialect_openai.h"
+#include "jsonwrite.h"
+
+/* The request sent upstream is bounded like the chat request a translation makes. */
+#define DIALECT_RESPONSES_MAX_REQUEST (64u * 1024 * 1024)
 
 struct dialect_responses_stream {
 	bool ended;
@@ -56,9 +60,10 @@ static enum dialect_built dialect_responses_request(const struct dialect_call *c
 						    struct refusal *no)
 {
 	json_t *req;
-	char *text = NULL;
+	struct buf text;
 
 	*body = NULL;
+	buf_init(&text, DIALECT_RESPONSES_MAX_REQUEST);
 	if (call->client == NULL) {
 		refusal_why(no, "the upstream speaks the Responses API only");
 		return DIALECT_REFUSED;
@@ -66,14 +71,13 @@ static enum dialect_built dialect_responses_request(const struct dialect_call *c
 	req = json_deep_copy(call->client);
 	if (req == NULL || dialect_responses_change(req, call) != 0)
 		goto fail;
-	text = json_dumps(req, JSON_COMPACT);
-	if (text == NULL)
+	if (jsonwrite(&text, req) != 0)
 		goto fail;
 	json_decref(req);
-	*body = text;
-	*len = strlen(text);
+	*body = buf_take(&text, len);
 	return DIALECT_BUILT;
 fail:
+	buf_free(&text);
 	json_decref(req);
 	return DIALECT_FAILED;
 }

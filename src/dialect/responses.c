@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonwrite.h"
+
 void responses_id(struct rng *rng, const char *prefix, char *out)
 {
 	size_t n = strlen(prefix);
@@ -458,7 +460,6 @@ enum responses_result responses_request(const json_t *request, const struct resp
 {
 	struct responses_build b = { .why = why, .whylen = whylen };
 	enum responses_result rc = RESPONSES_REFUSED;
-	char *text = NULL;
 
 	if (whylen > 0)
 		why[0] = '\0';
@@ -476,8 +477,7 @@ enum responses_result responses_request(const json_t *request, const struct resp
 	if (responses_unsayable(&b, request) != 0 || responses_settings(&b, request, o) != 0 ||
 	    responses_messages(&b, request) != 0 || responses_tools(&b, request) != 0 || responses_format(&b, request) != 0)
 		goto fail;
-	text = json_dumps(b.chat, JSON_COMPACT);
-	if (text == NULL || buf_append_str(out, text) != 0) {
+	if (jsonwrite(out, b.chat) != 0) {
 		snprintf(why, whylen, "the chat request does not fit in %zu bytes", out->max);
 		b.no_memory = true;
 		goto fail;
@@ -486,7 +486,6 @@ enum responses_result responses_request(const json_t *request, const struct resp
 fail:
 	if (rc != RESPONSES_OK && b.no_memory)
 		rc = RESPONSES_FAILED;
-	free(text);
 	json_decref(b.messages);
 	json_decref(b.chat);
 	return rc;

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonscan.h"
+#include "jsonwrite.h"
+
 /* The request's value at key (not null), else fallback; fallback is taken either way. */
 static json_t *responses_echo(const json_t *request, const char *key, json_t *fallback)
 {
@@ -74,123 +77,334 @@ json_t *responses_usage(const json_t *chat_usage)
 			 "total_tokens", total > 0 ? total : input + output);
 }
 
-/* The reason a finish_reason leaves a response incomplete, or NULL when it completed it. */
-static const char *responses_incomplete_reason(const json_t *finish_reason)
+/* ---- a whole chat answer, read in place and written as bytes ---- */
+
+/* A value of the chat answer as a span of its bytes; p NULL: absent. */
+struct responses_span {
+	const char *p;
+	size_t n;
+	enum jsonscan_type type;
+};
+
+/* The members of one object wanted by name: the last of each name wins, as jansson's does. */
+struct responses_pick {
+	const char *const *keys;
+	struct responses_span *spans;
+	size_t n;
+};
+
+static int responses_pick_member(void *arg, const struct jsonscan_member *m)
 {
-	const char *f = json_is_string(finish_reason) ? json_string_value(finish_reason) : "";
+	struct responses_pick *pick = arg;
+	size_t i;
 
-	if (strcmp(f, "length") == 0)
-		return "max_output_tokens";
-	if (strcmp(f, "content_filter") == 0)
-		return "content_filter";
-	return NULL;
-}
-
-/* Sets status, and incomplete_details when reason is not NULL. */
-static int responses_status(json_t *response, const char *reason)
-{
-	if (reason == NULL)
-		return json_object_set_new(response, "status", json_string("completed"));
-	if (json_object_set_new(response, "status", json_string("incomplete")) != 0)
-		return -1;
-	return json_object_set_new(response, "incomplete_details", json_pack("{s:s}", "reason", reason));
-}
-
-/* The message item of an answer: its text and refusal as parts. */
-static json_t *responses_message_item(const json_t *message, const char *status, struct rng *rng)
-{
-	json_t *content = json_object_get(message, "content"), *refusal = json_object_get(message, "refusal");
-	json_t *parts = json_array();
-	char id[RESPONSES_ID_SIZE];
-
-	if (parts == NULL)
-		return NULL;
-	if ((json_is_string(content) ||
-	     !json_is_string(refusal)) &&
-	    json_array_append_new(parts, json_pack("{s:s,s:o,s:[]}", "type", "output_text", "text",
-						   json_is_string(content) ? json_incref(content) : json_string(""),
-						   "annotations")) != 0)
-		goto fail;
-	if (json_is_string(refusal) &&
-	    json_array_append_new(parts, json_pack("{s:s,s:O}", "type", "refusal", "refusal", refusal)) != 0)
-		goto fail;
-	responses_id(rng, "msg_", id);
-	return json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "message", "id", id, "status", status, "role", "assistant",
-			 "content", parts);
-fail:
-	json_decref(parts);
-	return NULL;
-}
-
-static json_t *responses_call_item(const json_t *call, struct rng *rng)
-{
-	json_t *function = json_object_get(call, "function"), *id = json_object_get(call, "id");
-	json_t *name = json_object_get(function, "name"), *arguments = json_object_get(function, "arguments");
-	char fc[RESPONSES_ID_SIZE];
-
-	responses_id(rng, "fc_", fc);
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "function_call", "id", fc,
-			 "call_id", json_is_string(id) ? json_string_value(id) : "",
-			 "name", json_is_string(name) ? json_string_value(name) : "",
-			 "arguments", json_is_string(arguments) ? json_string_value(arguments) : "{}",
-			 "status", "completed");
-}
-
-/* The output items of choice 0's message. */
-static int responses_output(json_t *output, const json_t *message, const char *status, struct rng *rng)
-{
-	json_t *calls = json_object_get(message, "tool_calls"), *call;
-	size_t k;
-	bool has_calls = json_is_array(calls) && json_array_size(calls) > 0;
-	bool has_text = json_is_string(json_object_get(message, "content")) &&
-			json_string_length(json_object_get(message, "content")) > 0;
-
-	/* An answer of tool calls alone has no message item, as from the API;
-	 * an empty answer still has one, so output_text is "" and not missing. */
-	if ((has_text || json_is_string(json_object_get(message, "refusal")) || !has_calls) &&
-	    json_array_append_new(output, responses_message_item(message, status, rng)) != 0)
-		return -1;
-	json_array_foreach(calls, k, call) {
-		if (json_array_append_new(output, responses_call_item(call, rng)) != 0)
-			return -1;
+	for (i = 0; i < pick->n; i++) {
+		if (jsonscan_key_is(m, pick->keys[i])) {
+			pick->spans[i] = (struct responses_span){ m->value, m->value_len, m->type };
+			break;
+		}
 	}
 	return 0;
 }
 
-json_t *responses_answer(const struct responses_meta *m, const char *chat, size_t len, struct rng *rng)
+/* Fills spans[i] with obj's member keys[i]; all absent when obj is not an object. */
+static void responses_pick(const struct responses_span *obj, const char *const *keys, struct responses_span *spans,
+			   size_t n)
 {
-	json_t *root = json_loadb(chat, len, 0, NULL), *choice, *message, *model, *response = NULL;
-	const char *reason;
+	struct responses_pick pick = { keys, spans, n };
 
-	choice = json_array_get(json_object_get(root, "choices"), 0);
-	message = json_object_get(choice, "message");
-	if (!json_is_object(root) || !json_is_object(message))
-		goto fail;
-	reason = responses_incomplete_reason(json_object_get(choice, "finish_reason"));
-	if ((response = responses_object(m, "in_progress")) == NULL)
-		goto fail;
-	model = json_object_get(root, "model");
-	if ((json_is_string(model) && json_object_set(response, "model", model) != 0) ||
-	    responses_status(response, reason) != 0 ||
-	    responses_output(json_object_get(response, "output"), message, reason != NULL ? "incomplete" : "completed",
-			     rng) != 0 ||
-	    json_object_set_new(response, "usage", responses_usage(json_object_get(root, "usage"))) != 0) {
-		json_decref(response);
-		response = NULL;
+	memset(spans, 0, n * sizeof *spans);
+	if (obj->p != NULL && obj->type == JSONSCAN_OBJECT)
+		jsonscan_members(obj->p, obj->n, responses_pick_member, &pick);
+}
+
+static int responses_first_element(void *arg, const struct jsonscan_member *m)
+{
+	*(struct responses_span *)arg = (struct responses_span){ m->value, m->value_len, m->type };
+	return 1;
+}
+
+static bool responses_span_is_string(const struct responses_span *s)
+{
+	return s->p != NULL && s->type == JSONSCAN_STRING;
+}
+
+/* True when the span is the string text (escapes decoded). */
+static bool responses_span_is(const struct responses_span *s, const char *text)
+{
+	size_t n = strlen(text);
+	char decoded[64];
+
+	if (!responses_span_is_string(s))
+		return false;
+	if (memchr(s->p, '\\', s->n) == NULL)
+		return s->n == n + 2 && memcmp(s->p + 1, text, n) == 0;
+	return jsonscan_decode_string(s->p, s->n, decoded, sizeof decoded) == (long)n && memcmp(decoded, text, n) == 0;
+}
+
+/* A whole number >= 0, as jansson reads an integer (no fraction, no exponent), else 0. */
+static json_int_t responses_span_count(const struct responses_span *s)
+{
+	char digits[32];
+	long long v;
+
+	if (s->p == NULL || s->type != JSONSCAN_NUMBER || s->n >= sizeof digits || memchr(s->p, '.', s->n) != NULL ||
+	    memchr(s->p, 'e', s->n) != NULL || memchr(s->p, 'E', s->n) != NULL)
+		return 0;
+	memcpy(digits, s->p, s->n);
+	digits[s->n] = '\0';
+	v = strtoll(digits, NULL, 10);
+	return v > 0 ? (json_int_t)v : 0;
+}
+
+/* Appends v in decimal (printf costs more than the rest of a small response). */
+static int responses_put_int(struct buf *out, json_int_t v)
+{
+	char digits[24], *p = digits + sizeof digits;
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--p = '-';
+	return buf_append(out, p, (size_t)(digits + sizeof digits - p));
+}
+
+/*
+ * Appends the string span as JSON: as written when it holds no escape (the
+ * scanner checked its UTF-8 and it has no control byte), else decoded and
+ * written again by detour's string writer.
+ */
+static int responses_put_span(struct buf *out, const struct responses_span *s)
+{
+	char *decoded;
+	long n;
+	int rc = -1;
+
+	if (memchr(s->p, '\\', s->n) == NULL)
+		return buf_append(out, s->p, s->n);
+	if ((decoded = malloc(s->n)) == NULL)
+		return -1;
+	n = jsonscan_decode_string(s->p, s->n, decoded, s->n);
+	if (n >= 0 && buf_append(out, "\"", 1) == 0 && buf_append_json_escaped(out, decoded, (size_t)n) == 0)
+		rc = buf_append(out, "\"", 1);
+	free(decoded);
+	return rc;
+}
+
+/* The string span, or fallback (a JSON text) when it is not a string. */
+static int responses_put_string_or(struct buf *out, const struct responses_span *s, const char *fallback)
+{
+	return responses_span_is_string(s) ? responses_put_span(out, s) : buf_append_str(out, fallback);
+}
+
+/* A value of the client's request as JSON, or fallback (a JSON text) when absent or null. */
+static int responses_put_echo(struct buf *out, const json_t *request, const char *key, const char *fallback)
+{
+	json_t *v = json_object_get(request, key);
+
+	return v == NULL || json_is_null(v) ? buf_append_str(out, fallback) : jsonwrite(out, v);
+}
+
+/* The message item of an answer: its text and refusal as parts. */
+static int responses_put_message(struct buf *out, const struct responses_span *content,
+				 const struct responses_span *refusal, const char *status, struct rng *rng)
+{
+	char id[RESPONSES_ID_SIZE];
+	int rc;
+
+	responses_id(rng, "msg_", id);
+	rc = buf_append_str(out, "{\"type\":\"message\",\"id\":\"");
+	rc |= buf_append_str(out, id);
+	rc |= buf_append_str(out, "\",\"status\":\"");
+	rc |= buf_append_str(out, status);
+	rc |= buf_append_str(out, "\",\"role\":\"assistant\",\"content\":[");
+	if (responses_span_is_string(content) || !responses_span_is_string(refusal)) {
+		rc |= buf_append_str(out, "{\"type\":\"output_text\",\"text\":");
+		rc |= responses_put_string_or(out, content, "\"\"");
+		rc |= buf_append_str(out, ",\"annotations\":[]}");
+		if (responses_span_is_string(refusal))
+			rc |= buf_append(out, ",", 1);
 	}
-fail:
-	json_decref(root);
-	return response;
+	if (responses_span_is_string(refusal)) {
+		rc |= buf_append_str(out, "{\"type\":\"refusal\",\"refusal\":");
+		rc |= responses_put_span(out, refusal);
+		rc |= buf_append(out, "}", 1);
+	}
+	return rc | buf_append_str(out, "]}");
+}
+
+/* Writing the function_call items of tool_calls, one element at a time. */
+struct responses_calls {
+	struct buf *out;
+	struct rng *rng;
+	bool first;  /* no item written before this one */
+	int rc;
+};
+
+static int responses_put_call(void *arg, const struct jsonscan_member *m)
+{
+	static const char *const call_keys[] = { "id", "function" }, *const function_keys[] = { "name", "arguments" };
+	struct responses_calls *c = arg;
+	struct responses_span call = { m->value, m->value_len, m->type }, got[2], function[2];
+	char fc[RESPONSES_ID_SIZE];
+
+	responses_pick(&call, call_keys, got, 2);
+	responses_pick(&got[1], function_keys, function, 2);
+	responses_id(c->rng, "fc_", fc);
+	c->rc |= buf_append_str(c->out, c->first ? "{\"type\":\"function_call\",\"id\":\"" : ",{\"type\":\"function_call\",\"id\":\"");
+	c->rc |= buf_append_str(c->out, fc);
+	c->rc |= buf_append_str(c->out, "\",\"call_id\":");
+	c->rc |= responses_put_string_or(c->out, &got[0], "\"\"");
+	c->rc |= buf_append_str(c->out, ",\"name\":");
+	c->rc |= responses_put_string_or(c->out, &function[0], "\"\"");
+	c->rc |= buf_append_str(c->out, ",\"arguments\":");
+	c->rc |= responses_put_string_or(c->out, &function[1], "\"{}\"");
+	c->rc |= buf_append_str(c->out, ",\"status\":\"completed\"}");
+	c->first = false;
+	return c->rc != 0;
+}
+
+/* The output items of choice 0's message. */
+static int responses_put_output(struct buf *out, const struct responses_span *message, const char *status,
+				struct rng *rng)
+{
+	static const char *const keys[] = { "content", "refusal", "tool_calls" };
+	struct responses_span got[3];
+	struct responses_calls calls = { out, rng, true, 0 };
+	bool has_calls, has_text;
+
+	responses_pick(message, keys, got, 3);
+	has_calls = got[2].p != NULL && got[2].type == JSONSCAN_ARRAY && !jsonscan_empty(got[2].p, got[2].n);
+	has_text = responses_span_is_string(&got[0]) && got[0].n > 2;
+	/* An answer of tool calls alone has no message item, as from the API;
+	 * an empty answer still has one, so output_text is "" and not missing. */
+	if (has_text || responses_span_is_string(&got[1]) || !has_calls) {
+		calls.rc = responses_put_message(out, &got[0], &got[1], status, rng);
+		calls.first = false;
+	}
+	if (has_calls && calls.rc == 0)
+		jsonscan_elements(got[2].p, got[2].n, responses_put_call, &calls);
+	return calls.rc;
+}
+
+/* The chat usage as the Responses one (see responses_usage). */
+static int responses_put_usage(struct buf *out, const struct responses_span *usage)
+{
+	static const char *const keys[] = { "prompt_tokens", "completion_tokens", "total_tokens",
+					    "prompt_tokens_details", "completion_tokens_details" };
+	static const char *const cached[] = { "cached_tokens" }, *const reasoning[] = { "reasoning_tokens" };
+	struct responses_span got[5], c, r;
+	json_int_t input, output, total;
+
+	responses_pick(usage, keys, got, 5);
+	responses_pick(&got[3], cached, &c, 1);
+	responses_pick(&got[4], reasoning, &r, 1);
+	input = responses_span_count(&got[0]);
+	output = responses_span_count(&got[1]);
+	total = responses_span_count(&got[2]);
+	return buf_append_str(out, "{\"input_tokens\":") | responses_put_int(out, input) |
+	       buf_append_str(out, ",\"input_tokens_details\":{\"cached_tokens\":") |
+	       responses_put_int(out, responses_span_count(&c)) | buf_append_str(out, "},\"output_tokens\":") |
+	       responses_put_int(out, output) | buf_append_str(out, ",\"output_tokens_details\":{\"reasoning_tokens\":") |
+	       responses_put_int(out, responses_span_count(&r)) | buf_append_str(out, "},\"total_tokens\":") |
+	       responses_put_int(out, total > 0 ? total : input + output) | buf_append(out, "}", 1);
+}
+
+/* The response object, in responses_object's member order, choice 0 and the answer's model and usage filled in. */
+static int responses_put_response(struct buf *out, const struct responses_meta *m, const struct responses_span *top,
+				  const struct responses_span *choice, struct rng *rng)
+{
+	static const char *const keys[] = { "message", "finish_reason" };
+	const json_t *r = m->request, *reasoning = json_object_get(r, "reasoning");
+	struct responses_span got[2];
+	const char *reason;
+	int rc;
+
+	responses_pick(choice, keys, got, 2);
+	if (got[0].p == NULL || got[0].type != JSONSCAN_OBJECT)
+		return -1;
+	reason = responses_span_is(&got[1], "length") ? "max_output_tokens"
+		 : responses_span_is(&got[1], "content_filter") ? "content_filter" : NULL;
+	rc = buf_append_str(out, "{\"id\":");
+	rc |= buf_append_json_string(out, m->id);
+	rc |= buf_append_str(out, ",\"object\":\"response\",\"created_at\":");
+	rc |= responses_put_int(out, (json_int_t)m->created_at);
+	rc |= buf_append_str(out, reason != NULL ? ",\"status\":\"incomplete\"" : ",\"status\":\"completed\"");
+	rc |= buf_append_str(out, ",\"background\":false,\"error\":null,\"incomplete_details\":");
+	if (reason != NULL)
+		rc |= buf_append_str(out, "{\"reason\":\"") | buf_append_str(out, reason) | buf_append_str(out, "\"}");
+	else
+		rc |= buf_append_str(out, "null");
+	rc |= buf_append_str(out, ",\"instructions\":");
+	rc |= responses_put_echo(out, r, "instructions", "null");
+	rc |= buf_append_str(out, ",\"max_output_tokens\":");
+	rc |= responses_put_echo(out, r, "max_output_tokens", "null");
+	rc |= buf_append_str(out, ",\"model\":");
+	rc |= responses_span_is_string(&top[0]) ? responses_put_span(out, &top[0])
+						 : responses_put_echo(out, r, "model", "\"\"");
+	rc |= buf_append_str(out, ",\"output\":[");
+	if (rc == 0)
+		rc = responses_put_output(out, &got[0], reason != NULL ? "incomplete" : "completed", rng);
+	rc |= buf_append_str(out, "],\"parallel_tool_calls\":");
+	rc |= responses_put_echo(out, r, "parallel_tool_calls", "true");
+	rc |= buf_append_str(out, ",\"previous_response_id\":");
+	rc |= responses_put_echo(out, r, "previous_response_id", "null");
+	rc |= buf_append_str(out, ",\"reasoning\":{\"effort\":");
+	rc |= responses_put_echo(out, reasoning, "effort", "null");
+	rc |= buf_append_str(out, ",\"summary\":");
+	rc |= responses_put_echo(out, reasoning, "summary", "null");
+	rc |= buf_append_str(out, "},\"store\":");
+	rc |= responses_put_echo(out, r, "store", "true");
+	rc |= buf_append_str(out, ",\"temperature\":");
+	rc |= responses_put_echo(out, r, "temperature", "1.0");
+	rc |= buf_append_str(out, ",\"text\":");
+	rc |= responses_put_echo(out, r, "text", "{\"format\":{\"type\":\"text\"}}");
+	rc |= buf_append_str(out, ",\"tool_choice\":");
+	rc |= responses_put_echo(out, r, "tool_choice", "\"auto\"");
+	rc |= buf_append_str(out, ",\"tools\":");
+	rc |= responses_put_echo(out, r, "tools", "[]");
+	rc |= buf_append_str(out, ",\"top_p\":");
+	rc |= responses_put_echo(out, r, "top_p", "1.0");
+	rc |= buf_append_str(out, ",\"truncation\":");
+	rc |= responses_put_echo(out, r, "truncation", "\"disabled\"");
+	rc |= buf_append_str(out, ",\"usage\":");
+	rc |= responses_put_usage(out, &top[2]);
+	rc |= buf_append_str(out, ",\"user\":");
+	rc |= responses_put_echo(out, r, "user", "null");
+	rc |= buf_append_str(out, ",\"metadata\":");
+	rc |= responses_put_echo(out, r, "metadata", "{}");
+	return rc | buf_append(out, "}", 1);
 }
 
 int responses_answer_bytes(const struct responses_meta *m, const char *chat, size_t len, struct rng *rng,
 			   struct buf *out)
 {
-	json_t *response = responses_answer(m, chat, len, rng);
-	char *text = response != NULL ? json_dumps(response, JSON_COMPACT) : NULL;
-	int rc = text != NULL ? buf_append_str(out, text) : -1;
+	static const char *const keys[] = { "model", "choices", "usage" };
+	struct responses_span root = { chat, len, JSONSCAN_OBJECT }, top[3], choice = { NULL, 0, JSONSCAN_NULL };
+	size_t before = out->len;
 
-	free(text);
-	json_decref(response);
-	return rc;
+	if (chat == NULL || !jsonscan_valid_object(chat, len))
+		return -1;
+	responses_pick(&root, keys, top, 3);
+	if (top[1].p != NULL && top[1].type == JSONSCAN_ARRAY)
+		jsonscan_elements(top[1].p, top[1].n, responses_first_element, &choice);
+	if (responses_put_response(out, m, top, &choice, rng) == 0)
+		return 0;
+	buf_truncate(out, before);
+	return -1;
+}
+
+json_t *responses_answer(const struct responses_meta *m, const char *chat, size_t len, struct rng *rng)
+{
+	struct buf out;
+	json_t *response = NULL;
+
+	buf_init(&out, 4 * len + 1024 * 1024);
+	if (responses_answer_bytes(m, chat, len, rng, &out) == 0)
+		response = json_loadb(out.data, out.len, 0, NULL);
+	buf_free(&out);
+	return response;
 }

@@ -15,6 +15,7 @@
 #include "dialect_responses.h"
 #include "exchange.h"
 #include "ingress.h"
+#include "jsonwrite.h"
 #include "proxy.h"
 #include "responses.h"
 #include "runtime.h"
@@ -28,7 +29,7 @@
 /* One Responses exchange: what the ingress keeps between the loop's calls. */
 struct ingress_responses {
 	json_t *request;             /* the client's request, previous_response_id expanded (owned) */
-	json_t *input;               /* its whole input as a list: what the store keeps (owned) */
+	json_t *input;               /* its whole input as a list: what the store keeps (owned; NULL unless store) */
 	struct responses_meta meta;  /* request, id, created_at: echoed in every response */
 	char id[RESPONSES_ID_SIZE];  /* detour's resp_ id */
 	bool store;                  /* keep the response (store not false, and the store on) */
@@ -38,7 +39,7 @@ struct ingress_responses {
 	bool native_target;          /* the target last chosen speaks Responses natively */
 	bool native_stream;          /* the stream under way comes from such a target */
 	bool translating;            /* rs is initialised */
-	struct responses_stream rs;  /* the chat chunks' translation */
+	struct responses_stream *rs; /* the chat chunks' translation (owned; a stream's only: it is large) */
 	json_t *native_last;         /* a native stream: the last response object it carried (owned) */
 	json_int_t native_seq;       /* ... and the last sequence_number */
 };
@@ -53,7 +54,8 @@ static void ingress_responses_free(struct ingress_responses *st)
 	if (st == NULL)
 		return;
 	if (st->translating)
-		responses_stream_free(&st->rs);
+		responses_stream_free(st->rs);
+	free(st->rs);
 	json_decref(st->request);
 	json_decref(st->input);
 	json_decref(st->native_last);
@@ -61,20 +63,31 @@ static void ingress_responses_free(struct ingress_responses *st)
 	free(st);
 }
 
-/* Keeps a finished response with its input, under detour's id. Prompts: never logged. */
-static void ingress_responses_keep(struct exchange *x, const json_t *response)
+/* Keeps a finished response (its JSON text) with its input, under detour's id. Prompts: never logged. */
+static void ingress_responses_keep_text(struct exchange *x, const char *made, size_t len)
 {
 	struct ingress_responses *st = ingress_responses_of(x);
-	char *input, *made;
+	struct buf input;
 
-	if (!st->store || response == NULL)
+	if (!st->store || made == NULL)
 		return;
-	input = json_dumps(st->input, JSON_COMPACT);
-	made = json_dumps(response, JSON_COMPACT);
-	if (input != NULL && made != NULL)
-		convstore_put(x->ctx->rt->store, st->id, input, strlen(input), made, strlen(made), clock_now_ms());
-	free(input);
-	free(made);
+	buf_init(&input, INGRESS_RESPONSES_MAX_CHAT);
+	if (jsonwrite(&input, st->input) == 0)
+		convstore_put(x->ctx->rt->store, st->id, input.data, input.len, made, len, clock_now_ms());
+	buf_free(&input);
+}
+
+/* As ingress_responses_keep_text, for a response object. */
+static void ingress_responses_keep(struct exchange *x, const json_t *response)
+{
+	struct buf made;
+
+	if (!ingress_responses_of(x)->store || response == NULL)
+		return;
+	buf_init(&made, INGRESS_RESPONSES_MAX_CHAT);
+	if (jsonwrite(&made, response) == 0)
+		ingress_responses_keep_text(x, made.data, made.len);
+	buf_free(&made);
 }
 
 /* A native upstream's response as detour's: its id, and the fields detour took out of the request. */
@@ -180,14 +193,39 @@ static int ingress_responses_events_of(json_t *response, struct buf *out)
 	return rc;
 }
 
+/*
+ * A chat answer to a client that did not ask to stream, read in place and the
+ * response written as bytes: no tree on the common path. -1: not a chat
+ * completion (the caller looks at it again, as it may be a response object).
+ */
+static int ingress_responses_whole_chat(struct exchange *x, char **body, size_t *len, const char **content_type)
+{
+	struct ingress_responses *st = ingress_responses_of(x);
+	struct buf out;
+
+	buf_init(&out, 4 * *len + 1024 * 1024);
+	if (responses_answer_bytes(&st->meta, *body, *len, &x->ctx->rng, &out) != 0) {
+		buf_free(&out);
+		return -1;
+	}
+	ingress_responses_keep_text(x, out.data, out.len);
+	free(*body);
+	*body = buf_take(&out, len);
+	*content_type = "application/json";
+	return 0;
+}
+
 static int ingress_responses_whole(struct exchange *x, char **body, size_t *len, const char **content_type)
 {
 	struct ingress_responses *st = ingress_responses_of(x);
-	json_t *answer = json_loadb(*body, *len, 0, NULL), *response = NULL;
-	const char *object = json_string_value(json_object_get(answer, "object"));
+	json_t *answer, *response = NULL;
+	const char *object;
 	struct buf out;
-	char *text;
 
+	if (!st->native_target && !st->stream && ingress_responses_whole_chat(x, body, len, content_type) == 0)
+		return 0;
+	answer = json_loadb(*body, *len, 0, NULL);
+	object = json_string_value(json_object_get(answer, "object"));
 	buf_init(&out, 4 * *len + 1024 * 1024);
 	if (object != NULL && strcmp(object, "response") == 0) {
 		response = json_incref(answer);
@@ -207,13 +245,10 @@ static int ingress_responses_whole(struct exchange *x, char **body, size_t *len,
 			goto fail;
 		goto events;
 	}
-	text = json_dumps(response, JSON_COMPACT);
-	if (text == NULL)
+	if (jsonwrite(&out, response) != 0)
 		goto fail;
-	buf_free(&out);
 	free(*body);
-	*body = text;
-	*len = strlen(text);
+	*body = buf_take(&out, len);
 	*content_type = "application/json";
 	json_decref(response);
 	json_decref(answer);
@@ -238,7 +273,7 @@ static int ingress_responses_stream_begin(struct exchange *x, struct buf *out)
 
 	/* A new attempt starts the events again (the held ones were dropped). */
 	if (st->translating) {
-		responses_stream_free(&st->rs);
+		responses_stream_free(st->rs);
 		st->translating = false;
 	}
 	json_decref(st->native_last);
@@ -247,9 +282,11 @@ static int ingress_responses_stream_begin(struct exchange *x, struct buf *out)
 	st->native_stream = st->native_target;
 	if (st->native_stream)
 		return 0;
-	responses_stream_init(&st->rs, &st->meta, &x->ctx->rng);
+	if (st->rs == NULL && (st->rs = malloc(sizeof *st->rs)) == NULL)
+		return -1;
+	responses_stream_init(st->rs, &st->meta, &x->ctx->rng);
 	st->translating = true;
-	return responses_stream_begin(&st->rs, out);
+	return responses_stream_begin(st->rs, out);
 }
 
 /* A native upstream's event, relayed under detour's id. */
@@ -290,7 +327,9 @@ static enum ingress_shown ingress_responses_stream_chunk(struct exchange *x, con
 
 	if (st->native_stream)
 		return ingress_responses_relay(st, chunk, len, out);
-	switch (responses_stream_chunk(&st->rs, chunk, len, out)) {
+	if (!st->translating)
+		return INGRESS_BROKEN;
+	switch (responses_stream_chunk(st->rs, chunk, len, out)) {
 	case RESPONSES_STREAM_CONTENT:
 		return INGRESS_SHOWN;
 	case RESPONSES_STREAM_NONE:
@@ -312,9 +351,11 @@ static int ingress_responses_stream_done(struct exchange *x, struct buf *out)
 		ingress_responses_keep(x, st->native_last);
 		return 0;
 	}
-	if (!st->rs.ended && responses_stream_finish(&st->rs, out) != 0)
+	if (!st->translating)
 		return -1;
-	made = responses_stream_response(&st->rs);
+	if (!st->rs->ended && responses_stream_finish(st->rs, out) != 0)
+		return -1;
+	made = responses_stream_response(st->rs);
 	ingress_responses_keep(x, made);
 	json_decref(made);
 	return 0;
@@ -351,7 +392,9 @@ static int ingress_responses_stream_fail(struct exchange *x, const char *code, c
 	(void)upstream;
 	if (st->native_stream)
 		return ingress_responses_native_fail(st, code, message, out);
-	return responses_stream_fail(&st->rs, code, message, out);
+	if (!st->translating)
+		return -1;
+	return responses_stream_fail(st->rs, code, message, out);
 }
 
 static void ingress_responses_release(struct exchange *x)
@@ -458,7 +501,7 @@ static int ingress_responses_translate(struct exchange *x, struct ingress_respon
 static void ingress_responses_begin(struct exchange *x, bool fetched)
 {
 	struct ingress_responses *st = calloc(1, sizeof *st);
-	json_t *root = json_loadb(x->body.data != NULL ? x->body.data : "", x->body.len, 0, NULL);
+	json_t *root = json_loadb(x->body.data != NULL ? x->body.data : "", x->body.len, 0, NULL), *input;
 
 	if (st == NULL) {
 		exchange_answer_error(x, 500, "server_error", NULL, NULL, "detour is out of memory.");
@@ -478,13 +521,15 @@ static void ingress_responses_begin(struct exchange *x, bool fetched)
 	st->request = ingress_responses_expand(x, root, fetched);
 	if (st->request == NULL)
 		goto fail;
-	st->input = responses_input_items(st->request);
-	if (st->input == NULL) {
+	st->store = !json_is_false(json_object_get(root, "store")) && !convstore_off(x->ctx->rt->store);
+	/* The input as a list is what the store keeps: made only for a response that will be kept. */
+	input = json_object_get(st->request, "input");
+	if ((!json_is_string(input) && !json_is_array(input)) ||
+	    (st->store && (st->input = responses_input_items(st->request)) == NULL)) {
 		exchange_answer_error(x, 400, "invalid_request_error", NULL, "input",
 				      "input must be a string or a list of items.");
 		goto fail;
 	}
-	st->store = !json_is_false(json_object_get(root, "store")) && !convstore_off(x->ctx->rt->store);
 	st->stream = json_is_true(json_object_get(root, "stream"));
 	responses_id(&x->ctx->rng, "resp_", st->id);
 	st->meta.request = st->request;

@@ -377,6 +377,31 @@ int jsonscan_members(const char *text, size_t len, jsonscan_member_fn fn, void *
 	return 0;
 }
 
+int jsonscan_elements(const char *text, size_t len, jsonscan_member_fn fn, void *arg)
+{
+	const char *end = text + len, *p = jsonscan_ws(text, end);
+	struct jsonscan_member m = { NULL, 0, NULL, 0, JSONSCAN_NULL };
+	int rc;
+
+	if (p >= end || *p != '[')
+		return -1;
+	p = jsonscan_ws(p + 1, end);
+	while (p < end && *p != ']') {
+		m.value = p;
+		p = jsonscan_skip(p, end);
+		m.value_len = (size_t)(p - m.value);
+		m.type = jsonscan_type_of(m.value, m.value_len);
+		rc = fn(arg, &m);
+		if (rc != 0)
+			return rc;
+		m.key_len++;
+		p = jsonscan_ws(p, end);
+		if (p < end && *p == ',')
+			p = jsonscan_ws(p + 1, end);
+	}
+	return 0;
+}
+
 static unsigned jsonscan_hex_value(const char *p)
 {
 	unsigned v = 0;

@@ -48,6 +48,14 @@ typedef int (*jsonscan_member_fn)(void *arg, const struct jsonscan_member *m);
  */
 int jsonscan_members(const char *text, size_t len, jsonscan_member_fn fn, void *arg);
 
+/*
+ * Calls fn for each element of the array text[0..len) (which jsonscan_valid
+ * accepted), in order, as a member whose key is NULL and key_len is the
+ * element's index. Returns 0, fn's stop value, or -1 when text is not an
+ * array.
+ */
+int jsonscan_elements(const char *text, size_t len, jsonscan_member_fn fn, void *arg);
+
 /* True when the raw key of m, once unescaped, is name. */
 bool jsonscan_key_is(const struct jsonscan_member *m, const char *name);
 

@@ -18,6 +18,7 @@
 	X(request)     \
 	X(timers)      \
 	X(jsonscan)    \
+	X(jsonwrite)   \
 	X(buf)         \
 	X(auth)        \
 	X(engine)      \

@@ -285,6 +285,40 @@ START_TEST(members_are_walked_in_order_with_their_spans)
 }
 END_TEST
 
+static int elements_note(void *arg, const struct jsonscan_member *m)
+{
+	struct members_seen *s = arg;
+
+	ck_assert_ptr_null(m->key);
+	ck_assert_uint_eq(m->key_len, (size_t)s->n);
+	snprintf(s->values[s->n], sizeof s->values[0], "%.*s", (int)m->value_len, m->value);
+	s->types[s->n] = m->type;
+	s->n++;
+	return s->n == 3 ? 7 : 0;
+}
+
+START_TEST(elements_are_walked_in_order_with_their_index)
+{
+	static const char doc[] = " [ {\"a\":[1,2]} , \"x],\" ,-2,true,[] ] ";
+	struct members_seen s = { .n = 0 };
+
+	ck_assert(jsonscan_valid(doc, strlen(doc)));
+	/* The walk stops where fn says, with fn's value. */
+	ck_assert_int_eq(jsonscan_elements(doc, strlen(doc), elements_note, &s), 7);
+	ck_assert_int_eq(s.n, 3);
+	ck_assert_str_eq(s.values[0], "{\"a\":[1,2]}");
+	ck_assert_int_eq(s.types[0], JSONSCAN_OBJECT);
+	ck_assert_str_eq(s.values[1], "\"x],\"");
+	ck_assert_int_eq(s.types[1], JSONSCAN_STRING);
+	ck_assert_str_eq(s.values[2], "-2");
+	ck_assert_int_eq(s.types[2], JSONSCAN_NUMBER);
+	s.n = 0;
+	ck_assert_int_eq(jsonscan_elements(" [ ] ", 5, elements_note, &s), 0);
+	ck_assert_int_eq(s.n, 0);
+	ck_assert_int_eq(jsonscan_elements("{}", 2, elements_note, &s), -1);
+}
+END_TEST
+
 START_TEST(strings_decode_escapes_and_surrogate_pairs)
 {
 	char out[32];
@@ -393,6 +427,7 @@ Suite *jsonscan_suite(void)
 	suite_add_tcase(s, object);
 
 	tcase_add_test(in_place, members_are_walked_in_order_with_their_spans);
+	tcase_add_test(in_place, elements_are_walked_in_order_with_their_index);
 	tcase_add_test(in_place, strings_decode_escapes_and_surrogate_pairs);
 	tcase_add_test(in_place, canonical_form_ignores_order_and_space_at_every_depth);
 	tcase_add_test(in_place, canonical_form_keeps_what_differs);
