@@ -26,6 +26,18 @@
 #define ENGINE_SOCKET_BLOCK 256
 #define ENGINE_MAX_FD (1 << 20)
 
+/* URLs parsed once: given a URL string, curl parses it again for every
+ * transfer and prints it back normalized (a tenth of a short call's
+ * instructions); given a parsed CURLU it only copies the parts. A worker calls
+ * the few URLs of its configuration, so the table is small; a URL past it goes
+ * as a string, as it always could. */
+#define ENGINE_URLS 64
+
+struct engine_url {
+	char *text;
+	CURLU *parsed;
+};
+
 struct engine_socket {
 	struct loop_watch watch;        /* arg: the engine */
 	int fd;
@@ -63,6 +75,8 @@ struct engine {
 	struct engine_transfer *active;
 	struct engine_transfer *spare;
 	size_t nspare;
+	struct engine_url urls[ENGINE_URLS]; /* kept until engine_free: a transfer copies its CURLU when it connects */
+	size_t nurls;
 };
 
 int engine_parse_retry_after(const char *value, uint64_t now_wall_ms, int64_t *ms)
@@ -563,6 +577,10 @@ void engine_free(struct engine *e)
 	}
 	timers_disarm(e->timers, &e->curl_timer);
 	curl_multi_cleanup(e->multi);
+	for (i = 0; i < e->nurls; i++) {
+		free(e->urls[i].text);
+		curl_url_cleanup(e->urls[i].parsed);
+	}
 	for (i = 0; i < e->nblocks; i++)
 		free(e->sockets[i]);
 	free(e->sockets);
@@ -633,6 +651,35 @@ static struct engine_transfer *engine_transfer_get(struct engine *e)
 	return t;
 }
 
+/* url parsed as curl would parse it, from the table or added to it; NULL when
+ * the table is full or curl refuses it (curl then parses the string itself
+ * and says what is wrong, as before). */
+static CURLU *engine_url_parsed(struct engine *e, const char *url)
+{
+	struct engine_url *slot;
+	size_t i;
+
+	for (i = 0; i < e->nurls; i++)
+		if (strcmp(e->urls[i].text, url) == 0)
+			return e->urls[i].parsed;
+	if (e->nurls == ENGINE_URLS)
+		return NULL;
+	slot = &e->urls[e->nurls];
+	slot->text = strdup(url);
+	slot->parsed = curl_url();
+	/* The flags curl itself parses a CURLOPT_URL with. */
+	if (slot->text == NULL || slot->parsed == NULL ||
+	    curl_url_set(slot->parsed, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+		free(slot->text);
+		curl_url_cleanup(slot->parsed);
+		slot->text = NULL;
+		slot->parsed = NULL;
+		return NULL;
+	}
+	e->nurls++;
+	return slot->parsed;
+}
+
 struct engine_transfer *engine_submit(struct engine *e, const struct engine_request *req,
 				      const struct engine_handlers *handlers, void *arg)
 {
@@ -671,7 +718,10 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	t->clean = false;
 	timer_init(&t->watchdog, engine_watchdog_fire, t);
 
+	/* Both: the CURLU spares the parse, the string is what curl reads again
+	 * when it retries on a fresh connection. */
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_CURLU, engine_url_parsed(e, req->url));
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, req->headers);
 	if (req->body != NULL) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
