@@ -75,6 +75,9 @@ struct engine {
 	struct engine_transfer *active;
 	struct engine_transfer *spare;
 	size_t nspare;
+	/* The clock as the engine last entered curl: every callback of one
+	 * curl call (a header line, a chunk, a timeout) reads it, not the clock. */
+	uint64_t now_ms;
 	struct engine_url urls[ENGINE_URLS]; /* kept until engine_free: a transfer copies its CURLU when it connects */
 	size_t nurls;
 };
@@ -112,6 +115,13 @@ int engine_parse_retry_after(const char *value, uint64_t now_wall_ms, int64_t *m
 	if (*ms < 0)
 		*ms = 0;
 	return 0;
+}
+
+/* Reads the clock once for a call into curl and what curl calls back inside it. */
+static uint64_t engine_tick(struct engine *e)
+{
+	e->now_ms = clock_now_ms();
+	return e->now_ms;
 }
 
 /* --- curl's sockets and timer in the worker's loop ------------------------ */
@@ -189,7 +199,7 @@ static int engine_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	if (timeout_ms < 0)
 		timers_disarm(e->timers, &e->curl_timer);
 	else
-		timers_arm(e->timers, &e->curl_timer, clock_now_ms() + (uint64_t)timeout_ms);
+		timers_arm(e->timers, &e->curl_timer, e->now_ms + (uint64_t)timeout_ms);
 	return 0;
 }
 
@@ -259,7 +269,7 @@ static void engine_finish(struct engine_transfer *t, CURLcode code);
 static void engine_watchdog_fire(struct timer *timer)
 {
 	struct engine_transfer *t = timer->arg;
-	uint64_t now = clock_now_ms();
+	uint64_t now = engine_tick(t->engine);
 
 	if (t->response.first_byte_ms == 0) {
 		if (now < t->first_byte_deadline_ms) {
@@ -283,7 +293,7 @@ static void engine_watchdog_fire(struct timer *timer)
 
 static void engine_mark_activity(struct engine_transfer *t)
 {
-	uint64_t now = clock_now_ms();
+	uint64_t now = t->engine->now_ms;
 
 	t->last_activity_ms = now;
 	if (t->response.first_byte_ms == 0) {
@@ -476,7 +486,7 @@ static void engine_finish(struct engine_transfer *t, CURLcode code)
 	const struct engine_handlers *handlers = t->handlers;
 	void *arg = t->arg;
 
-	r->ended_ms = clock_now_ms();
+	r->ended_ms = t->engine->now_ms;
 	r->error = t->forced_error != ENGINE_OK ? t->forced_error : engine_classify(code);
 	if (r->error == ENGINE_TOO_LARGE)
 		snprintf(r->error_text, sizeof r->error_text, "answer larger than %zu bytes",
@@ -513,6 +523,7 @@ static void engine_curl_timer_fire(struct timer *timer)
 	struct engine *e = timer->arg;
 	int running;
 
+	engine_tick(e);
 	curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	engine_collect(e);
 }
@@ -527,6 +538,7 @@ void engine_on_socket(struct engine *e, int fd, uint32_t epoll_events)
 		mask |= CURL_CSELECT_OUT;
 	if (epoll_events & (EPOLLERR | EPOLLHUP))
 		mask |= CURL_CSELECT_ERR;
+	engine_tick(e);
 	curl_multi_socket_action(e->multi, fd, mask, &running);
 	engine_collect(e);
 }
@@ -547,6 +559,7 @@ struct engine *engine_create(struct loop *loop, struct timers *timers,
 	}
 	e->loop = loop;
 	e->timers = timers;
+	engine_tick(e);
 	timer_init(&e->curl_timer, engine_curl_timer_fire, e);
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, engine_socket_cb);
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
@@ -621,6 +634,9 @@ static void engine_configure(struct engine_transfer *t)
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	/* Without it curl reads no_proxy and NO_PROXY from the environment per
+	 * transfer, to exempt hosts from a proxy there is none of. */
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "");
 }
 
 static struct engine_transfer *engine_transfer_get(struct engine *e)
@@ -685,7 +701,7 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 {
 	struct engine_transfer *t = engine_transfer_get(e);
 	CURL *h;
-	uint64_t now = clock_now_ms();
+	uint64_t now = engine_tick(e);
 
 	if (t == NULL)
 		return NULL;
@@ -747,6 +763,7 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 
 void engine_cancel(struct engine_transfer *t)
 {
+	engine_tick(t->engine);
 	engine_detach(t);
 	engine_recycle(t);
 }
@@ -756,7 +773,7 @@ void engine_unpause(struct engine_transfer *t)
 	if (!t->paused)
 		return;
 	t->paused = false;
-	t->last_activity_ms = clock_now_ms();
+	t->last_activity_ms = engine_tick(t->engine);
 	curl_easy_pause(t->easy, CURLPAUSE_CONT);
 	engine_watchdog_arm(t);
 }
