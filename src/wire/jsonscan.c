@@ -112,6 +112,10 @@ static bool jsonscan_string(struct jsonscan *s)
 				break;
 			s->p += 8;
 		}
+		/* Then byte by byte up to the special one, without looking at words
+		 * again: most strings (keys, short values) end within their first word. */
+		while (s->p < s->end && *s->p >= 0x20 && *s->p < 0x80 && *s->p != '"' && *s->p != '\\')
+			s->p++;
 		if (s->p >= s->end)
 			break;
 		c = *s->p;
