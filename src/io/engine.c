@@ -26,6 +26,18 @@
 #define ENGINE_SOCKET_BLOCK 256
 #define ENGINE_MAX_FD (1 << 20)
 
+/* URLs parsed once: given a URL string, curl parses it again for every
+ * transfer and prints it back normalized (a tenth of a short call's
+ * instructions); given a parsed CURLU it only copies the parts. A worker calls
+ * the few URLs of its configuration, so the table is small; a URL past it goes
+ * as a string, as it always could. */
+#define ENGINE_URLS 64
+
+struct engine_url {
+	char *text;
+	CURLU *parsed;
+};
+
 struct engine_socket {
 	struct loop_watch watch;        /* arg: the engine */
 	int fd;
@@ -63,6 +75,11 @@ struct engine {
 	struct engine_transfer *active;
 	struct engine_transfer *spare;
 	size_t nspare;
+	/* The clock as the engine last entered curl: every callback of one
+	 * curl call (a header line, a chunk, a timeout) reads it, not the clock. */
+	uint64_t now_ms;
+	struct engine_url urls[ENGINE_URLS]; /* kept until engine_free: a transfer copies its CURLU when it connects */
+	size_t nurls;
 };
 
 int engine_parse_retry_after(const char *value, uint64_t now_wall_ms, int64_t *ms)
@@ -98,6 +115,13 @@ int engine_parse_retry_after(const char *value, uint64_t now_wall_ms, int64_t *m
 	if (*ms < 0)
 		*ms = 0;
 	return 0;
+}
+
+/* Reads the clock once for a call into curl and what curl calls back inside it. */
+static uint64_t engine_tick(struct engine *e)
+{
+	e->now_ms = clock_now_ms();
+	return e->now_ms;
 }
 
 /* --- curl's sockets and timer in the worker's loop ------------------------ */
@@ -175,7 +199,7 @@ static int engine_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	if (timeout_ms < 0)
 		timers_disarm(e->timers, &e->curl_timer);
 	else
-		timers_arm(e->timers, &e->curl_timer, clock_now_ms() + (uint64_t)timeout_ms);
+		timers_arm(e->timers, &e->curl_timer, e->now_ms + (uint64_t)timeout_ms);
 	return 0;
 }
 
@@ -245,7 +269,7 @@ static void engine_finish(struct engine_transfer *t, CURLcode code);
 static void engine_watchdog_fire(struct timer *timer)
 {
 	struct engine_transfer *t = timer->arg;
-	uint64_t now = clock_now_ms();
+	uint64_t now = engine_tick(t->engine);
 
 	if (t->response.first_byte_ms == 0) {
 		if (now < t->first_byte_deadline_ms) {
@@ -269,7 +293,7 @@ static void engine_watchdog_fire(struct timer *timer)
 
 static void engine_mark_activity(struct engine_transfer *t)
 {
-	uint64_t now = clock_now_ms();
+	uint64_t now = t->engine->now_ms;
 
 	t->last_activity_ms = now;
 	if (t->response.first_byte_ms == 0) {
@@ -462,7 +486,7 @@ static void engine_finish(struct engine_transfer *t, CURLcode code)
 	const struct engine_handlers *handlers = t->handlers;
 	void *arg = t->arg;
 
-	r->ended_ms = clock_now_ms();
+	r->ended_ms = t->engine->now_ms;
 	r->error = t->forced_error != ENGINE_OK ? t->forced_error : engine_classify(code);
 	if (r->error == ENGINE_TOO_LARGE)
 		snprintf(r->error_text, sizeof r->error_text, "answer larger than %zu bytes",
@@ -499,6 +523,7 @@ static void engine_curl_timer_fire(struct timer *timer)
 	struct engine *e = timer->arg;
 	int running;
 
+	engine_tick(e);
 	curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	engine_collect(e);
 }
@@ -513,6 +538,7 @@ void engine_on_socket(struct engine *e, int fd, uint32_t epoll_events)
 		mask |= CURL_CSELECT_OUT;
 	if (epoll_events & (EPOLLERR | EPOLLHUP))
 		mask |= CURL_CSELECT_ERR;
+	engine_tick(e);
 	curl_multi_socket_action(e->multi, fd, mask, &running);
 	engine_collect(e);
 }
@@ -533,6 +559,7 @@ struct engine *engine_create(struct loop *loop, struct timers *timers,
 	}
 	e->loop = loop;
 	e->timers = timers;
+	engine_tick(e);
 	timer_init(&e->curl_timer, engine_curl_timer_fire, e);
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, engine_socket_cb);
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
@@ -563,6 +590,10 @@ void engine_free(struct engine *e)
 	}
 	timers_disarm(e->timers, &e->curl_timer);
 	curl_multi_cleanup(e->multi);
+	for (i = 0; i < e->nurls; i++) {
+		free(e->urls[i].text);
+		curl_url_cleanup(e->urls[i].parsed);
+	}
 	for (i = 0; i < e->nblocks; i++)
 		free(e->sockets[i]);
 	free(e->sockets);
@@ -603,6 +634,9 @@ static void engine_configure(struct engine_transfer *t)
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	/* Without it curl reads no_proxy and NO_PROXY from the environment per
+	 * transfer, to exempt hosts from a proxy there is none of. */
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "");
 }
 
 static struct engine_transfer *engine_transfer_get(struct engine *e)
@@ -633,12 +667,41 @@ static struct engine_transfer *engine_transfer_get(struct engine *e)
 	return t;
 }
 
+/* url parsed as curl would parse it, from the table or added to it; NULL when
+ * the table is full or curl refuses it (curl then parses the string itself
+ * and says what is wrong, as before). */
+static CURLU *engine_url_parsed(struct engine *e, const char *url)
+{
+	struct engine_url *slot;
+	size_t i;
+
+	for (i = 0; i < e->nurls; i++)
+		if (strcmp(e->urls[i].text, url) == 0)
+			return e->urls[i].parsed;
+	if (e->nurls == ENGINE_URLS)
+		return NULL;
+	slot = &e->urls[e->nurls];
+	slot->text = strdup(url);
+	slot->parsed = curl_url();
+	/* The flags curl itself parses a CURLOPT_URL with. */
+	if (slot->text == NULL || slot->parsed == NULL ||
+	    curl_url_set(slot->parsed, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+		free(slot->text);
+		curl_url_cleanup(slot->parsed);
+		slot->text = NULL;
+		slot->parsed = NULL;
+		return NULL;
+	}
+	e->nurls++;
+	return slot->parsed;
+}
+
 struct engine_transfer *engine_submit(struct engine *e, const struct engine_request *req,
 				      const struct engine_handlers *handlers, void *arg)
 {
 	struct engine_transfer *t = engine_transfer_get(e);
 	CURL *h;
-	uint64_t now = clock_now_ms();
+	uint64_t now = engine_tick(e);
 
 	if (t == NULL)
 		return NULL;
@@ -671,7 +734,10 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	t->clean = false;
 	timer_init(&t->watchdog, engine_watchdog_fire, t);
 
+	/* Both: the CURLU spares the parse, the string is what curl reads again
+	 * when it retries on a fresh connection. */
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_CURLU, engine_url_parsed(e, req->url));
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, req->headers);
 	if (req->body != NULL) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -697,6 +763,7 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 
 void engine_cancel(struct engine_transfer *t)
 {
+	engine_tick(t->engine);
 	engine_detach(t);
 	engine_recycle(t);
 }
@@ -706,7 +773,7 @@ void engine_unpause(struct engine_transfer *t)
 	if (!t->paused)
 		return;
 	t->paused = false;
-	t->last_activity_ms = clock_now_ms();
+	t->last_activity_ms = engine_tick(t->engine);
 	curl_easy_pause(t->easy, CURLPAUSE_CONT);
 	engine_watchdog_arm(t);
 }

@@ -328,7 +328,8 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	req.body = body != NULL ? body : x->request.body;
 	req.body_len = body != NULL ? body_len : x->request.len;
 	req.url = url;
-	req.headers = x->attempt.call_headers != NULL ? x->attempt.call_headers : u->headers;
+	req.headers = upstream_headers_for_body(x->attempt.call_headers != NULL ? x->attempt.call_headers : u->headers,
+						req.body_len);
 	req.keep_header = headerpass_answer_kept;
 	req.connect_timeout_ms = proxy_min(ucfg->timeouts.connect_ms, remaining);
 	req.first_byte_timeout_ms = proxy_min(ucfg->timeouts.first_byte_ms, remaining);

@@ -118,20 +118,25 @@ static void worker_trim_after_burst(struct worker *w, uint64_t now)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	uint64_t now = clock_now_ms();
 
 	for (;;) {
-		timers_run_due(&w->ctx.timers, clock_now_ms());
+		/* Two readings a turn: after the wait (for the trim and the timers
+		 * due), and before it, since timers and libmicrohttpd take time. */
+		timers_run_due(&w->ctx.timers, now);
 		if (w->ctx.server_due)
 			server_run(&w->server);
-		if (w->ctx.draining && worker_drained(w, clock_now_ms()))
+		now = clock_now_ms();
+		if (w->ctx.draining && worker_drained(w, now))
 			break;
-		if (loop_run_once(&w->ctx.loop, worker_wait_ms(w, clock_now_ms())) < 0) {
+		if (loop_run_once(&w->ctx.loop, worker_wait_ms(w, now)) < 0) {
 			log_error("epoll_wait failed", LOG_UINT("worker", w->ctx.id), LOG_STR("error", strerror(errno)));
 			break;
 		}
 		atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed);
 		exchange_recycle_released(&w->ctx);
-		worker_trim_after_burst(w, clock_now_ms());
+		now = clock_now_ms();
+		worker_trim_after_burst(w, now);
 	}
 	health_stop(w->health);
 	w->health = NULL;

@@ -76,9 +76,10 @@ int upstream_init(struct upstream *u, const struct config_upstream *cfg, char *e
 	if (!u->url_chat || !u->url_completions || !u->url_embeddings || !u->url_models || !u->url_responses)
 		ok = false;
 
-	u->headers = upstream_add(NULL, "Content-Type: application/json", &ok);
-	/* curl would wait for "100 Continue" before sending a larger body. */
-	u->headers = upstream_add(u->headers, "Expect:", &ok);
+	/* curl would wait for "100 Continue" before sending a larger body.
+	 * First, so that a smaller body's call can go without it (upstream_headers_for_body). */
+	u->headers = upstream_add(NULL, UPSTREAM_NO_EXPECT, &ok);
+	u->headers = upstream_add(u->headers, "Content-Type: application/json", &ok);
 	u->headers = upstream_add(u->headers, "User-Agent: detour/" DETOUR_VERSION, &ok);
 	u->headers = upstream_auth_headers(u, u->headers, &ok);
 	u->probe_headers = upstream_add(NULL, "User-Agent: detour/" DETOUR_VERSION, &ok);
@@ -128,6 +129,13 @@ int upstream_call_headers(const struct upstream *u, upstream_client_header looku
 	}
 	*out = list;
 	return 0;
+}
+
+const struct curl_slist *upstream_headers_for_body(const struct curl_slist *list, size_t body_len)
+{
+	if (body_len <= UPSTREAM_EXPECT_THRESHOLD && list != NULL && strcmp(list->data, UPSTREAM_NO_EXPECT) == 0)
+		return list->next;
+	return list;
 }
 
 void upstream_call_headers_free(struct curl_slist *list)

@@ -121,6 +121,18 @@ typedef const char *(*upstream_client_header)(void *arg, const char *name);
 int upstream_call_headers(const struct upstream *u, upstream_client_header lookup, void *arg,
 			  struct curl_slist **out);
 
+/* The line that keeps curl from asking for "100 Continue", first of u->headers;
+ * curl asks only for a body over UPSTREAM_EXPECT_THRESHOLD bytes (its own
+ * EXPECT_100_THRESHOLD). */
+#define UPSTREAM_NO_EXPECT "Expect:"
+#define UPSTREAM_EXPECT_THRESHOLD ((size_t)1024 * 1024)
+
+/* The lines to hand curl for a body of body_len bytes, from list (u->headers
+ * or a list from upstream_call_headers): without the leading UPSTREAM_NO_EXPECT
+ * when the body is too small for curl to ask, since curl compares every line
+ * it is given with each header it writes itself. Borrowed from list. */
+const struct curl_slist *upstream_headers_for_body(const struct curl_slist *list, size_t body_len);
+
 /* Frees a list from upstream_call_headers, wiping its lines (they hold u's key); NULL is fine. */
 void upstream_call_headers_free(struct curl_slist *list);
 

@@ -112,6 +112,10 @@ static bool jsonscan_string(struct jsonscan *s)
 				break;
 			s->p += 8;
 		}
+		/* Then byte by byte up to the special one, without looking at words
+		 * again: most strings (keys, short values) end within their first word. */
+		while (s->p < s->end && *s->p >= 0x20 && *s->p < 0x80 && *s->p != '"' && *s->p != '\\')
+			s->p++;
 		if (s->p >= s->end)
 			break;
 		c = *s->p;
@@ -535,8 +539,13 @@ static int jsonscan_span_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : 1;
 }
 
+/* Members an object's canonical form sorts without the heap: a chat
+ * request's objects have a handful, and this runs for every request. */
+#define JSONSCAN_CANON_LOCAL 8
+
 struct jsonscan_gather {
-	struct jsonscan_member *list;
+	struct jsonscan_member *list;   /* local until it outgrows it, then the heap */
+	struct jsonscan_member *local;
 	size_t n;
 	size_t cap;
 	const char *const *skip;
@@ -551,11 +560,13 @@ static int jsonscan_gather_one(void *arg, const struct jsonscan_member *m)
 		if (jsonscan_key_is(m, g->skip[i]))
 			return 0;
 	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 16;
-		struct jsonscan_member *list = realloc(g->list, cap * sizeof *list);
+		size_t cap = g->cap * 2;
+		struct jsonscan_member *list = realloc(g->list == g->local ? NULL : g->list, cap * sizeof *list);
 
 		if (list == NULL)
 			return 1;
+		if (g->list == g->local)
+			memcpy(list, g->local, g->n * sizeof *list);
 		g->list = list;
 		g->cap = cap;
 	}
@@ -567,14 +578,16 @@ static int jsonscan_canon(const char *text, size_t len, const char *const *skip,
 
 static int jsonscan_canon_object(const char *text, size_t len, const char *const *skip, struct buf *out)
 {
-	struct jsonscan_gather g = { NULL, 0, 0, skip };
-	struct jsonscan_span *order = NULL;
+	struct jsonscan_member local[JSONSCAN_CANON_LOCAL];
+	struct jsonscan_span local_order[JSONSCAN_CANON_LOCAL];
+	struct jsonscan_gather g = { local, local, 0, JSONSCAN_CANON_LOCAL, skip };
+	struct jsonscan_span *order = local_order;
 	size_t i;
 	int rc = -1;
 
 	if (jsonscan_members(text, len, jsonscan_gather_one, &g) != 0)
 		goto done;
-	if (g.n > 0 && (order = malloc(g.n * sizeof *order)) == NULL)
+	if (g.n > JSONSCAN_CANON_LOCAL && (order = malloc(g.n * sizeof *order)) == NULL)
 		goto done;
 	for (i = 0; i < g.n; i++) {
 		order[i].m = &g.list[i];
@@ -594,8 +607,10 @@ static int jsonscan_canon_object(const char *text, size_t len, const char *const
 	}
 	rc = buf_append(out, "}", 1);
 done:
-	free(order);
-	free(g.list);
+	if (order != local_order)
+		free(order);
+	if (g.list != local)
+		free(g.list);
 	return rc;
 }
 

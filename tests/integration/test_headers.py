@@ -92,6 +92,18 @@ class ClientHeaders(DetourTestCase):
         self.assertNotIn('cookie', seen)
         self.assertNotIn('client-secret', seen.get('authorization', ''))
 
+    def test_detours_own_headers_are_the_same_for_any_body_and_expect_never_goes(self):
+        up = self.mock('up')
+        d = self.detour(one_route('up', up))
+        # Under and over curl's 1 MiB threshold for asking "100 Continue".
+        for content in ('Hello', 'x' * (1200 * 1024)):
+            r = d.chat(content=content)
+            self.assertEqual(r.status, 200, r)
+            seen = up.last_request()['headers']
+            self.assertEqual(seen.get('content-type'), 'application/json', seen)
+            self.assertTrue(seen.get('user-agent', '').startswith('detour/'), seen)
+            self.assertNotIn('expect', seen, 'a body of %d bytes waited for 100 Continue' % len(content))
+
     def test_a_retry_carries_them_again(self):
         up = self.mock('up')
         up.faults(status=503, times=1)

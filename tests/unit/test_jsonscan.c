@@ -349,6 +349,27 @@ START_TEST(canonical_form_ignores_order_and_space_at_every_depth)
 }
 END_TEST
 
+/* More members than the canonical form sorts without the heap, at two depths, with skipped ones among them. */
+START_TEST(canonical_form_sorts_objects_of_many_members)
+{
+	static const char a[] = "{\"t\":20,\"s\":19,\"r\":18,\"q\":17,\"skip\":0,\"p\":16,\"o\":15,\"n\":14,\"m\":13,"
+				"\"l\":12,\"k\":11,\"j\":{\"j9\":9,\"j8\":8,\"j7\":7,\"j6\":6,\"j5\":5,\"j4\":4,"
+				"\"j3\":3,\"j2\":2,\"j1\":1,\"j0\":0},\"i\":9,\"h\":8,\"g\":7,\"f\":6,\"e\":5,\"d\":4,"
+				"\"c\":3,\"b\":2,\"a\":1,\"skip\":1}";
+	static const char want[] = "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,"
+				   "\"j\":{\"j0\":0,\"j1\":1,\"j2\":2,\"j3\":3,\"j4\":4,\"j5\":5,\"j6\":6,\"j7\":7,"
+				   "\"j8\":8,\"j9\":9},\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,\"p\":16,\"q\":17,"
+				   "\"r\":18,\"s\":19,\"t\":20}";
+	static const char *const skip[] = { "skip", NULL };
+	struct buf x;
+
+	buf_init(&x, 4096);
+	ck_assert_int_eq(jsonscan_canonical(a, strlen(a), skip, &x), 0);
+	ck_assert_str_eq(x.data, want);
+	buf_free(&x);
+}
+END_TEST
+
 START_TEST(canonical_form_keeps_what_differs)
 {
 	struct buf x, y;
@@ -433,6 +454,7 @@ Suite *jsonscan_suite(void)
 	tcase_add_test(in_place, canonical_form_keeps_what_differs);
 	tcase_add_test(in_place, canonical_form_writes_out_of_range_numbers_as_they_came);
 	tcase_add_test(in_place, canonical_form_fails_whole_when_out_is_full);
+	tcase_add_test(in_place, canonical_form_sorts_objects_of_many_members);
 	suite_add_tcase(s, in_place);
 	return s;
 }

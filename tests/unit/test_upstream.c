@@ -134,6 +134,51 @@ START_TEST(a_value_that_could_split_a_header_is_not_forwarded)
 }
 END_TEST
 
+START_TEST(a_body_curl_would_not_ask_100_continue_for_goes_without_expect)
+{
+	const struct curl_slist *small = upstream_headers_for_body(ups[0].headers, 56);
+	const struct curl_slist *limit = upstream_headers_for_body(ups[0].headers, UPSTREAM_EXPECT_THRESHOLD);
+
+	ck_assert_uint_eq(count(small), count(ups[0].headers) - 1);
+	ck_assert(!has(small, UPSTREAM_NO_EXPECT));
+	ck_assert(has(small, "Content-Type: application/json"));
+	ck_assert_ptr_eq(limit, small);
+}
+END_TEST
+
+START_TEST(a_body_curl_would_ask_100_continue_for_keeps_expect)
+{
+	const struct curl_slist *large = upstream_headers_for_body(ups[0].headers, UPSTREAM_EXPECT_THRESHOLD + 1);
+
+	ck_assert_ptr_eq(large, ups[0].headers);
+	ck_assert(has(large, UPSTREAM_NO_EXPECT));
+}
+END_TEST
+
+START_TEST(a_call_list_with_client_headers_drops_expect_the_same_way)
+{
+	static const char *const sent[] = { "OpenAI-Beta", "assistants=v2", NULL };
+	struct curl_slist *l;
+	const struct curl_slist *small;
+
+	client = sent;
+	ck_assert_int_eq(upstream_call_headers(&ups[0], lookup, NULL, &l), 0);
+	small = upstream_headers_for_body(l, 100);
+	ck_assert(!has(small, UPSTREAM_NO_EXPECT));
+	ck_assert(has(small, "OpenAI-Beta: assistants=v2"));
+	ck_assert_uint_eq(count(small), count(l) - 1);
+	ck_assert(has(upstream_headers_for_body(l, UPSTREAM_EXPECT_THRESHOLD + 1), UPSTREAM_NO_EXPECT));
+	upstream_call_headers_free(l);
+}
+END_TEST
+
+START_TEST(a_list_without_expect_is_handed_over_whole)
+{
+	ck_assert_ptr_eq(upstream_headers_for_body(ups[0].probe_headers, 10), ups[0].probe_headers);
+	ck_assert_ptr_null(upstream_headers_for_body(NULL, 10));
+}
+END_TEST
+
 Suite *upstream_suite(void)
 {
 	Suite *s = suite_create("upstream");
@@ -145,6 +190,10 @@ Suite *upstream_suite(void)
 	tcase_add_test(tc, anthropic_upstreams_get_anthropic_beta_only);
 	tcase_add_test(tc, forward_headers_replace_the_providers_list);
 	tcase_add_test(tc, a_value_that_could_split_a_header_is_not_forwarded);
+	tcase_add_test(tc, a_body_curl_would_not_ask_100_continue_for_goes_without_expect);
+	tcase_add_test(tc, a_body_curl_would_ask_100_continue_for_keeps_expect);
+	tcase_add_test(tc, a_call_list_with_client_headers_drops_expect_the_same_way);
+	tcase_add_test(tc, a_list_without_expect_is_handed_over_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }
