@@ -49,6 +49,7 @@ struct engine_transfer {
 	enum engine_error forced_error; /* set by the watchdog before removal */
 	int open_errno;                 /* why the last socket could not be opened, 0 if it was */
 	bool clean;                     /* ended whole, never paused: its handle needs no reset */
+	long buffer_size;               /* CURLOPT_BUFFERSIZE set on the handle; 0: curl's default */
 	struct engine_transfer *next;   /* spare list, or the active list */
 	struct engine_transfer *prev;
 };
@@ -538,6 +539,12 @@ struct engine *engine_create(struct loop *loop, struct timers *timers,
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, engine_timer_cb);
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+	/* Counted with those in use: past it, a call that ends closes the
+	 * oldest idle connection. Without a cap a burst of N concurrent calls
+	 * leaves N idle connections (and the heap pages they pin) for good, and
+	 * curl's once-a-second sweep for dead ones polls every one of them. */
+	if (max_cached_connections > ENGINE_CACHED_MAX)
+		max_cached_connections = ENGINE_CACHED_MAX;
 	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)max_cached_connections);
 	return e;
 fail:
@@ -545,6 +552,21 @@ fail:
 		curl_multi_cleanup(e->multi);
 	free(e);
 	return NULL;
+}
+
+size_t engine_trim(struct engine *e, size_t keep)
+{
+	struct engine_transfer *t;
+	size_t freed = 0;
+
+	while (e->nspare > keep && (t = e->spare) != NULL) {
+		e->spare = t->next;
+		e->nspare--;
+		curl_easy_cleanup(t->easy);
+		free(t);
+		freed++;
+	}
+	return freed;
 }
 
 void engine_free(struct engine *e)
@@ -617,6 +639,7 @@ static struct engine_transfer *engine_transfer_get(struct engine *e)
 		 * may have, so it starts over. */
 		if (!t->clean) {
 			curl_easy_reset(t->easy);
+			t->buffer_size = 0;
 			engine_configure(t);
 		}
 		return t;
@@ -679,6 +702,12 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
 	} else {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	}
+	/* Set only when it changes: curl allocates the buffer per transfer (and
+	 * frees it when the transfer is done), so a handle can switch freely. */
+	if ((long)req->receive_buffer != t->buffer_size) {
+		curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)req->receive_buffer);
+		t->buffer_size = (long)req->receive_buffer;
 	}
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)req->total_timeout_ms);

@@ -335,6 +335,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	req.idle_timeout_ms = ucfg->timeouts.idle_ms;
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
+	req.receive_buffer = stream ? STREAM_RECEIVE_BUFFER : 0;
 	x->attempt.native_client = client != NULL;
 	if (x->attempt.continuing) {
 		if (stream_continue_begin(x, d, ucfg->name) != 0)
