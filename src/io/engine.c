@@ -202,6 +202,15 @@ static void engine_unlink(struct engine *e, struct engine_transfer *t)
 	t->next = t->prev = NULL;
 }
 
+/* Frees t and its easy handle for good (t is out of curl and every list). */
+static void engine_transfer_destroy(struct engine_transfer *t)
+{
+	buf_free(&t->response.body);
+	buf_free(&t->response.headers);
+	curl_easy_cleanup(t->easy);
+	free(t);
+}
+
 /* Keeps t's easy handle for reuse once t has left curl and the active list. */
 static void engine_recycle(struct engine_transfer *t)
 {
@@ -213,8 +222,7 @@ static void engine_recycle(struct engine_transfer *t)
 		e->spare = t;
 		e->nspare++;
 	} else {
-		curl_easy_cleanup(t->easy);
-		free(t);
+		engine_transfer_destroy(t);
 	}
 }
 
@@ -303,8 +311,8 @@ static void engine_keep_header(struct engine_response *r, bool (*keep)(const cha
 			       size_t len)
 {
 	const char *colon = memchr(line, ':', len);
-	size_t name_len, vlen;
-	char value[ENGINE_HEADERS_MAX], *at;
+	size_t name_len, vlen, before = r->headers.len;
+	char value[ENGINE_HEADERS_MAX];
 
 	if (keep == NULL || colon == NULL || colon == line || line[0] == ' ' || line[0] == '\t')
 		return;
@@ -313,16 +321,10 @@ static void engine_keep_header(struct engine_response *r, bool (*keep)(const cha
 		return;
 	engine_header_value(line, len, name_len + 1, value, sizeof value);
 	vlen = strlen(value);
-	/* name, ": ", value, "\n" and the NUL that keeps the block a string */
-	if (r->headers_len + name_len + vlen + 4 > sizeof r->headers)
-		return;
-	at = r->headers + r->headers_len;
-	memcpy(at, line, name_len);
-	memcpy(at + name_len, ": ", 2);
-	memcpy(at + name_len + 2, value, vlen);
-	at[name_len + 2 + vlen] = '\n';
-	at[name_len + 3 + vlen] = '\0';
-	r->headers_len += name_len + vlen + 3;
+	/* name, ": ", value, "\n": the whole line or none of it */
+	if (buf_append(&r->headers, line, name_len) != 0 || buf_append(&r->headers, ": ", 2) != 0 ||
+	    buf_append(&r->headers, value, vlen) != 0 || buf_append(&r->headers, "\n", 1) != 0)
+		buf_truncate(&r->headers, before);
 }
 
 static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *userp)
@@ -341,8 +343,7 @@ static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *use
 		r->status = sp != NULL ? (unsigned)strtoul(sp + 1, NULL, 10) : 0;
 		r->content_type[0] = '\0';
 		r->retry_after_ms = -1;
-		r->headers_len = 0;
-		r->headers[0] = '\0';
+		buf_reset(&r->headers);
 	} else if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) {
 		if (r->status >= 200 && !t->headers_done) {
 			t->headers_done = true;
@@ -562,8 +563,7 @@ size_t engine_trim(struct engine *e, size_t keep)
 	while (e->nspare > keep && (t = e->spare) != NULL) {
 		e->spare = t->next;
 		e->nspare--;
-		curl_easy_cleanup(t->easy);
-		free(t);
+		engine_transfer_destroy(t);
 		freed++;
 	}
 	return freed;
@@ -580,8 +580,7 @@ void engine_free(struct engine *e)
 		engine_cancel(e->active);
 	while ((t = e->spare) != NULL) {
 		e->spare = t->next;
-		curl_easy_cleanup(t->easy);
-		free(t);
+		engine_transfer_destroy(t);
 	}
 	timers_disarm(e->timers, &e->curl_timer);
 	curl_multi_cleanup(e->multi);
@@ -652,6 +651,9 @@ static struct engine_transfer *engine_transfer_get(struct engine *e)
 		free(t);
 		return NULL;
 	}
+	/* Grown only when an answer has headers worth keeping: the block is
+	 * held for a stream's whole life, and most keep a line or two. */
+	buf_init(&t->response.headers, ENGINE_HEADERS_MAX - 1);
 	engine_configure(t);
 	return t;
 }
@@ -675,8 +677,7 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	t->response.error_text[0] = '\0';
 	t->response.content_type[0] = '\0';
 	t->response.retry_after_ms = -1;
-	t->response.headers[0] = '\0';
-	t->response.headers_len = 0;
+	buf_reset(&t->response.headers);
 	t->response.started_ms = now;
 	t->response.first_byte_ms = 0;
 	t->response.ended_ms = 0;
@@ -715,9 +716,7 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	engine_link(e, t);
 	if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {
 		engine_unlink(e, t);
-		buf_free(&t->response.body);
-		curl_easy_cleanup(h);
-		free(t);
+		engine_transfer_destroy(t);
 		return NULL;
 	}
 	engine_watchdog_arm(t);

@@ -54,8 +54,9 @@ struct engine_response {
 	char content_type[96];
 	int64_t retry_after_ms;            /* Retry-After or retry-after-ms; -1 when absent */
 	struct buf body;                   /* collected when the handlers have no on_data */
-	char headers[ENGINE_HEADERS_MAX];  /* "name: value\n" lines keep_header kept, value trimmed */
-	size_t headers_len;
+	/* "name: value\n" lines keep_header kept, value trimmed; capped at
+	 * ENGINE_HEADERS_MAX with its NUL; data is NULL until a line is kept. */
+	struct buf headers;
 	uint64_t started_ms;
 	uint64_t first_byte_ms;            /* 0 until a byte arrives */
 	uint64_t ended_ms;

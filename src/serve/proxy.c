@@ -743,7 +743,7 @@ static void proxy_pass_headers(struct exchange *x, struct MHD_Response *r, const
 	struct proxy_passing p = { x, r };
 
 	if (r != NULL && from != NULL)
-		headerpass_answer_lines(from->headers, proxy_pass_header, &p);
+		headerpass_answer_lines(from->headers.data != NULL ? from->headers.data : "", proxy_pass_header, &p);
 }
 
 /* Counts the tokens a whole answer's usage reports, by upstream and the model

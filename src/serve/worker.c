@@ -107,11 +107,16 @@ static int worker_wait_ms(const struct worker *w, uint64_t now)
 static void worker_trim_after_burst(struct worker *w, uint64_t now)
 {
 	size_t open = w->ctx.nexchanges;
+	/* The burst's stragglers, ended after the first trim, refill the spares
+	 * and curl's cache: once the last is gone they are given back too. */
+	bool again = w->trim_again && open == 0;
 
 	if (open > w->burst_peak)
 		w->burst_peak = open;
-	if (w->burst_peak < WORKER_TRIM_BURST || open > w->burst_peak / WORKER_TRIM_SHARE ||
-	    now < w->trimmed_ms + WORKER_TRIM_EVERY_MS)
+	if (!again && (w->burst_peak < WORKER_TRIM_BURST || open > w->burst_peak / WORKER_TRIM_SHARE))
+		return;
+	/* The second trim comes once per burst: it needs no spacing. */
+	if (!again && now < w->trimmed_ms + WORKER_TRIM_EVERY_MS)
 		return;
 	/* The spares first: what they hold sits among the pages malloc_trim gives back. */
 	exchange_trim_spares(&w->ctx, WORKER_TRIM_KEEP);
@@ -119,6 +124,7 @@ static void worker_trim_after_burst(struct worker *w, uint64_t now)
 	malloc_trim(0);
 	w->trimmed_ms = now;
 	w->burst_peak = open;
+	w->trim_again = !again && open > 0;
 }
 
 static void *worker_main(void *arg)
