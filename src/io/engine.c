@@ -61,6 +61,7 @@ struct engine_transfer {
 	enum engine_error forced_error; /* set by the watchdog before removal */
 	int open_errno;                 /* why the last socket could not be opened, 0 if it was */
 	bool clean;                     /* ended whole, never paused: its handle needs no reset */
+	long buffer_size;               /* CURLOPT_BUFFERSIZE set on the handle; 0: curl's default */
 	struct engine_transfer *next;   /* spare list, or the active list */
 	struct engine_transfer *prev;
 };
@@ -225,6 +226,15 @@ static void engine_unlink(struct engine *e, struct engine_transfer *t)
 	t->next = t->prev = NULL;
 }
 
+/* Frees t and its easy handle for good (t is out of curl and every list). */
+static void engine_transfer_destroy(struct engine_transfer *t)
+{
+	buf_free(&t->response.body);
+	buf_free(&t->response.headers);
+	curl_easy_cleanup(t->easy);
+	free(t);
+}
+
 /* Keeps t's easy handle for reuse once t has left curl and the active list. */
 static void engine_recycle(struct engine_transfer *t)
 {
@@ -236,8 +246,7 @@ static void engine_recycle(struct engine_transfer *t)
 		e->spare = t;
 		e->nspare++;
 	} else {
-		curl_easy_cleanup(t->easy);
-		free(t);
+		engine_transfer_destroy(t);
 	}
 }
 
@@ -326,8 +335,8 @@ static void engine_keep_header(struct engine_response *r, bool (*keep)(const cha
 			       size_t len)
 {
 	const char *colon = memchr(line, ':', len);
-	size_t name_len, vlen;
-	char value[ENGINE_HEADERS_MAX], *at;
+	size_t name_len, vlen, before = r->headers.len;
+	char value[ENGINE_HEADERS_MAX];
 
 	if (keep == NULL || colon == NULL || colon == line || line[0] == ' ' || line[0] == '\t')
 		return;
@@ -336,16 +345,10 @@ static void engine_keep_header(struct engine_response *r, bool (*keep)(const cha
 		return;
 	engine_header_value(line, len, name_len + 1, value, sizeof value);
 	vlen = strlen(value);
-	/* name, ": ", value, "\n" and the NUL that keeps the block a string */
-	if (r->headers_len + name_len + vlen + 4 > sizeof r->headers)
-		return;
-	at = r->headers + r->headers_len;
-	memcpy(at, line, name_len);
-	memcpy(at + name_len, ": ", 2);
-	memcpy(at + name_len + 2, value, vlen);
-	at[name_len + 2 + vlen] = '\n';
-	at[name_len + 3 + vlen] = '\0';
-	r->headers_len += name_len + vlen + 3;
+	/* name, ": ", value, "\n": the whole line or none of it */
+	if (buf_append(&r->headers, line, name_len) != 0 || buf_append(&r->headers, ": ", 2) != 0 ||
+	    buf_append(&r->headers, value, vlen) != 0 || buf_append(&r->headers, "\n", 1) != 0)
+		buf_truncate(&r->headers, before);
 }
 
 static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *userp)
@@ -364,8 +367,7 @@ static size_t engine_header_cb(char *line, size_t size, size_t nitems, void *use
 		r->status = sp != NULL ? (unsigned)strtoul(sp + 1, NULL, 10) : 0;
 		r->content_type[0] = '\0';
 		r->retry_after_ms = -1;
-		r->headers_len = 0;
-		r->headers[0] = '\0';
+		buf_reset(&r->headers);
 	} else if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) {
 		if (r->status >= 200 && !t->headers_done) {
 			t->headers_done = true;
@@ -565,6 +567,12 @@ struct engine *engine_create(struct loop *loop, struct timers *timers,
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, engine_timer_cb);
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+	/* Counted with those in use: past it, a call that ends closes the
+	 * oldest idle connection. Without a cap a burst of N concurrent calls
+	 * leaves N idle connections (and the heap pages they pin) for good, and
+	 * curl's once-a-second sweep for dead ones polls every one of them. */
+	if (max_cached_connections > ENGINE_CACHED_MAX)
+		max_cached_connections = ENGINE_CACHED_MAX;
 	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)max_cached_connections);
 	return e;
 fail:
@@ -572,6 +580,20 @@ fail:
 		curl_multi_cleanup(e->multi);
 	free(e);
 	return NULL;
+}
+
+size_t engine_trim(struct engine *e, size_t keep)
+{
+	struct engine_transfer *t;
+	size_t freed = 0;
+
+	while (e->nspare > keep && (t = e->spare) != NULL) {
+		e->spare = t->next;
+		e->nspare--;
+		engine_transfer_destroy(t);
+		freed++;
+	}
+	return freed;
 }
 
 void engine_free(struct engine *e)
@@ -585,8 +607,7 @@ void engine_free(struct engine *e)
 		engine_cancel(e->active);
 	while ((t = e->spare) != NULL) {
 		e->spare = t->next;
-		curl_easy_cleanup(t->easy);
-		free(t);
+		engine_transfer_destroy(t);
 	}
 	timers_disarm(e->timers, &e->curl_timer);
 	curl_multi_cleanup(e->multi);
@@ -651,6 +672,7 @@ static struct engine_transfer *engine_transfer_get(struct engine *e)
 		 * may have, so it starts over. */
 		if (!t->clean) {
 			curl_easy_reset(t->easy);
+			t->buffer_size = 0;
 			engine_configure(t);
 		}
 		return t;
@@ -663,6 +685,9 @@ static struct engine_transfer *engine_transfer_get(struct engine *e)
 		free(t);
 		return NULL;
 	}
+	/* Grown only when an answer has headers worth keeping: the block is
+	 * held for a stream's whole life, and most keep a line or two. */
+	buf_init(&t->response.headers, ENGINE_HEADERS_MAX - 1);
 	engine_configure(t);
 	return t;
 }
@@ -715,8 +740,7 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	t->response.error_text[0] = '\0';
 	t->response.content_type[0] = '\0';
 	t->response.retry_after_ms = -1;
-	t->response.headers[0] = '\0';
-	t->response.headers_len = 0;
+	buf_reset(&t->response.headers);
 	t->response.started_ms = now;
 	t->response.first_byte_ms = 0;
 	t->response.ended_ms = 0;
@@ -746,15 +770,19 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	} else {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	}
+	/* Set only when it changes: curl allocates the buffer per transfer (and
+	 * frees it when the transfer is done), so a handle can switch freely. */
+	if ((long)req->receive_buffer != t->buffer_size) {
+		curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)req->receive_buffer);
+		t->buffer_size = (long)req->receive_buffer;
+	}
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)req->total_timeout_ms);
 
 	engine_link(e, t);
 	if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {
 		engine_unlink(e, t);
-		buf_free(&t->response.body);
-		curl_easy_cleanup(h);
-		free(t);
+		engine_transfer_destroy(t);
 		return NULL;
 	}
 	engine_watchdog_arm(t);

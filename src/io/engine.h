@@ -35,6 +35,10 @@ struct engine_request {
 	uint64_t idle_timeout_ms;          /* longest silence once the response has started */
 	uint64_t total_timeout_ms;
 	size_t max_response;               /* cap on a collected body */
+	/* curl's receive buffer for this call (CURLOPT_BUFFERSIZE, at least
+	 * 1 KiB); 0: curl's default, 16 KiB. A stream's events are small and
+	 * come one by one, so a stream needs far less than a whole answer. */
+	size_t receive_buffer;
 	/* Which answer headers to keep in the response's headers (name, its
 	 * length); NULL: none. Pure and thread-safe. */
 	bool (*keep_header)(const char *name, size_t len);
@@ -50,8 +54,9 @@ struct engine_response {
 	char content_type[96];
 	int64_t retry_after_ms;            /* Retry-After or retry-after-ms; -1 when absent */
 	struct buf body;                   /* collected when the handlers have no on_data */
-	char headers[ENGINE_HEADERS_MAX];  /* "name: value\n" lines keep_header kept, value trimmed */
-	size_t headers_len;
+	/* "name: value\n" lines keep_header kept, value trimmed; capped at
+	 * ENGINE_HEADERS_MAX with its NUL; data is NULL until a line is kept. */
+	struct buf headers;
 	uint64_t started_ms;
 	uint64_t first_byte_ms;            /* 0 until a byte arrives */
 	uint64_t ended_ms;
@@ -75,11 +80,22 @@ struct engine_handlers {
 	void (*on_done)(void *arg, struct engine_response *r);
 };
 
+/* Most idle upstream connections an engine keeps for reuse, whatever
+ * engine_create is asked for. */
+#define ENGINE_CACHED_MAX 512
+
 /* Creates the engine of one worker. loop is the worker's event loop, in which
  * curl's sockets are watched (each under its own loop_watch); timers drives
- * curl's timeouts and the engine's watchdogs. Returns NULL with err filled. */
+ * curl's timeouts and the engine's watchdogs. curl keeps up to
+ * max_cached_connections connections (ENGINE_CACHED_MAX at most), those in
+ * use counted. Returns NULL with err filled. */
 struct engine *engine_create(struct loop *loop, struct timers *timers,
 			     size_t max_cached_connections, char *err, size_t errlen);
+
+/* Frees the spare easy handles past keep: after a burst of calls the engine
+ * holds one per call that ran at once (up to its own cap), each some KiB.
+ * Returns how many it freed. */
+size_t engine_trim(struct engine *e, size_t keep);
 
 /* Cancels every transfer (without callbacks) and frees the engine. */
 void engine_free(struct engine *e);

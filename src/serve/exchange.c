@@ -160,6 +160,20 @@ void exchange_free_spares(struct context *ctx)
 	ctx->nspare = 0;
 }
 
+size_t exchange_trim_spares(struct context *ctx, size_t keep)
+{
+	struct exchange *x;
+	size_t freed = 0;
+
+	while (ctx->nspare > keep && (x = ctx->spare) != NULL) {
+		ctx->spare = x->next_in_worker;
+		ctx->nspare--;
+		exchange_free(x);
+		freed++;
+	}
+	return freed;
+}
+
 void exchange_watch_client(struct exchange *x)
 {
 	const union MHD_ConnectionInfo *info;

@@ -170,6 +170,11 @@ void exchange_recycle_released(struct context *ctx);
 /* Frees the spare exchanges of ctx for good (the thread is ending). */
 void exchange_free_spares(struct context *ctx);
 
+/* Frees the spare exchanges of ctx past keep, once a burst is over (a burst
+ * leaves up to its own cap of them, each some KiB and the body it kept).
+ * Returns how many it freed. */
+size_t exchange_trim_spares(struct context *ctx, size_t keep);
+
 /* The metrics bucket of an endpoint. */
 enum metrics_endpoint exchange_metrics_endpoint(enum exchange_endpoint ep);
 

@@ -336,6 +336,7 @@ static enum proxy_tried proxy_try(struct exchange *x, const struct config_target
 	req.idle_timeout_ms = ucfg->timeouts.idle_ms;
 	req.total_timeout_ms = proxy_min(ucfg->timeouts.total_ms, remaining);
 	req.max_response = cfg->server.max_response;
+	req.receive_buffer = stream ? STREAM_RECEIVE_BUFFER : 0;
 	x->attempt.native_client = client != NULL;
 	if (x->attempt.continuing) {
 		if (stream_continue_begin(x, d, ucfg->name) != 0)
@@ -743,7 +744,7 @@ static void proxy_pass_headers(struct exchange *x, struct MHD_Response *r, const
 	struct proxy_passing p = { x, r };
 
 	if (r != NULL && from != NULL)
-		headerpass_answer_lines(from->headers, proxy_pass_header, &p);
+		headerpass_answer_lines(from->headers.data != NULL ? from->headers.data : "", proxy_pass_header, &p);
 }
 
 /* Counts the tokens a whole answer's usage reports, by upstream and the model

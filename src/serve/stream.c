@@ -23,10 +23,11 @@
 #include "upstream.h"
 #include "usage.h"
 
-/* Bytes libmicrohttpd asks for at a time; it holds a buffer this size for
- * every open stream. SSE events are a few hundred bytes, so a small block
- * costs no extra writes in practice and keeps 5,000 streams small. */
-#define STREAM_BLOCK (2 * 1024)
+/* The block libmicrohttpd allocates (zeroed) with every stream's response.
+ * A chunked answer (HTTP/1.1) is written straight into the connection's own
+ * buffer and never uses it; only an HTTP/1.0 client's answer goes through
+ * it, a block at a time. SSE events are a few hundred bytes. */
+#define STREAM_BLOCK 512
 
 /* sse_feed's handler stops the feed with this when the attempt must end. */
 #define STREAM_STOP 1

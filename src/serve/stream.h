@@ -43,6 +43,11 @@ struct stream_owner {
 #define STREAM_HIGH_WATER (128 * 1024)
 #define STREAM_LOW_WATER (32 * 1024)
 
+/* curl's receive buffer for a streamed call: an upstream sends one small
+ * event at a time, so curl's 16 KiB default (allocated per call, held for
+ * the stream's whole life) is mostly never used. */
+#define STREAM_RECEIVE_BUFFER (4 * 1024)
+
 /* The handlers of a streamed attempt (its arg is the exchange). */
 extern const struct engine_handlers stream_handlers;
 

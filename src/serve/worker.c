@@ -98,21 +98,33 @@ static int worker_wait_ms(const struct worker *w, uint64_t now)
 #define WORKER_TRIM_SHARE 16
 /* ...at most once in this long, so a busy worker that dips never pays for it often. */
 #define WORKER_TRIM_EVERY_MS 1000
+/* Spares (exchanges, easy handles) kept past a burst: enough for the calls of
+ * a busy steady state to find one, few enough not to pin the burst's heap. */
+#define WORKER_TRIM_KEEP 64
 
 /* Gives memory a burst of exchanges left behind back to the system once the
  * burst is over: without it RSS stays at the burst's peak for good. */
 static void worker_trim_after_burst(struct worker *w, uint64_t now)
 {
 	size_t open = w->ctx.nexchanges;
+	/* The burst's stragglers, ended after the first trim, refill the spares
+	 * and curl's cache: once the last is gone they are given back too. */
+	bool again = w->trim_again && open == 0;
 
 	if (open > w->burst_peak)
 		w->burst_peak = open;
-	if (w->burst_peak < WORKER_TRIM_BURST || open > w->burst_peak / WORKER_TRIM_SHARE ||
-	    now < w->trimmed_ms + WORKER_TRIM_EVERY_MS)
+	if (!again && (w->burst_peak < WORKER_TRIM_BURST || open > w->burst_peak / WORKER_TRIM_SHARE))
 		return;
+	/* The second trim comes once per burst: it needs no spacing. */
+	if (!again && now < w->trimmed_ms + WORKER_TRIM_EVERY_MS)
+		return;
+	/* The spares first: what they hold sits among the pages malloc_trim gives back. */
+	exchange_trim_spares(&w->ctx, WORKER_TRIM_KEEP);
+	engine_trim(w->ctx.engine, WORKER_TRIM_KEEP);
 	malloc_trim(0);
 	w->trimmed_ms = now;
 	w->burst_peak = open;
+	w->trim_again = !again && open > 0;
 }
 
 static void *worker_main(void *arg)

@@ -40,6 +40,7 @@ struct worker {
 	struct timer grace_timer;
 	size_t burst_peak;          /* most exchanges open at once since memory was last given back */
 	uint64_t trimmed_ms;        /* when memory was last given back */
+	bool trim_again;            /* the last trim left some of its burst open: trim once more when none is */
 };
 
 /* Creates the worker's loop, server and engine and starts its thread, counting

@@ -714,8 +714,9 @@ def one_worker_report():
                   'connection and holds two descriptors in detourd (client and upstream); the descriptor hard limit '
                   'here is %d, so %d streams run at once (10,000 where the limit allows 2 × 10,000 and some). '
                   'Per stream is (peak − idle) / streams; "after" is read 2 s after the last stream ended, once '
-                  'the worker has given the burst\'s freed memory back (`malloc_trim`); what stays is mostly '
-                  'curl\'s cache of idle upstream connections, one per stream that ran at once.'
+                  'the worker has given the burst\'s freed memory back (spares past 64 freed, then `malloc_trim`, '
+                  'once more when the burst\'s last stream has ended); what stays is curl\'s cache of idle '
+                  'upstream connections (at most 512) and the spares kept.'
                   % (hard, count)]
     return '\n'.join(lines) + '\n'
 

@@ -84,6 +84,21 @@ class StreamTest(DetourTestCase):
         self.assertEqual(lines[-1], 'data: [DONE]')
         self.assertEqual(text_of(lines), 'Hello from primary.')
 
+    def test_a_stream_with_12_kb_of_request_headers_is_answered_with_the_upstream_headers(self):
+        # A connection's memory is sized for a stream, not for the largest head: 12 KB of
+        # headers must still fit, and the answer headers kept from the upstream still pass.
+        up = self.mock('primary', '--chunks', '4', '--header', 'x-ratelimit-remaining-requests: 499',
+                       '--header', 'openai-version: 2020-10-01')
+        d = self.detour(config(up.url))
+        conn, resp = stream_request(d.port, headers={'X-Trace': 't' * 6000, 'X-Baggage': 'b' * 6000})
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.getheader('x-ratelimit-remaining-requests'), '499')
+        self.assertEqual(resp.getheader('openai-version'), '2020-10-01')
+        lines = read_events(resp)
+        conn.close()
+        self.assertEqual(lines[-1], 'data: [DONE]')
+        self.assertEqual(text_of(lines), 'Hello from primary.')
+
     def test_failures_before_the_first_content_chunk_fall_over_invisibly(self):
         for fault in (['--status', '503'], ['--cut-after', '0'], ['--stream-error-after', '0'], ['--malformed'],
                       ['--reset']):

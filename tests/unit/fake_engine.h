@@ -19,6 +19,9 @@ struct fake_call {
 	bool paused;       /* on_data asked for a pause: the engine holds its data until unpaused */
 	unsigned pauses;
 	unsigned unpauses;
+	/* The answer play_headers hands over: it lives as long as the call, as
+	 * a real transfer's does (a stream keeps a pointer to it). */
+	struct engine_response response;
 };
 
 extern struct fake_call fake_calls[FAKE_CALLS];

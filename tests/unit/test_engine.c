@@ -1,8 +1,17 @@
-/* test_engine.c — the engine's pure part: reading an upstream's Retry-After (no transfer is started here). */
+/* test_engine.c — the engine: reading an upstream's Retry-After, and its spare handles (calls to a refused local port). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "engine.h"
+#include "loop.h"
 #include "suites.h"
+#include "timers.h"
 
 /* Wed, 21 Oct 2015 07:28:00 GMT, RFC 9110's example date. */
 #define EXAMPLE_DATE_MS UINT64_C(1445412480000)
@@ -110,10 +119,96 @@ START_TEST(refused_value_leaves_the_result_untouched)
 }
 END_TEST
 
+/* --- spare easy handles, with curl's real engine against a refused port --- */
+
+struct ended {
+	int n;
+	enum engine_error last;
+};
+
+static void ended_done(void *arg, struct engine_response *r)
+{
+	struct ended *e = arg;
+
+	e->n++;
+	e->last = r->error;
+}
+
+static const struct engine_handlers ended_handlers = { .on_done = ended_done };
+
+/* A port on 127.0.0.1 that refuses connections: bound, never listening. */
+static int refusing_socket(int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Runs loop and timers until want calls have ended (bounded: connect_timeout ends each). */
+static void run_until(struct loop *l, struct timers *ts, struct ended *e, int want)
+{
+	int turns;
+
+	for (turns = 0; e->n < want && turns < 1000; turns++) {
+		timers_run_due(ts, clock_now_ms());
+		loop_run_once(l, 10);
+	}
+	ck_assert_int_eq(e->n, want);
+}
+
+START_TEST(trim_frees_the_spare_handles_past_keep_and_the_engine_goes_on)
+{
+	struct loop l;
+	struct timers ts;
+	struct engine *e;
+	struct ended ended = { 0, ENGINE_OK };
+	struct engine_request req;
+	char err[128], url[64];
+	int port, fd, i;
+
+	ck_assert_int_eq(loop_init(&l), 0);
+	timers_init(&ts);
+	e = engine_create(&l, &ts, 16, err, sizeof err);
+	ck_assert_ptr_nonnull(e);
+	fd = refusing_socket(&port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/models", port);
+	memset(&req, 0, sizeof req);
+	req.url = url;
+	req.connect_timeout_ms = req.first_byte_timeout_ms = req.total_timeout_ms = 2000;
+	req.max_response = 1024;
+	/* Three at once, one of them with a stream's small receive buffer. */
+	for (i = 0; i < 3; i++) {
+		req.receive_buffer = i == 1 ? 4096 : 0;
+		ck_assert_ptr_nonnull(engine_submit(e, &req, &ended_handlers, &ended));
+	}
+	run_until(&l, &ts, &ended, 3);
+	ck_assert_int_eq(ended.last, ENGINE_CONNECT);
+	ck_assert_uint_eq(engine_trim(e, 1), 2);
+	ck_assert_uint_eq(engine_trim(e, 1), 0);
+	/* The one kept serves the next call, which still ends as it should. */
+	req.receive_buffer = 4096;
+	ck_assert_ptr_nonnull(engine_submit(e, &req, &ended_handlers, &ended));
+	run_until(&l, &ts, &ended, 4);
+	ck_assert_int_eq(ended.last, ENGINE_CONNECT);
+	ck_assert_uint_eq(engine_trim(e, 0), 1);
+	engine_free(e);
+	timers_free(&ts);
+	loop_free(&l);
+	close(fd);
+}
+END_TEST
+
 Suite *engine_suite(void)
 {
 	Suite *s = suite_create("engine");
 	TCase *retry = tcase_create("retry-after");
+	TCase *spares = tcase_create("spares");
 
 	tcase_add_test(retry, retry_after_seconds_become_milliseconds);
 	tcase_add_test(retry, retry_after_seconds_ignore_surrounding_white_space);
@@ -125,5 +220,8 @@ Suite *engine_suite(void)
 	tcase_add_test(retry, garbage_retry_after_is_refused);
 	tcase_add_test(retry, refused_value_leaves_the_result_untouched);
 	suite_add_tcase(s, retry);
+	tcase_set_timeout(spares, 10);
+	tcase_add_test(spares, trim_frees_the_spare_handles_past_keep_and_the_engine_goes_on);
+	suite_add_tcase(s, spares);
 	return s;
 }

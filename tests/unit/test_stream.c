@@ -149,14 +149,14 @@ static struct fake_call *call(size_t i)
 static void play_headers(size_t i, unsigned status, const char *content_type)
 {
 	struct fake_call *c = call(i);
-	struct engine_response r;
+	struct engine_response *r = &c->response;
 
-	memset(&r, 0, sizeof r);
-	r.status = status;
-	r.retry_after_ms = -1;
-	snprintf(r.content_type, sizeof r.content_type, "%s", content_type);
+	memset(r, 0, sizeof *r);
+	r->status = status;
+	r->retry_after_ms = -1;
+	snprintf(r->content_type, sizeof r->content_type, "%s", content_type);
 	ck_assert_ptr_nonnull(c->handlers->on_headers);
-	c->handlers->on_headers(c->arg, &r);
+	c->handlers->on_headers(c->arg, r);
 }
 
 /* Hands len body bytes of call i to its handler in one piece, noting a pause as the engine would. */
