@@ -387,18 +387,26 @@ def worker_pid(p):
     return int(children[0]) if children else p.pid
 
 
-def cpu_ticks(pid):
+def cpu_split(pid):
+    """(utime, stime) of pid in clock ticks: fields 14 and 15 of /proc/PID/stat."""
     with open('/proc/%d/stat' % pid) as f:
         fields = f.read().rsplit(')', 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of the line
+    return int(fields[11]), int(fields[12])
+
+
+def cpu_ticks(pid):
+    return sum(cpu_split(pid))
 
 
 def measured(pid, port, path, body):
-    """One wrk run, with the CPU time pid spent during it, per request."""
-    before = cpu_ticks(pid)
+    """One wrk run, with the CPU time pid spent during it, per request (and its user and kernel parts)."""
+    before = cpu_split(pid)
     r = wrk(port, body_file=body, connections=ONE_CONNECTIONS, threads=1, path=path)
-    ticks = cpu_ticks(pid) - before
-    r['cpu_us'] = ticks * 1e6 / os.sysconf('SC_CLK_TCK') / max(1, r['total'])
+    after = cpu_split(pid)
+    per = 1e6 / os.sysconf('SC_CLK_TCK') / max(1, r['total'])
+    r['user_us'] = (after[0] - before[0]) * per
+    r['sys_us'] = (after[1] - before[1]) * per
+    r['cpu_us'] = r['user_us'] + r['sys_us']
     return r
 
 
@@ -467,6 +475,8 @@ def one_worker_scenarios():
     for i, (who, what, path, body, port, p) in enumerate(servers):
         r = median_result(runs[i])
         r['cpu_us'] = statistics.median(x['cpu_us'] for x in runs[i])
+        r['user_us'] = statistics.median(x['user_us'] for x in runs[i])
+        r['sys_us'] = statistics.median(x['sys_us'] for x in runs[i])
         r['syscalls'] = syscalls(worker_pid(p), port, path, body)
         one_rows.append((who, what, r))
         print('  %-8s %-34s %8.0f req/s  p99 %6.2f ms  CPU %5.1f us/request  errors %d  syscalls %s' % (
@@ -537,6 +547,8 @@ def shared_scenarios():
     for i, (who, port, p) in enumerate(servers):
         r = median_result(runs[i])
         r['cpu_us'] = statistics.median(x['cpu_us'] for x in runs[i])
+        r['user_us'] = statistics.median(x['user_us'] for x in runs[i])
+        r['sys_us'] = statistics.median(x['sys_us'] for x in runs[i])
         r['redis_cpu_us'] = statistics.median(x['redis_cpu_us'] for x in runs[i])
         shared_rows.append((who, r))
         print('  %-34s %8.0f req/s  p99 %6.2f ms  CPU %5.1f us/request  Redis %5.1f us/request  errors %d' % (
@@ -662,16 +674,16 @@ def one_worker_report():
              'completion (or Responses API answer). wrk `-t1 -c%d`, %d s per cell, %d rounds alternating between '
              'the servers; the row shows the round with the median requests a second. CPU is the proxy process\'s '
              'utime + stime from `/proc/PID/stat` over each run divided by the requests it answered (median of the '
-             'rounds; for nginx, its one worker). Syscalls are counted by `strace -c -f` attached to the proxy '
+             'rounds; for nginx, its one worker), shown with its user and kernel parts. Syscalls are counted by `strace -c -f` attached to the proxy '
              'during a separate 2 s run and divided by that run\'s requests (epoll_wait included), so tracing '
              'does not touch the other figures.' % (ONE_CONNECTIONS, SECONDS, ROUNDS), '',
-             '| server | request | req/s | p99 ms | CPU µs/request | syscalls/request | errors | '
+             '| server | request | req/s | p99 ms | CPU µs/request (user + kernel) | syscalls/request | errors | '
              'req/s vs nginx | p99 vs nginx | CPU vs nginx | syscalls vs nginx |',
              '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for who, what, r in one_rows:
         s, ns = r.get('syscalls'), n.get('syscalls')
-        lines.append('| %s | %s | %.0f | %.2f | %.1f | %s | %d | %s | %s | %s | %s |' % (
-            who, what, r['rps'], r['p99'], r['cpu_us'], syscall_text(s), r['errors'],
+        lines.append('| %s | %s | %.0f | %.2f | %.1f (%.1f + %.1f) | %s | %d | %s | %s | %s | %s |' % (
+            who, what, r['rps'], r['p99'], r['cpu_us'], r['user_us'], r['sys_us'], syscall_text(s), r['errors'],
             ratio(r['rps'], n['rps']), ratio(r['p99'], n['p99']), ratio(r['cpu_us'], n['cpu_us']),
             ratio(s['total'], ns['total']) if s and ns else '—'))
     if chat is not None:
@@ -679,6 +691,14 @@ def one_worker_report():
         for who, what, r in one_rows:
             if who == 'detour' and what != 'chat completion':
                 lines.append('- %s: %.2f × the chat path\'s CPU per request.' % (what, r['cpu_us'] / chat['cpu_us']))
+    if chat is not None:
+        lines += ['', 'Where the chat row\'s CPU goes against nginx\'s: **user space %.1f µs against %.1f** (%.1f × '
+                  'nginx\'s), **kernel %.1f µs against %.1f** (%.1f ×). The kernel part is the same loopback TCP both '
+                  'pay plus the five calls per request the libraries make (below) and the wake-ups they cause; the '
+                  'user part is libcurl\'s and libmicrohttpd\'s work per request (a transfer\'s state machine, the '
+                  'request head printed a field at a time, the connection pool zeroed per request) beside '
+                  'detour\'s own.' % (chat['user_us'], n['user_us'], chat['user_us'] / max(0.1, n['user_us']),
+                                      chat['sys_us'], n['sys_us'], chat['sys_us'] / max(0.1, n['sys_us']))]
     d = chat.get('syscalls') if chat is not None else None
     if d:
         c = d['calls']
