@@ -387,26 +387,34 @@ static int responses_stream_delta(struct responses_stream *s, const struct respo
 	return 0;
 }
 
+/* Choice 0's delta and finish_reason, once found. */
+struct responses_stream_choice {
+	struct responses_span delta, finish;
+};
+
 /* Only choice 0: a response has one output (n > 1 has no Responses form). As
  * jansson read it before, a choice without an integer index counts as 0. */
 static int responses_stream_choice_element(void *arg, const struct jsonscan_member *m)
 {
-	static const char *const keys[] = { "index" };
-	struct responses_span choice = { m->value, m->value_len, m->type }, index;
+	static const char *const keys[] = { "index", "delta", "finish_reason" };
+	struct responses_span choice = { m->value, m->value_len, m->type }, got[3];
+	struct responses_stream_choice *c = arg;
 	long long v;
 
-	responses_write_pick(&choice, keys, &index, 1);
-	if (responses_write_integer(&index, &v) && v != 0)
+	responses_write_pick(&choice, keys, got, 3);
+	if (responses_write_integer(&got[0], &v) && v != 0)
 		return 0;
-	*(struct responses_span *)arg = choice;
+	c->delta = got[1];
+	c->finish = got[2];
 	return 1;
 }
 
 enum responses_stream_event responses_stream_chunk(struct responses_stream *s, const char *chunk, size_t len,
 						   struct buf *out)
 {
-	static const char *const keys[] = { "model", "choices", "usage" }, *const choice_keys[] = { "delta", "finish_reason" };
-	struct responses_span root = { chunk, len, JSONSCAN_OBJECT }, top[3], choice = { NULL, 0, JSONSCAN_NULL }, got[2];
+	static const char *const keys[] = { "model", "choices", "usage" };
+	struct responses_span root = { chunk, len, JSONSCAN_OBJECT }, top[3];
+	struct responses_stream_choice choice;
 	size_t before = out->len;
 	uint64_t sequence = s->sequence;
 	enum responses_stream_event e = RESPONSES_STREAM_ERROR;
@@ -421,11 +429,12 @@ enum responses_stream_event responses_stream_chunk(struct responses_stream *s, c
 		responses_stream_fail_words(s, "a stream chunk that is not a JSON object");
 		return RESPONSES_STREAM_ERROR;
 	}
+	memset(&choice, 0, sizeof choice);
 	responses_write_pick(&root, keys, top, 3);
 	if (top[1].p != NULL && top[1].type == JSONSCAN_ARRAY)
 		jsonscan_elements(top[1].p, top[1].n, responses_stream_choice_element, &choice);
-	responses_write_pick(&choice, choice_keys, got, 2);
-	if (responses_stream_remember(s, &top[0], &top[2], &got[1]) != 0 || responses_stream_delta(s, &got[0], out) != 0)
+	if (responses_stream_remember(s, &top[0], &top[2], &choice.finish) != 0 ||
+	    responses_stream_delta(s, &choice.delta, out) != 0)
 		goto out;
 	e = out->len > before ? RESPONSES_STREAM_CONTENT : RESPONSES_STREAM_NONE;
 out:

@@ -19,8 +19,12 @@ static int responses_write_pick_member(void *arg, const struct jsonscan_member *
 	struct responses_write_picking *pick = arg;
 	size_t i;
 
+	/* A key with no escape (all of a chat chunk's) is compared as bytes. */
+	bool plain = memchr(m->key, '\\', m->key_len) == NULL;
+
 	for (i = 0; i < pick->n; i++) {
-		if (jsonscan_key_is(m, pick->keys[i])) {
+		if (plain ? strncmp(m->key, pick->keys[i], m->key_len) == 0 && pick->keys[i][m->key_len] == '\0'
+			  : jsonscan_key_is(m, pick->keys[i])) {
 			pick->spans[i] = (struct responses_span){ m->value, m->value_len, m->type };
 			break;
 		}
