@@ -49,7 +49,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g $(FUZZ_SAN) $(PKG_CFLAGS) $(SRC_INC) -MMD -MP
 FUZZ_MODULES := buf rng jsonscan request sse httpframe refusal anthropic anthropic_format anthropic_stream completion units cache \
                 config config_load config_reader config_routes config_schema config_secret config_table \
-                responses responses_answer responses_stream usage seam prefill
+                responses responses_answer responses_stream responses_write jsonwrite usage seam prefill
 FUZZ_MOD_OBJ := $(patsubst src/%.c,$(FUZZ_BUILD)/src/%.o,$(foreach m,$(FUZZ_MODULES),$(wildcard src/*/$(m).c)))
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/%.c=%)

@@ -202,24 +202,30 @@ struct responses_stream_item {
 	bool is_call;               /* a function_call item, else a message */
 	bool open;                  /* added and not yet done */
 	const char *status;         /* static: "in_progress", then "completed" or "incomplete" */
-	int call_index;             /* the chat tool_calls index of a function call */
+	long long call_index;       /* the chat tool_calls index of a function call */
 	char id[RESPONSES_ID_SIZE]; /* "msg_…" or "fc_…" */
-	json_t *call_id;            /* owned: a function call's call_id and name */
-	json_t *name;
-	struct buf data;            /* the message's text or the call's arguments so far */
+	struct buf call;            /* a function call's call_id then name, as JSON strings */
+	size_t call_id_len;         /* ... the call_id's bytes in call */
+	struct buf data;            /* the message's text or the call's arguments so far, JSON-escaped, no quotes */
 };
 
-/* One translated stream. The memory is the caller's; items' buffers are freed by responses_stream_free. */
+/* The counts of a chat usage object (absent or negative ones are 0). */
+struct responses_counts {
+	json_int_t input, cached, output, reasoning, total;
+};
+
+/* One translated stream. The memory is the caller's; its buffers are freed by responses_stream_free. */
 struct responses_stream {
 	struct responses_meta meta;  /* request borrowed: it must outlive the stream */
 	struct rng *rng;             /* borrowed: item ids */
 	uint64_t sequence;           /* the next event's sequence_number */
-	json_t *model;               /* owned: the chunks' model, once one names it */
-	json_t *usage;               /* owned: the chat usage, once a chunk carries it */
+	struct buf model;            /* the chunks' model as a JSON string, once one names it */
+	bool has_usage;              /* a chunk carried usage: */
+	struct responses_counts usage; /* ... its counts */
 	const char *incomplete;      /* static: why the finish_reason left the response incomplete, NULL: it did not */
 	const char *status;          /* static: the response's status, "in_progress" until it ends */
-	json_t *error;               /* owned: the error of response.failed */
-	size_t held;                 /* bytes held in items' buffers */
+	struct buf error;            /* the error object of response.failed, as JSON */
+	size_t held;                 /* bytes (decoded) held in items' buffers */
 	size_t items;                /* items begun */
 	struct responses_stream_item item[RESPONSES_STREAM_MAX_ITEMS];
 	bool ended;                  /* response.completed, .incomplete or .failed was written */
@@ -294,5 +300,9 @@ int responses_stream_fail(struct responses_stream *s, const char *code, const ch
  * ended. NULL when out of memory.
  */
 json_t *responses_stream_response(const struct responses_stream *s);
+
+/* As responses_stream_response, appended to out as compact JSON (the bytes
+ * its events carry); 0, or -1 (out as it was). */
+int responses_stream_response_bytes(const struct responses_stream *s, struct buf *out);
 
 #endif

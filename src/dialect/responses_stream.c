@@ -2,18 +2,34 @@
 #include "responses.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sse.h"
+#include "jsonscan.h"
+#include "responses_write.h"
+
+/*
+ * Each chunk is read in place (jsonscan) and each event written as bytes:
+ * a jansson parse of every chunk and a json_pack and json_dumps of every
+ * event cost the translated stream 2.9 times the chat stream it relays.
+ */
+
+/* A model name, a call's id and name: small, but bounded like the rest. */
+#define RESPONSES_STREAM_MAX_NAME (64u * 1024)
 
 void responses_stream_init(struct responses_stream *s, const struct responses_meta *m, struct rng *rng)
 {
-	memset(s, 0, sizeof *s);
+	/* The items are set as they open: only the head is cleared. */
+	memset(s, 0, offsetof(struct responses_stream, item));
 	s->meta = *m;
 	s->rng = rng;
 	s->status = "in_progress";
+	buf_init(&s->model, RESPONSES_STREAM_MAX_NAME);
+	buf_init(&s->error, RESPONSES_STREAM_MAX_NAME);
+	s->ended = false;
+	s->words[0] = '\0';
 }
 
 void responses_stream_free(struct responses_stream *s)
@@ -21,15 +37,12 @@ void responses_stream_free(struct responses_stream *s)
 	size_t i;
 
 	for (i = 0; i < s->items; i++) {
-		json_decref(s->item[i].call_id);
-		json_decref(s->item[i].name);
+		buf_free(&s->item[i].call);
 		buf_free(&s->item[i].data);
 	}
-	json_decref(s->model);
-	json_decref(s->usage);
-	json_decref(s->error);
+	buf_free(&s->model);
+	buf_free(&s->error);
 	s->items = 0;
-	s->model = s->usage = s->error = NULL;
 }
 
 static int responses_stream_fail_words(struct responses_stream *s, const char *fmt, ...)
@@ -45,75 +58,100 @@ static int responses_stream_fail_words(struct responses_stream *s, const char *f
 	return -1;
 }
 
-/* Writes one event: {type, sequence_number, then fields (taken)}. */
-static int responses_stream_write(struct responses_stream *s, struct buf *out, const char *type, json_t *fields)
+/* Opens one SSE frame: "event: <type>\ndata: {"type":..,"sequence_number":..". */
+static int responses_stream_event_open(const struct responses_stream *s, struct buf *out, const char *type)
 {
-	json_t *ev = fields != NULL ? json_pack("{s:s,s:I}", "type", type, "sequence_number", (json_int_t)s->sequence)
-				    : NULL;
-	char *text = NULL;
-	int rc = -1;
+	return buf_append_str(out, "event: ") | buf_append_str(out, type) | buf_append_str(out, "\ndata: {\"type\":\"") |
+	       buf_append_str(out, type) | buf_append_str(out, "\",\"sequence_number\":") |
+	       responses_write_int(out, (json_int_t)s->sequence);
+}
 
-	if (ev == NULL || json_object_update(ev, fields) != 0 || (text = json_dumps(ev, JSON_COMPACT)) == NULL)
-		goto fail;
-	if (sse_write_event(out, type, text, strlen(text)) != 0)
-		goto fail;
-	s->sequence++;
-	rc = 0;
-fail:
+/* Closes the frame opened at before, or (rc set) takes it back; the event is then numbered. */
+static int responses_stream_event_close(struct responses_stream *s, struct buf *out, const char *type, size_t before,
+					int rc)
+{
+	if (rc == 0 && buf_append(out, "}\n\n", 3) == 0) {
+		s->sequence++;
+		return 0;
+	}
+	buf_truncate(out, before);
+	return responses_stream_fail_words(s, "the %s event could not be written", type);
+}
+
+/* "item_id":"<id>","output_index":<i>[,"content_index":0] */
+static int responses_stream_put_where(struct buf *out, const struct responses_stream *s,
+				      const struct responses_stream_item *it, bool content)
+{
+	return buf_append_str(out, ",\"item_id\":\"") | buf_append_str(out, it->id) |
+	       buf_append_str(out, "\",\"output_index\":") | responses_write_int(out, (json_int_t)(it - s->item)) |
+	       (content ? buf_append_str(out, ",\"content_index\":0") : 0);
+}
+
+/* The item's text or arguments so far, as a JSON string. */
+static int responses_stream_put_text(struct buf *out, const struct responses_stream_item *it)
+{
+	return buf_append(out, "\"", 1) | buf_append(out, it->data.data, it->data.len) | buf_append(out, "\"", 1);
+}
+
+/* An output item as it stands; bare: a message with no part yet (as it is added). */
+static int responses_stream_put_item(struct buf *out, const struct responses_stream_item *it, bool bare)
+{
+	int rc = buf_append_str(out, "{\"id\":\"") | buf_append_str(out, it->id);
+
+	if (it->is_call) {
+		rc |= buf_append_str(out, "\",\"type\":\"function_call\",\"status\":\"") | buf_append_str(out, it->status) |
+		      buf_append_str(out, "\",\"arguments\":") | responses_stream_put_text(out, it) |
+		      buf_append_str(out, ",\"call_id\":") | buf_append(out, it->call.data, it->call_id_len) |
+		      buf_append_str(out, ",\"name\":") |
+		      buf_append(out, it->call.data + it->call_id_len, it->call.len - it->call_id_len);
+		return rc | buf_append(out, "}", 1);
+	}
+	rc |= buf_append_str(out, "\",\"type\":\"message\",\"status\":\"") | buf_append_str(out, it->status);
+	if (bare)
+		return rc | buf_append_str(out, "\",\"content\":[],\"role\":\"assistant\"}");
+	return rc | buf_append_str(out, "\",\"content\":[{\"type\":\"output_text\",\"annotations\":[],\"text\":") |
+	       responses_stream_put_text(out, it) | buf_append_str(out, "}],\"role\":\"assistant\"}");
+}
+
+int responses_stream_response_bytes(const struct responses_stream *s, struct buf *out)
+{
+	bool incomplete = strcmp(s->status, "incomplete") == 0;
+	bool ended = incomplete || strcmp(s->status, "completed") == 0;
+	size_t before = out->len, i;
+	int rc;
+
+	rc = responses_write_open(out, &s->meta, s->status, s->error.len > 0 ? s->error.data : NULL,
+				  incomplete ? s->incomplete : NULL, s->model.len > 0 ? s->model.data : NULL,
+				  s->model.len);
+	for (i = 0; i < s->items && rc == 0; i++)
+		rc = (i > 0 ? buf_append(out, ",", 1) : 0) | responses_stream_put_item(out, &s->item[i], false);
+	rc |= responses_write_close(out, &s->meta, s->has_usage || ended ? &s->usage : NULL);
 	if (rc != 0)
-		responses_stream_fail_words(s, "the %s event could not be written", type);
-	free(text);
-	json_decref(ev);
-	json_decref(fields);
-	return rc;
-}
-
-static json_t *responses_stream_text(const struct responses_stream_item *it)
-{
-	return json_stringn(it->data.data != NULL ? it->data.data : "", it->data.len);
-}
-
-/* An output item as it stands. */
-static json_t *responses_stream_item_json(const struct responses_stream_item *it)
-{
-	if (it->is_call)
-		return json_pack("{s:s,s:s,s:s,s:o,s:O,s:O}", "id", it->id, "type", "function_call", "status", it->status,
-				 "arguments", responses_stream_text(it), "call_id", it->call_id, "name", it->name);
-	return json_pack("{s:s,s:s,s:s,s:[{s:s,s:[],s:o}],s:s}", "id", it->id, "type", "message", "status", it->status,
-			 "content", "type", "output_text", "annotations", "text", responses_stream_text(it), "role",
-			 "assistant");
+		buf_truncate(out, before);
+	return rc != 0 ? -1 : 0;
 }
 
 json_t *responses_stream_response(const struct responses_stream *s)
 {
-	json_t *response = responses_object(&s->meta, s->status), *output = json_object_get(response, "output");
-	size_t i;
-	bool ended = strcmp(s->status, "completed") == 0 || strcmp(s->status, "incomplete") == 0;
+	struct buf made;
+	json_t *response = NULL;
 
-	if (response == NULL)
-		return NULL;
-	for (i = 0; i < s->items; i++) {
-		if (json_array_append_new(output, responses_stream_item_json(&s->item[i])) != 0)
-			goto fail;
-	}
-	if ((s->model != NULL && json_object_set(response, "model", s->model) != 0) ||
-	    (s->usage != NULL || ended ? json_object_set_new(response, "usage", responses_usage(s->usage)) != 0 : false) ||
-	    (s->error != NULL && json_object_set(response, "error", s->error) != 0) ||
-	    (strcmp(s->status, "incomplete") == 0 && s->incomplete != NULL &&
-	     json_object_set_new(response, "incomplete_details", json_pack("{s:s}", "reason", s->incomplete)) != 0))
-		goto fail;
+	/* Held text is at most 6 × its budget once escaped; the echoed request is bounded by its body. */
+	buf_init(&made, 16 * (size_t)RESPONSES_STREAM_MAX_BYTES);
+	if (responses_stream_response_bytes(s, &made) == 0)
+		response = json_loadb(made.data, made.len, 0, NULL);
+	buf_free(&made);
 	return response;
-fail:
-	json_decref(response);
-	return NULL;
 }
 
 /* An event carrying the whole response, as it stands. */
 static int responses_stream_write_response(struct responses_stream *s, struct buf *out, const char *type)
 {
-	json_t *response = responses_stream_response(s);
+	size_t before = out->len;
+	int rc = responses_stream_event_open(s, out, type) | buf_append_str(out, ",\"response\":");
 
-	return responses_stream_write(s, out, type, response != NULL ? json_pack("{s:o}", "response", response) : NULL);
+	rc |= rc == 0 ? responses_stream_response_bytes(s, out) : 0;
+	return responses_stream_event_close(s, out, type, before, rc);
 }
 
 int responses_stream_begin(struct responses_stream *s, struct buf *out)
@@ -129,31 +167,46 @@ int responses_stream_begin(struct responses_stream *s, struct buf *out)
 	return -1;
 }
 
+/* An event of one item's text or arguments: the .done of either, or content_part.done (key and tail around it). */
+static int responses_stream_write_text(struct responses_stream *s, struct buf *out, const char *type,
+				       const struct responses_stream_item *it, const char *key, const char *tail)
+{
+	size_t before = out->len;
+	int rc = responses_stream_event_open(s, out, type) | responses_stream_put_where(out, s, it, !it->is_call);
+
+	rc |= buf_append_str(out, key) | responses_stream_put_text(out, it) | buf_append_str(out, tail);
+	return responses_stream_event_close(s, out, type, before, rc);
+}
+
+/* response.output_item.added or .done of item it. */
+static int responses_stream_write_item(struct responses_stream *s, struct buf *out, const char *type,
+				       const struct responses_stream_item *it, bool bare)
+{
+	size_t before = out->len;
+	int rc = responses_stream_event_open(s, out, type) | buf_append_str(out, ",\"output_index\":") |
+		 responses_write_int(out, (json_int_t)(it - s->item)) | buf_append_str(out, ",\"item\":") |
+		 responses_stream_put_item(out, it, bare);
+
+	return responses_stream_event_close(s, out, type, before, rc);
+}
+
 /* Item i's done events, with its final status. */
 static int responses_stream_close(struct responses_stream *s, size_t i, const char *status, struct buf *out)
 {
 	struct responses_stream_item *it = &s->item[i];
-	json_int_t index = (json_int_t)i;
 	int rc;
 
 	it->status = status;
 	it->open = false;
 	if (it->is_call)
-		rc = responses_stream_write(s, out, "response.function_call_arguments.done",
-					    json_pack("{s:s,s:I,s:o}", "item_id", it->id, "output_index", index,
-						      "arguments", responses_stream_text(it)));
+		rc = responses_stream_write_text(s, out, "response.function_call_arguments.done", it, ",\"arguments\":", "");
 	else
-		rc = responses_stream_write(s, out, "response.output_text.done",
-					    json_pack("{s:s,s:I,s:i,s:o}", "item_id", it->id, "output_index", index,
-						      "content_index", 0, "text", responses_stream_text(it))) ||
-		     responses_stream_write(s, out, "response.content_part.done",
-					    json_pack("{s:s,s:I,s:i,s:{s:s,s:[],s:o}}", "item_id", it->id,
-						      "output_index", index, "content_index", 0, "part", "type",
-						      "output_text", "annotations", "text", responses_stream_text(it)));
+		rc = responses_stream_write_text(s, out, "response.output_text.done", it, ",\"text\":", "") ||
+		     responses_stream_write_text(s, out, "response.content_part.done", it,
+						 ",\"part\":{\"type\":\"output_text\",\"annotations\":[],\"text\":", "}");
 	if (rc != 0)
 		return -1;
-	return responses_stream_write(s, out, "response.output_item.done",
-				      json_pack("{s:I,s:o}", "output_index", index, "item", responses_stream_item_json(it)));
+	return responses_stream_write_item(s, out, "response.output_item.done", it, false);
 }
 
 /* Closes the item before a new one opens: the API sends items one after the other. */
@@ -164,14 +217,20 @@ static int responses_stream_close_last(struct responses_stream *s, const char *s
 	return responses_stream_close(s, s->items - 1, status, out);
 }
 
+/* A JSON string span (normalised), or "" when it is not a string. */
+static int responses_stream_put_name(struct buf *out, const struct responses_span *v)
+{
+	return v != NULL && responses_write_is_string(v) ? responses_write_span(out, v, NULL) : buf_append(out, "\"\"", 2);
+}
+
 /* A new item (its added events written); NULL past the cap or when a write failed. */
 static struct responses_stream_item *responses_stream_open(struct responses_stream *s, bool is_call,
-							   const json_t *call_id, const json_t *name,
-							   struct buf *out)
+							   const struct responses_span *call_id,
+							   const struct responses_span *name, struct buf *out)
 {
 	struct responses_stream_item *it;
-	json_int_t index = (json_int_t)s->items;
-	json_t *item;
+	size_t before;
+	int rc;
 
 	if (responses_stream_close_last(s, "completed", out) != 0)
 		return NULL;
@@ -184,58 +243,65 @@ static struct responses_stream_item *responses_stream_open(struct responses_stre
 	it->is_call = is_call;
 	it->open = true;
 	it->status = "in_progress";
-	buf_init(&it->data, RESPONSES_STREAM_MAX_BYTES);
+	it->call_index = 0;
+	it->call_id_len = 0;
+	/* Held text is escaped: up to 6 bytes a byte; the budget counts it decoded. */
+	buf_init(&it->data, 6 * (size_t)RESPONSES_STREAM_MAX_BYTES);
+	buf_init(&it->call, 2 * RESPONSES_STREAM_MAX_NAME);
 	responses_id(s->rng, is_call ? "fc_" : "msg_", it->id);
 	if (is_call) {
-		it->call_id = json_is_string(call_id) ? json_incref((json_t *)call_id) : json_string("");
-		it->name = json_is_string(name) ? json_incref((json_t *)name) : json_string("");
-		if (it->call_id == NULL || it->name == NULL) {
-			responses_stream_fail_words(s, "out of memory opening a function call");
+		rc = responses_stream_put_name(&it->call, call_id);
+		it->call_id_len = it->call.len;
+		if (rc != 0 || responses_stream_put_name(&it->call, name) != 0) {
+			responses_stream_fail_words(s, "a function call's id or name could not be kept");
 			return NULL;
 		}
 	}
 	/* A message is added with no parts; its part is added next. */
-	item = responses_stream_item_json(it);
-	if (item != NULL && !is_call)
-		json_array_clear(json_object_get(item, "content"));
-	if (responses_stream_write(s, out, "response.output_item.added",
-				   json_pack("{s:I,s:o}", "output_index", index, "item", item)) != 0)
+	if (responses_stream_write_item(s, out, "response.output_item.added", it, true) != 0)
 		return NULL;
-	if (!is_call &&
-	    responses_stream_write(s, out, "response.content_part.added",
-				   json_pack("{s:s,s:I,s:i,s:{s:s,s:[],s:s}}", "item_id", it->id, "output_index", index,
-					     "content_index", 0, "part", "type", "output_text", "annotations", "text",
-					     "")) != 0)
-		return NULL;
+	if (!is_call) {
+		before = out->len;
+		rc = responses_stream_event_open(s, out, "response.content_part.added") |
+		     responses_stream_put_where(out, s, it, true) |
+		     buf_append_str(out, ",\"part\":{\"type\":\"output_text\",\"annotations\":[],\"text\":\"\"}");
+		if (responses_stream_event_close(s, out, "response.content_part.added", before, rc) != 0)
+			return NULL;
+	}
 	return it;
 }
 
-/* Keeps piece in the item for its .done event, within the stream's budget. */
-static int responses_stream_hold(struct responses_stream *s, struct responses_stream_item *it, const json_t *piece)
+/* A .delta event of piece (a JSON string span), kept in the item for its .done event within the stream's budget. */
+static int responses_stream_write_delta(struct responses_stream *s, struct buf *out, const char *type,
+					struct responses_stream_item *it, const struct responses_span *piece)
 {
-	size_t n = json_string_length(piece);
+	size_t before = out->len, at, n = 0;
+	int rc = responses_stream_event_open(s, out, type) | responses_stream_put_where(out, s, it, !it->is_call) |
+		 buf_append_str(out, ",\"delta\":");
 
-	if (s->held + n > RESPONSES_STREAM_MAX_BYTES || buf_append(&it->data, json_string_value(piece), n) != 0)
+	at = out->len;
+	rc |= rc == 0 ? responses_write_span(out, piece, &n) : 0;
+	if (rc == 0 && (s->held + n > RESPONSES_STREAM_MAX_BYTES ||
+			buf_append(&it->data, out->data + at + 1, out->len - at - 2) != 0)) {
+		buf_truncate(out, before);
 		return responses_stream_fail_words(s, "the answer's text and arguments passed %u bytes",
 						   RESPONSES_STREAM_MAX_BYTES);
-	s->held += n;
-	return 0;
+	}
+	if (rc == 0)
+		s->held += n;
+	return responses_stream_event_close(s, out, type, before, rc);
 }
 
-static int responses_stream_on_text(struct responses_stream *s, const json_t *piece, struct buf *out)
+static int responses_stream_on_text(struct responses_stream *s, const struct responses_span *piece, struct buf *out)
 {
 	struct responses_stream_item *it = s->items > 0 ? &s->item[s->items - 1] : NULL;
 
 	if ((it == NULL || it->is_call || !it->open) && (it = responses_stream_open(s, false, NULL, NULL, out)) == NULL)
 		return -1;
-	if (responses_stream_hold(s, it, piece) != 0)
-		return -1;
-	return responses_stream_write(s, out, "response.output_text.delta",
-				      json_pack("{s:s,s:I,s:i,s:O}", "item_id", it->id, "output_index",
-						(json_int_t)(it - s->item), "content_index", 0, "delta", piece));
+	return responses_stream_write_delta(s, out, "response.output_text.delta", it, piece);
 }
 
-static struct responses_stream_item *responses_stream_call(struct responses_stream *s, json_int_t index)
+static struct responses_stream_item *responses_stream_call(struct responses_stream *s, long long index)
 {
 	size_t i;
 
@@ -247,84 +313,108 @@ static struct responses_stream_item *responses_stream_call(struct responses_stre
 }
 
 /* One piece of delta.tool_calls: a call's opening (id, name), or more of its arguments. */
-static int responses_stream_on_call(struct responses_stream *s, const json_t *piece, struct buf *out)
+static int responses_stream_on_call(struct responses_stream *s, const struct responses_span *piece, struct buf *out)
 {
-	json_t *index = json_object_get(piece, "index"), *function = json_object_get(piece, "function");
-	json_t *arguments = json_object_get(function, "arguments");
+	static const char *const keys[] = { "index", "function", "id" }, *const function_keys[] = { "name", "arguments" };
+	struct responses_span got[3], function[2];
 	struct responses_stream_item *it;
+	long long index;
 
-	if (!json_is_integer(index) || json_integer_value(index) < 0)
+	responses_write_pick(piece, keys, got, 3);
+	responses_write_pick(&got[1], function_keys, function, 2);
+	if (!responses_write_integer(&got[0], &index) || index < 0)
 		return responses_stream_fail_words(s, "a tool call piece without an index");
-	it = responses_stream_call(s, json_integer_value(index));
+	it = responses_stream_call(s, index);
 	if (it == NULL) {
-		it = responses_stream_open(s, true, json_object_get(piece, "id"), json_object_get(function, "name"), out);
+		it = responses_stream_open(s, true, &got[2], &function[0], out);
 		if (it == NULL)
 			return -1;
-		it->call_index = (int)json_integer_value(index);
+		it->call_index = index;
 	} else if (!it->open)
-		return responses_stream_fail_words(s, "arguments for tool call %lld came after it was closed",
-						   (long long)json_integer_value(index));
-	if (!json_is_string(arguments) || json_string_length(arguments) == 0)
+		return responses_stream_fail_words(s, "arguments for tool call %lld came after it was closed", index);
+	if (!responses_write_is_string(&function[1]) || function[1].n <= 2)
 		return 0;
-	if (responses_stream_hold(s, it, arguments) != 0)
-		return -1;
-	return responses_stream_write(s, out, "response.function_call_arguments.delta",
-				      json_pack("{s:s,s:I,s:O}", "item_id", it->id, "output_index",
-						(json_int_t)(it - s->item), "delta", arguments));
+	return responses_stream_write_delta(s, out, "response.function_call_arguments.delta", it, &function[1]);
 }
 
 /* Keeps what the end needs: the model, the usage, the finish reason. */
-static void responses_stream_remember(struct responses_stream *s, const json_t *chunk, const json_t *choice)
+static int responses_stream_remember(struct responses_stream *s, const struct responses_span *model,
+				     const struct responses_span *usage, const struct responses_span *finish)
 {
-	json_t *model = json_object_get(chunk, "model"), *usage = json_object_get(chunk, "usage");
-	json_t *finish = json_object_get(choice, "finish_reason");
-	const char *f = json_is_string(finish) ? json_string_value(finish) : NULL;
-
-	if (s->model == NULL && json_is_string(model) && json_string_length(model) > 0)
-		s->model = json_incref(model);
-	if (json_is_object(usage)) {
-		json_decref(s->usage);
-		s->usage = json_incref(usage);
+	if (s->model.len == 0 && responses_write_is_string(model) && model->n > 2 &&
+	    responses_write_span(&s->model, model, NULL) != 0) {
+		buf_reset(&s->model);
+		return responses_stream_fail_words(s, "the model's name could not be kept");
 	}
-	if (f != NULL)
-		s->incomplete = strcmp(f, "length") == 0	   ? "max_output_tokens"
-				: strcmp(f, "content_filter") == 0 ? "content_filter"
-								   : NULL;
-}
-
-/* The events of choice 0's delta. */
-static int responses_stream_delta(struct responses_stream *s, const json_t *delta, struct buf *out)
-{
-	json_t *content = json_object_get(delta, "content"), *calls = json_object_get(delta, "tool_calls"), *piece;
-	size_t k;
-
-	if (json_is_string(content) && json_string_length(content) > 0 && responses_stream_on_text(s, content, out) != 0)
-		return -1;
-	json_array_foreach(calls, k, piece) {
-		if (responses_stream_on_call(s, piece, out) != 0)
-			return -1;
+	if (usage->p != NULL && usage->type == JSONSCAN_OBJECT) {
+		s->has_usage = true;
+		responses_write_usage_of(usage, &s->usage);
 	}
+	if (responses_write_is_string(finish))
+		s->incomplete = responses_write_span_is(finish, "length")	    ? "max_output_tokens"
+				: responses_write_span_is(finish, "content_filter") ? "content_filter"
+										    : NULL;
 	return 0;
 }
 
-static const json_t *responses_stream_choice(const json_t *chunk)
-{
-	json_t *choices = json_object_get(chunk, "choices"), *choice;
-	size_t k;
+/* Walking delta.tool_calls. */
+struct responses_stream_calls {
+	struct responses_stream *s;
+	struct buf *out;
+};
 
-	/* Only choice 0: a response has one output (n > 1 has no Responses form). */
-	json_array_foreach(choices, k, choice) {
-		if (json_integer_value(json_object_get(choice, "index")) == 0)
-			return choice;
-	}
-	return NULL;
+static int responses_stream_call_element(void *arg, const struct jsonscan_member *m)
+{
+	struct responses_stream_calls *c = arg;
+	struct responses_span piece = { m->value, m->value_len, m->type };
+
+	return responses_stream_on_call(c->s, &piece, c->out) != 0;
+}
+
+/* The events of choice 0's delta. */
+static int responses_stream_delta(struct responses_stream *s, const struct responses_span *delta, struct buf *out)
+{
+	static const char *const keys[] = { "content", "tool_calls" };
+	struct responses_span got[2];
+	struct responses_stream_calls calls = { s, out };
+
+	responses_write_pick(delta, keys, got, 2);
+	if (responses_write_is_string(&got[0]) && got[0].n > 2 && responses_stream_on_text(s, &got[0], out) != 0)
+		return -1;
+	if (got[1].p != NULL && got[1].type == JSONSCAN_ARRAY &&
+	    jsonscan_elements(got[1].p, got[1].n, responses_stream_call_element, &calls) != 0)
+		return -1;
+	return 0;
+}
+
+/* Choice 0's delta and finish_reason, once found. */
+struct responses_stream_choice {
+	struct responses_span delta, finish;
+};
+
+/* Only choice 0: a response has one output (n > 1 has no Responses form). As
+ * jansson read it before, a choice without an integer index counts as 0. */
+static int responses_stream_choice_element(void *arg, const struct jsonscan_member *m)
+{
+	static const char *const keys[] = { "index", "delta", "finish_reason" };
+	struct responses_span choice = { m->value, m->value_len, m->type }, got[3];
+	struct responses_stream_choice *c = arg;
+	long long v;
+
+	responses_write_pick(&choice, keys, got, 3);
+	if (responses_write_integer(&got[0], &v) && v != 0)
+		return 0;
+	c->delta = got[1];
+	c->finish = got[2];
+	return 1;
 }
 
 enum responses_stream_event responses_stream_chunk(struct responses_stream *s, const char *chunk, size_t len,
 						   struct buf *out)
 {
-	json_t *root;
-	const json_t *choice;
+	static const char *const keys[] = { "model", "choices", "usage" };
+	struct responses_span root = { chunk, len, JSONSCAN_OBJECT }, top[3];
+	struct responses_stream_choice choice;
 	size_t before = out->len;
 	uint64_t sequence = s->sequence;
 	enum responses_stream_event e = RESPONSES_STREAM_ERROR;
@@ -335,14 +425,16 @@ enum responses_stream_event responses_stream_chunk(struct responses_stream *s, c
 		responses_stream_fail_words(s, "a chunk after the response ended");
 		return RESPONSES_STREAM_ERROR;
 	}
-	root = json_loadb(chunk, len, 0, NULL);
-	if (!json_is_object(root)) {
+	if (!jsonscan_valid_object(chunk, len)) {
 		responses_stream_fail_words(s, "a stream chunk that is not a JSON object");
-		goto out;
+		return RESPONSES_STREAM_ERROR;
 	}
-	choice = responses_stream_choice(root);
-	responses_stream_remember(s, root, choice);
-	if (responses_stream_delta(s, json_object_get(choice, "delta"), out) != 0)
+	memset(&choice, 0, sizeof choice);
+	responses_write_pick(&root, keys, top, 3);
+	if (top[1].p != NULL && top[1].type == JSONSCAN_ARRAY)
+		jsonscan_elements(top[1].p, top[1].n, responses_stream_choice_element, &choice);
+	if (responses_stream_remember(s, &top[0], &top[2], &choice.finish) != 0 ||
+	    responses_stream_delta(s, &choice.delta, out) != 0)
 		goto out;
 	e = out->len > before ? RESPONSES_STREAM_CONTENT : RESPONSES_STREAM_NONE;
 out:
@@ -350,7 +442,6 @@ out:
 		buf_truncate(out, before);
 		s->sequence = sequence;
 	}
-	json_decref(root);
 	return e;
 }
 
@@ -393,10 +484,11 @@ int responses_stream_fail(struct responses_stream *s, const char *code, const ch
 			s->item[i].status = "incomplete";
 		}
 	}
-	json_decref(s->error);
-	s->error = json_pack("{s:s,s:s}", "code", code, "message", message);
+	buf_reset(&s->error);
 	s->status = "failed";
-	if (s->error == NULL || responses_stream_write_response(s, out, "response.failed") != 0) {
+	if (buf_append_str(&s->error, "{\"code\":") != 0 || buf_append_json_string(&s->error, code) != 0 ||
+	    buf_append_str(&s->error, ",\"message\":") != 0 || buf_append_json_string(&s->error, message) != 0 ||
+	    buf_append(&s->error, "}", 1) != 0 || responses_stream_write_response(s, out, "response.failed") != 0) {
 		buf_truncate(out, before);
 		s->sequence = sequence;
 		return responses_stream_fail_words(s, "response.failed could not be written");

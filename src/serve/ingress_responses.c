@@ -90,6 +90,19 @@ static void ingress_responses_keep(struct exchange *x, const json_t *response)
 	buf_free(&made);
 }
 
+/* As ingress_responses_keep_text, for a translated stream that ended: its response as its last event said it. */
+static void ingress_responses_keep_stream(struct exchange *x, const struct responses_stream *rs)
+{
+	struct buf made;
+
+	if (!ingress_responses_of(x)->store)
+		return;
+	buf_init(&made, INGRESS_RESPONSES_MAX_CHAT);
+	if (responses_stream_response_bytes(rs, &made) == 0)
+		ingress_responses_keep_text(x, made.data, made.len);
+	buf_free(&made);
+}
+
 /* A native upstream's response as detour's: its id, and the fields detour took out of the request. */
 static void ingress_responses_adopt(const struct ingress_responses *st, json_t *response)
 {
@@ -152,10 +165,7 @@ static int ingress_responses_events_of_chat(struct exchange *x, const char *chat
 	}
 	if (!rs.ended && responses_stream_finish(&rs, out) != 0)
 		goto done;
-	json_t *made = responses_stream_response(&rs);
-
-	ingress_responses_keep(x, made);
-	json_decref(made);
+	ingress_responses_keep_stream(x, &rs);
 	rc = 0;
 done:
 	responses_stream_free(&rs);
@@ -344,7 +354,6 @@ static enum ingress_shown ingress_responses_stream_chunk(struct exchange *x, con
 static int ingress_responses_stream_done(struct exchange *x, struct buf *out)
 {
 	struct ingress_responses *st = ingress_responses_of(x);
-	json_t *made;
 
 	if (st->native_stream) {
 		/* The upstream's own response.completed went out as it came. */
@@ -355,9 +364,7 @@ static int ingress_responses_stream_done(struct exchange *x, struct buf *out)
 		return -1;
 	if (!st->rs->ended && responses_stream_finish(st->rs, out) != 0)
 		return -1;
-	made = responses_stream_response(st->rs);
-	ingress_responses_keep(x, made);
-	json_decref(made);
+	ingress_responses_keep_stream(x, st->rs);
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 	X(loop)        \
 	X(attempt_loop) \
 	X(responses)   \
+	X(responses_write) \
 	X(convstore)   \
 	X(gate)        \
 	X(log)         \

@@ -1,0 +1,235 @@
+/* responses_write.c — a Responses API `response` object written as bytes: chat JSON read in place as spans, the echoed request, usage and numbers. */
+#include "responses_write.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonwrite.h"
+
+/* The members of one object wanted by name. */
+struct responses_write_picking {
+	const char *const *keys;
+	struct responses_span *spans;
+	size_t n;
+};
+
+static int responses_write_pick_member(void *arg, const struct jsonscan_member *m)
+{
+	struct responses_write_picking *pick = arg;
+	size_t i;
+
+	/* A key with no escape (all of a chat chunk's) is compared as bytes. */
+	bool plain = memchr(m->key, '\\', m->key_len) == NULL;
+
+	for (i = 0; i < pick->n; i++) {
+		if (plain ? strncmp(m->key, pick->keys[i], m->key_len) == 0 && pick->keys[i][m->key_len] == '\0'
+			  : jsonscan_key_is(m, pick->keys[i])) {
+			pick->spans[i] = (struct responses_span){ m->value, m->value_len, m->type };
+			break;
+		}
+	}
+	return 0;
+}
+
+void responses_write_pick(const struct responses_span *obj, const char *const *keys, struct responses_span *spans,
+			  size_t n)
+{
+	struct responses_write_picking pick = { keys, spans, n };
+
+	memset(spans, 0, n * sizeof *spans);
+	if (obj->p != NULL && obj->type == JSONSCAN_OBJECT)
+		jsonscan_members(obj->p, obj->n, responses_write_pick_member, &pick);
+}
+
+static int responses_write_first_element(void *arg, const struct jsonscan_member *m)
+{
+	*(struct responses_span *)arg = (struct responses_span){ m->value, m->value_len, m->type };
+	return 1;
+}
+
+struct responses_span responses_write_first(const struct responses_span *array)
+{
+	struct responses_span first = { NULL, 0, JSONSCAN_NULL };
+
+	if (array->p != NULL && array->type == JSONSCAN_ARRAY)
+		jsonscan_elements(array->p, array->n, responses_write_first_element, &first);
+	return first;
+}
+
+bool responses_write_is_string(const struct responses_span *s)
+{
+	return s->p != NULL && s->type == JSONSCAN_STRING;
+}
+
+bool responses_write_span_is(const struct responses_span *s, const char *text)
+{
+	size_t n = strlen(text);
+	char decoded[64];
+
+	if (!responses_write_is_string(s))
+		return false;
+	if (memchr(s->p, '\\', s->n) == NULL)
+		return s->n == n + 2 && memcmp(s->p + 1, text, n) == 0;
+	return jsonscan_decode_string(s->p, s->n, decoded, sizeof decoded) == (long)n && memcmp(decoded, text, n) == 0;
+}
+
+bool responses_write_integer(const struct responses_span *s, long long *v)
+{
+	char digits[32];
+
+	if (s->p == NULL || s->type != JSONSCAN_NUMBER || s->n >= sizeof digits || memchr(s->p, '.', s->n) != NULL ||
+	    memchr(s->p, 'e', s->n) != NULL || memchr(s->p, 'E', s->n) != NULL)
+		return false;
+	memcpy(digits, s->p, s->n);
+	digits[s->n] = '\0';
+	errno = 0;
+	*v = strtoll(digits, NULL, 10);
+	return errno == 0;
+}
+
+json_int_t responses_write_count(const struct responses_span *s)
+{
+	long long v;
+
+	return responses_write_integer(s, &v) && v > 0 ? (json_int_t)v : 0;
+}
+
+int responses_write_int(struct buf *out, json_int_t v)
+{
+	char digits[24], *p = digits + sizeof digits;
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--p = '-';
+	return buf_append(out, p, (size_t)(digits + sizeof digits - p));
+}
+
+int responses_write_span(struct buf *out, const struct responses_span *s, size_t *decoded_len)
+{
+	char *decoded;
+	long n;
+	int rc = -1;
+
+	if (memchr(s->p, '\\', s->n) == NULL) {
+		if (decoded_len != NULL)
+			*decoded_len = s->n - 2;
+		return buf_append(out, s->p, s->n);
+	}
+	if ((decoded = malloc(s->n)) == NULL)
+		return -1;
+	n = jsonscan_decode_string(s->p, s->n, decoded, s->n);
+	if (n >= 0 && buf_append(out, "\"", 1) == 0 && buf_append_json_escaped(out, decoded, (size_t)n) == 0)
+		rc = buf_append(out, "\"", 1);
+	if (decoded_len != NULL)
+		*decoded_len = n >= 0 ? (size_t)n : 0;
+	free(decoded);
+	return rc;
+}
+
+int responses_write_string_or(struct buf *out, const struct responses_span *s, const char *fallback)
+{
+	return responses_write_is_string(s) ? responses_write_span(out, s, NULL) : buf_append_str(out, fallback);
+}
+
+int responses_write_echo(struct buf *out, const json_t *request, const char *key, const char *fallback)
+{
+	json_t *v = json_object_get(request, key);
+
+	return v == NULL || json_is_null(v) ? buf_append_str(out, fallback) : jsonwrite(out, v);
+}
+
+void responses_write_usage_of(const struct responses_span *usage, struct responses_counts *u)
+{
+	static const char *const keys[] = { "prompt_tokens", "completion_tokens", "total_tokens",
+					    "prompt_tokens_details", "completion_tokens_details" };
+	static const char *const cached[] = { "cached_tokens" }, *const reasoning[] = { "reasoning_tokens" };
+	struct responses_span got[5], c, r;
+
+	responses_write_pick(usage, keys, got, 5);
+	responses_write_pick(&got[3], cached, &c, 1);
+	responses_write_pick(&got[4], reasoning, &r, 1);
+	u->input = responses_write_count(&got[0]);
+	u->output = responses_write_count(&got[1]);
+	u->total = responses_write_count(&got[2]);
+	u->cached = responses_write_count(&c);
+	u->reasoning = responses_write_count(&r);
+}
+
+int responses_write_usage(struct buf *out, const struct responses_counts *u)
+{
+	return buf_append_str(out, "{\"input_tokens\":") | responses_write_int(out, u->input) |
+	       buf_append_str(out, ",\"input_tokens_details\":{\"cached_tokens\":") |
+	       responses_write_int(out, u->cached) | buf_append_str(out, "},\"output_tokens\":") |
+	       responses_write_int(out, u->output) |
+	       buf_append_str(out, ",\"output_tokens_details\":{\"reasoning_tokens\":") |
+	       responses_write_int(out, u->reasoning) | buf_append_str(out, "},\"total_tokens\":") |
+	       responses_write_int(out, u->total > 0 ? u->total : u->input + u->output) | buf_append(out, "}", 1);
+}
+
+int responses_write_open(struct buf *out, const struct responses_meta *m, const char *status, const char *error,
+			 const char *incomplete, const char *model, size_t model_len)
+{
+	int rc;
+
+	rc = buf_append_str(out, "{\"id\":");
+	rc |= buf_append_json_string(out, m->id);
+	rc |= buf_append_str(out, ",\"object\":\"response\",\"created_at\":");
+	rc |= responses_write_int(out, (json_int_t)m->created_at);
+	rc |= buf_append_str(out, ",\"status\":\"");
+	rc |= buf_append_str(out, status);
+	rc |= buf_append_str(out, "\",\"background\":false,\"error\":");
+	rc |= buf_append_str(out, error != NULL ? error : "null");
+	rc |= buf_append_str(out, ",\"incomplete_details\":");
+	if (incomplete != NULL)
+		rc |= buf_append_str(out, "{\"reason\":\"") | buf_append_str(out, incomplete) | buf_append_str(out, "\"}");
+	else
+		rc |= buf_append_str(out, "null");
+	rc |= buf_append_str(out, ",\"instructions\":");
+	rc |= responses_write_echo(out, m->request, "instructions", "null");
+	rc |= buf_append_str(out, ",\"max_output_tokens\":");
+	rc |= responses_write_echo(out, m->request, "max_output_tokens", "null");
+	rc |= buf_append_str(out, ",\"model\":");
+	rc |= model != NULL ? buf_append(out, model, model_len) : responses_write_echo(out, m->request, "model", "\"\"");
+	return rc | buf_append_str(out, ",\"output\":[");
+}
+
+int responses_write_close(struct buf *out, const struct responses_meta *m, const struct responses_counts *u)
+{
+	const json_t *r = m->request, *reasoning = json_object_get(r, "reasoning");
+	int rc;
+
+	rc = buf_append_str(out, "],\"parallel_tool_calls\":");
+	rc |= responses_write_echo(out, r, "parallel_tool_calls", "true");
+	rc |= buf_append_str(out, ",\"previous_response_id\":");
+	rc |= responses_write_echo(out, r, "previous_response_id", "null");
+	rc |= buf_append_str(out, ",\"reasoning\":{\"effort\":");
+	rc |= responses_write_echo(out, reasoning, "effort", "null");
+	rc |= buf_append_str(out, ",\"summary\":");
+	rc |= responses_write_echo(out, reasoning, "summary", "null");
+	rc |= buf_append_str(out, "},\"store\":");
+	rc |= responses_write_echo(out, r, "store", "true");
+	rc |= buf_append_str(out, ",\"temperature\":");
+	rc |= responses_write_echo(out, r, "temperature", "1.0");
+	rc |= buf_append_str(out, ",\"text\":");
+	rc |= responses_write_echo(out, r, "text", "{\"format\":{\"type\":\"text\"}}");
+	rc |= buf_append_str(out, ",\"tool_choice\":");
+	rc |= responses_write_echo(out, r, "tool_choice", "\"auto\"");
+	rc |= buf_append_str(out, ",\"tools\":");
+	rc |= responses_write_echo(out, r, "tools", "[]");
+	rc |= buf_append_str(out, ",\"top_p\":");
+	rc |= responses_write_echo(out, r, "top_p", "1.0");
+	rc |= buf_append_str(out, ",\"truncation\":");
+	rc |= responses_write_echo(out, r, "truncation", "\"disabled\"");
+	rc |= buf_append_str(out, ",\"usage\":");
+	rc |= u != NULL ? responses_write_usage(out, u) : buf_append_str(out, "null");
+	rc |= buf_append_str(out, ",\"user\":");
+	rc |= responses_write_echo(out, r, "user", "null");
+	rc |= buf_append_str(out, ",\"metadata\":");
+	rc |= responses_write_echo(out, r, "metadata", "{}");
+	return rc | buf_append(out, "}", 1);
+}

@@ -1,0 +1,104 @@
+/* test_responses_write.c — the response object's bytes: spans read in place as jansson reads them, the envelope equal to responses_object's. */
+#include <string.h>
+
+#include "responses.h"
+#include "responses_write.h"
+#include "suites.h"
+
+static struct responses_span span_of(const char *text)
+{
+	return (struct responses_span){ text, strlen(text), jsonscan_type_of(text, strlen(text)) };
+}
+
+START_TEST(picked_members_are_the_last_of_their_name_and_keys_may_be_escaped)
+{
+	static const char *const keys[] = { "model", "index" };
+	struct responses_span obj = span_of("{\"model\":\"a\",\"x\":[1,{\"model\":2}],\"mod\\u0065l\":\"b\",\"index\":3}");
+	struct responses_span got[2], arr = span_of("[{\"k\":1},2]"), first, none = span_of("[]");
+	long long v = 0;
+
+	responses_write_pick(&obj, keys, got, 2);
+	ck_assert(responses_write_span_is(&got[0], "b"));
+	ck_assert(responses_write_integer(&got[1], &v));
+	ck_assert_int_eq(v, 3);
+	first = responses_write_first(&arr);
+	ck_assert_int_eq(first.type, JSONSCAN_OBJECT);
+	ck_assert_uint_eq(first.n, 7);
+	ck_assert_ptr_null(responses_write_first(&none).p);
+	/* Not an object: every member absent. */
+	responses_write_pick(&arr, keys, got, 2);
+	ck_assert_ptr_null(got[0].p);
+	ck_assert_ptr_null(got[1].p);
+}
+END_TEST
+
+START_TEST(integers_and_counts_read_as_jansson_reads_them)
+{
+	struct responses_span real = span_of("1.0"), exp = span_of("1e3"), neg = span_of("-4"), big = span_of("99999999999999999999");
+	struct responses_span str = span_of("\"5\""), ok = span_of("42");
+	long long v;
+
+	ck_assert(!responses_write_integer(&real, &v));
+	ck_assert(!responses_write_integer(&exp, &v));
+	ck_assert(!responses_write_integer(&big, &v));
+	ck_assert(!responses_write_integer(&str, &v));
+	ck_assert(responses_write_integer(&neg, &v) && v == -4);
+	ck_assert_int_eq(responses_write_count(&neg), 0);
+	ck_assert_int_eq(responses_write_count(&ok), 42);
+}
+END_TEST
+
+START_TEST(a_string_with_escapes_is_written_again_and_its_length_decoded)
+{
+	struct responses_span plain = span_of("\"abc\""), esc = span_of("\"a\\u00e9\\n\\/\"");
+	struct buf out;
+	size_t n = 0;
+
+	buf_init(&out, 1024);
+	ck_assert_int_eq(responses_write_span(&out, &plain, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(responses_write_span(&out, &esc, &n), 0);
+	ck_assert_uint_eq(n, 5); /* a, é (2 bytes), \n, / */
+	ck_assert_str_eq(out.data, "\"abc\"\"a\xc3\xa9\\n/\"");
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(the_envelope_is_responses_object_with_its_echoes)
+{
+	json_t *request = json_loads("{\"model\":\"m\",\"input\":\"x\",\"instructions\":\"be brief\",\"temperature\":0.5,"
+				     "\"store\":false,\"metadata\":{\"k\":\"v\"}}", 0, NULL);
+	struct responses_meta m = { .request = request, .id = "resp_w", .created_at = 7 };
+	struct responses_counts u = { 3, 1, 2, 0, 0 };
+	json_t *want = responses_object(&m, "completed"), *got;
+	struct buf out;
+
+	buf_init(&out, 1 << 16);
+	ck_assert_int_eq(responses_write_open(&out, &m, "completed", NULL, NULL, NULL, 0), 0);
+	ck_assert_int_eq(responses_write_close(&out, &m, NULL), 0);
+	got = json_loadb(out.data, out.len, 0, NULL);
+	ck_assert(json_equal(got, want));
+	json_decref(got);
+	/* A usage of counts: the total is the sum when none was given. */
+	buf_reset(&out);
+	ck_assert_int_eq(responses_write_usage(&out, &u), 0);
+	ck_assert_str_eq(out.data, "{\"input_tokens\":3,\"input_tokens_details\":{\"cached_tokens\":1},\"output_tokens\":2,"
+				   "\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":5}");
+	buf_free(&out);
+	json_decref(want);
+	json_decref(request);
+}
+END_TEST
+
+Suite *responses_write_suite(void)
+{
+	Suite *s = suite_create("responses_write");
+	TCase *tc = tcase_create("bytes");
+
+	tcase_add_test(tc, picked_members_are_the_last_of_their_name_and_keys_may_be_escaped);
+	tcase_add_test(tc, integers_and_counts_read_as_jansson_reads_them);
+	tcase_add_test(tc, a_string_with_escapes_is_written_again_and_its_length_decoded);
+	tcase_add_test(tc, the_envelope_is_responses_object_with_its_echoes);
+	suite_add_tcase(s, tc);
+	return s;
+}
