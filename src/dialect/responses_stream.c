@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jsonscan.h"
+#include "jsonwrite.h"
 #include "responses_write.h"
 
 /*
@@ -63,7 +64,7 @@ static int responses_stream_event_open(const struct responses_stream *s, struct 
 {
 	return buf_append_str(out, "event: ") | buf_append_str(out, type) | buf_append_str(out, "\ndata: {\"type\":\"") |
 	       buf_append_str(out, type) | buf_append_str(out, "\",\"sequence_number\":") |
-	       responses_write_int(out, (json_int_t)s->sequence);
+	       jsonwrite_int(out, (json_int_t)s->sequence);
 }
 
 /* Closes the frame opened at before, or (rc set) takes it back; the event is then numbered. */
@@ -83,7 +84,7 @@ static int responses_stream_put_where(struct buf *out, const struct responses_st
 				      const struct responses_stream_item *it, bool content)
 {
 	return buf_append_str(out, ",\"item_id\":\"") | buf_append_str(out, it->id) |
-	       buf_append_str(out, "\",\"output_index\":") | responses_write_int(out, (json_int_t)(it - s->item)) |
+	       buf_append_str(out, "\",\"output_index\":") | jsonwrite_int(out, (json_int_t)(it - s->item)) |
 	       (content ? buf_append_str(out, ",\"content_index\":0") : 0);
 }
 
@@ -184,7 +185,7 @@ static int responses_stream_write_item(struct responses_stream *s, struct buf *o
 {
 	size_t before = out->len;
 	int rc = responses_stream_event_open(s, out, type) | buf_append_str(out, ",\"output_index\":") |
-		 responses_write_int(out, (json_int_t)(it - s->item)) | buf_append_str(out, ",\"item\":") |
+		 jsonwrite_int(out, (json_int_t)(it - s->item)) | buf_append_str(out, ",\"item\":") |
 		 responses_stream_put_item(out, it, bare);
 
 	return responses_stream_event_close(s, out, type, before, rc);

@@ -95,20 +95,6 @@ json_int_t responses_write_count(const struct responses_span *s)
 	return responses_write_integer(s, &v) && v > 0 ? (json_int_t)v : 0;
 }
 
-int responses_write_int(struct buf *out, json_int_t v)
-{
-	char digits[24], *p = digits + sizeof digits;
-	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
-	if (v < 0)
-		*--p = '-';
-	return buf_append(out, p, (size_t)(digits + sizeof digits - p));
-}
-
 int responses_write_span(struct buf *out, const struct responses_span *s, size_t *decoded_len)
 {
 	char *decoded;
@@ -162,13 +148,13 @@ void responses_write_usage_of(const struct responses_span *usage, struct respons
 
 int responses_write_usage(struct buf *out, const struct responses_counts *u)
 {
-	return buf_append_str(out, "{\"input_tokens\":") | responses_write_int(out, u->input) |
+	return buf_append_str(out, "{\"input_tokens\":") | jsonwrite_int(out, u->input) |
 	       buf_append_str(out, ",\"input_tokens_details\":{\"cached_tokens\":") |
-	       responses_write_int(out, u->cached) | buf_append_str(out, "},\"output_tokens\":") |
-	       responses_write_int(out, u->output) |
+	       jsonwrite_int(out, u->cached) | buf_append_str(out, "},\"output_tokens\":") |
+	       jsonwrite_int(out, u->output) |
 	       buf_append_str(out, ",\"output_tokens_details\":{\"reasoning_tokens\":") |
-	       responses_write_int(out, u->reasoning) | buf_append_str(out, "},\"total_tokens\":") |
-	       responses_write_int(out, u->total > 0 ? u->total : u->input + u->output) | buf_append(out, "}", 1);
+	       jsonwrite_int(out, u->reasoning) | buf_append_str(out, "},\"total_tokens\":") |
+	       jsonwrite_int(out, u->total > 0 ? u->total : u->input + u->output) | buf_append(out, "}", 1);
 }
 
 int responses_write_open(struct buf *out, const struct responses_meta *m, const char *status, const char *error,
@@ -179,7 +165,7 @@ int responses_write_open(struct buf *out, const struct responses_meta *m, const 
 	rc = buf_append_str(out, "{\"id\":");
 	rc |= buf_append_json_string(out, m->id);
 	rc |= buf_append_str(out, ",\"object\":\"response\",\"created_at\":");
-	rc |= responses_write_int(out, (json_int_t)m->created_at);
+	rc |= jsonwrite_int(out, (json_int_t)m->created_at);
 	rc |= buf_append_str(out, ",\"status\":\"");
 	rc |= buf_append_str(out, status);
 	rc |= buf_append_str(out, "\",\"background\":false,\"error\":");

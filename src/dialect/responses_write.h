@@ -45,9 +45,6 @@ bool responses_write_integer(const struct responses_span *s, long long *v);
 /* A whole number >= 0, as jansson reads an integer, else 0. */
 json_int_t responses_write_count(const struct responses_span *s);
 
-/* Appends v in decimal (printf costs more than the rest of a small response). */
-int responses_write_int(struct buf *out, json_int_t v);
-
 /*
  * Appends the string span as JSON: as written when it holds no escape (the
  * scanner checked its UTF-8 and it has no control byte), else decoded and

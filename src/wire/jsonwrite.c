@@ -40,7 +40,7 @@ static int jsonwrite_string(struct buf *out, const char *s, size_t n)
 	return buf_append(out, "\"", 1) | buf_append_json_escaped(out, s, n) | buf_append(out, "\"", 1);
 }
 
-static int jsonwrite_integer(struct buf *out, json_int_t v)
+int jsonwrite_int(struct buf *out, json_int_t v)
 {
 	char digits[24], *p = digits + sizeof digits;
 	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
@@ -82,7 +82,7 @@ static int jsonwrite_value(struct buf *out, const json_t *v, unsigned depth)
 	case JSON_STRING:
 		return jsonwrite_string(out, json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
-		return jsonwrite_integer(out, json_integer_value(v));
+		return jsonwrite_int(out, json_integer_value(v));
 	case JSON_REAL:
 		return jsonwrite_real(out, json_real_value(v));
 	case JSON_TRUE:

@@ -21,4 +21,7 @@
  */
 int jsonwrite(struct buf *out, const json_t *v);
 
+/* Appends v in decimal (printf costs more than the rest of a small answer). Returns 0, or -1 when out is full. */
+int jsonwrite_int(struct buf *out, json_int_t v);
+
 #endif
