@@ -521,22 +521,72 @@ bool jsonscan_key_is(const struct jsonscan_member *m, const char *name)
 	return got == (long)n && memcmp(decoded, name, n) == 0;
 }
 
+/* A member as the canonical form sorts it: by its key's text, escapes decoded. */
 struct jsonscan_span {
 	const struct jsonscan_member *m;
+	const char *key;   /* m->key as written, or decoded when it holds an escape */
+	size_t key_len;
+	bool decoded;
 	size_t order;
 };
 
 static int jsonscan_span_cmp(const void *a, const void *b)
 {
 	const struct jsonscan_span *x = a, *y = b;
-	size_t n = x->m->key_len < y->m->key_len ? x->m->key_len : y->m->key_len;
-	int c = memcmp(x->m->key, y->m->key, n);
+	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+	int c = memcmp(x->key, y->key, n);
 
 	if (c != 0)
 		return c;
-	if (x->m->key_len != y->m->key_len)
-		return x->m->key_len < y->m->key_len ? -1 : 1;
+	if (x->key_len != y->key_len)
+		return x->key_len < y->key_len ? -1 : 1;
 	return x->order < y->order ? -1 : 1;
+}
+
+static bool jsonscan_span_same_key(const struct jsonscan_span *x, const struct jsonscan_span *y)
+{
+	return x->key_len == y->key_len && memcmp(x->key, y->key, x->key_len) == 0;
+}
+
+/*
+ * Points each span at its key's text. A key with an escape is decoded into
+ * scratch (a decoded key is never longer than its written form), so that
+ * "\u0061" and "a" sort as the one key they are; a key that cannot be
+ * decoded (a NUL) stays as written. Returns the scratch to free, or NULL with
+ * *failed set when memory runs out.
+ */
+static char *jsonscan_span_keys(struct jsonscan_span *order, size_t n, bool *failed)
+{
+	char *scratch = NULL, *p;
+	size_t i, need = 0;
+
+	*failed = false;
+	for (i = 0; i < n; i++) {
+		order[i].key = order[i].m->key;
+		order[i].key_len = order[i].m->key_len;
+		order[i].decoded = false;
+		if (memchr(order[i].m->key, '\\', order[i].m->key_len) != NULL)
+			need += order[i].m->key_len + 1;
+	}
+	if (need == 0 || (scratch = malloc(need)) == NULL) {
+		*failed = need != 0;
+		return NULL;
+	}
+	for (i = 0, p = scratch; i < n; i++) {
+		const struct jsonscan_member *m = order[i].m;
+		long got;
+
+		if (memchr(m->key, '\\', m->key_len) == NULL)
+			continue;
+		got = jsonscan_decode_string(m->key - 1, m->key_len + 2, p, m->key_len + 1);
+		if (got < 0)
+			continue;
+		order[i].key = p;
+		order[i].key_len = (size_t)got;
+		order[i].decoded = true;
+		p += m->key_len + 1;
+	}
+	return scratch;
 }
 
 /* Members an object's canonical form sorts without the heap: a chat
@@ -582,6 +632,8 @@ static int jsonscan_canon_object(const char *text, size_t len, const char *const
 	struct jsonscan_span local_order[JSONSCAN_CANON_LOCAL];
 	struct jsonscan_gather g = { local, local, 0, JSONSCAN_CANON_LOCAL, skip };
 	struct jsonscan_span *order = local_order;
+	char *scratch = NULL;
+	bool failed, first = true;
 	size_t i;
 	int rc = -1;
 
@@ -593,20 +645,31 @@ static int jsonscan_canon_object(const char *text, size_t len, const char *const
 		order[i].m = &g.list[i];
 		order[i].order = i;
 	}
+	scratch = jsonscan_span_keys(order, g.n, &failed);
+	if (failed)
+		goto done;
 	if (g.n > 1)
 		qsort(order, g.n, sizeof *order, jsonscan_span_cmp);
 	if (buf_append(out, "{", 1) != 0)
 		goto done;
 	for (i = 0; i < g.n; i++) {
-		const struct jsonscan_member *m = order[i].m;
+		const struct jsonscan_span *k = &order[i];
 
-		if ((i > 0 && buf_append(out, ",", 1) != 0) || buf_append(out, "\"", 1) != 0 ||
-		    buf_append(out, m->key, m->key_len) != 0 || buf_append(out, "\":", 2) != 0 ||
-		    jsonscan_canon(m->value, m->value_len, NULL, out) != 0)
+		/* Of members with one key a reader keeps the last (jansson, Python,
+		 * JavaScript do): the form keeps only it, so the earlier ones, which no
+		 * upstream reads, cannot make two requests that mean the same differ. */
+		if (i + 1 < g.n && jsonscan_span_same_key(k, &order[i + 1]))
+			continue;
+		if ((!first && buf_append(out, ",", 1) != 0) || buf_append(out, "\"", 1) != 0 ||
+		    (k->decoded ? buf_append_json_escaped(out, k->key, k->key_len)
+				: buf_append(out, k->key, k->key_len)) != 0 ||
+		    buf_append(out, "\":", 2) != 0 || jsonscan_canon(k->m->value, k->m->value_len, NULL, out) != 0)
 			goto done;
+		first = false;
 	}
 	rc = buf_append(out, "}", 1);
 done:
+	free(scratch);
 	if (order != local_order)
 		free(order);
 	if (g.list != local)

@@ -74,8 +74,9 @@ long jsonscan_decode_string(const char *text, size_t len, char *out, size_t outl
 
 /*
  * Appends the canonical form of the valid value text[0..len) to out: no white
- * space outside strings, every object's members sorted by key bytes (ties in
- * their written order), strings as written, integers as written and other
+ * space outside strings, every object's members sorted by their key's text
+ * (escapes decoded; of members with one key only the last, which is the one a
+ * JSON reader keeps), strings as written, integers as written and other
  * numbers as %.17g prints their double (0.7 and 0.70 agree), except those a
  * double cannot hold (1e400, 1e-400), which stay as written. Top-level
  * members whose key is in skip (a NULL-terminated list) are left out. Two

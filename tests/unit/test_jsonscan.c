@@ -384,6 +384,34 @@ START_TEST(canonical_form_keeps_what_differs)
 }
 END_TEST
 
+/* A key written with escapes is the key it decodes to, and of one key only the
+ * last member counts, as for the upstream's JSON reader: two requests that
+ * mean different things must not share a form (nor a cache key). */
+START_TEST(canonical_form_reads_keys_as_a_json_reader_does)
+{
+	static const char *const texts[] = {
+		"{\"a\":\"x\",\"\\u0061\":[]}",      /* a reader sees a: [] */
+		"{\"\\u0061\":[],\"a\":\"x\"}",      /* a reader sees a: "x" */
+		"{\"a\":1,\"a\":2,\"b\":{\"c\":1,\"\\u0063\":3}}",
+		"{\"\\u00e9\\\"\":1}",
+	};
+	static const char *const forms[] = {
+		"{\"a\":[]}", "{\"a\":\"x\"}", "{\"a\":2,\"b\":{\"c\":3}}", "{\"\xc3\xa9\\\"\":1}",
+	};
+	struct buf x;
+	size_t i;
+
+	buf_init(&x, 4096);
+	for (i = 0; i < COUNT(texts); i++) {
+		buf_reset(&x);
+		ck_assert_int_eq(jsonscan_canonical(texts[i], strlen(texts[i]), NULL, &x), 0);
+		ck_assert_str_eq(x.data, forms[i]);
+		ck_assert(jsonscan_valid(x.data, x.len));
+	}
+	buf_free(&x);
+}
+END_TEST
+
 START_TEST(canonical_form_writes_out_of_range_numbers_as_they_came)
 {
 	/* Both overflow a double: printed through one they would both read inf
@@ -452,6 +480,7 @@ Suite *jsonscan_suite(void)
 	tcase_add_test(in_place, strings_decode_escapes_and_surrogate_pairs);
 	tcase_add_test(in_place, canonical_form_ignores_order_and_space_at_every_depth);
 	tcase_add_test(in_place, canonical_form_keeps_what_differs);
+	tcase_add_test(in_place, canonical_form_reads_keys_as_a_json_reader_does);
 	tcase_add_test(in_place, canonical_form_writes_out_of_range_numbers_as_they_came);
 	tcase_add_test(in_place, canonical_form_fails_whole_when_out_is_full);
 	tcase_add_test(in_place, canonical_form_sorts_objects_of_many_members);
