@@ -190,11 +190,7 @@ static void proxy_note_rate_limit(struct exchange *x, struct upstream *u, uint64
  */
 static void proxy_refused(struct exchange *x, struct upstream *u, const char *why, const char *param, uint64_t now)
 {
-	if (x->attempt.refusal[0] == '\0') {
-		snprintf(x->attempt.refusal, sizeof x->attempt.refusal, "The request cannot be sent to upstream %s: %s",
-			 u->cfg->name, why);
-		snprintf(x->attempt.refusal_param, sizeof x->attempt.refusal_param, "%s", param);
-	}
+	attempt_loop_note_refusal(&x->attempt, u->cfg->name, why, param);
 	x->attempt.unsayable++;
 	proxy_skip(x, u, why, false, now);
 }
@@ -440,11 +436,11 @@ static void proxy_refuse(struct exchange *x)
 
 	exchange_end_as(x, END_REFUSED);
 	buf_init(&body, 256 * 1024);
-	if (attempts_refusal_json(&x->attempts, x->attempt.refusal, x->attempt.refusal_param, &body) != 0) {
+	if (attempts_refusal_json(&x->attempts, attempt_loop_refusal(&x->attempt), attempt_loop_refusal_param(&x->attempt),
+				  &body) != 0) {
 		buf_free(&body);
-		exchange_answer_error(x, 400, "invalid_request_error", NULL,
-				      x->attempt.refusal_param[0] != '\0' ? x->attempt.refusal_param : NULL,
-				      x->attempt.refusal);
+		exchange_answer_error(x, 400, "invalid_request_error", NULL, attempt_loop_refusal_param(&x->attempt),
+				      attempt_loop_refusal(&x->attempt));
 		return;
 	}
 	json = buf_take(&body, &len);
