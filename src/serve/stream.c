@@ -148,7 +148,12 @@ ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	}
 	if (s->phase == STREAM_ENDED)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	/* Nothing to send yet: returning 0 without suspending would spin. */
+	/* Nothing to send yet: returning 0 without suspending would spin. An open
+	 * stream spends nearly all its life here, between two events, so the
+	 * drained buffer goes back (the next event takes one again): thousands
+	 * of streams do not each pin the largest event they relayed. */
+	buf_free(&s->out);
+	s->out_pos = 0;
 	s->waiting = true;
 	MHD_suspend_connection(x->connection);
 	DETOUR_ASSERT(s->waiting && s->phase != STREAM_ENDED);
