@@ -10,6 +10,7 @@
 void attempts_init(struct attempts *a)
 {
 	a->list = a->inline_list;
+	a->cap = ATTEMPTS_INLINE;
 	a->n = 0;
 	a->tries = 0;
 	a->skips = 0;
@@ -30,20 +31,30 @@ void attempts_set_level(struct attempts *a, const char *level)
 	a->level = level;
 }
 
+/* Doubles the list's room (up to ATTEMPTS_MAX). Returns 0, or -1 when out of memory. */
+static int attempts_grow(struct attempts *a)
+{
+	size_t cap = a->cap * 2 < ATTEMPTS_MAX ? a->cap * 2 : ATTEMPTS_MAX;
+	struct attempt *big = malloc(cap * sizeof *big);
+
+	if (big == NULL)
+		return -1;
+	memcpy(big, a->list, a->n * sizeof *big);
+	if (a->list != a->inline_list)
+		free(a->list);
+	a->list = big;
+	a->cap = cap;
+	return 0;
+}
+
 static struct attempt *attempts_slot(struct attempts *a, const char *upstream)
 {
 	struct attempt *at;
 
 	if (a->n == ATTEMPTS_MAX)
 		return NULL;
-	if (a->n == ATTEMPTS_INLINE && a->list == a->inline_list) {
-		struct attempt *big = malloc(ATTEMPTS_MAX * sizeof *big);
-
-		if (big == NULL)
-			return NULL;
-		memcpy(big, a->inline_list, sizeof a->inline_list);
-		a->list = big;
-	}
+	if (a->n == a->cap && attempts_grow(a) != 0)
+		return NULL;
 	at = &a->list[a->n++];
 	at->upstream = upstream;
 	at->status = 0;

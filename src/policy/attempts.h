@@ -10,9 +10,11 @@
 
 /* More attempts than this are counted but not listed. */
 #define ATTEMPTS_MAX 32
-/* Listed without an allocation: nearly every exchange makes one or two calls,
- * and an exchange per open stream should stay small. */
-#define ATTEMPTS_INLINE 4
+/* Listed without an allocation: nearly every exchange makes one call, and an
+ * exchange per open stream should stay small; past it the list doubles on
+ * the heap (2, 4, ... ATTEMPTS_MAX), so a stream that fell over once does not
+ * hold room for 32. */
+#define ATTEMPTS_INLINE 1
 
 struct attempt {
 	const char *upstream;   /* borrowed from the configuration */
@@ -24,8 +26,9 @@ struct attempt {
 };
 
 struct attempts {
-	struct attempt *list;  /* inline, or ATTEMPTS_MAX on the heap once more are needed */
+	struct attempt *list;  /* inline, or on the heap once more are needed */
 	struct attempt inline_list[ATTEMPTS_INLINE];
+	size_t cap;      /* room in list */
 	size_t n;        /* listed */
 	size_t tries;    /* calls made, listed or not */
 	size_t skips;    /* targets passed over without a call */

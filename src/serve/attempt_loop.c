@@ -1,6 +1,7 @@
 /* attempt_loop.c — the attempt loop's own state: where one exchange stands in its route's cascade of levels and targets. */
 #include "attempt_loop.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@ void attempt_loop_init(struct attempt_loop *a)
 	buf_init(&a->cache_key, 0);
 	a->upstream_body = NULL;
 	a->call_headers = NULL;
+	a->tried_more = NULL;
+	a->refusal = NULL;
 }
 
 void attempt_loop_begin(struct attempt_loop *a)
@@ -37,8 +40,8 @@ void attempt_loop_begin(struct attempt_loop *a)
 	a->counted_active = false;
 	a->earliest_retry_ms = 0;
 	a->refused_until_ms = 0;
-	a->refusal[0] = '\0';
-	a->refusal_param[0] = '\0';
+	free(a->refusal);
+	a->refusal = NULL;
 	a->unsayable = 0;
 	a->native_client = false;
 	a->continuing = false;
@@ -51,6 +54,10 @@ void attempt_loop_begin(struct attempt_loop *a)
 
 void attempt_loop_end(struct attempt_loop *a)
 {
+	free(a->tried_more);
+	a->tried_more = NULL;
+	free(a->refusal);
+	a->refusal = NULL;
 	free(a->upstream_body);
 	a->upstream_body = NULL;
 	upstream_call_headers_free(a->call_headers);
@@ -76,21 +83,58 @@ void attempt_loop_level_begin(struct attempt_loop *a)
 	a->early_done = false;
 }
 
+/* The i-th call noted (i < ntried). */
+static const struct attempt_loop_tried *attempt_loop_tried_at(const struct attempt_loop *a, size_t i)
+{
+	return i < ATTEMPT_LOOP_TRIED_INLINE ? &a->tried_inline[i] : &a->tried_more[i - ATTEMPT_LOOP_TRIED_INLINE];
+}
+
 bool attempt_loop_tried(const struct attempt_loop *a, const struct config_upstream *u, const char *model)
 {
 	size_t i;
 
-	for (i = 0; i < a->ntried; i++)
-		if (a->tried[i].upstream == u && strcmp(a->tried[i].model, model) == 0)
+	for (i = 0; i < a->ntried; i++) {
+		const struct attempt_loop_tried *t = attempt_loop_tried_at(a, i);
+
+		if (t->upstream == u && strcmp(t->model, model) == 0)
 			return true;
+	}
 	return false;
 }
 
 void attempt_loop_note_tried(struct attempt_loop *a, const struct config_upstream *u, const char *model)
 {
-	if (a->ntried < ROUTER_MAX_TARGETS && !attempt_loop_tried(a, u, model)) {
-		a->tried[a->ntried].upstream = u;
-		a->tried[a->ntried].model = model;
-		a->ntried++;
+	struct attempt_loop_tried *t;
+
+	if (a->ntried == ROUTER_MAX_TARGETS || attempt_loop_tried(a, u, model))
+		return;
+	if (a->ntried < ATTEMPT_LOOP_TRIED_INLINE) {
+		t = &a->tried_inline[a->ntried];
+	} else {
+		if (a->tried_more == NULL &&
+		    (a->tried_more = malloc((ROUTER_MAX_TARGETS - ATTEMPT_LOOP_TRIED_INLINE) * sizeof *t)) == NULL)
+			return;
+		t = &a->tried_more[a->ntried - ATTEMPT_LOOP_TRIED_INLINE];
 	}
+	t->upstream = u;
+	t->model = model;
+	a->ntried++;
+}
+
+void attempt_loop_note_refusal(struct attempt_loop *a, const char *upstream, const char *why, const char *param)
+{
+	if (a->refusal != NULL || (a->refusal = malloc(sizeof *a->refusal)) == NULL)
+		return;
+	snprintf(a->refusal->why, sizeof a->refusal->why, "The request cannot be sent to upstream %s: %s", upstream, why);
+	snprintf(a->refusal->param, sizeof a->refusal->param, "%s", param);
+}
+
+const char *attempt_loop_refusal(const struct attempt_loop *a)
+{
+	return a->refusal != NULL ? a->refusal->why : "The request cannot be sent to any upstream.";
+}
+
+const char *attempt_loop_refusal_param(const struct attempt_loop *a)
+{
+	return a->refusal != NULL && a->refusal->param[0] != '\0' ? a->refusal->param : NULL;
 }

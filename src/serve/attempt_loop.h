@@ -20,15 +20,30 @@ struct dialect;
  */
 struct curl_slist;
 
+/* Calls noted without an allocation: nearly every route has one to four targets. */
+#define ATTEMPT_LOOP_TRIED_INLINE 4
+
+struct attempt_loop_tried {
+	const struct config_upstream *upstream;
+	const char *model;
+};
+
+/* Why a target's dialect could not say the request (the client's mistake).
+ * Few requests are refused, so it is allocated when one is. */
+struct attempt_loop_refusal {
+	char why[320];               /* a sentence naming the upstream */
+	char param[96];              /* the parameter it names; "": none */
+};
+
 struct attempt_loop {
 	const struct config_route *route;
 	enum config_level mode;      /* the degradation mode this request runs under */
 	enum config_level level;     /* the level being tried */
 	const struct config_target *targets; /* the level's targets */
-	struct {
-		const struct config_upstream *upstream;
-		const char *model;
-	} tried[ROUTER_MAX_TARGETS]; /* calls made, so a lower level does not repeat them */
+	/* Calls made, so a lower level does not repeat them: a route's first few
+	 * inline, the rest (a long cascade) on the heap, taken on first need. */
+	struct attempt_loop_tried tried_inline[ATTEMPT_LOOP_TRIED_INLINE];
+	struct attempt_loop_tried *tried_more; /* owned: ROUTER_MAX_TARGETS - ATTEMPT_LOOP_TRIED_INLINE; NULL: not needed yet */
 	size_t ntried;
 	size_t order[ROUTER_MAX_TARGETS];
 	size_t norder;
@@ -49,8 +64,7 @@ struct attempt_loop {
 	bool holds_retry;            /* owns one unit of the retry budget */
 	bool counted_active;         /* counted in runtime.requests_active */
 	uint64_t earliest_retry_ms;  /* when a skipped target could next be called; 0: none */
-	char refusal[320];           /* why a target's dialect could not say the request (the client's mistake); "": none */
-	char refusal_param[96];      /* the parameter that refusal names; "": none */
+	struct attempt_loop_refusal *refusal; /* owned: the first target's that could not say the request; NULL: none */
 	size_t unsayable;            /* targets passed over because they could not say the request */
 	bool native_client;          /* the call speaks the client's own API (its stream is not chat chunks) */
 	bool continuing;             /* the next call continues a cut stream (streams.on_cut: continue) */
@@ -85,5 +99,17 @@ bool attempt_loop_tried(const struct attempt_loop *a, const struct config_upstre
 /* Notes a call to (or a pass over) u with model; past ROUTER_MAX_TARGETS the
  * note is dropped (a lower level may then repeat that call). */
 void attempt_loop_note_tried(struct attempt_loop *a, const struct config_upstream *u, const char *model);
+
+/* Keeps the first refusal of the request: "The request cannot be sent to
+ * upstream {upstream}: {why}", naming param ("" for none). A later one is
+ * dropped, as is the first when out of memory (attempt_loop_refusal then
+ * gives a sentence of its own). */
+void attempt_loop_note_refusal(struct attempt_loop *a, const char *upstream, const char *why, const char *param);
+
+/* The refusal kept, a sentence; a generic one when none could be kept. */
+const char *attempt_loop_refusal(const struct attempt_loop *a);
+
+/* The parameter the refusal kept names, or NULL. */
+const char *attempt_loop_refusal_param(const struct attempt_loop *a);
 
 #endif

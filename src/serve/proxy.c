@@ -190,11 +190,7 @@ static void proxy_note_rate_limit(struct exchange *x, struct upstream *u, uint64
  */
 static void proxy_refused(struct exchange *x, struct upstream *u, const char *why, const char *param, uint64_t now)
 {
-	if (x->attempt.refusal[0] == '\0') {
-		snprintf(x->attempt.refusal, sizeof x->attempt.refusal, "The request cannot be sent to upstream %s: %s",
-			 u->cfg->name, why);
-		snprintf(x->attempt.refusal_param, sizeof x->attempt.refusal_param, "%s", param);
-	}
+	attempt_loop_note_refusal(&x->attempt, u->cfg->name, why, param);
 	x->attempt.unsayable++;
 	proxy_skip(x, u, why, false, now);
 }
@@ -440,11 +436,11 @@ static void proxy_refuse(struct exchange *x)
 
 	exchange_end_as(x, END_REFUSED);
 	buf_init(&body, 256 * 1024);
-	if (attempts_refusal_json(&x->attempts, x->attempt.refusal, x->attempt.refusal_param, &body) != 0) {
+	if (attempts_refusal_json(&x->attempts, attempt_loop_refusal(&x->attempt), attempt_loop_refusal_param(&x->attempt),
+				  &body) != 0) {
 		buf_free(&body);
-		exchange_answer_error(x, 400, "invalid_request_error", NULL,
-				      x->attempt.refusal_param[0] != '\0' ? x->attempt.refusal_param : NULL,
-				      x->attempt.refusal);
+		exchange_answer_error(x, 400, "invalid_request_error", NULL, attempt_loop_refusal_param(&x->attempt),
+				      attempt_loop_refusal(&x->attempt));
 		return;
 	}
 	json = buf_take(&body, &len);
@@ -971,6 +967,28 @@ static void proxy_stream_resumed(struct exchange *x)
 	proxy_release_retry(x);
 }
 
+/*
+ * Past the commit point the request is never sent again, unless a cut may be
+ * continued (the next call is built from it) or the answer goes to the cache
+ * (its key is the request's canonical form, taken now instead). A stream may
+ * run for minutes: its request (a whole conversation) and any rewrite of it
+ * go back now. Only the chat ingress's request is the exchange's own body.
+ * curl sent the body before the first byte of the answer came.
+ */
+static void proxy_drop_request(struct exchange *x)
+{
+	if (x->ingress != NULL || stream_seam(x) != NULL)
+		return;
+	if (x->ctx->rt->cache != NULL && ingress_of(x)->cacheable(x) && proxy_cache_key(x) == NULL)
+		return;
+	request_free(&x->request);
+	x->request.body = "";
+	x->request.len = 0;
+	buf_free(&x->body);
+	free(x->attempt.upstream_body);
+	x->attempt.upstream_body = NULL;
+}
+
 /* The stream reached its commit point: its answer goes out with the loop's headers. */
 static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, const struct engine_response *from)
 {
@@ -984,6 +1002,7 @@ static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, cons
 	proxy_pass_headers(x, r, from);
 	metrics_add(&x->ctx->metrics->streams_opened, 1);
 	x->streamed = true;
+	proxy_drop_request(x);
 }
 
 /* Records how a committed stream's call ended; fault: it broke off. */

@@ -76,7 +76,8 @@ struct stream {
 	const struct stream_owner *owner;
 	const struct engine_response *answer; /* the transfer's, from its headers to its end; NULL before */
 	bool continuable;        /* a cut after the commit point goes to the owner's cut */
-	struct seam seam;        /* then, what makes the upstreams' chunks one stream */
+	struct seam *seam;       /* then, what makes the upstreams' chunks one stream (owned,
+				  * taken by the first stream allowed to continue: most never are) */
 	struct buf seamed;       /* a chunk the seam rewrote */
 };
 
@@ -147,7 +148,12 @@ ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	}
 	if (s->phase == STREAM_ENDED)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	/* Nothing to send yet: returning 0 without suspending would spin. */
+	/* Nothing to send yet: returning 0 without suspending would spin. An open
+	 * stream spends nearly all its life here, between two events, so the
+	 * drained buffer goes back (the next event takes one again): thousands
+	 * of streams do not each pin the largest event they relayed. */
+	buf_free(&s->out);
+	s->out_pos = 0;
 	s->waiting = true;
 	MHD_suspend_connection(x->connection);
 	DETOUR_ASSERT(s->waiting && s->phase != STREAM_ENDED);
@@ -261,12 +267,12 @@ static int stream_emit(void *arg, const char *chunk, size_t len)
 
 	stream_count_usage(x, chunk, len);
 	if (s->continuable) {
-		bool was_shown = s->seam.shown;
+		bool was_shown = s->seam->shown;
 		enum seam_result seamed;
 
 		buf_reset(&s->seamed);
-		seamed = seam_chunk(&s->seam, chunk, len, &s->seamed);
-		if (!was_shown && s->seam.shown && s->seam.segment > 0)
+		seamed = seam_chunk(s->seam, chunk, len, &s->seamed);
+		if (!was_shown && s->seam->shown && s->seam->segment > 0)
 			s->owner->resumed(x);
 		switch (seamed) {
 		case SEAM_PASS:
@@ -323,7 +329,7 @@ static int stream_on_event(void *arg, const struct sse_event *ev)
 		break;
 	case DIALECT_EVENT_DONE:
 		/* A stream that may continue and ends without a finish is cut short, not whole. */
-		if (s->continuable && s->phase == STREAM_RELAY && !s->finish_seen && !s->seam.finished)
+		if (s->continuable && s->phase == STREAM_RELAY && !s->finish_seen && !s->seam->finished)
 			return stream_fail(x, ENGINE_PROTOCOL, "the stream ended without a finish reason");
 		s->done_seen = true;
 		stream_room(s, 64 * 1024);
@@ -507,13 +513,13 @@ int stream_attempt_begin(struct exchange *x, const struct dialect *d, size_t col
 		buf_init(&s->out, 0);
 		buf_init(&s->raw, 0);
 		completion_builder_init(&s->builder);
-		seam_init(&s->seam);
+		s->seam = NULL;
 		buf_init(&s->seamed, 0);
 		x->stream = s;
 	}
 	if (s->continuable) {
-		seam_free(&s->seam);
-		seam_init(&s->seam);
+		seam_free(s->seam);
+		seam_init(s->seam);
 		s->continuable = false;
 	}
 	completion_builder_free(&s->builder);
@@ -549,6 +555,11 @@ int stream_allow_continue(struct exchange *x)
 
 	if (s == NULL)
 		return -1;
+	if (s->seam == NULL) {
+		if ((s->seam = malloc(sizeof *s->seam)) == NULL)
+			return -1;
+		seam_init(s->seam);
+	}
 	s->continuable = true;
 	/* A rewritten chunk is never longer than an SSE event may be, plus the delivered text it cannot repeat. */
 	s->seamed.max = SSE_MAX_EVENT + SEAM_TEXT_MAX;
@@ -570,7 +581,7 @@ int stream_continue_begin(struct exchange *x, const struct dialect *d, const cha
 	s->sse = s->finish_seen = s->done_seen = s->paused = false;
 	s->fail_error = ENGINE_OK;
 	s->fail_text[0] = '\0';
-	seam_switch(&s->seam);
+	seam_switch(s->seam);
 	/* For people who read raw streams; SDKs skip comment lines. */
 	snprintf(words, sizeof words, "detour continued on %s", name);
 	stream_room(s, sizeof words + 8);
@@ -581,7 +592,7 @@ int stream_continue_begin(struct exchange *x, const struct dialect *d, const cha
 
 const struct seam *stream_seam(const struct exchange *x)
 {
-	return x->stream != NULL && x->stream->continuable ? &x->stream->seam : NULL;
+	return x->stream != NULL && x->stream->continuable ? x->stream->seam : NULL;
 }
 
 bool stream_committed(const struct exchange *x)
@@ -639,7 +650,10 @@ void stream_release(struct exchange *x)
 	buf_free(&s->out);
 	buf_free(&s->raw);
 	completion_builder_free(&s->builder);
-	seam_free(&s->seam);
+	if (s->seam != NULL) {
+		seam_free(s->seam);
+		free(s->seam);
+	}
 	buf_free(&s->seamed);
 	free(s->state);
 	free(s);

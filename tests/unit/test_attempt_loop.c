@@ -49,6 +49,54 @@ START_TEST(a_reused_loop_starts_the_next_request_clean)
 }
 END_TEST
 
+START_TEST(calls_past_the_inline_few_are_noted_up_to_the_cap)
+{
+	struct attempt_loop a;
+	struct config_upstream u[ROUTER_MAX_TARGETS + 2];
+	size_t i;
+
+	memset(&a, 0, sizeof a);
+	attempt_loop_init(&a);
+	attempt_loop_begin(&a);
+	for (i = 0; i < ROUTER_MAX_TARGETS + 2; i++)
+		attempt_loop_note_tried(&a, &u[i], "m");
+	ck_assert_uint_eq(a.ntried, ROUTER_MAX_TARGETS);
+	for (i = 0; i < ROUTER_MAX_TARGETS; i++)
+		ck_assert(attempt_loop_tried(&a, &u[i], "m"));
+	ck_assert(!attempt_loop_tried(&a, &u[ROUTER_MAX_TARGETS], "m")); /* past the cap: dropped */
+	ck_assert(!attempt_loop_tried(&a, &u[ATTEMPT_LOOP_TRIED_INLINE], "other"));
+	attempt_loop_end(&a);
+	attempt_loop_begin(&a);                           /* the next request starts with none */
+	ck_assert(!attempt_loop_tried(&a, &u[ATTEMPT_LOOP_TRIED_INLINE + 1], "m"));
+	attempt_loop_note_tried(&a, &u[0], "m");
+	ck_assert_uint_eq(a.ntried, 1);
+	attempt_loop_free(&a);
+}
+END_TEST
+
+START_TEST(the_first_refusal_is_kept_and_a_new_request_has_none)
+{
+	struct attempt_loop a;
+
+	memset(&a, 0, sizeof a);
+	attempt_loop_init(&a);
+	attempt_loop_begin(&a);
+	ck_assert_ptr_null(a.refusal);                    /* nothing held until a target refuses */
+	ck_assert_str_eq(attempt_loop_refusal(&a), "The request cannot be sent to any upstream.");
+	ck_assert_ptr_null(attempt_loop_refusal_param(&a));
+	attempt_loop_note_refusal(&a, "claude", "Anthropic has no logit_bias.", "logit_bias");
+	attempt_loop_note_refusal(&a, "other", "Something else.", "n");
+	ck_assert_str_eq(attempt_loop_refusal(&a), "The request cannot be sent to upstream claude: Anthropic has no logit_bias.");
+	ck_assert_str_eq(attempt_loop_refusal_param(&a), "logit_bias");
+	attempt_loop_begin(&a);
+	ck_assert_ptr_null(a.refusal);
+	attempt_loop_note_refusal(&a, "claude", "No tools.", "");
+	ck_assert_ptr_null(attempt_loop_refusal_param(&a)); /* "" names no parameter */
+	attempt_loop_free(&a);
+	ck_assert_ptr_null(a.refusal);
+}
+END_TEST
+
 START_TEST(every_end_reason_has_a_word)
 {
 	unsigned r;
@@ -69,6 +117,8 @@ Suite *attempt_loop_suite(void)
 
 	tcase_add_test(tc, a_call_noted_at_one_level_is_not_repeated_at_the_next);
 	tcase_add_test(tc, a_reused_loop_starts_the_next_request_clean);
+	tcase_add_test(tc, calls_past_the_inline_few_are_noted_up_to_the_cap);
+	tcase_add_test(tc, the_first_refusal_is_kept_and_a_new_request_has_none);
 	tcase_add_test(tc, every_end_reason_has_a_word);
 	suite_add_tcase(s, tc);
 	return s;

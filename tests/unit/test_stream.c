@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "cache.h"
 #include "clock.h"
 #include "config.h"
 #include "config_load.h"
@@ -350,6 +351,64 @@ START_TEST(nothing_reaches_the_client_before_the_first_content_then_every_chunk_
 }
 END_TEST
 
+/*
+ * Past the commit point a stream that cannot be continued gives its request
+ * back (a long conversation held for a stream's minutes), having taken the
+ * cache's key first: the whole answer is still cached under the request.
+ */
+START_TEST(a_committed_stream_gives_its_request_back_and_is_still_cached)
+{
+	struct exchange *x;
+	struct buf got, key;
+	struct cache_hit hit;
+	const char *body = "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+
+	setup(TWO_UPSTREAMS, 0);
+	ck_assert_ptr_nonnull(rt.cache);             /* the default configuration caches */
+	buf_init(&got, 1 << 20);
+	buf_init(&key, 1 << 20);
+	x = start_stream("gpt-4o");
+	play_headers(0, 200, "text/event-stream");
+	play(0, ROLE("p") TEXT("p", "Hel"));
+	ck_assert(stream_committed(x));
+	ck_assert_ptr_null(x->body.data);
+	ck_assert_uint_eq(x->request.len, 0);
+	ck_assert_uint_gt(x->attempt.cache_key.len, 0);
+	play(0, TEXT("p", "lo") STOP("p") DONE);
+	play_done(0, ENGINE_OK, 200);
+	ck_assert_int_eq(client_read_to_end(x, &got), MHD_CONTENT_READER_END_OF_STREAM);
+	ck_assert_int_eq(exchange_end_reason(x), END_ANSWERED);
+	exchange_release(x);
+	ck_assert_int_eq(cache_key(body, strlen(body), &key), 0);
+	ck_assert(cache_lookup(rt.cache, key.data, key.len, clock_now_ms(), &hit));
+	ck_assert_ptr_nonnull(strstr(hit.answer, "\"content\":\"Hello\""));
+	cache_hit_free(&hit);
+	buf_free(&key);
+	buf_free(&got);
+	teardown();
+}
+END_TEST
+
+/* A stream that may be continued keeps its request: the next call is built from it. */
+START_TEST(a_stream_that_may_continue_keeps_its_request)
+{
+	struct exchange *x;
+
+	setup(TWO_UPSTREAMS "streams: { on_cut: continue }\n", 0);
+	x = start_stream("gpt-4o");
+	play_headers(0, 200, "text/event-stream");
+	play(0, ROLE("p") TEXT("p", "Hel"));
+	ck_assert(stream_committed(x));
+	ck_assert_ptr_nonnull(stream_seam(x));
+	ck_assert_ptr_nonnull(x->body.data);
+	ck_assert_uint_eq(x->request.len, x->body.len);
+	ck_assert_ptr_nonnull(strstr(x->request.body, "\"content\":\"Hi\""));
+	stream_client_gone(x);
+	exchange_release(x);
+	teardown();
+}
+END_TEST
+
 START_TEST(a_whole_stream_without_done_from_the_upstream_still_ends_with_done)
 {
 	static const char told[] = ROLE("p") TEXT("p", "Hi") STOP("p");
@@ -660,6 +719,8 @@ Suite *stream_suite(void)
 	tcase_add_loop_test(tc, nothing_reaches_the_client_before_the_first_content_then_every_chunk_in_order, 0,
 			    NSPLITS);
 	tcase_add_loop_test(tc, a_whole_stream_without_done_from_the_upstream_still_ends_with_done, 0, NSPLITS);
+	tcase_add_test(tc, a_committed_stream_gives_its_request_back_and_is_still_cached);
+	tcase_add_test(tc, a_stream_that_may_continue_keeps_its_request);
 	tcase_add_loop_test(tc, a_stream_failing_before_its_first_content_falls_over_to_the_backup_unseen, 0,
 			    2 * NSPLITS);
 	tcase_add_loop_test(tc, a_failure_after_the_commit_point_ends_with_an_error_event_and_done, 0, 2 * NSPLITS);
