@@ -53,6 +53,7 @@ struct engine_transfer {
 	uint64_t first_byte_deadline_ms;
 	uint64_t idle_timeout_ms;
 	uint64_t last_activity_ms;
+	curl_off_t body_len;            /* of the request, for request_sent */
 	bool headers_done;
 	bool (*keep_header)(const char *name, size_t len);
 	bool paused;
@@ -305,6 +306,12 @@ static void engine_mark_activity(struct engine_transfer *t)
 	uint64_t now = t->engine->now_ms;
 
 	t->last_activity_ms = now;
+	if (!t->response.request_sent) {
+		curl_off_t sent = 0;
+
+		t->response.request_sent = curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &sent) == CURLE_OK &&
+					   sent >= t->body_len;
+	}
 	if (t->response.first_byte_ms == 0) {
 		t->response.first_byte_ms = now;
 		/* From here on the watchdog guards silence, lazily: it re-checks
@@ -743,6 +750,8 @@ struct engine_transfer *engine_submit(struct engine *e, const struct engine_requ
 	buf_reset(&t->response.headers);
 	t->response.started_ms = now;
 	t->response.first_byte_ms = 0;
+	t->body_len = req->body != NULL ? (curl_off_t)req->body_len : 0;
+	t->response.request_sent = t->body_len == 0;
 	t->response.ended_ms = 0;
 	buf_init(&t->response.body, req->max_response);
 	t->first_byte_deadline_ms = now + req->first_byte_timeout_ms;

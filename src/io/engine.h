@@ -59,6 +59,10 @@ struct engine_response {
 	struct buf headers;
 	uint64_t started_ms;
 	uint64_t first_byte_ms;            /* 0 until a byte arrives */
+	/* curl has sent the whole request body and reads it no more: from here the
+	 * caller may free it. Checked as the answer comes, so an upstream that
+	 * answers before it has read the body leaves it false. */
+	bool request_sent;
 	uint64_t ended_ms;
 };
 

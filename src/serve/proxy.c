@@ -973,11 +973,12 @@ static void proxy_stream_resumed(struct exchange *x)
  * (its key is the request's canonical form, taken now instead). A stream may
  * run for minutes: its request (a whole conversation) and any rewrite of it
  * go back now. Only the chat ingress's request is the exchange's own body.
- * curl sent the body before the first byte of the answer came.
+ * curl is given the body without a copy, so it stays while curl may still
+ * read it: an upstream may start its answer before it has read the request.
  */
-static void proxy_drop_request(struct exchange *x)
+static void proxy_drop_request(struct exchange *x, const struct engine_response *from)
 {
-	if (x->ingress != NULL || stream_seam(x) != NULL)
+	if (x->ingress != NULL || stream_seam(x) != NULL || !from->request_sent)
 		return;
 	if (x->ctx->rt->cache != NULL && ingress_of(x)->cacheable(x) && proxy_cache_key(x) == NULL)
 		return;
@@ -1002,7 +1003,7 @@ static void proxy_stream_commit(struct exchange *x, struct MHD_Response *r, cons
 	proxy_pass_headers(x, r, from);
 	metrics_add(&x->ctx->metrics->streams_opened, 1);
 	x->streamed = true;
-	proxy_drop_request(x);
+	proxy_drop_request(x, from);
 }
 
 /* Records how a committed stream's call ended; fault: it broke off. */

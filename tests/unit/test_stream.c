@@ -155,6 +155,7 @@ static void play_headers(size_t i, unsigned status, const char *content_type)
 	memset(r, 0, sizeof *r);
 	r->status = status;
 	r->retry_after_ms = -1;
+	r->request_sent = true;                   /* the upstream read the request before answering */
 	snprintf(r->content_type, sizeof r->content_type, "%s", content_type);
 	ck_assert_ptr_nonnull(c->handlers->on_headers);
 	c->handlers->on_headers(c->arg, r);
@@ -385,6 +386,26 @@ START_TEST(a_committed_stream_gives_its_request_back_and_is_still_cached)
 	cache_hit_free(&hit);
 	buf_free(&key);
 	buf_free(&got);
+	teardown();
+}
+END_TEST
+
+/* An upstream that answers before curl has sent the whole request: curl still
+ * reads the body it was given without a copy, so the stream keeps it. */
+START_TEST(a_stream_answered_before_its_request_was_sent_keeps_it)
+{
+	struct exchange *x;
+
+	setup(TWO_UPSTREAMS, 0);
+	x = start_stream("gpt-4o");
+	play_headers(0, 200, "text/event-stream");
+	call(0)->response.request_sent = false;
+	play(0, ROLE("p") TEXT("p", "Hel"));
+	ck_assert(stream_committed(x));
+	ck_assert_ptr_nonnull(x->body.data);
+	ck_assert_uint_eq(x->request.len, x->body.len);
+	stream_client_gone(x);
+	exchange_release(x);
 	teardown();
 }
 END_TEST
@@ -721,6 +742,7 @@ Suite *stream_suite(void)
 	tcase_add_loop_test(tc, a_whole_stream_without_done_from_the_upstream_still_ends_with_done, 0, NSPLITS);
 	tcase_add_test(tc, a_committed_stream_gives_its_request_back_and_is_still_cached);
 	tcase_add_test(tc, a_stream_that_may_continue_keeps_its_request);
+	tcase_add_test(tc, a_stream_answered_before_its_request_was_sent_keeps_it);
 	tcase_add_loop_test(tc, a_stream_failing_before_its_first_content_falls_over_to_the_backup_unseen, 0,
 			    2 * NSPLITS);
 	tcase_add_loop_test(tc, a_failure_after_the_commit_point_ends_with_an_error_event_and_done, 0, 2 * NSPLITS);
