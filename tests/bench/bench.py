@@ -730,6 +730,11 @@ def one_worker_report():
         for who, what, r in one_rows:
             if who == 'detour' and what != 'chat completion' and not what.startswith('chat completion, streamed'):
                 lines.append('- %s: %.2f × the chat path\'s CPU per request.' % (what, r['cpu_us'] / chat['cpu_us']))
+        if any(what == STREAMED % STREAM_CHUNKS for who, what, r in one_rows):
+            lines.append('- %s: a second server of the static nginx answers every chat completion with a fixed '
+                         '`text/event-stream` of %d `chat.completion.chunk` events and `data: [DONE]`, wrk posts '
+                         '`"stream": true`, and each figure is against nginx relaying the same stream (its own row).'
+                         % (STREAMED % STREAM_CHUNKS, STREAM_CHUNKS))
     if chat is not None:
         lines += ['', 'Where the chat row\'s CPU goes against nginx\'s: **user space %.1f µs against %.1f** (%.1f × '
                   'nginx\'s), **kernel %.1f µs against %.1f** (%.1f ×). The kernel part is the same loopback TCP both '
