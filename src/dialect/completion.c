@@ -1,6 +1,8 @@
 /* completion.c — chat completions in both shapes: a whole answer told as OpenAI SSE chunks, and streamed chunks gathered back into a whole answer. */
 #include "completion.h"
 
+#include "jsonscan.h"
+#include "responses_write.h"
 #include "sse.h"
 
 #include <stdlib.h>
@@ -268,179 +270,401 @@ fail:
 	return rc;
 }
 
+/* --- gathering a stream back into one answer ----------------------------- */
+
+/*
+ * Why bytes: parsing every chunk into a jansson tree was half of a streamed
+ * request's instructions. Text is kept escaped exactly as json_dumps writes a
+ * string ('"', '\\', \b \f \n \r \t, other control bytes as \u00XX in capital
+ * hex, everything else as UTF-8), so the pieces of a text, each whole UTF-8,
+ * join into the escaping of the joined text and the answer comes out as the
+ * tree-built one did, byte for byte.
+ */
+
+/* What one chat message's text may take once escaped: six bytes for each
+ * gathered byte at worst (\u00XX), and the chunk that passed the gathered cap. */
+#define COMPLETION_MAX_ESCAPED (6 * COMPLETION_MAX_GATHERED + ((size_t)1 << 20))
+
+struct completion_call {
+	bool made;              /* a piece named this index */
+	struct buf id, type, name, arguments;   /* escaped, no quotes */
+};
+
+struct completion_gathered {
+	struct buf role, content, refusal, reasoning;   /* escaped, no quotes */
+	bool finished;
+	struct buf finish_reason;
+	struct completion_call *calls;  /* by index */
+	size_t n_calls;
+};
+
+/* A value of a chunk as a span of its bytes (type meaningless when p is NULL). */
+static struct responses_span completion_span_of(const struct jsonscan_member *m)
+{
+	return (struct responses_span){ m->value, m->value_len, m->type };
+}
+
+static bool completion_absent(const struct responses_span *v)
+{
+	return v->p == NULL || v->type == JSONSCAN_NULL;
+}
+
+/* Appends code point cp as json_dumps writes it inside a string. */
+static int completion_escape_cp(struct buf *out, unsigned long cp)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char u[6];
+
+	switch (cp) {
+	case '"': return buf_append(out, "\\\"", 2);
+	case '\\': return buf_append(out, "\\\\", 2);
+	case '\b': return buf_append(out, "\\b", 2);
+	case '\f': return buf_append(out, "\\f", 2);
+	case '\n': return buf_append(out, "\\n", 2);
+	case '\r': return buf_append(out, "\\r", 2);
+	case '\t': return buf_append(out, "\\t", 2);
+	}
+	if (cp < 0x20) {
+		memcpy(u, "\\u00", 4);
+		u[4] = hex[cp >> 4];
+		u[5] = hex[cp & 0xf];
+		return buf_append(out, u, 6);
+	}
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		return buf_append(out, u, 1);
+	}
+	if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		return buf_append(out, u, 2);
+	}
+	if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		return buf_append(out, u, 3);
+	}
+	u[0] = (char)(0xf0 | (cp >> 18));
+	u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	u[3] = (char)(0x80 | (cp & 0x3f));
+	return buf_append(out, u, 4);
+}
+
+static long completion_hex4(const char *p)
+{
+	long v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/* The bytes a code point takes in UTF-8. */
+static size_t completion_utf8_len(unsigned long cp)
+{
+	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/*
+ * Appends the string span s (quotes included, which jsonscan checked) to out
+ * escaped as json_dumps would write it, without quotes; adds its decoded
+ * length to *decoded. A lone UTF-16 surrogate fails, as jansson's parse does.
+ */
+static int completion_escape(struct buf *out, const struct responses_span *s, size_t *decoded)
+{
+	const char *p = s->p + 1, *end = s->p + s->n - 1, *run = p;
+	size_t n = 0;
+
+	/* Nearly every piece holds no escape: it is already written as jansson would. */
+	if (memchr(p, '\\', (size_t)(end - p)) == NULL) {
+		*decoded += (size_t)(end - p);
+		return buf_append(out, p, (size_t)(end - p));
+	}
+	while (p < end) {
+		unsigned long cp;
+		long hi, lo;
+
+		if (*p != '\\') {
+			p++;
+			continue;
+		}
+		if (buf_append(out, run, (size_t)(p - run)) != 0)
+			return -1;
+		n += (size_t)(p - run);
+		switch (p[1]) {
+		case 'b': cp = '\b'; break;
+		case 'f': cp = '\f'; break;
+		case 'n': cp = '\n'; break;
+		case 'r': cp = '\r'; break;
+		case 't': cp = '\t'; break;
+		case 'u': cp = 0; break;
+		default: cp = (unsigned char)p[1]; break;   /* " \ / */
+		}
+		if (p[1] != 'u') {
+			p += 2;
+		} else {
+			if ((hi = completion_hex4(p + 2)) < 0)
+				return -1;
+			p += 6;
+			cp = (unsigned long)hi;
+			if (hi >= 0xdc00 && hi <= 0xdfff)
+				return -1;
+			if (hi >= 0xd800 && hi <= 0xdbff) {
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || (lo = completion_hex4(p + 2)) < 0xdc00 ||
+				    lo > 0xdfff)
+					return -1;
+				p += 6;
+				cp = 0x10000 + (((unsigned long)hi - 0xd800) << 10) + ((unsigned long)lo - 0xdc00);
+			}
+		}
+		if (completion_escape_cp(out, cp) != 0)
+			return -1;
+		n += completion_utf8_len(cp);
+		run = p;
+	}
+	if (buf_append(out, run, (size_t)(end - run)) != 0)
+		return -1;
+	*decoded += n + (size_t)(end - run);
+	return 0;
+}
+
+/* Appends the value span v as json_dumps writes the value jansson reads from
+ * it: a string escaped, an integer in decimal, anything else (rare in the
+ * members kept: id, model, created, usage) through jansson itself. */
+static int completion_write_value(struct buf *out, const struct responses_span *v)
+{
+	size_t ignored = 0;
+	long long i;
+	json_t *tree;
+	char *text;
+	int rc;
+
+	if (v->type == JSONSCAN_STRING)
+		return buf_append(out, "\"", 1) | completion_escape(out, v, &ignored) | buf_append(out, "\"", 1);
+	if (responses_write_integer(v, &i))
+		return responses_write_int(out, (json_int_t)i);
+	tree = json_loadb(v->p, v->n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	text = tree != NULL ? json_dumps(tree, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	rc = text != NULL ? buf_append_str(out, text) : -1;
+	free(text);
+	json_decref(tree);
+	return rc;
+}
+
+static void completion_call_free(struct completion_call *c)
+{
+	buf_free(&c->id);
+	buf_free(&c->type);
+	buf_free(&c->name);
+	buf_free(&c->arguments);
+}
+
+static void completion_gathered_free(struct completion_gathered *g)
+{
+	size_t k;
+
+	if (g == NULL)
+		return;
+	buf_free(&g->role);
+	buf_free(&g->content);
+	buf_free(&g->refusal);
+	buf_free(&g->reasoning);
+	buf_free(&g->finish_reason);
+	for (k = 0; k < g->n_calls; k++)
+		completion_call_free(&g->calls[k]);
+	free(g->calls);
+	free(g);
+}
+
 void completion_builder_init(struct completion_builder *b)
 {
-	b->id = NULL;
-	b->model = NULL;
-	b->created = NULL;
+	buf_init(&b->id, 64 * 1024);
+	buf_init(&b->model, 64 * 1024);
+	buf_init(&b->created, 64 * 1024);
+	buf_init(&b->usage, (size_t)1 << 20);
 	b->choices = NULL;
-	b->usage = NULL;
+	b->n_choices = 0;
+	b->gathered = 0;
 	b->broken = false;
 }
 
 void completion_builder_free(struct completion_builder *b)
 {
-	json_decref(b->id);
-	json_decref(b->model);
-	json_decref(b->created);
-	json_decref(b->choices);
-	json_decref(b->usage);
+	size_t i;
+
+	buf_free(&b->id);
+	buf_free(&b->model);
+	buf_free(&b->created);
+	buf_free(&b->usage);
+	for (i = 0; i < b->n_choices; i++)
+		completion_gathered_free(b->choices[i]);
+	free(b->choices);
 	completion_builder_init(b);
 }
 
-/* Keeps the first non-null value of key seen in any chunk. */
-static void completion_keep_first(json_t **slot, const json_t *chunk, const char *key)
+/* The index a piece names, its place in the list when it names none, or -1
+ * when it is not an integer jansson would read. */
+static long long completion_index(const struct responses_span *index, size_t pos)
 {
-	json_t *v = json_object_get(chunk, key);
+	long long v;
 
-	if (*slot == NULL && v != NULL && !json_is_null(v))
-		*slot = json_incref(v);
+	if (index->p == NULL)
+		return (long long)pos;
+	return responses_write_integer(index, &v) ? v : -1;
 }
 
-/* The object at index of list, made (with null holes before it) when absent.
- * NULL past max or when memory runs out. */
-static json_t *completion_slot(json_t *list, json_int_t index, size_t max)
+/* Grows an array of size-byte elements to hold index, zeroing the new ones.
+ * -1 past max or when memory runs out. */
+static int completion_grow(void **items, size_t *n, size_t size, long long index, size_t max)
 {
-	json_t *slot;
+	void *more;
 
 	if (index < 0 || (size_t)index >= max)
-		return NULL;
-	while (json_array_size(list) <= (size_t)index)
-		if (json_array_append_new(list, json_null()) != 0)
-			return NULL;
-	slot = json_array_get(list, (size_t)index);
-	if (json_is_object(slot))
-		return slot;
-	slot = json_object();
-	if (slot == NULL || json_array_set_new(list, (size_t)index, slot) != 0)
-		return NULL;
-	return slot;
-}
-
-/* The index a piece names, or its place in the list when it names none. */
-static json_int_t completion_index(const json_t *piece, size_t pos)
-{
-	json_t *index = json_object_get(piece, "index");
-
-	if (index == NULL)
-		return (json_int_t)pos;
-	return json_is_integer(index) ? json_integer_value(index) : -1;
-}
-
-static void completion_count(json_t *choice, size_t n)
-{
-	json_t *bytes = json_object_get(choice, "bytes");
-
-	json_integer_set(bytes, json_integer_value(bytes) + (json_int_t)n);
-}
-
-/* Appends a piece of text to the list at key; null or absent pieces are no
- * text, anything else not a string breaks the stream. */
-static int completion_add_piece(json_t *choice, json_t *into, const char *key, json_t *piece)
-{
-	json_t *list;
-
-	if (piece == NULL || json_is_null(piece))
-		return 0;
-	if (!json_is_string(piece))
 		return -1;
-	if (json_string_length(piece) == 0)
+	if ((size_t)index < *n)
 		return 0;
-	list = json_object_get(into, key);
-	if (list == NULL) {
-		list = json_array();
-		if (json_object_set_new(into, key, list) != 0)
-			return -1;
-	}
-	completion_count(choice, json_string_length(piece));
-	return json_array_append(list, piece);
-}
-
-/* Keeps the first non-empty string seen for key (ids, types and names come
- * whole in a call's first piece; some servers repeat them later). */
-static int completion_add_once(json_t *choice, json_t *into, const char *key, json_t *value)
-{
-	if (value == NULL || json_is_null(value))
-		return 0;
-	if (!json_is_string(value))
+	more = realloc(*items, ((size_t)index + 1) * size);
+	if (more == NULL)
 		return -1;
-	if (json_object_get(into, key) != NULL || json_string_length(value) == 0)
-		return 0;
-	completion_count(choice, json_string_length(value));
-	return json_object_set(into, key, value);
-}
-
-static int completion_add_tool_calls(json_t *choice, json_t *calls)
-{
-	json_t *list = json_object_get(choice, "tool_calls"), *call;
-	size_t pos;
-
-	if (calls == NULL || json_is_null(calls))
-		return 0;
-	if (!json_is_array(calls))
-		return -1;
-	if (list == NULL) {
-		list = json_array();
-		if (json_object_set_new(choice, "tool_calls", list) != 0)
-			return -1;
-	}
-	json_array_foreach(calls, pos, call) {
-		json_t *slot, *function;
-
-		if (!json_is_object(call))
-			return -1;
-		slot = completion_slot(list, completion_index(call, pos), COMPLETION_MAX_TOOL_CALLS);
-		function = json_object_get(call, "function");
-		if (slot == NULL || (function != NULL && !json_is_object(function)))
-			return -1;
-		if (completion_add_once(choice, slot, "id", json_object_get(call, "id")) != 0 ||
-		    completion_add_once(choice, slot, "type", json_object_get(call, "type")) != 0 ||
-		    completion_add_once(choice, slot, "name", json_object_get(function, "name")) != 0 ||
-		    completion_add_piece(choice, slot, "arguments", json_object_get(function, "arguments")) != 0)
-			return -1;
-	}
+	memset((char *)more + *n * size, 0, ((size_t)index + 1 - *n) * size);
+	*items = more;
+	*n = (size_t)index + 1;
 	return 0;
 }
 
-static int completion_add_choice(struct completion_builder *b, const json_t *piece, size_t pos)
+/* Appends a piece of text (null or absent: no text; anything else not a
+ * string breaks the stream). */
+static int completion_add_piece(struct completion_builder *b, struct buf *into, const struct responses_span *piece)
 {
-	json_t *choice, *delta, *finish;
+	if (completion_absent(piece))
+		return 0;
+	if (piece->type != JSONSCAN_STRING)
+		return -1;
+	return completion_escape(into, piece, &b->gathered);
+}
 
-	if (!json_is_object(piece))
+/* Keeps the first non-empty string (ids, types and names come whole in a
+ * call's first piece; some servers repeat them later). */
+static int completion_add_once(struct completion_builder *b, struct buf *into, const struct responses_span *value)
+{
+	if (completion_absent(value))
+		return 0;
+	if (value->type != JSONSCAN_STRING)
 		return -1;
-	if (b->choices == NULL && (b->choices = json_array()) == NULL)
+	if (into->len > 0)
+		return 0;
+	return completion_escape(into, value, &b->gathered);
+}
+
+struct completion_adding {
+	struct completion_builder *b;
+	struct completion_gathered *g;
+};
+
+static int completion_add_call(void *arg, const struct jsonscan_member *m)
+{
+	static const char *const keys[] = { "index", "id", "type", "function" };
+	static const char *const fkeys[] = { "name", "arguments" };
+	struct completion_adding *a = arg;
+	struct responses_span call = completion_span_of(m), got[4], fn[2];
+	struct completion_call *c;
+	long long index;
+
+	if (call.type != JSONSCAN_OBJECT)
 		return -1;
-	choice = completion_slot(b->choices, completion_index(piece, pos), COMPLETION_MAX_CHOICES);
-	if (choice == NULL)
+	responses_write_pick(&call, keys, got, 4);
+	index = completion_index(&got[0], m->key_len);
+	if (completion_grow((void **)&a->g->calls, &a->g->n_calls, sizeof *a->g->calls, index,
+			    COMPLETION_MAX_TOOL_CALLS) != 0)
 		return -1;
-	if (json_object_get(choice, "bytes") == NULL && completion_set(choice, "bytes", json_integer(0)) != 0)
+	if (got[3].p != NULL && got[3].type != JSONSCAN_OBJECT)
 		return -1;
-	delta = json_object_get(piece, "delta");
+	responses_write_pick(&got[3], fkeys, fn, 2);
+	c = &a->g->calls[index];
+	if (!c->made) {
+		c->made = true;
+		buf_init(&c->id, COMPLETION_MAX_ESCAPED);
+		buf_init(&c->type, COMPLETION_MAX_ESCAPED);
+		buf_init(&c->name, COMPLETION_MAX_ESCAPED);
+		buf_init(&c->arguments, COMPLETION_MAX_ESCAPED);
+	}
+	if (completion_add_once(a->b, &c->id, &got[1]) != 0 || completion_add_once(a->b, &c->type, &got[2]) != 0 ||
+	    completion_add_once(a->b, &c->name, &fn[0]) != 0 || completion_add_piece(a->b, &c->arguments, &fn[1]) != 0)
+		return -1;
+	return 0;
+}
+
+static struct completion_gathered *completion_gathered_at(struct completion_builder *b, long long index)
+{
+	struct completion_gathered *g;
+
+	if (completion_grow((void **)&b->choices, &b->n_choices, sizeof *b->choices, index, COMPLETION_MAX_CHOICES) != 0)
+		return NULL;
+	if (b->choices[index] != NULL)
+		return b->choices[index];
+	g = calloc(1, sizeof *g);
+	if (g == NULL)
+		return NULL;
+	buf_init(&g->role, COMPLETION_MAX_ESCAPED);
+	buf_init(&g->content, COMPLETION_MAX_ESCAPED);
+	buf_init(&g->refusal, COMPLETION_MAX_ESCAPED);
+	buf_init(&g->reasoning, COMPLETION_MAX_ESCAPED);
+	buf_init(&g->finish_reason, COMPLETION_MAX_ESCAPED);
+	b->choices[index] = g;
+	return g;
+}
+
+static int completion_add_choice(void *arg, const struct jsonscan_member *m)
+{
+	static const char *const keys[] = { "index", "delta", "message", "finish_reason" };
+	static const char *const dkeys[] = { "role", "reasoning_content", "content", "refusal", "tool_calls" };
+	struct completion_builder *b = arg;
+	struct responses_span piece = completion_span_of(m), got[4], d[5], *delta;
+	struct completion_adding adding = { b, NULL };
+	struct completion_gathered *g;
+
+	if (piece.type != JSONSCAN_OBJECT)
+		return -1;
+	responses_write_pick(&piece, keys, got, 4);
+	g = completion_gathered_at(b, completion_index(&got[0], m->key_len));
+	if (g == NULL)
+		return -1;
 	/* A few servers close a stream with a whole "message" instead of a delta. */
-	if (delta == NULL || json_is_null(delta))
-		delta = json_object_get(piece, "message");
-	if (delta != NULL && !json_is_null(delta) && !json_is_object(delta))
+	delta = completion_absent(&got[1]) ? &got[2] : &got[1];
+	if (!completion_absent(delta) && delta->type != JSONSCAN_OBJECT)
 		return -1;
-	if (completion_add_once(choice, choice, "role", json_object_get(delta, "role")) != 0 ||
-	    completion_add_piece(choice, choice, "reasoning_content", json_object_get(delta, "reasoning_content")) != 0 ||
-	    completion_add_piece(choice, choice, "content", json_object_get(delta, "content")) != 0 ||
-	    completion_add_piece(choice, choice, "refusal", json_object_get(delta, "refusal")) != 0 ||
-	    completion_add_tool_calls(choice, json_object_get(delta, "tool_calls")) != 0)
+	responses_write_pick(delta, dkeys, d, 5);
+	if (completion_add_once(b, &g->role, &d[0]) != 0 || completion_add_piece(b, &g->reasoning, &d[1]) != 0 ||
+	    completion_add_piece(b, &g->content, &d[2]) != 0 || completion_add_piece(b, &g->refusal, &d[3]) != 0)
 		return -1;
-	finish = json_object_get(piece, "finish_reason");
-	if (json_is_string(finish) && json_object_set(choice, "finish_reason", finish) != 0)
-		return -1;
+	if (!completion_absent(&d[4])) {
+		adding.g = g;
+		if (d[4].type != JSONSCAN_ARRAY || jsonscan_elements(d[4].p, d[4].n, completion_add_call, &adding) != 0)
+			return -1;
+	}
+	if (got[3].p != NULL && got[3].type == JSONSCAN_STRING) {
+		size_t ignored = 0;
+
+		buf_reset(&g->finish_reason);
+		g->finished = true;
+		if (completion_escape(&g->finish_reason, &got[3], &ignored) != 0)
+			return -1;
+	}
 	return 0;
-}
-
-static size_t completion_gathered(const struct completion_builder *b)
-{
-	json_t *choice;
-	size_t i, n = 0;
-
-	json_array_foreach(b->choices, i, choice)
-		n += (size_t)json_integer_value(json_object_get(choice, "bytes"));
-	return n;
 }
 
 /* The stream's end marker, should a caller pass it on: no chunk, no harm. */
@@ -456,184 +680,145 @@ static bool completion_is_done(const char *chunk, size_t len)
 	return len == 6 && memcmp(chunk, "[DONE]", 6) == 0;
 }
 
+/* Keeps the first non-null value seen in any chunk. */
+static int completion_keep_first(struct buf *slot, const struct responses_span *v)
+{
+	if (slot->len > 0 || completion_absent(v))
+		return 0;
+	return completion_write_value(slot, v);
+}
+
 void completion_builder_add(struct completion_builder *b, const char *chunk, size_t len)
 {
-	json_t *root, *choices, *choice, *usage, *error;
-	size_t i;
+	static const char *const keys[] = { "id", "model", "created", "usage", "choices", "error" };
+	struct responses_span root = { chunk, len, JSONSCAN_OBJECT }, got[6];
 
 	if (b->broken || completion_is_done(chunk, len))
 		return;
-	root = json_loadb(chunk, len, JSON_ALLOW_NUL, NULL);
-	error = json_object_get(root, "error");
+	if (!jsonscan_valid_object(chunk, len))
+		goto fail;
+	responses_write_pick(&root, keys, got, 6);
 	/* An error mid-stream means the answer was cut: it must not pass for whole. */
-	if (!json_is_object(root) || (error != NULL && !json_is_null(error)))
+	if (!completion_absent(&got[5]))
 		goto fail;
-	completion_keep_first(&b->id, root, "id");
-	completion_keep_first(&b->model, root, "model");
-	completion_keep_first(&b->created, root, "created");
+	if (completion_keep_first(&b->id, &got[0]) != 0 || completion_keep_first(&b->model, &got[1]) != 0 ||
+	    completion_keep_first(&b->created, &got[2]) != 0)
+		goto fail;
 	/* Some servers repeat a running total in every chunk: the last one wins. */
-	usage = json_object_get(root, "usage");
-	if (json_is_object(usage)) {
-		json_decref(b->usage);
-		b->usage = json_incref(usage);
-	}
-	choices = json_object_get(root, "choices");
-	if (choices != NULL && !json_is_null(choices)) {
-		if (!json_is_array(choices))
+	if (got[3].p != NULL && got[3].type == JSONSCAN_OBJECT) {
+		buf_reset(&b->usage);
+		if (buf_append(&b->usage, got[3].p, got[3].n) != 0)
 			goto fail;
-		json_array_foreach(choices, i, choice)
-			if (completion_add_choice(b, choice, i) != 0)
-				goto fail;
 	}
-	if (completion_gathered(b) > COMPLETION_MAX_GATHERED)
+	if (!completion_absent(&got[4]) &&
+	    (got[4].type != JSONSCAN_ARRAY || jsonscan_elements(got[4].p, got[4].n, completion_add_choice, b) != 0))
 		goto fail;
-	json_decref(root);
+	if (b->gathered > COMPLETION_MAX_GATHERED)
+		goto fail;
 	return;
 fail:
 	b->broken = true;
-	json_decref(root);
 }
 
-/* The pieces at key joined into one string; NULL when none came. Sets *rc on
- * failure. */
-static json_t *completion_join(const json_t *from, const char *key, int *rc)
+/* Appends "key":"text" (the text escaped already), or "key":fallback (a JSON
+ * text) when text is empty. */
+static int completion_write_text(struct buf *out, const char *key, const struct buf *text, const char *fallback)
 {
-	json_t *pieces = json_object_get(from, key), *piece, *joined = NULL;
-	struct buf text;
-	size_t i;
+	int rc = buf_append_str(out, key);
 
-	if (pieces == NULL)
-		return NULL;
-	buf_init(&text, COMPLETION_MAX_GATHERED);
-	json_array_foreach(pieces, i, piece)
-		if (buf_append(&text, json_string_value(piece), json_string_length(piece)) != 0)
-			goto fail;
-	/* Pieces are whole JSON strings, so their UTF-8 is whole too. */
-	joined = json_stringn(text.data != NULL ? text.data : "", text.len);
-fail:
-	buf_free(&text);
-	if (joined == NULL)
-		*rc = -1;
-	return joined;
+	if (text->len == 0)
+		return rc | buf_append_str(out, fallback);
+	return rc | buf_append(out, "\"", 1) | buf_append(out, text->data, text->len) | buf_append(out, "\"", 1);
 }
 
-static json_t *completion_gathered_call(const json_t *slot, int *rc)
+static int completion_write_calls(struct buf *out, const struct completion_gathered *g)
 {
-	json_t *call = json_object(), *function = json_object(), *arguments, *v;
-
-	if (call == NULL || function == NULL) {
-		*rc = -1;
-		json_decref(function);
-		return call;
-	}
-	if ((v = json_object_get(slot, "id")) != NULL)
-		*rc |= json_object_set(call, "id", v);
-	v = json_object_get(slot, "type");
-	*rc |= completion_set(call, "type", v != NULL ? json_incref(v) : json_string("function"));
-	v = json_object_get(slot, "name");
-	*rc |= completion_set(function, "name", v != NULL ? json_incref(v) : json_string(""));
-	arguments = json_object_get(slot, "arguments") != NULL ? completion_join(slot, "arguments", rc)
-							       : json_string("");
-	*rc |= completion_set(function, "arguments", arguments);
-	*rc |= completion_set(call, "function", function);
-	return call;
-}
-
-static json_t *completion_gathered_choice(const json_t *slot, size_t index, int *rc)
-{
-	json_t *choice = json_object(), *message = json_object(), *calls, *call, *list, *v;
+	const char *sep = ",\"tool_calls\":[";
 	size_t k;
+	int rc = 0;
 
-	if (choice == NULL || message == NULL) {
-		*rc = -1;
-		json_decref(message);
-		return choice;
-	}
-	*rc |= completion_set(choice, "index", json_integer((json_int_t)index));
-	v = json_object_get(slot, "role");
-	*rc |= completion_set(message, "role", v != NULL ? json_incref(v) : json_string("assistant"));
-	v = completion_join(slot, "content", rc);
-	*rc |= json_object_set_new(message, "content", v != NULL ? v : json_null());
-	/* OpenAI's schema wants refusal in every message, null when there was none. */
-	v = completion_join(slot, "refusal", rc);
-	*rc |= json_object_set_new(message, "refusal", v != NULL ? v : json_null());
-	if ((v = completion_join(slot, "reasoning_content", rc)) != NULL)
-		*rc |= completion_set(message, "reasoning_content", v);
-	calls = json_object_get(slot, "tool_calls");
-	list = json_array();
-	json_array_foreach(calls, k, call) {
-		json_t *made;
+	for (k = 0; k < g->n_calls; k++) {
+		const struct completion_call *c = &g->calls[k];
 
-		if (!json_is_object(call))
+		if (!c->made)
 			continue;
-		/* Two statements: *rc must not be read before the call writes it. */
-		made = completion_gathered_call(call, rc);
-		*rc |= json_array_append_new(list, made);
+		rc |= buf_append_str(out, sep);
+		sep = ",";
+		rc |= buf_append(out, "{", 1);
+		if (c->id.len > 0)
+			rc |= completion_write_text(out, "\"id\":", &c->id, "") | buf_append(out, ",", 1);
+		rc |= completion_write_text(out, "\"type\":", &c->type, "\"function\"");
+		rc |= completion_write_text(out, ",\"function\":{\"name\":", &c->name, "\"\"");
+		rc |= completion_write_text(out, ",\"arguments\":", &c->arguments, "\"\"");
+		rc |= buf_append(out, "}}", 2);
 	}
-	if (json_array_size(list) > 0)
-		*rc |= completion_set(message, "tool_calls", list);
-	else
-		json_decref(list);
-	*rc |= completion_set(choice, "message", message);
-	/* Log probabilities are never gathered; the schema wants the key. */
-	*rc |= completion_set(choice, "logprobs", json_null());
-	v = json_object_get(slot, "finish_reason");
-	*rc |= json_object_set(choice, "finish_reason", v != NULL ? v : json_null());
-	return choice;
+	if (sep[0] == ',' && sep[1] == '\0')
+		rc |= buf_append(out, "]", 1);
+	return rc;
+}
+
+static int completion_write_choice(struct buf *out, const struct completion_gathered *g, size_t index)
+{
+	int rc;
+
+	rc = buf_append_str(out, "{\"index\":") | responses_write_int(out, (json_int_t)index);
+	rc |= completion_write_text(out, ",\"message\":{\"role\":", &g->role, "\"assistant\"");
+	rc |= completion_write_text(out, ",\"content\":", &g->content, "null");
+	rc |= completion_write_text(out, ",\"refusal\":", &g->refusal, "null");
+	if (g->reasoning.len > 0)
+		rc |= completion_write_text(out, ",\"reasoning_content\":", &g->reasoning, "");
+	rc |= completion_write_calls(out, g);
+	/* An empty finish reason is still a string. */
+	rc |= buf_append_str(out, "},\"logprobs\":null,\"finish_reason\":\"");
+	rc |= buf_append(out, g->finish_reason.data != NULL ? g->finish_reason.data : "", g->finish_reason.len);
+	return rc | buf_append(out, "\"}", 2);
+}
+
+/* The usage kept, written as jansson reads and writes it again (numbers and
+ * escapes the way json_dumps writes them). */
+static int completion_write_usage(struct buf *out, const struct buf *usage)
+{
+	struct responses_span v = { usage->data, usage->len, JSONSCAN_OBJECT };
+
+	/* OpenAI's schema wants usage in every answer; a stream that carried
+	 * none (the client did not ask for include_usage) counted nothing
+	 * detour could know, so it says zero rather than leave the key out. */
+	if (usage->len == 0)
+		return buf_append_str(out, "{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}");
+	return completion_write_value(out, &v);
 }
 
 int completion_builder_finish(struct completion_builder *b, struct buf *out)
 {
-	json_t *root = NULL, *choices, *slot;
-	char *text = NULL;
-	size_t i;
+	size_t before = out->len, i, made = 0;
 	int rc = 0;
 
-	if (b->broken || b->choices == NULL)
+	if (b->broken || b->n_choices == 0)
 		return -1;
-	root = json_object();
-	choices = json_array();
-	if (root == NULL || choices == NULL) {
-		json_decref(choices);
-		goto fail;
-	}
-	if (b->id != NULL)
-		rc |= json_object_set(root, "id", b->id);
-	rc |= completion_set(root, "object", json_string("chat.completion"));
-	if (b->created != NULL)
-		rc |= json_object_set(root, "created", b->created);
-	if (b->model != NULL)
-		rc |= json_object_set(root, "model", b->model);
-	rc |= completion_set(root, "choices", choices);
-	json_array_foreach(b->choices, i, slot) {
-		json_t *made;
-
-		if (!json_is_object(slot))
+	rc |= buf_append(out, "{", 1);
+	if (b->id.len > 0)
+		rc |= buf_append_str(out, "\"id\":") | buf_append(out, b->id.data, b->id.len) | buf_append(out, ",", 1);
+	rc |= buf_append_str(out, "\"object\":\"chat.completion\"");
+	if (b->created.len > 0)
+		rc |= buf_append_str(out, ",\"created\":") | buf_append(out, b->created.data, b->created.len);
+	if (b->model.len > 0)
+		rc |= buf_append_str(out, ",\"model\":") | buf_append(out, b->model.data, b->model.len);
+	rc |= buf_append_str(out, ",\"choices\":[");
+	for (i = 0; i < b->n_choices && rc == 0; i++) {
+		if (b->choices[i] == NULL)
 			continue;
 		/* A stream cut before a choice's finish chunk is not a whole answer. */
-		if (json_object_get(slot, "finish_reason") == NULL)
+		if (!b->choices[i]->finished)
 			goto fail;
-		made = completion_gathered_choice(slot, i, &rc);
-		rc |= json_array_append_new(choices, made);
+		if (made++ > 0)
+			rc |= buf_append(out, ",", 1);
+		rc |= completion_write_choice(out, b->choices[i], i);
 	}
-	/* OpenAI's schema wants usage in every answer; a stream that carried
-	 * none (the client did not ask for include_usage) counted nothing
-	 * detour could know, so it says zero rather than leave the key out. */
-	if (b->usage != NULL)
-		rc |= json_object_set(root, "usage", b->usage);
-	else
-		rc |= completion_set(root, "usage", json_pack("{s:i,s:i,s:i}", "prompt_tokens", 0,
-							      "completion_tokens", 0, "total_tokens", 0));
-	if (rc != 0 || json_array_size(choices) == 0)
+	rc |= buf_append_str(out, "],\"usage\":") | completion_write_usage(out, &b->usage) | buf_append(out, "}", 1);
+	if (rc != 0 || made == 0)
 		goto fail;
-	text = json_dumps(root, JSON_COMPACT);
-	if (text == NULL || buf_append_str(out, text) != 0)
-		goto fail;
-	free(text);
-	json_decref(root);
 	return 0;
 fail:
-	free(text);
-	json_decref(root);
+	buf_truncate(out, before);
 	return -1;
 }

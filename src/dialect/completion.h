@@ -45,14 +45,24 @@ json_t *completion_chunk_choice(json_int_t index, json_t *delta, const json_t *f
  */
 int completion_offline(const char *message, const char *id_suffix, uint64_t created_unix, struct buf *out);
 
-/* Gathers the chunks of one streamed chat completion. */
+/* One choice being gathered; completion.c's own. */
+struct completion_gathered;
+
+/*
+ * Gathers the chunks of one streamed chat completion. Chunks are read in
+ * place (jsonscan) and the answer's text kept as the JSON bytes it will be
+ * written as, so a chunk costs no tree: what jansson's parse of each chunk
+ * and its dump of the answer would give, byte for byte.
+ */
 struct completion_builder {
-	json_t *id;         /* the first chunk's, kept */
-	json_t *model;
-	json_t *created;
-	json_t *choices;    /* array indexed by choice index: {role, content, reasoning, tool_calls[], finish_reason} */
-	json_t *usage;
-	bool broken;        /* a chunk could not be understood; finish will fail */
+	struct buf id;          /* the first non-null id, as JSON; empty: none yet */
+	struct buf model;
+	struct buf created;
+	struct buf usage;       /* the last usage object, as it came */
+	struct completion_gathered **choices;   /* by choice index; NULL: a hole */
+	size_t n_choices;
+	size_t gathered;        /* text gathered, decoded bytes, over all choices */
+	bool broken;            /* a chunk could not be understood; finish will fail */
 };
 
 void completion_builder_init(struct completion_builder *b);

@@ -9,6 +9,7 @@
 
 #include "jsonscan.h"
 #include "prefill.h"
+#include "responses_write.h"
 
 /* A relayed stream: has a chunk the client will show come yet? */
 struct dialect_openai_stream {
@@ -91,29 +92,48 @@ static void dialect_openai_stream_init(void *state, uint64_t created_unix, bool 
 
 /* True when a chunk carries something the client will show: text, a tool
  * call, a refusal, or the end of the answer. */
+static bool dialect_openai_nonempty(const struct responses_span *v)
+{
+	/* Two bytes are the quotes of "", any more a string with text. */
+	return v->p != NULL && v->type == JSONSCAN_STRING && v->n > 2;
+}
+
+/* One choice of a chunk: content, a refusal, legacy text, tool calls or a
+ * function call, or a finish (which *finish is set for). */
+static int dialect_openai_choice_has_content(void *arg, const struct jsonscan_member *m)
+{
+	static const char *const keys[] = { "delta", "text", "finish_reason" };
+	static const char *const dkeys[] = { "content", "refusal", "tool_calls", "function_call" };
+	struct responses_span choice = { m->value, m->value_len, m->type }, got[3], d[4];
+	bool *found = arg;
+
+	responses_write_pick(&choice, keys, got, 3);
+	responses_write_pick(&got[0], dkeys, d, 4);
+	if (dialect_openai_nonempty(&d[0]) || dialect_openai_nonempty(&d[1]) || dialect_openai_nonempty(&got[1]) ||
+	    (d[2].p != NULL && d[2].type == JSONSCAN_ARRAY && !jsonscan_empty(d[2].p, d[2].n)) || d[3].p != NULL)
+		found[0] = true;
+	if (got[2].p != NULL && got[2].type == JSONSCAN_STRING) {
+		found[1] = true;
+		found[0] = true;
+	}
+	return 0;
+}
+
+/* Read in place: until the first content, every chunk is looked at, and a
+ * parse of each was a fifth of a streamed request's cost. The chunk is
+ * jsonscan-valid. */
 static bool dialect_openai_has_content(const char *data, size_t len, bool *finish)
 {
-	json_t *root = json_loadb(data, len, 0, NULL), *choice;
-	size_t i;
-	bool content = false;
+	static const char *const keys[] = { "choices" };
+	struct responses_span root = { data, len, jsonscan_type_of(data, len) }, choices;
+	bool found[2] = { false, false };
 
-	json_array_foreach(json_object_get(root, "choices"), i, choice) {
-		json_t *delta = json_object_get(choice, "delta");
-		const char *text = json_string_value(json_object_get(delta, "content"));
-		const char *refusal = json_string_value(json_object_get(delta, "refusal"));
-		const char *plain = json_string_value(json_object_get(choice, "text"));
-
-		if ((text != NULL && text[0] != '\0') || (refusal != NULL && refusal[0] != '\0') ||
-		    (plain != NULL && plain[0] != '\0') || json_array_size(json_object_get(delta, "tool_calls")) > 0 ||
-		    json_object_get(delta, "function_call") != NULL)
-			content = true;
-		if (json_is_string(json_object_get(choice, "finish_reason"))) {
-			*finish = true;
-			content = true;
-		}
-	}
-	json_decref(root);
-	return content;
+	responses_write_pick(&root, keys, &choices, 1);
+	if (choices.p != NULL && choices.type == JSONSCAN_ARRAY)
+		jsonscan_elements(choices.p, choices.n, dialect_openai_choice_has_content, found);
+	if (found[1])
+		*finish = true;
+	return found[0];
 }
 
 /* Cheap check for a non-null finish_reason once chunks flow (no parse). */

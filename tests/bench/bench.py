@@ -338,6 +338,7 @@ STATIC_RESPONSE = json.dumps({
                 'content': [{'type': 'output_text', 'text': 'Hello! How can I help you today?', 'annotations': []}]}],
     'usage': {'input_tokens': 9, 'output_tokens': 9, 'total_tokens': 18}}, separators=(',', ':'))
 ONE_CONNECTIONS = 32
+STREAMED = 'chat completion, streamed (%d chunks)'
 one_rows = []
 one_stream_rows = []
 
@@ -353,16 +354,41 @@ def nginx_conf(d, body):
     return conf
 
 
+STREAM_CHUNKS = 8
+
+
+def static_stream(n=STREAM_CHUNKS):
+    """A streamed chat completion of n chat.completion.chunk events (the role, n - 2 pieces of text, the
+    finish) and data: [DONE], as an nginx return string (nginx turns \\n into a newline)."""
+    words = ['Hello!', ' How', ' can', ' I', ' help', ' you', ' today', '?']
+
+    def chunk(delta, finish=None):
+        return 'data: ' + json.dumps({
+            'id': 'chatcmpl-bench', 'object': 'chat.completion.chunk', 'created': 1700000000, 'model': 'gpt-4o',
+            'system_fingerprint': 'fp_bench',
+            'choices': [{'index': 0, 'delta': delta, 'logprobs': None, 'finish_reason': finish}]},
+            separators=(',', ':')) + '\\n\\n'
+    events = [chunk({'role': 'assistant', 'content': '', 'refusal': None})]
+    events += [chunk({'content': words[i % len(words)]}) for i in range(n - 2)]
+    events.append(chunk({}, 'stop'))
+    return ''.join(events) + 'data: [DONE]\\n\\n'
+
+
 def nginx_static():
-    """One nginx worker answering every chat completion and Responses call with a fixed body."""
-    port = free_port()
+    """One nginx worker answering every chat completion and Responses call with a fixed body, and a
+    second server (the returned stream_port) answering every chat completion with a fixed
+    text/event-stream of STREAM_CHUNKS chunks. Returns (port, stream_port, process)."""
+    port, stream_port = free_port(), free_port()
     d = tempfile.mkdtemp(dir=workdir)
     body = ('  server {\n    listen 127.0.0.1:%d;\n'
             "    location /v1/chat/completions { default_type application/json; return 200 '%s'; }\n"
-            "    location /v1/responses { default_type application/json; return 200 '%s'; }\n  }"
-            % (port, STATIC_CHAT, STATIC_RESPONSE))
+            "    location /v1/responses { default_type application/json; return 200 '%s'; }\n  }\n"
+            '  server {\n    listen 127.0.0.1:%d;\n'
+            "    location /v1/chat/completions { default_type text/event-stream; return 200 '%s'; }\n  }"
+            % (port, STATIC_CHAT, STATIC_RESPONSE, stream_port, static_stream()))
     p = start(['nginx', '-c', nginx_conf(d, body), '-p', d], port, name='nginx-static')
-    return port, p
+    wait_port(stream_port)
+    return port, stream_port, p
 
 
 def nginx_one(upstream_port):
@@ -454,18 +480,25 @@ def one_worker_scenarios():
     if shutil.which('nginx') is None:
         return
     print('one worker against one nginx worker (%d rounds, wrk -t1 -c%d)' % (ROUNDS, ONE_CONNECTIONS), flush=True)
-    sport, sp = nginx_static()
+    sport, stream_port, sp = nginx_static()
     static_url = 'http://127.0.0.1:%d/v1' % sport
+    stream_url = 'http://127.0.0.1:%d/v1' % stream_port
     responses_body = os.path.join(workdir, 'responses.json')
     with open(responses_body, 'w') as f:
         json.dump({'model': 'gpt-4o', 'input': 'Say hello.', 'store': False}, f)
+    stream_body = os.path.join(workdir, 'stream.json')
+    with open(stream_body, 'w') as f:
+        json.dump({'model': 'gpt-4o', 'messages': [{'role': 'user', 'content': 'Say hello.'}], 'stream': True}, f)
     chat = '/v1/chat/completions'
+    streamed = STREAMED % STREAM_CHUNKS
     servers = [('nginx', 'chat completion', chat, None) + nginx_one(sport),
                ('detour', 'chat completion', chat, None) + detour(static_url, static_url, workers=1),
                ('detour', 'Responses API, translated to chat', '/v1/responses', responses_body) +
                detour(static_url, static_url, workers=1),
                ('detour', 'Responses API, native', '/v1/responses', responses_body) +
-               detour(static_url, static_url, workers=1, upstream_extra=', responses: native')]
+               detour(static_url, static_url, workers=1, upstream_extra=', responses: native'),
+               ('nginx', streamed, chat, stream_body) + nginx_one(stream_port),
+               ('detour', streamed, chat, stream_body) + detour(stream_url, stream_url, workers=1)]
     for _who, _what, path, body, port, _p in servers:
         wrk(port, body_file=body, connections=ONE_CONNECTIONS, threads=1, path=path, seconds=1)  # warm up
     runs = [[] for _ in servers]
@@ -662,6 +695,11 @@ def mhd_version():
         return ''
 
 
+def same_request_nginx(what):
+    """nginx's one-worker result for the same request (the streamed row has its own), else its first."""
+    return next((r for who, w, r in one_rows if who == 'nginx' and w == what), one_rows[0][2])
+
+
 def one_worker_report():
     """The one-worker section: each figure as a ratio to nginx's in the same run."""
     if not one_rows:
@@ -681,16 +719,22 @@ def one_worker_report():
              'req/s vs nginx | p99 vs nginx | CPU vs nginx | syscalls vs nginx |',
              '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for who, what, r in one_rows:
-        s, ns = r.get('syscalls'), n.get('syscalls')
+        base = same_request_nginx(what)
+        s, ns = r.get('syscalls'), base.get('syscalls')
         lines.append('| %s | %s | %.0f | %.2f | %.1f (%.1f + %.1f) | %s | %d | %s | %s | %s | %s |' % (
             who, what, r['rps'], r['p99'], r['cpu_us'], r['user_us'], r['sys_us'], syscall_text(s), r['errors'],
-            ratio(r['rps'], n['rps']), ratio(r['p99'], n['p99']), ratio(r['cpu_us'], n['cpu_us']),
+            ratio(r['rps'], base['rps']), ratio(r['p99'], base['p99']), ratio(r['cpu_us'], base['cpu_us']),
             ratio(s['total'], ns['total']) if s and ns else '—'))
     if chat is not None:
         lines += ['']
         for who, what, r in one_rows:
-            if who == 'detour' and what != 'chat completion':
+            if who == 'detour' and what != 'chat completion' and not what.startswith('chat completion, streamed'):
                 lines.append('- %s: %.2f × the chat path\'s CPU per request.' % (what, r['cpu_us'] / chat['cpu_us']))
+        if any(what == STREAMED % STREAM_CHUNKS for who, what, r in one_rows):
+            lines.append('- %s: a second server of the static nginx answers every chat completion with a fixed '
+                         '`text/event-stream` of %d `chat.completion.chunk` events and `data: [DONE]`, wrk posts '
+                         '`"stream": true`, and each figure is against nginx relaying the same stream (its own row).'
+                         % (STREAMED % STREAM_CHUNKS, STREAM_CHUNKS))
     if chat is not None:
         lines += ['', 'Where the chat row\'s CPU goes against nginx\'s: **user space %.1f µs against %.1f** (%.1f × '
                   'nginx\'s), **kernel %.1f µs against %.1f** (%.1f ×). The kernel part is the same loopback TCP both '
@@ -805,9 +849,11 @@ def report(ttfc):
         lines.append('- %d concurrent streams: detourd peak RSS %.1f MiB (target for 5,000: ≤ 200 MB).' % (
             n, peak / 1024))
     if one_rows:
-        n = one_rows[0][2]
-        for who, what, r in one_rows[1:]:
-            s, ns = r.get('syscalls'), n.get('syscalls')
+        for who, what, r in one_rows:
+            if who != 'detour':
+                continue
+            n = same_request_nginx(what)
+            s = r.get('syscalls')
             lines.append('- One worker, %s: %.2f × nginx\'s req/s (target ≥ 0.85), %.2f × its p99 (target ≤ 1.5), '
                          '%.2f × its CPU per request (target ≤ 1.25), %s syscalls per request (target ≤ 7)%s.' % (
                              what, r['rps'] / n['rps'], r['p99'] / n['p99'], r['cpu_us'] / n['cpu_us'],

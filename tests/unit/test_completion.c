@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "completion.h"
+#include "completion_oracle.h"
+#include "rng.h"
 #include "suites.h"
 
 #define HEAD "\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-x\""
@@ -567,6 +569,129 @@ START_TEST(builder_finish_that_does_not_fit_fails_and_leaves_out_unchanged)
 }
 END_TEST
 
+/* --- the builder against the jansson one it replaced --------------------- */
+
+/* Feeds chunks to both builders and checks they agree: both fail, or both
+ * give the same bytes. Returns whether they gave an answer. */
+static bool builder_agrees(const char *const *chunks, size_t n)
+{
+	struct completion_builder b;
+	struct completion_oracle o;
+	struct buf got, want;
+	int grc, wrc;
+	size_t i;
+
+	completion_builder_init(&b);
+	completion_oracle_init(&o);
+	buf_init(&got, 1 << 20);
+	buf_init(&want, 1 << 20);
+	for (i = 0; i < n; i++) {
+		completion_builder_add(&b, chunks[i], strlen(chunks[i]));
+		completion_oracle_add(&o, chunks[i], strlen(chunks[i]));
+	}
+	grc = completion_builder_finish(&b, &got);
+	wrc = completion_oracle_finish(&o, &want);
+	ck_assert_msg(grc == wrc, "finish %d, the old builder's %d (chunk 0: %s)", grc, wrc, n > 0 ? chunks[0] : "");
+	if (grc == 0)
+		ck_assert_msg(got.len == want.len && memcmp(got.data, want.data, got.len) == 0, "got  %s\nwant %s",
+			      got.data, want.data);
+	buf_free(&got);
+	buf_free(&want);
+	completion_builder_free(&b);
+	completion_oracle_free(&o);
+	return grc == 0;
+}
+
+#define BUILDER_AGREES(...) do { \
+		static const char *const chunks_[] = { __VA_ARGS__ }; \
+		builder_agrees(chunks_, sizeof chunks_ / sizeof *chunks_); \
+	} while (0)
+
+START_TEST(builder_writes_what_the_jansson_builder_wrote)
+{
+	/* Plain text, a fingerprint, usage with details, [DONE]. */
+	BUILDER_AGREES("{" HEAD ",\"system_fingerprint\":\"fp\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}",
+		       "{" HEAD ",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7,"
+		       "\"prompt_tokens_details\":{\"cached_tokens\":0},\"ratio\":0.70,\"big\":1e3,\"s\":\"\\u00e9\\/\"}}",
+		       " [DONE] ");
+	/* Escapes of every kind, split between pieces; NUL, capital and small hex, a surrogate pair. */
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"}}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\u0000\\u001b\\u001F\\u007f\\u00E9\\u20ac\\ud83d\\ude00 \xc3\xa9\xe2\x82\xac\"}}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\u0041\\u0022\\u005c\"},\"finish_reason\":\"st\\u006fp\"}]}");
+	/* Tool calls in pieces, two of them, names and ids repeated, a hole, a type left out, arguments absent. */
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"\"}}]}}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_z\",\"function\":{\"name\":\"other\",\"arguments\":\"\\\"Paris\\\"}\"}}]}}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":2,\"function\":{\"name\":\"time\"}},{\"index\":3}]}}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}");
+	/* Calls with no index take their place in the list. */
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"f\",\"arguments\":\"1\"}},{\"id\":\"b\",\"type\":\"custom\",\"function\":{\"name\":\"g\",\"arguments\":\"2\"}}]},\"finish_reason\":\"tool_calls\"}]}");
+	/* A refusal, reasoning, several choices interleaved with a hole, an empty finish reason. */
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":2,\"delta\":{\"role\":\"assistant\",\"refusal\":\"I can\"}},{\"index\":0,\"delta\":{\"reasoning_content\":\"think\",\"content\":\"A\"}}]}",
+		       "{" HEAD ",\"choices\":[{\"index\":2,\"delta\":{\"refusal\":\"not.\"},\"finish_reason\":\"stop\"},{\"index\":0,\"delta\":{\"reasoning_content\":\"ing\",\"content\":\"B\"},\"finish_reason\":\"\"}]}");
+	/* A whole message closing the stream, usage in every chunk (the last wins), ids not strings. */
+	BUILDER_AGREES("{\"id\":null,\"model\":\"m\",\"created\":1.5,\"choices\":[{\"index\":0,\"delta\":null,\"message\":{\"role\":\"assistant\",\"content\":\"whole\"},\"finish_reason\":\"stop\"}],\"usage\":{\"total_tokens\":1}}",
+		       "{\"id\":7,\"model\":\"n\",\"created\":-0,\"choices\":null,\"usage\":{\"total_tokens\":2}}");
+	/* Members written in another order, with white space and escaped keys; a repeated key (the last wins). */
+	BUILDER_AGREES(" { \"choices\" : [ { \"finish_reason\" : \"stop\" , \"delta\" : { \"c\\u006fntent\" : \"x\" , \"content\" : \"y\" } , \"index\" : 0 } ] , \"model\" : \"m\" } ");
+	/* What breaks the stream. */
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}", "{\"error\":{\"message\":\"cut\"}}");
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", "{\"choices\":[{\"index\":0,\"delta\":{\"content\":5}}]}");
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", "{\"choices\":[{\"index\":-1,\"delta\":{}}]}");
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", "{\"choices\":[{\"index\":128,\"delta\":{}}]}");
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":\"f\"}]}}]}");
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\ud800x\"}}]}");
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", "{\"choices\":{}}");
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", "[1]");
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}", "{\"choices\":[");
+	BUILDER_AGREES("{" HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}");
+}
+END_TEST
+
+/* Pieces a random stream is made of: text with escapes, tool calls, refusals, usage. */
+static const char *const builder_pieces[] = {
+	"{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":%d,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{\"content\":\"caf\\u00e9 \\\"q\\\" \\n\"}}]}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{\"content\":\"\xe2\x82\xac\\t\\u0001\"},\"logprobs\":null}]}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{\"refusal\":\"no \\\\ way\"}}]}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{\"reasoning_content\":\"hm\\/m\"}}]}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\":\\\"\\u00e9\\\"}\"}}]}}]}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_0\",\"function\":{\"name\":\"g\"}}]}}]}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{},\"finish_reason\":\"stop\"}]}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{\"content\":null},\"finish_reason\":\"length\"}]}",
+	"{\"choices\":[],\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":2,\"total_tokens\":3}}",
+	"{\"choices\":[{\"index\":%d,\"delta\":{\"content\":7}}]}",
+};
+
+START_TEST(builder_agrees_with_the_jansson_builder_on_random_streams)
+{
+	struct rng r;
+	char texts[12][512];
+	const char *chunks[12];
+	int round, i, answered = 0;
+
+	rng_seed_with(&r, 19);
+	for (round = 0; round < 2000; round++) {
+		int n = 1 + (int)(rng_next(&r) % 12);
+
+		for (i = 0; i < n; i++) {
+			/* The last piece (a number for content) breaks a stream: rarely drawn. */
+			size_t k = rng_next(&r) % (sizeof builder_pieces / sizeof *builder_pieces - (rng_next(&r) % 8 ? 1 : 0));
+
+			snprintf(texts[i], sizeof texts[i], builder_pieces[k], (int)(rng_next(&r) % 3));
+			chunks[i] = texts[i];
+		}
+		answered += builder_agrees(chunks, (size_t)n);
+	}
+	/* The draws must reach answers, not only streams that fail. */
+	ck_assert_int_gt(answered, 200);
+}
+END_TEST
+
 Suite *completion_suite(void)
 {
 	Suite *s = suite_create("completion");
@@ -594,6 +719,8 @@ Suite *completion_suite(void)
 	tcase_add_test(builder, broken_chunk_makes_finish_fail);
 	tcase_add_test(builder, builder_with_nothing_usable_fails);
 	tcase_add_test(builder, builder_finish_that_does_not_fit_fails_and_leaves_out_unchanged);
+	tcase_add_test(builder, builder_writes_what_the_jansson_builder_wrote);
+	tcase_add_test(builder, builder_agrees_with_the_jansson_builder_on_random_streams);
 	suite_add_tcase(s, builder);
 	return s;
 }
