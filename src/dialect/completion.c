@@ -2,7 +2,7 @@
 #include "completion.h"
 
 #include "jsonscan.h"
-#include "responses_write.h"
+#include "jsonwrite.h"
 #include "sse.h"
 
 #include <stdlib.h>
@@ -299,12 +299,12 @@ struct completion_gathered {
 };
 
 /* A value of a chunk as a span of its bytes (type meaningless when p is NULL). */
-static struct responses_span completion_span_of(const struct jsonscan_member *m)
+static struct jsonscan_value completion_span_of(const struct jsonscan_member *m)
 {
-	return (struct responses_span){ m->value, m->value_len, m->type };
+	return (struct jsonscan_value){ m->value, m->value_len, m->type };
 }
 
-static bool completion_absent(const struct responses_span *v)
+static bool completion_absent(const struct jsonscan_value *v)
 {
 	return v->p == NULL || v->type == JSONSCAN_NULL;
 }
@@ -384,7 +384,7 @@ static size_t completion_utf8_len(unsigned long cp)
  * escaped as json_dumps would write it, without quotes; adds its decoded
  * length to *decoded. A lone UTF-16 surrogate fails, as jansson's parse does.
  */
-static int completion_escape(struct buf *out, const struct responses_span *s, size_t *decoded)
+static int completion_escape(struct buf *out, const struct jsonscan_value *s, size_t *decoded)
 {
 	const char *p = s->p + 1, *end = s->p + s->n - 1, *run = p;
 	size_t n = 0;
@@ -445,7 +445,7 @@ static int completion_escape(struct buf *out, const struct responses_span *s, si
 /* Appends the value span v as json_dumps writes the value jansson reads from
  * it: a string escaped, an integer in decimal, anything else (rare in the
  * members kept: id, model, created, usage) through jansson itself. */
-static int completion_write_value(struct buf *out, const struct responses_span *v)
+static int completion_write_value(struct buf *out, const struct jsonscan_value *v)
 {
 	size_t ignored = 0;
 	long long i;
@@ -455,8 +455,8 @@ static int completion_write_value(struct buf *out, const struct responses_span *
 
 	if (v->type == JSONSCAN_STRING)
 		return buf_append(out, "\"", 1) | completion_escape(out, v, &ignored) | buf_append(out, "\"", 1);
-	if (responses_write_integer(v, &i))
-		return responses_write_int(out, (json_int_t)i);
+	if (jsonscan_integer(v, &i))
+		return jsonwrite_int(out, (json_int_t)i);
 	tree = json_loadb(v->p, v->n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	text = tree != NULL ? json_dumps(tree, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	rc = text != NULL ? buf_append_str(out, text) : -1;
@@ -518,13 +518,13 @@ void completion_builder_free(struct completion_builder *b)
 
 /* The index a piece names, its place in the list when it names none, or -1
  * when it is not an integer jansson would read. */
-static long long completion_index(const struct responses_span *index, size_t pos)
+static long long completion_index(const struct jsonscan_value *index, size_t pos)
 {
 	long long v;
 
 	if (index->p == NULL)
 		return (long long)pos;
-	return responses_write_integer(index, &v) ? v : -1;
+	return jsonscan_integer(index, &v) ? v : -1;
 }
 
 /* Grows an array of size-byte elements to hold index, zeroing the new ones.
@@ -548,7 +548,7 @@ static int completion_grow(void **items, size_t *n, size_t size, long long index
 
 /* Appends a piece of text (null or absent: no text; anything else not a
  * string breaks the stream). */
-static int completion_add_piece(struct completion_builder *b, struct buf *into, const struct responses_span *piece)
+static int completion_add_piece(struct completion_builder *b, struct buf *into, const struct jsonscan_value *piece)
 {
 	if (completion_absent(piece))
 		return 0;
@@ -559,7 +559,7 @@ static int completion_add_piece(struct completion_builder *b, struct buf *into, 
 
 /* Keeps the first non-empty string (ids, types and names come whole in a
  * call's first piece; some servers repeat them later). */
-static int completion_add_once(struct completion_builder *b, struct buf *into, const struct responses_span *value)
+static int completion_add_once(struct completion_builder *b, struct buf *into, const struct jsonscan_value *value)
 {
 	if (completion_absent(value))
 		return 0;
@@ -580,20 +580,20 @@ static int completion_add_call(void *arg, const struct jsonscan_member *m)
 	static const char *const keys[] = { "index", "id", "type", "function" };
 	static const char *const fkeys[] = { "name", "arguments" };
 	struct completion_adding *a = arg;
-	struct responses_span call = completion_span_of(m), got[4], fn[2];
+	struct jsonscan_value call = completion_span_of(m), got[4], fn[2];
 	struct completion_call *c;
 	long long index;
 
 	if (call.type != JSONSCAN_OBJECT)
 		return -1;
-	responses_write_pick(&call, keys, got, 4);
+	jsonscan_pick(&call, keys, got, 4);
 	index = completion_index(&got[0], m->key_len);
 	if (completion_grow((void **)&a->g->calls, &a->g->n_calls, sizeof *a->g->calls, index,
 			    COMPLETION_MAX_TOOL_CALLS) != 0)
 		return -1;
 	if (got[3].p != NULL && got[3].type != JSONSCAN_OBJECT)
 		return -1;
-	responses_write_pick(&got[3], fkeys, fn, 2);
+	jsonscan_pick(&got[3], fkeys, fn, 2);
 	c = &a->g->calls[index];
 	if (!c->made) {
 		c->made = true;
@@ -633,13 +633,13 @@ static int completion_add_choice(void *arg, const struct jsonscan_member *m)
 	static const char *const keys[] = { "index", "delta", "message", "finish_reason" };
 	static const char *const dkeys[] = { "role", "reasoning_content", "content", "refusal", "tool_calls" };
 	struct completion_builder *b = arg;
-	struct responses_span piece = completion_span_of(m), got[4], d[5], *delta;
+	struct jsonscan_value piece = completion_span_of(m), got[4], d[5], *delta;
 	struct completion_adding adding = { b, NULL };
 	struct completion_gathered *g;
 
 	if (piece.type != JSONSCAN_OBJECT)
 		return -1;
-	responses_write_pick(&piece, keys, got, 4);
+	jsonscan_pick(&piece, keys, got, 4);
 	g = completion_gathered_at(b, completion_index(&got[0], m->key_len));
 	if (g == NULL)
 		return -1;
@@ -647,7 +647,7 @@ static int completion_add_choice(void *arg, const struct jsonscan_member *m)
 	delta = completion_absent(&got[1]) ? &got[2] : &got[1];
 	if (!completion_absent(delta) && delta->type != JSONSCAN_OBJECT)
 		return -1;
-	responses_write_pick(delta, dkeys, d, 5);
+	jsonscan_pick(delta, dkeys, d, 5);
 	if (completion_add_once(b, &g->role, &d[0]) != 0 || completion_add_piece(b, &g->reasoning, &d[1]) != 0 ||
 	    completion_add_piece(b, &g->content, &d[2]) != 0 || completion_add_piece(b, &g->refusal, &d[3]) != 0)
 		return -1;
@@ -681,7 +681,7 @@ static bool completion_is_done(const char *chunk, size_t len)
 }
 
 /* Keeps the first non-null value seen in any chunk. */
-static int completion_keep_first(struct buf *slot, const struct responses_span *v)
+static int completion_keep_first(struct buf *slot, const struct jsonscan_value *v)
 {
 	if (slot->len > 0 || completion_absent(v))
 		return 0;
@@ -691,13 +691,13 @@ static int completion_keep_first(struct buf *slot, const struct responses_span *
 void completion_builder_add(struct completion_builder *b, const char *chunk, size_t len)
 {
 	static const char *const keys[] = { "id", "model", "created", "usage", "choices", "error" };
-	struct responses_span root = { chunk, len, JSONSCAN_OBJECT }, got[6];
+	struct jsonscan_value root = { chunk, len, JSONSCAN_OBJECT }, got[6];
 
 	if (b->broken || completion_is_done(chunk, len))
 		return;
 	if (!jsonscan_valid_object(chunk, len))
 		goto fail;
-	responses_write_pick(&root, keys, got, 6);
+	jsonscan_pick(&root, keys, got, 6);
 	/* An error mid-stream means the answer was cut: it must not pass for whole. */
 	if (!completion_absent(&got[5]))
 		goto fail;
@@ -761,7 +761,7 @@ static int completion_write_choice(struct buf *out, const struct completion_gath
 {
 	int rc;
 
-	rc = buf_append_str(out, "{\"index\":") | responses_write_int(out, (json_int_t)index);
+	rc = buf_append_str(out, "{\"index\":") | jsonwrite_int(out, (json_int_t)index);
 	rc |= completion_write_text(out, ",\"message\":{\"role\":", &g->role, "\"assistant\"");
 	rc |= completion_write_text(out, ",\"content\":", &g->content, "null");
 	rc |= completion_write_text(out, ",\"refusal\":", &g->refusal, "null");
@@ -778,7 +778,7 @@ static int completion_write_choice(struct buf *out, const struct completion_gath
  * escapes the way json_dumps writes them). */
 static int completion_write_usage(struct buf *out, const struct buf *usage)
 {
-	struct responses_span v = { usage->data, usage->len, JSONSCAN_OBJECT };
+	struct jsonscan_value v = { usage->data, usage->len, JSONSCAN_OBJECT };
 
 	/* OpenAI's schema wants usage in every answer; a stream that carried
 	 * none (the client did not ask for include_usage) counted nothing

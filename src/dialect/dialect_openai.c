@@ -9,7 +9,6 @@
 
 #include "jsonscan.h"
 #include "prefill.h"
-#include "responses_write.h"
 
 /* A relayed stream: has a chunk the client will show come yet? */
 struct dialect_openai_stream {
@@ -92,7 +91,7 @@ static void dialect_openai_stream_init(void *state, uint64_t created_unix, bool 
 
 /* True when a chunk carries something the client will show: text, a tool
  * call, a refusal, or the end of the answer. */
-static bool dialect_openai_nonempty(const struct responses_span *v)
+static bool dialect_openai_nonempty(const struct jsonscan_value *v)
 {
 	/* Two bytes are the quotes of "", any more a string with text. */
 	return v->p != NULL && v->type == JSONSCAN_STRING && v->n > 2;
@@ -104,11 +103,11 @@ static int dialect_openai_choice_has_content(void *arg, const struct jsonscan_me
 {
 	static const char *const keys[] = { "delta", "text", "finish_reason" };
 	static const char *const dkeys[] = { "content", "refusal", "tool_calls", "function_call" };
-	struct responses_span choice = { m->value, m->value_len, m->type }, got[3], d[4];
+	struct jsonscan_value choice = { m->value, m->value_len, m->type }, got[3], d[4];
 	bool *found = arg;
 
-	responses_write_pick(&choice, keys, got, 3);
-	responses_write_pick(&got[0], dkeys, d, 4);
+	jsonscan_pick(&choice, keys, got, 3);
+	jsonscan_pick(&got[0], dkeys, d, 4);
 	if (dialect_openai_nonempty(&d[0]) || dialect_openai_nonempty(&d[1]) || dialect_openai_nonempty(&got[1]) ||
 	    (d[2].p != NULL && d[2].type == JSONSCAN_ARRAY && !jsonscan_empty(d[2].p, d[2].n)) || d[3].p != NULL)
 		found[0] = true;
@@ -125,10 +124,10 @@ static int dialect_openai_choice_has_content(void *arg, const struct jsonscan_me
 static bool dialect_openai_has_content(const char *data, size_t len, bool *finish)
 {
 	static const char *const keys[] = { "choices" };
-	struct responses_span root = { data, len, jsonscan_type_of(data, len) }, choices;
+	struct jsonscan_value root = { data, len, jsonscan_type_of(data, len) }, choices;
 	bool found[2] = { false, false };
 
-	responses_write_pick(&root, keys, &choices, 1);
+	jsonscan_pick(&root, keys, &choices, 1);
 	if (choices.p != NULL && choices.type == JSONSCAN_ARRAY)
 		jsonscan_elements(choices.p, choices.n, dialect_openai_choice_has_content, found);
 	if (found[1])

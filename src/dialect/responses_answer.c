@@ -80,8 +80,8 @@ json_t *responses_usage(const json_t *chat_usage)
 /* ---- a whole chat answer, read in place and written as bytes (responses_write.c) ---- */
 
 /* The message item of an answer: its text and refusal as parts. */
-static int responses_put_message(struct buf *out, const struct responses_span *content,
-				 const struct responses_span *refusal, const char *status, struct rng *rng)
+static int responses_put_message(struct buf *out, const struct jsonscan_value *content,
+				 const struct jsonscan_value *refusal, const char *status, struct rng *rng)
 {
 	char id[RESPONSES_ID_SIZE];
 	int rc;
@@ -92,14 +92,14 @@ static int responses_put_message(struct buf *out, const struct responses_span *c
 	rc |= buf_append_str(out, "\",\"status\":\"");
 	rc |= buf_append_str(out, status);
 	rc |= buf_append_str(out, "\",\"role\":\"assistant\",\"content\":[");
-	if (responses_write_is_string(content) || !responses_write_is_string(refusal)) {
+	if (jsonscan_is_string(content) || !jsonscan_is_string(refusal)) {
 		rc |= buf_append_str(out, "{\"type\":\"output_text\",\"text\":");
 		rc |= responses_write_string_or(out, content, "\"\"");
 		rc |= buf_append_str(out, ",\"annotations\":[]}");
-		if (responses_write_is_string(refusal))
+		if (jsonscan_is_string(refusal))
 			rc |= buf_append(out, ",", 1);
 	}
-	if (responses_write_is_string(refusal)) {
+	if (jsonscan_is_string(refusal)) {
 		rc |= buf_append_str(out, "{\"type\":\"refusal\",\"refusal\":");
 		rc |= responses_write_span(out, refusal, NULL);
 		rc |= buf_append(out, "}", 1);
@@ -119,11 +119,11 @@ static int responses_put_call(void *arg, const struct jsonscan_member *m)
 {
 	static const char *const call_keys[] = { "id", "function" }, *const function_keys[] = { "name", "arguments" };
 	struct responses_calls *c = arg;
-	struct responses_span call = { m->value, m->value_len, m->type }, got[2], function[2];
+	struct jsonscan_value call = { m->value, m->value_len, m->type }, got[2], function[2];
 	char fc[RESPONSES_ID_SIZE];
 
-	responses_write_pick(&call, call_keys, got, 2);
-	responses_write_pick(&got[1], function_keys, function, 2);
+	jsonscan_pick(&call, call_keys, got, 2);
+	jsonscan_pick(&got[1], function_keys, function, 2);
 	responses_id(c->rng, "fc_", fc);
 	c->rc |= buf_append_str(c->out, c->first ? "{\"type\":\"function_call\",\"id\":\"" : ",{\"type\":\"function_call\",\"id\":\"");
 	c->rc |= buf_append_str(c->out, fc);
@@ -139,20 +139,20 @@ static int responses_put_call(void *arg, const struct jsonscan_member *m)
 }
 
 /* The output items of choice 0's message. */
-static int responses_put_output(struct buf *out, const struct responses_span *message, const char *status,
+static int responses_put_output(struct buf *out, const struct jsonscan_value *message, const char *status,
 				struct rng *rng)
 {
 	static const char *const keys[] = { "content", "refusal", "tool_calls" };
-	struct responses_span got[3];
+	struct jsonscan_value got[3];
 	struct responses_calls calls = { out, rng, true, 0 };
 	bool has_calls, has_text;
 
-	responses_write_pick(message, keys, got, 3);
+	jsonscan_pick(message, keys, got, 3);
 	has_calls = got[2].p != NULL && got[2].type == JSONSCAN_ARRAY && !jsonscan_empty(got[2].p, got[2].n);
-	has_text = responses_write_is_string(&got[0]) && got[0].n > 2;
+	has_text = jsonscan_is_string(&got[0]) && got[0].n > 2;
 	/* An answer of tool calls alone has no message item, as from the API;
 	 * an empty answer still has one, so output_text is "" and not missing. */
-	if (has_text || responses_write_is_string(&got[1]) || !has_calls) {
+	if (has_text || jsonscan_is_string(&got[1]) || !has_calls) {
 		calls.rc = responses_put_message(out, &got[0], &got[1], status, rng);
 		calls.first = false;
 	}
@@ -162,30 +162,30 @@ static int responses_put_output(struct buf *out, const struct responses_span *me
 }
 
 /* The response object, in responses_object's member order, choice 0 and the answer's model and usage filled in. */
-static int responses_put_response(struct buf *out, const struct responses_meta *m, const struct responses_span *top,
-				  const struct responses_span *choice, struct rng *rng)
+static int responses_put_response(struct buf *out, const struct responses_meta *m, const struct jsonscan_value *top,
+				  const struct jsonscan_value *choice, struct rng *rng)
 {
 	static const char *const keys[] = { "message", "finish_reason" };
-	struct responses_span got[2];
+	struct jsonscan_value got[2];
 	struct responses_counts usage;
 	struct buf model;
 	const char *reason;
 	int rc;
 
-	responses_write_pick(choice, keys, got, 2);
+	jsonscan_pick(choice, keys, got, 2);
 	if (got[0].p == NULL || got[0].type != JSONSCAN_OBJECT)
 		return -1;
-	reason = responses_write_span_is(&got[1], "length") ? "max_output_tokens"
-		 : responses_write_span_is(&got[1], "content_filter") ? "content_filter" : NULL;
+	reason = jsonscan_value_is(&got[1], "length") ? "max_output_tokens"
+		 : jsonscan_value_is(&got[1], "content_filter") ? "content_filter" : NULL;
 	/* A model name with an escape is written again (rare); else as the answer wrote it. */
 	buf_init(&model, 4 * top[0].n + 16);
-	if (responses_write_is_string(&top[0]) && memchr(top[0].p, '\\', top[0].n) != NULL &&
+	if (jsonscan_is_string(&top[0]) && memchr(top[0].p, '\\', top[0].n) != NULL &&
 	    responses_write_span(&model, &top[0], NULL) != 0) {
 		buf_free(&model);
 		return -1;
 	}
 	rc = responses_write_open(out, m, reason != NULL ? "incomplete" : "completed", NULL, reason,
-				  model.len > 0 ? model.data : responses_write_is_string(&top[0]) ? top[0].p : NULL,
+				  model.len > 0 ? model.data : jsonscan_is_string(&top[0]) ? top[0].p : NULL,
 				  model.len > 0 ? model.len : top[0].n);
 	buf_free(&model);
 	if (rc == 0)
@@ -198,13 +198,13 @@ int responses_answer_bytes(const struct responses_meta *m, const char *chat, siz
 			   struct buf *out)
 {
 	static const char *const keys[] = { "model", "choices", "usage" };
-	struct responses_span root = { chat, len, JSONSCAN_OBJECT }, top[3], choice = { NULL, 0, JSONSCAN_NULL };
+	struct jsonscan_value root = { chat, len, JSONSCAN_OBJECT }, top[3], choice = { NULL, 0, JSONSCAN_NULL };
 	size_t before = out->len;
 
 	if (chat == NULL || !jsonscan_valid_object(chat, len))
 		return -1;
-	responses_write_pick(&root, keys, top, 3);
-	choice = responses_write_first(&top[1]);
+	jsonscan_pick(&root, keys, top, 3);
+	choice = jsonscan_first(&top[1]);
 	if (responses_put_response(out, m, top, &choice, rng) == 0)
 		return 0;
 	buf_truncate(out, before);

@@ -219,15 +219,15 @@ static int responses_stream_close_last(struct responses_stream *s, const char *s
 }
 
 /* A JSON string span (normalised), or "" when it is not a string. */
-static int responses_stream_put_name(struct buf *out, const struct responses_span *v)
+static int responses_stream_put_name(struct buf *out, const struct jsonscan_value *v)
 {
-	return v != NULL && responses_write_is_string(v) ? responses_write_span(out, v, NULL) : buf_append(out, "\"\"", 2);
+	return v != NULL && jsonscan_is_string(v) ? responses_write_span(out, v, NULL) : buf_append(out, "\"\"", 2);
 }
 
 /* A new item (its added events written); NULL past the cap or when a write failed. */
 static struct responses_stream_item *responses_stream_open(struct responses_stream *s, bool is_call,
-							   const struct responses_span *call_id,
-							   const struct responses_span *name, struct buf *out)
+							   const struct jsonscan_value *call_id,
+							   const struct jsonscan_value *name, struct buf *out)
 {
 	struct responses_stream_item *it;
 	size_t before;
@@ -274,7 +274,7 @@ static struct responses_stream_item *responses_stream_open(struct responses_stre
 
 /* A .delta event of piece (a JSON string span), kept in the item for its .done event within the stream's budget. */
 static int responses_stream_write_delta(struct responses_stream *s, struct buf *out, const char *type,
-					struct responses_stream_item *it, const struct responses_span *piece)
+					struct responses_stream_item *it, const struct jsonscan_value *piece)
 {
 	size_t before = out->len, at, n = 0;
 	int rc = responses_stream_event_open(s, out, type) | responses_stream_put_where(out, s, it, !it->is_call) |
@@ -293,7 +293,7 @@ static int responses_stream_write_delta(struct responses_stream *s, struct buf *
 	return responses_stream_event_close(s, out, type, before, rc);
 }
 
-static int responses_stream_on_text(struct responses_stream *s, const struct responses_span *piece, struct buf *out)
+static int responses_stream_on_text(struct responses_stream *s, const struct jsonscan_value *piece, struct buf *out)
 {
 	struct responses_stream_item *it = s->items > 0 ? &s->item[s->items - 1] : NULL;
 
@@ -314,16 +314,16 @@ static struct responses_stream_item *responses_stream_call(struct responses_stre
 }
 
 /* One piece of delta.tool_calls: a call's opening (id, name), or more of its arguments. */
-static int responses_stream_on_call(struct responses_stream *s, const struct responses_span *piece, struct buf *out)
+static int responses_stream_on_call(struct responses_stream *s, const struct jsonscan_value *piece, struct buf *out)
 {
 	static const char *const keys[] = { "index", "function", "id" }, *const function_keys[] = { "name", "arguments" };
-	struct responses_span got[3], function[2];
+	struct jsonscan_value got[3], function[2];
 	struct responses_stream_item *it;
 	long long index;
 
-	responses_write_pick(piece, keys, got, 3);
-	responses_write_pick(&got[1], function_keys, function, 2);
-	if (!responses_write_integer(&got[0], &index) || index < 0)
+	jsonscan_pick(piece, keys, got, 3);
+	jsonscan_pick(&got[1], function_keys, function, 2);
+	if (!jsonscan_integer(&got[0], &index) || index < 0)
 		return responses_stream_fail_words(s, "a tool call piece without an index");
 	it = responses_stream_call(s, index);
 	if (it == NULL) {
@@ -333,16 +333,16 @@ static int responses_stream_on_call(struct responses_stream *s, const struct res
 		it->call_index = index;
 	} else if (!it->open)
 		return responses_stream_fail_words(s, "arguments for tool call %lld came after it was closed", index);
-	if (!responses_write_is_string(&function[1]) || function[1].n <= 2)
+	if (!jsonscan_is_string(&function[1]) || function[1].n <= 2)
 		return 0;
 	return responses_stream_write_delta(s, out, "response.function_call_arguments.delta", it, &function[1]);
 }
 
 /* Keeps what the end needs: the model, the usage, the finish reason. */
-static int responses_stream_remember(struct responses_stream *s, const struct responses_span *model,
-				     const struct responses_span *usage, const struct responses_span *finish)
+static int responses_stream_remember(struct responses_stream *s, const struct jsonscan_value *model,
+				     const struct jsonscan_value *usage, const struct jsonscan_value *finish)
 {
-	if (s->model.len == 0 && responses_write_is_string(model) && model->n > 2 &&
+	if (s->model.len == 0 && jsonscan_is_string(model) && model->n > 2 &&
 	    responses_write_span(&s->model, model, NULL) != 0) {
 		buf_reset(&s->model);
 		return responses_stream_fail_words(s, "the model's name could not be kept");
@@ -351,9 +351,9 @@ static int responses_stream_remember(struct responses_stream *s, const struct re
 		s->has_usage = true;
 		responses_write_usage_of(usage, &s->usage);
 	}
-	if (responses_write_is_string(finish))
-		s->incomplete = responses_write_span_is(finish, "length")	    ? "max_output_tokens"
-				: responses_write_span_is(finish, "content_filter") ? "content_filter"
+	if (jsonscan_is_string(finish))
+		s->incomplete = jsonscan_value_is(finish, "length")	    ? "max_output_tokens"
+				: jsonscan_value_is(finish, "content_filter") ? "content_filter"
 										    : NULL;
 	return 0;
 }
@@ -367,20 +367,20 @@ struct responses_stream_calls {
 static int responses_stream_call_element(void *arg, const struct jsonscan_member *m)
 {
 	struct responses_stream_calls *c = arg;
-	struct responses_span piece = { m->value, m->value_len, m->type };
+	struct jsonscan_value piece = { m->value, m->value_len, m->type };
 
 	return responses_stream_on_call(c->s, &piece, c->out) != 0;
 }
 
 /* The events of choice 0's delta. */
-static int responses_stream_delta(struct responses_stream *s, const struct responses_span *delta, struct buf *out)
+static int responses_stream_delta(struct responses_stream *s, const struct jsonscan_value *delta, struct buf *out)
 {
 	static const char *const keys[] = { "content", "tool_calls" };
-	struct responses_span got[2];
+	struct jsonscan_value got[2];
 	struct responses_stream_calls calls = { s, out };
 
-	responses_write_pick(delta, keys, got, 2);
-	if (responses_write_is_string(&got[0]) && got[0].n > 2 && responses_stream_on_text(s, &got[0], out) != 0)
+	jsonscan_pick(delta, keys, got, 2);
+	if (jsonscan_is_string(&got[0]) && got[0].n > 2 && responses_stream_on_text(s, &got[0], out) != 0)
 		return -1;
 	if (got[1].p != NULL && got[1].type == JSONSCAN_ARRAY &&
 	    jsonscan_elements(got[1].p, got[1].n, responses_stream_call_element, &calls) != 0)
@@ -390,7 +390,7 @@ static int responses_stream_delta(struct responses_stream *s, const struct respo
 
 /* Choice 0's delta and finish_reason, once found. */
 struct responses_stream_choice {
-	struct responses_span delta, finish;
+	struct jsonscan_value delta, finish;
 };
 
 /* Only choice 0: a response has one output (n > 1 has no Responses form). As
@@ -398,12 +398,12 @@ struct responses_stream_choice {
 static int responses_stream_choice_element(void *arg, const struct jsonscan_member *m)
 {
 	static const char *const keys[] = { "index", "delta", "finish_reason" };
-	struct responses_span choice = { m->value, m->value_len, m->type }, got[3];
+	struct jsonscan_value choice = { m->value, m->value_len, m->type }, got[3];
 	struct responses_stream_choice *c = arg;
 	long long v;
 
-	responses_write_pick(&choice, keys, got, 3);
-	if (responses_write_integer(&got[0], &v) && v != 0)
+	jsonscan_pick(&choice, keys, got, 3);
+	if (jsonscan_integer(&got[0], &v) && v != 0)
 		return 0;
 	c->delta = got[1];
 	c->finish = got[2];
@@ -414,7 +414,7 @@ enum responses_stream_event responses_stream_chunk(struct responses_stream *s, c
 						   struct buf *out)
 {
 	static const char *const keys[] = { "model", "choices", "usage" };
-	struct responses_span root = { chunk, len, JSONSCAN_OBJECT }, top[3];
+	struct jsonscan_value root = { chunk, len, JSONSCAN_OBJECT }, top[3];
 	struct responses_stream_choice choice;
 	size_t before = out->len;
 	uint64_t sequence = s->sequence;
@@ -431,7 +431,7 @@ enum responses_stream_event responses_stream_chunk(struct responses_stream *s, c
 		return RESPONSES_STREAM_ERROR;
 	}
 	memset(&choice, 0, sizeof choice);
-	responses_write_pick(&root, keys, top, 3);
+	jsonscan_pick(&root, keys, top, 3);
 	if (top[1].p != NULL && top[1].type == JSONSCAN_ARRAY)
 		jsonscan_elements(top[1].p, top[1].n, responses_stream_choice_element, &choice);
 	if (responses_stream_remember(s, &top[0], &top[2], &choice.finish) != 0 ||

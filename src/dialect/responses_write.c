@@ -7,95 +7,14 @@
 
 #include "jsonwrite.h"
 
-/* The members of one object wanted by name. */
-struct responses_write_picking {
-	const char *const *keys;
-	struct responses_span *spans;
-	size_t n;
-};
-
-static int responses_write_pick_member(void *arg, const struct jsonscan_member *m)
-{
-	struct responses_write_picking *pick = arg;
-	size_t i;
-
-	/* A key with no escape (all of a chat chunk's) is compared as bytes. */
-	bool plain = memchr(m->key, '\\', m->key_len) == NULL;
-
-	for (i = 0; i < pick->n; i++) {
-		if (plain ? strncmp(m->key, pick->keys[i], m->key_len) == 0 && pick->keys[i][m->key_len] == '\0'
-			  : jsonscan_key_is(m, pick->keys[i])) {
-			pick->spans[i] = (struct responses_span){ m->value, m->value_len, m->type };
-			break;
-		}
-	}
-	return 0;
-}
-
-void responses_write_pick(const struct responses_span *obj, const char *const *keys, struct responses_span *spans,
-			  size_t n)
-{
-	struct responses_write_picking pick = { keys, spans, n };
-
-	memset(spans, 0, n * sizeof *spans);
-	if (obj->p != NULL && obj->type == JSONSCAN_OBJECT)
-		jsonscan_members(obj->p, obj->n, responses_write_pick_member, &pick);
-}
-
-static int responses_write_first_element(void *arg, const struct jsonscan_member *m)
-{
-	*(struct responses_span *)arg = (struct responses_span){ m->value, m->value_len, m->type };
-	return 1;
-}
-
-struct responses_span responses_write_first(const struct responses_span *array)
-{
-	struct responses_span first = { NULL, 0, JSONSCAN_NULL };
-
-	if (array->p != NULL && array->type == JSONSCAN_ARRAY)
-		jsonscan_elements(array->p, array->n, responses_write_first_element, &first);
-	return first;
-}
-
-bool responses_write_is_string(const struct responses_span *s)
-{
-	return s->p != NULL && s->type == JSONSCAN_STRING;
-}
-
-bool responses_write_span_is(const struct responses_span *s, const char *text)
-{
-	size_t n = strlen(text);
-	char decoded[64];
-
-	if (!responses_write_is_string(s))
-		return false;
-	if (memchr(s->p, '\\', s->n) == NULL)
-		return s->n == n + 2 && memcmp(s->p + 1, text, n) == 0;
-	return jsonscan_decode_string(s->p, s->n, decoded, sizeof decoded) == (long)n && memcmp(decoded, text, n) == 0;
-}
-
-bool responses_write_integer(const struct responses_span *s, long long *v)
-{
-	char digits[32];
-
-	if (s->p == NULL || s->type != JSONSCAN_NUMBER || s->n >= sizeof digits || memchr(s->p, '.', s->n) != NULL ||
-	    memchr(s->p, 'e', s->n) != NULL || memchr(s->p, 'E', s->n) != NULL)
-		return false;
-	memcpy(digits, s->p, s->n);
-	digits[s->n] = '\0';
-	errno = 0;
-	*v = strtoll(digits, NULL, 10);
-	return errno == 0;
-}
-
-json_int_t responses_write_count(const struct responses_span *s)
+json_int_t responses_write_count(const struct jsonscan_value *s)
 {
 	long long v;
 
-	return responses_write_integer(s, &v) && v > 0 ? (json_int_t)v : 0;
+	return jsonscan_integer(s, &v) && v > 0 ? (json_int_t)v : 0;
 }
 
-int responses_write_span(struct buf *out, const struct responses_span *s, size_t *decoded_len)
+int responses_write_span(struct buf *out, const struct jsonscan_value *s, size_t *decoded_len)
 {
 	char *decoded;
 	long n;
@@ -117,9 +36,9 @@ int responses_write_span(struct buf *out, const struct responses_span *s, size_t
 	return rc;
 }
 
-int responses_write_string_or(struct buf *out, const struct responses_span *s, const char *fallback)
+int responses_write_string_or(struct buf *out, const struct jsonscan_value *s, const char *fallback)
 {
-	return responses_write_is_string(s) ? responses_write_span(out, s, NULL) : buf_append_str(out, fallback);
+	return jsonscan_is_string(s) ? responses_write_span(out, s, NULL) : buf_append_str(out, fallback);
 }
 
 int responses_write_echo(struct buf *out, const json_t *request, const char *key, const char *fallback)
@@ -129,16 +48,16 @@ int responses_write_echo(struct buf *out, const json_t *request, const char *key
 	return v == NULL || json_is_null(v) ? buf_append_str(out, fallback) : jsonwrite(out, v);
 }
 
-void responses_write_usage_of(const struct responses_span *usage, struct responses_counts *u)
+void responses_write_usage_of(const struct jsonscan_value *usage, struct responses_counts *u)
 {
 	static const char *const keys[] = { "prompt_tokens", "completion_tokens", "total_tokens",
 					    "prompt_tokens_details", "completion_tokens_details" };
 	static const char *const cached[] = { "cached_tokens" }, *const reasoning[] = { "reasoning_tokens" };
-	struct responses_span got[5], c, r;
+	struct jsonscan_value got[5], c, r;
 
-	responses_write_pick(usage, keys, got, 5);
-	responses_write_pick(&got[3], cached, &c, 1);
-	responses_write_pick(&got[4], reasoning, &r, 1);
+	jsonscan_pick(usage, keys, got, 5);
+	jsonscan_pick(&got[3], cached, &c, 1);
+	jsonscan_pick(&got[4], reasoning, &r, 1);
 	u->input = responses_write_count(&got[0]);
 	u->output = responses_write_count(&got[1]);
 	u->total = responses_write_count(&got[2]);

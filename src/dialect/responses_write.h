@@ -18,32 +18,8 @@
  * hold part of what was written: the caller truncates).
  */
 
-/* A value of a (jsonscan-valid) chat document as a span of its bytes; p NULL: absent. */
-struct responses_span {
-	const char *p;
-	size_t n;
-	enum jsonscan_type type;
-};
-
-/* Fills spans[i] with obj's member keys[i] (the last of a name wins, as in
- * jansson); all absent when obj is not an object. */
-void responses_write_pick(const struct responses_span *obj, const char *const *keys, struct responses_span *spans,
-			  size_t n);
-
-/* The first element of an array span; absent when it is empty or not an array. */
-struct responses_span responses_write_first(const struct responses_span *array);
-
-bool responses_write_is_string(const struct responses_span *s);
-
-/* True when the span is the string text (escapes decoded; text shorter than 64 bytes). */
-bool responses_write_span_is(const struct responses_span *s, const char *text);
-
-/* True when the span is a number jansson reads as an integer (no fraction, no
- * exponent, fits a long long); *v is then its value. */
-bool responses_write_integer(const struct responses_span *s, long long *v);
-
 /* A whole number >= 0, as jansson reads an integer, else 0. */
-json_int_t responses_write_count(const struct responses_span *s);
+json_int_t responses_write_count(const struct jsonscan_value *s);
 
 /*
  * Appends the string span as JSON: as written when it holds no escape (the
@@ -51,16 +27,16 @@ json_int_t responses_write_count(const struct responses_span *s);
  * written again by detour's string writer. *decoded_len (when not NULL) is
  * the string's length once decoded.
  */
-int responses_write_span(struct buf *out, const struct responses_span *s, size_t *decoded_len);
+int responses_write_span(struct buf *out, const struct jsonscan_value *s, size_t *decoded_len);
 
 /* The string span, or fallback (a JSON text) when it is not a string. */
-int responses_write_string_or(struct buf *out, const struct responses_span *s, const char *fallback);
+int responses_write_string_or(struct buf *out, const struct jsonscan_value *s, const char *fallback);
 
 /* A value of the client's request as JSON, or fallback (a JSON text) when absent or null. */
 int responses_write_echo(struct buf *out, const json_t *request, const char *key, const char *fallback);
 
 /* Reads a chat usage object span into u. */
-void responses_write_usage_of(const struct responses_span *usage, struct responses_counts *u);
+void responses_write_usage_of(const struct jsonscan_value *usage, struct responses_counts *u);
 
 /* The Responses usage object of u (see responses_usage: total given, else the sum). */
 int responses_write_usage(struct buf *out, const struct responses_counts *u);

@@ -522,7 +522,7 @@ bool jsonscan_key_is(const struct jsonscan_member *m, const char *name)
 }
 
 /* A member as the canonical form sorts it: by its key's text, escapes decoded. */
-struct jsonscan_span {
+struct jsonscan_canon_member {
 	const struct jsonscan_member *m;
 	const char *key;   /* m->key as written, or decoded when it holds an escape */
 	size_t key_len;
@@ -530,9 +530,9 @@ struct jsonscan_span {
 	size_t order;
 };
 
-static int jsonscan_span_cmp(const void *a, const void *b)
+static int jsonscan_canon_cmp(const void *a, const void *b)
 {
-	const struct jsonscan_span *x = a, *y = b;
+	const struct jsonscan_canon_member *x = a, *y = b;
 	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
 	int c = memcmp(x->key, y->key, n);
 
@@ -543,7 +543,7 @@ static int jsonscan_span_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : 1;
 }
 
-static bool jsonscan_span_same_key(const struct jsonscan_span *x, const struct jsonscan_span *y)
+static bool jsonscan_canon_same_key(const struct jsonscan_canon_member *x, const struct jsonscan_canon_member *y)
 {
 	return x->key_len == y->key_len && memcmp(x->key, y->key, x->key_len) == 0;
 }
@@ -555,7 +555,7 @@ static bool jsonscan_span_same_key(const struct jsonscan_span *x, const struct j
  * decoded (a NUL) stays as written. Returns the scratch to free, or NULL with
  * *failed set when memory runs out.
  */
-static char *jsonscan_span_keys(struct jsonscan_span *order, size_t n, bool *failed)
+static char *jsonscan_canon_keys(struct jsonscan_canon_member *order, size_t n, bool *failed)
 {
 	char *scratch = NULL, *p;
 	size_t i, need = 0;
@@ -629,9 +629,9 @@ static int jsonscan_canon(const char *text, size_t len, const char *const *skip,
 static int jsonscan_canon_object(const char *text, size_t len, const char *const *skip, struct buf *out)
 {
 	struct jsonscan_member local[JSONSCAN_CANON_LOCAL];
-	struct jsonscan_span local_order[JSONSCAN_CANON_LOCAL];
+	struct jsonscan_canon_member local_order[JSONSCAN_CANON_LOCAL];
 	struct jsonscan_gather g = { local, local, 0, JSONSCAN_CANON_LOCAL, skip };
-	struct jsonscan_span *order = local_order;
+	struct jsonscan_canon_member *order = local_order;
 	char *scratch = NULL;
 	bool failed, first = true;
 	size_t i;
@@ -645,20 +645,20 @@ static int jsonscan_canon_object(const char *text, size_t len, const char *const
 		order[i].m = &g.list[i];
 		order[i].order = i;
 	}
-	scratch = jsonscan_span_keys(order, g.n, &failed);
+	scratch = jsonscan_canon_keys(order, g.n, &failed);
 	if (failed)
 		goto done;
 	if (g.n > 1)
-		qsort(order, g.n, sizeof *order, jsonscan_span_cmp);
+		qsort(order, g.n, sizeof *order, jsonscan_canon_cmp);
 	if (buf_append(out, "{", 1) != 0)
 		goto done;
 	for (i = 0; i < g.n; i++) {
-		const struct jsonscan_span *k = &order[i];
+		const struct jsonscan_canon_member *k = &order[i];
 
 		/* Of members with one key a reader keeps the last (jansson, Python,
 		 * JavaScript do): the form keeps only it, so the earlier ones, which no
 		 * upstream reads, cannot make two requests that mean the same differ. */
-		if (i + 1 < g.n && jsonscan_span_same_key(k, &order[i + 1]))
+		if (i + 1 < g.n && jsonscan_canon_same_key(k, &order[i + 1]))
 			continue;
 		if ((!first && buf_append(out, ",", 1) != 0) || buf_append(out, "\"", 1) != 0 ||
 		    (k->decoded ? buf_append_json_escaped(out, k->key, k->key_len)
@@ -745,4 +745,87 @@ int jsonscan_canonical(const char *text, size_t len, const char *const *skip, st
 	if (rc != 0)
 		buf_truncate(out, before);
 	return rc;
+}
+
+/* ---- values picked out of a document by name ---- */
+
+/* The members of one object wanted by name. */
+struct jsonscan_picking {
+	const char *const *keys;
+	struct jsonscan_value *spans;
+	size_t n;
+};
+
+static int jsonscan_pick_member(void *arg, const struct jsonscan_member *m)
+{
+	struct jsonscan_picking *pick = arg;
+	size_t i;
+
+	/* A key with no escape (all of a chat chunk's) is compared as bytes. */
+	bool plain = memchr(m->key, '\\', m->key_len) == NULL;
+
+	for (i = 0; i < pick->n; i++) {
+		if (plain ? strncmp(m->key, pick->keys[i], m->key_len) == 0 && pick->keys[i][m->key_len] == '\0'
+			  : jsonscan_key_is(m, pick->keys[i])) {
+			pick->spans[i] = (struct jsonscan_value){ m->value, m->value_len, m->type };
+			break;
+		}
+	}
+	return 0;
+}
+
+void jsonscan_pick(const struct jsonscan_value *obj, const char *const *keys, struct jsonscan_value *spans,
+			  size_t n)
+{
+	struct jsonscan_picking pick = { keys, spans, n };
+
+	memset(spans, 0, n * sizeof *spans);
+	if (obj->p != NULL && obj->type == JSONSCAN_OBJECT)
+		jsonscan_members(obj->p, obj->n, jsonscan_pick_member, &pick);
+}
+
+static int jsonscan_first_element(void *arg, const struct jsonscan_member *m)
+{
+	*(struct jsonscan_value *)arg = (struct jsonscan_value){ m->value, m->value_len, m->type };
+	return 1;
+}
+
+struct jsonscan_value jsonscan_first(const struct jsonscan_value *array)
+{
+	struct jsonscan_value first = { NULL, 0, JSONSCAN_NULL };
+
+	if (array->p != NULL && array->type == JSONSCAN_ARRAY)
+		jsonscan_elements(array->p, array->n, jsonscan_first_element, &first);
+	return first;
+}
+
+bool jsonscan_is_string(const struct jsonscan_value *s)
+{
+	return s->p != NULL && s->type == JSONSCAN_STRING;
+}
+
+bool jsonscan_value_is(const struct jsonscan_value *s, const char *text)
+{
+	size_t n = strlen(text);
+	char decoded[64];
+
+	if (!jsonscan_is_string(s))
+		return false;
+	if (memchr(s->p, '\\', s->n) == NULL)
+		return s->n == n + 2 && memcmp(s->p + 1, text, n) == 0;
+	return jsonscan_decode_string(s->p, s->n, decoded, sizeof decoded) == (long)n && memcmp(decoded, text, n) == 0;
+}
+
+bool jsonscan_integer(const struct jsonscan_value *s, long long *v)
+{
+	char digits[32];
+
+	if (s->p == NULL || s->type != JSONSCAN_NUMBER || s->n >= sizeof digits || memchr(s->p, '.', s->n) != NULL ||
+	    memchr(s->p, 'e', s->n) != NULL || memchr(s->p, 'E', s->n) != NULL)
+		return false;
+	memcpy(digits, s->p, s->n);
+	digits[s->n] = '\0';
+	errno = 0;
+	*v = strtoll(digits, NULL, 10);
+	return errno == 0;
 }

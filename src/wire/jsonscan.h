@@ -85,4 +85,28 @@ long jsonscan_decode_string(const char *text, size_t len, char *out, size_t outl
  */
 int jsonscan_canonical(const char *text, size_t len, const char *const *skip, struct buf *out);
 
+/* A value of a valid document as a span of its bytes; p NULL: absent. */
+struct jsonscan_value {
+	const char *p;
+	size_t n;
+	enum jsonscan_type type;
+};
+
+/* Fills spans[i] with obj's member keys[i] (the last of a name wins, as in
+ * jansson); all absent when obj is not an object. */
+void jsonscan_pick(const struct jsonscan_value *obj, const char *const *keys, struct jsonscan_value *spans,
+			  size_t n);
+
+/* The first element of an array span; absent when it is empty or not an array. */
+struct jsonscan_value jsonscan_first(const struct jsonscan_value *array);
+
+bool jsonscan_is_string(const struct jsonscan_value *s);
+
+/* True when the span is the string text (escapes decoded; text shorter than 64 bytes). */
+bool jsonscan_value_is(const struct jsonscan_value *s, const char *text);
+
+/* True when the span is a number jansson reads as an integer (no fraction, no
+ * exponent, fits a long long); *v is then its value. */
+bool jsonscan_integer(const struct jsonscan_value *s, long long *v);
+
 #endif

@@ -5,28 +5,28 @@
 #include "responses_write.h"
 #include "suites.h"
 
-static struct responses_span span_of(const char *text)
+static struct jsonscan_value span_of(const char *text)
 {
-	return (struct responses_span){ text, strlen(text), jsonscan_type_of(text, strlen(text)) };
+	return (struct jsonscan_value){ text, strlen(text), jsonscan_type_of(text, strlen(text)) };
 }
 
 START_TEST(picked_members_are_the_last_of_their_name_and_keys_may_be_escaped)
 {
 	static const char *const keys[] = { "model", "index" };
-	struct responses_span obj = span_of("{\"model\":\"a\",\"x\":[1,{\"model\":2}],\"mod\\u0065l\":\"b\",\"index\":3}");
-	struct responses_span got[2], arr = span_of("[{\"k\":1},2]"), first, none = span_of("[]");
+	struct jsonscan_value obj = span_of("{\"model\":\"a\",\"x\":[1,{\"model\":2}],\"mod\\u0065l\":\"b\",\"index\":3}");
+	struct jsonscan_value got[2], arr = span_of("[{\"k\":1},2]"), first, none = span_of("[]");
 	long long v = 0;
 
-	responses_write_pick(&obj, keys, got, 2);
-	ck_assert(responses_write_span_is(&got[0], "b"));
-	ck_assert(responses_write_integer(&got[1], &v));
+	jsonscan_pick(&obj, keys, got, 2);
+	ck_assert(jsonscan_value_is(&got[0], "b"));
+	ck_assert(jsonscan_integer(&got[1], &v));
 	ck_assert_int_eq(v, 3);
-	first = responses_write_first(&arr);
+	first = jsonscan_first(&arr);
 	ck_assert_int_eq(first.type, JSONSCAN_OBJECT);
 	ck_assert_uint_eq(first.n, 7);
-	ck_assert_ptr_null(responses_write_first(&none).p);
+	ck_assert_ptr_null(jsonscan_first(&none).p);
 	/* Not an object: every member absent. */
-	responses_write_pick(&arr, keys, got, 2);
+	jsonscan_pick(&arr, keys, got, 2);
 	ck_assert_ptr_null(got[0].p);
 	ck_assert_ptr_null(got[1].p);
 }
@@ -34,15 +34,15 @@ END_TEST
 
 START_TEST(integers_and_counts_read_as_jansson_reads_them)
 {
-	struct responses_span real = span_of("1.0"), exp = span_of("1e3"), neg = span_of("-4"), big = span_of("99999999999999999999");
-	struct responses_span str = span_of("\"5\""), ok = span_of("42");
+	struct jsonscan_value real = span_of("1.0"), exp = span_of("1e3"), neg = span_of("-4"), big = span_of("99999999999999999999");
+	struct jsonscan_value str = span_of("\"5\""), ok = span_of("42");
 	long long v;
 
-	ck_assert(!responses_write_integer(&real, &v));
-	ck_assert(!responses_write_integer(&exp, &v));
-	ck_assert(!responses_write_integer(&big, &v));
-	ck_assert(!responses_write_integer(&str, &v));
-	ck_assert(responses_write_integer(&neg, &v) && v == -4);
+	ck_assert(!jsonscan_integer(&real, &v));
+	ck_assert(!jsonscan_integer(&exp, &v));
+	ck_assert(!jsonscan_integer(&big, &v));
+	ck_assert(!jsonscan_integer(&str, &v));
+	ck_assert(jsonscan_integer(&neg, &v) && v == -4);
 	ck_assert_int_eq(responses_write_count(&neg), 0);
 	ck_assert_int_eq(responses_write_count(&ok), 42);
 }
@@ -50,7 +50,7 @@ END_TEST
 
 START_TEST(a_string_with_escapes_is_written_again_and_its_length_decoded)
 {
-	struct responses_span plain = span_of("\"abc\""), esc = span_of("\"a\\u00e9\\n\\/\"");
+	struct jsonscan_value plain = span_of("\"abc\""), esc = span_of("\"a\\u00e9\\n\\/\"");
 	struct buf out;
 	size_t n = 0;
 
