@@ -22,6 +22,7 @@
 #define EXCHANGE_SPARE_MAX 1024
 #define EXCHANGE_KEEP_BODY (64 * 1024)
 
+static void exchange_watch_client(struct exchange *x);
 static void exchange_unwatch_client(struct exchange *x);
 static void exchange_watch_fire(struct timer *t);
 static void exchange_client_event(struct loop_watch *w, uint32_t events);
@@ -174,7 +175,8 @@ size_t exchange_trim_spares(struct context *ctx, size_t keep)
 	return freed;
 }
 
-void exchange_watch_client(struct exchange *x)
+/* Only the peer's close is watched: libmicrohttpd does the reading and writing. */
+static void exchange_watch_client(struct exchange *x)
 {
 	const union MHD_ConnectionInfo *info;
 
@@ -185,6 +187,13 @@ void exchange_watch_client(struct exchange *x)
 		return;
 	/* Only the peer's close: libmicrohttpd does the reading and writing. */
 	loop_watch_fd(&x->ctx->loop, &x->client_watch, info->connect_fd, EPOLLRDHUP);
+}
+
+void exchange_watch_client_soon(struct exchange *x)
+{
+	if (x->client_watch.fd >= 0 || timer_armed(&x->watch_timer))
+		return;
+	timers_arm(&x->ctx->timers, &x->watch_timer, clock_now_ms() + EXCHANGE_WATCH_AFTER_MS);
 }
 
 static void exchange_unwatch_client(struct exchange *x)

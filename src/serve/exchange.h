@@ -148,12 +148,15 @@ static inline void exchange_end_as(struct exchange *x, enum end_reason why)
  * was, one read from its status (a status page, a refusal, an internal error). */
 enum end_reason exchange_end_reason(const struct exchange *x);
 
-/* Waits for an answer that comes later from the thread's loop, watching the
- * client's socket so that a client who leaves is seen at once. */
+/* Waits for an answer that comes later from the thread's loop; a wait past
+ * 100 ms has the client's socket watched, so that a client who leaves is seen. */
 void exchange_suspend(struct exchange *x);
 
-/* Watches the client's socket for EPOLLRDHUP now (a committed stream may run for minutes). */
-void exchange_watch_client(struct exchange *x);
+/* Watches the client's socket for EPOLLRDHUP once the exchange has waited a
+ * while (a committed stream may run for minutes, and libmicrohttpd does not
+ * watch a suspended connection): a stream that ends quickly, as short answers
+ * do, never pays the two epoll_ctl calls watching costs. */
+void exchange_watch_client_soon(struct exchange *x);
 
 /* True once x's answer is committed by its producer (a stream under way). */
 bool exchange_committed(const struct exchange *x);

@@ -211,7 +211,7 @@ static void stream_commit(struct exchange *x, const struct engine_response *from
 		s->owner->commit(x, r, from);
 	}
 	exchange_answer(x, 200, r);
-	exchange_watch_client(x);
+	exchange_watch_client_soon(x);
 	if (x->ctx->rt->cfg->server.sse_heartbeat_ms > 0)
 		timers_arm(&x->ctx->timers, &s->heartbeat, now + x->ctx->rt->cfg->server.sse_heartbeat_ms);
 }

@@ -119,7 +119,7 @@ static void teardown(void)
 /*
  * A streamed chat request for model, parsed and handed to the attempt loop.
  * Its client is one end of a socket pair, watched for EPOLLRDHUP as the
- * exchange watches a client that waits (exchange_watch_client, which asks
+ * exchange watches a client that waits (exchange_watch_client_soon, which asks
  * libmicrohttpd for the fd: these tests have no libmicrohttpd connection).
  */
 static struct exchange *start_stream(const char *model)
