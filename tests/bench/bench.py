@@ -780,7 +780,7 @@ def one_worker_report():
                   'Per stream is (peak − idle) / streams; "after" is read 2 s after the last stream ended, once '
                   'the worker has given the burst\'s freed memory back (spares past 64 freed, then `malloc_trim`, '
                   'once more when the burst\'s last stream has ended); what stays is curl\'s cache of idle '
-                  'upstream connections (at most 512) and the spares kept.'
+                  'upstream connections (at most 2,048 a worker) and the spares kept.'
                   % (hard, count)]
     return '\n'.join(lines) + '\n'
 
@@ -841,7 +841,7 @@ def report(ttfc):
         lines.append('- Healthy, requests a second: detour %.1f × the Node gateway (target ≥ 20).' % (
             healthy['detour']['rps'] / healthy['portkey (Node)']['rps']))
     if 'refused' in latency and 'healthy' in latency:
-        lines.append('- A fallback over a refused primary adds %.3f ms at p50, one request at a time (target ≤ 1 ms); '
+        lines.append('- A fallback over a refused primary adds %.3f ms at p50, one request at a time (target ≤ 0.05 ms); '
                      'over a primary answering 503, %.3f ms.' % (
                          latency['refused']['p50'] - latency['healthy']['p50'],
                          latency['503']['p50'] - latency['healthy']['p50']))
