@@ -18,8 +18,12 @@ static bool jsonscan_value(struct jsonscan *s);
 #define JSONSCAN_ONES 0x0101010101010101ULL
 #define JSONSCAN_HIGHS 0x8080808080808080ULL
 
-/* True when a byte of w is below 0x20, a quote, a backslash or 0x80 and up. */
-static bool jsonscan_word_special(uint64_t w)
+/*
+ * The high bit of each byte of w that is below 0x20, a quote, a backslash or
+ * 0x80 and up. Above the first such byte a borrow may mark others too, but
+ * the lowest mark is always exact, and that is the only one read.
+ */
+static uint64_t jsonscan_word_special(uint64_t w)
 {
 	uint64_t quote = w ^ (JSONSCAN_ONES * '"');
 	uint64_t slash = w ^ (JSONSCAN_ONES * '\\');
@@ -27,12 +31,13 @@ static bool jsonscan_word_special(uint64_t w)
 
 	quote = (quote - JSONSCAN_ONES) & ~quote;
 	slash = (slash - JSONSCAN_ONES) & ~slash;
-	return ((low | quote | slash) & JSONSCAN_HIGHS) != 0 || (w & JSONSCAN_HIGHS) != 0;
+	return (low | quote | slash | w) & JSONSCAN_HIGHS;
 }
 
 static void jsonscan_space(struct jsonscan *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+	/* Most values follow their comma or colon at once: one compare decides. */
+	while (s->p < s->end && *s->p <= ' ' && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
 		s->p++;
 }
 
@@ -103,14 +108,22 @@ static bool jsonscan_string(struct jsonscan *s)
 		unsigned char c;
 		size_t n;
 
-		/* Eight plain ASCII bytes at a time: no quote, backslash, control byte or UTF-8. */
+		/* Eight plain ASCII bytes at a time: no quote, backslash, control byte
+		 * or UTF-8. On a little-endian machine the word that holds the special
+		 * byte also tells where it is. */
 		while (s->end - s->p >= 8) {
-			uint64_t w;
+			uint64_t w, special;
 
 			memcpy(&w, s->p, 8);
-			if (jsonscan_word_special(w))
-				break;
-			s->p += 8;
+			special = jsonscan_word_special(w);
+			if (special == 0) {
+				s->p += 8;
+				continue;
+			}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			s->p += (unsigned)__builtin_ctzll(special) / 8;
+#endif
+			break;
 		}
 		/* Then byte by byte up to the special one, without looking at words
 		 * again: most strings (keys, short values) end within their first word. */
@@ -501,10 +514,15 @@ long jsonscan_decode_string(const char *text, size_t len, char *out, size_t outl
 
 bool jsonscan_key_is(const struct jsonscan_member *m, const char *name)
 {
-	size_t n = strlen(name);
+	size_t n;
 	char decoded[128];
 	long got;
 
+	/* A key's first byte, when it is not an escape, is its text's first byte:
+	 * most keys asked about are not the one at hand, and this tells at once. */
+	if (m->key_len > 0 && m->key[0] != name[0] && m->key[0] != '\\')
+		return false;
+	n = strlen(name);
 	if (memchr(m->key, '\\', m->key_len) == NULL)
 		return m->key_len == n && memcmp(m->key, name, n) == 0;
 	/* Rare: a key written with escapes. Decode it (quotes put back for the decoder). */
