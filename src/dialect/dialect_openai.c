@@ -209,6 +209,7 @@ const struct dialect dialect_openai = {
 	.answer = dialect_openai_answer,
 	.error = dialect_openai_error,
 	.stream_size = sizeof(struct dialect_openai_stream),
+	.stream_chunks_valid = true,
 	.stream_init = dialect_openai_stream_init,
 	.stream_event = dialect_openai_stream_event,
 };
