@@ -19,6 +19,11 @@ void buf_init(struct buf *b, size_t max);
  * the buffer is then unchanged. */
 int buf_append(struct buf *b, const void *bytes, size_t n);
 int buf_append_str(struct buf *b, const char *s);
+
+/* Makes room for n more bytes (and the NUL after them) without adding any,
+ * for a writer that fills them itself; -1 past max or out of memory. */
+int buf_reserve(struct buf *b, size_t n);
+
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 

@@ -688,14 +688,15 @@ static int completion_keep_first(struct buf *slot, const struct jsonscan_value *
 	return completion_write_value(slot, v);
 }
 
-void completion_builder_add(struct completion_builder *b, const char *chunk, size_t len)
+/* Adds a chunk known to be valid JSON (valid) or checked here. */
+static void completion_builder_take(struct completion_builder *b, const char *chunk, size_t len, bool valid)
 {
 	static const char *const keys[] = { "id", "model", "created", "usage", "choices", "error" };
 	struct jsonscan_value root = { chunk, len, JSONSCAN_OBJECT }, got[6];
 
 	if (b->broken || completion_is_done(chunk, len))
 		return;
-	if (!jsonscan_valid_object(chunk, len))
+	if (valid ? jsonscan_type_of(chunk, len) != JSONSCAN_OBJECT : !jsonscan_valid_object(chunk, len))
 		goto fail;
 	jsonscan_pick(&root, keys, got, 6);
 	/* An error mid-stream means the answer was cut: it must not pass for whole. */
@@ -718,6 +719,16 @@ void completion_builder_add(struct completion_builder *b, const char *chunk, siz
 	return;
 fail:
 	b->broken = true;
+}
+
+void completion_builder_add(struct completion_builder *b, const char *chunk, size_t len)
+{
+	completion_builder_take(b, chunk, len, false);
+}
+
+void completion_builder_add_valid(struct completion_builder *b, const char *chunk, size_t len)
+{
+	completion_builder_take(b, chunk, len, true);
 }
 
 /* Appends "key":"text" (the text escaped already), or "key":fallback (a JSON

@@ -76,6 +76,10 @@ void completion_builder_free(struct completion_builder *b);
  */
 void completion_builder_add(struct completion_builder *b, const char *chunk, size_t len);
 
+/* As completion_builder_add, for a chunk jsonscan_valid accepted already
+ * (a relay's dialect checked it): the same answer, without a second check. */
+void completion_builder_add_valid(struct completion_builder *b, const char *chunk, size_t len);
+
 /* The whole answer as a chat.completion JSON object that OpenAI's schema
  * accepts: message.content null when no text came, message.refusal null when
  * no refusal came, reasoning_content and tool_calls only when some came,

@@ -108,6 +108,10 @@ struct dialect {
 	 * DIALECT_EVENT_ERROR words says what went wrong (the upstream's text:
 	 * the caller redacts it). */
 	size_t stream_size;
+	/* Every chunk stream_event gives emit is one JSON value jsonscan_valid
+	 * accepts (the dialect checked the upstream's bytes itself), so the
+	 * relay need not check it again. */
+	bool stream_chunks_valid;
 	void (*stream_init)(void *state, uint64_t created_unix, bool include_usage);
 	enum dialect_event (*stream_event)(void *state, const struct sse_event *ev, dialect_emit emit, void *arg,
 					   char *words, size_t wlen);

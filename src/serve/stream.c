@@ -216,12 +216,16 @@ static void stream_commit(struct exchange *x, const struct engine_response *from
 		timers_arm(&x->ctx->timers, &s->heartbeat, now + x->ctx->rt->cfg->server.sse_heartbeat_ms);
 }
 
-/* Gives one chunk to the cache's copy of the answer, until the copy would be too big to keep. */
-static void stream_collect(struct stream *s, const char *chunk, size_t len)
+/* Gives one chunk to the cache's copy of the answer, until the copy would be
+ * too big to keep; valid: the chunk is jsonscan-valid already. */
+static void stream_collect(struct stream *s, const char *chunk, size_t len, bool valid)
 {
 	s->collected += len;
 	if (s->collected <= s->collect_limit) {
-		completion_builder_add(&s->builder, chunk, len);
+		if (valid)
+			completion_builder_add_valid(&s->builder, chunk, len);
+		else
+			completion_builder_add(&s->builder, chunk, len);
 		return;
 	}
 	completion_builder_free(&s->builder);
@@ -263,6 +267,7 @@ static int stream_emit(void *arg, const char *chunk, size_t len)
 {
 	struct exchange *x = arg;
 	struct stream *s = x->stream;
+	bool valid = s->dialect->stream_chunks_valid;
 	size_t at;
 
 	stream_count_usage(x, chunk, len);
@@ -280,6 +285,7 @@ static int stream_emit(void *arg, const char *chunk, size_t len)
 		case SEAM_REWRITTEN:
 			chunk = s->seamed.data;
 			len = s->seamed.len;
+			valid = false;
 			break;
 		case SEAM_DROP:
 			return 0;
@@ -287,15 +293,18 @@ static int stream_emit(void *arg, const char *chunk, size_t len)
 			return -1;
 		}
 	}
-	/* The cache keeps the chunk as the upstream's dialect made it, redacted. */
-	if (s->collect) {
+	/* The cache keeps the chunk as the upstream's dialect made it, redacted:
+	 * copied to be masked only when it holds the key (nearly never). */
+	if (s->collect && !upstream_redacts(x->upstream, chunk, len)) {
+		stream_collect(s, chunk, len, valid);
+	} else if (s->collect) {
 		char *copy = malloc(len + 1);
 
 		if (copy == NULL)
 			return -1;
 		memcpy(copy, chunk, len);
 		upstream_redact_bytes(x->upstream, copy, len);
-		stream_collect(s, copy, len);
+		stream_collect(s, copy, len, false);
 		free(copy);
 	}
 	stream_room(s, 2 * len + 1024);

@@ -443,6 +443,30 @@ void upstream_redact(const struct upstream *u, char *s)
 	upstream_redact_bytes(u, s, strlen(s));
 }
 
+/* The length of the key's first part (4 bytes or more) that ends s, or 0.
+ * Its first byte is compared before the rest: the key is long and nearly
+ * every text ends in something else. */
+static size_t upstream_key_tail(const char *key, size_t klen, const char *s, size_t len)
+{
+	size_t n;
+
+	for (n = klen - 1 < len ? klen - 1 : len; n >= 4; n--) {
+		if (s[len - n] == key[0] && memcmp(s + len - n, key, n) == 0)
+			return n;
+	}
+	return 0;
+}
+
+bool upstream_redacts(const struct upstream *u, const char *s, size_t len)
+{
+	const char *key = u->cfg->api_key;
+	size_t klen;
+
+	if (key == NULL || (klen = strlen(key)) < 4)
+		return false;
+	return memmem(s, len, key, klen) != NULL || upstream_key_tail(key, klen, s, len) > 0;
+}
+
 void upstream_redact_bytes(const struct upstream *u, char *s, size_t len)
 {
 	const char *key = u->cfg->api_key;
@@ -456,12 +480,8 @@ void upstream_redact_bytes(const struct upstream *u, char *s, size_t len)
 		at = hit + klen;
 	}
 	/* A text cut short may end in the first part of the key. */
-	for (n = klen - 1 < len ? klen - 1 : len; n >= 4; n--) {
-		if (memcmp(s + len - n, key, n) == 0) {
-			memset(s + len - n, '*', n);
-			break;
-		}
-	}
+	if ((n = upstream_key_tail(key, klen, s, len)) > 0)
+		memset(s + len - n, '*', n);
 }
 
 void upstream_describe_status(const struct upstream *u, unsigned status, const char *body, size_t len,

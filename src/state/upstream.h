@@ -197,6 +197,10 @@ void upstream_redact(const struct upstream *u, char *s);
 /* upstream_redact over len bytes that may hold NULs (a body passed on). */
 void upstream_redact_bytes(const struct upstream *u, char *s, size_t len);
 
+/* True when upstream_redact_bytes would change s[0..len): so a text that
+ * holds no key is passed on without a copy to mask. */
+bool upstream_redacts(const struct upstream *u, const char *s, size_t len);
+
 /*
  * Writes into out a short, key-free description of a failed HTTP answer: the
  * upstream's own error message when its body has one (never for 401 and 403,

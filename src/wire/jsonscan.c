@@ -101,6 +101,19 @@ static size_t jsonscan_utf8(const unsigned char *p, const unsigned char *end)
 	return n;
 }
 
+/* Bytes a string holds as they are: printable ASCII but the quote and the backslash. */
+static const unsigned char jsonscan_plain[256] = {
+#define JSONSCAN_PLAIN8 1, 1, 1, 1, 1, 1, 1, 1
+#define JSONSCAN_PLAIN32 JSONSCAN_PLAIN8, JSONSCAN_PLAIN8, JSONSCAN_PLAIN8, JSONSCAN_PLAIN8
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x22 is the quote */
+	[0x30] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x40] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x50] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,   /* 0x5c is the backslash */
+	[0x60] = JSONSCAN_PLAIN32,
+#undef JSONSCAN_PLAIN32
+#undef JSONSCAN_PLAIN8
+};
+
 static bool jsonscan_string(struct jsonscan *s)
 {
 	s->p++; /* the opening quote */
@@ -127,7 +140,7 @@ static bool jsonscan_string(struct jsonscan *s)
 		}
 		/* Then byte by byte up to the special one, without looking at words
 		 * again: most strings (keys, short values) end within their first word. */
-		while (s->p < s->end && *s->p >= 0x20 && *s->p < 0x80 && *s->p != '"' && *s->p != '\\')
+		while (s->p < s->end && jsonscan_plain[*s->p])
 			s->p++;
 		if (s->p >= s->end)
 			break;
@@ -297,9 +310,14 @@ static const char *jsonscan_skip_string(const char *p, const char *end)
 	}
 }
 
+/* The bytes jsonscan_skip stops at inside a container; any other is passed in one step. */
+static const unsigned char jsonscan_structural[256] = {
+	['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1,
+};
+
 /* The end of the valid value starting at p (after white space). It does not
  * check again what jsonscan_valid checked, so walking a document costs about
- * a memchr over its strings. */
+ * a look at each byte. */
 static const char *jsonscan_skip(const char *p, const char *end)
 {
 	unsigned depth = 0;
@@ -310,15 +328,20 @@ static const char *jsonscan_skip(const char *p, const char *end)
 		return jsonscan_skip_string(p, end);
 	if (p < end && (*p == '{' || *p == '[')) {
 		while (p < end) {
-			char c = *p;
+			char c;
 
+			while (p < end && !jsonscan_structural[(unsigned char)*p])
+				p++;
+			if (p >= end)
+				break;
+			c = *p;
 			if (c == '"') {
 				p = jsonscan_skip_string(p, end);
 				continue;
 			}
 			if (c == '{' || c == '[')
 				depth++;
-			else if ((c == '}' || c == ']') && --depth == 0)
+			else if (--depth == 0)
 				return p + 1;
 			p++;
 		}
@@ -374,7 +397,7 @@ int jsonscan_members(const char *text, size_t len, jsonscan_member_fn fn, void *
 	p = jsonscan_ws(p + 1, end);
 	while (p < end && *p == '"') {
 		struct jsonscan_member m;
-		const char *key_end = jsonscan_skip(p, end);
+		const char *key_end = jsonscan_skip_string(p, end);
 
 		m.key = p + 1;
 		m.key_len = (size_t)(key_end - p) - 2;
@@ -774,21 +797,41 @@ struct jsonscan_picking {
 	size_t n;
 };
 
+/* True when the raw key key[0..len) is name, byte for byte. A key's bytes
+ * are never NUL (JSON escapes control bytes), so a shorter name stops the
+ * loop at its end. */
+static bool jsonscan_same_bytes(const char *key, size_t len, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (name[i] != key[i])
+			return false;
+	}
+	return name[len] == '\0';
+}
+
 static int jsonscan_pick_member(void *arg, const struct jsonscan_member *m)
 {
 	struct jsonscan_picking *pick = arg;
 	size_t i;
 
-	/* A key with no escape (all of a chat chunk's) is compared as bytes. */
-	bool plain = memchr(m->key, '\\', m->key_len) == NULL;
-
+	/* Keys are compared as bytes first: a key that is a name byte for byte
+	 * holds no escape (names hold no backslash), as all of a chat chunk's.
+	 * Only a key with an escape is decoded. */
 	for (i = 0; i < pick->n; i++) {
-		if (plain ? strncmp(m->key, pick->keys[i], m->key_len) == 0 && pick->keys[i][m->key_len] == '\0'
-			  : jsonscan_key_is(m, pick->keys[i])) {
-			pick->spans[i] = (struct jsonscan_value){ m->value, m->value_len, m->type };
-			break;
-		}
+		if (jsonscan_same_bytes(m->key, m->key_len, pick->keys[i]))
+			goto found;
 	}
+	if (memchr(m->key, '\\', m->key_len) == NULL)
+		return 0;
+	for (i = 0; i < pick->n; i++) {
+		if (jsonscan_key_is(m, pick->keys[i]))
+			goto found;
+	}
+	return 0;
+found:
+	pick->spans[i] = (struct jsonscan_value){ m->value, m->value_len, m->type };
 	return 0;
 }
 

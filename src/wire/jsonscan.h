@@ -93,7 +93,8 @@ struct jsonscan_value {
 };
 
 /* Fills spans[i] with obj's member keys[i] (the last of a name wins, as in
- * jansson); all absent when obj is not an object. */
+ * jansson); all absent when obj is not an object. A key written with escapes
+ * is decoded; the names in keys hold no backslash. */
 void jsonscan_pick(const struct jsonscan_value *obj, const char *const *keys, struct jsonscan_value *spans,
 			  size_t n);
 

@@ -1,6 +1,7 @@
 /* sse.c — server-sent events both ways: a parser (bytes in, whole events out, however the bytes were split) and the one writer of SSE frames. */
 #include "sse.h"
 
+#include <stdint.h>
 #include <string.h>
 
 void sse_init(struct sse_parser *p)
@@ -161,6 +162,16 @@ int sse_write_data(struct buf *out, const char *data, size_t len)
 	const char *nl;
 	int rc = 0;
 
+	/* Nearly every chunk is one line: one append. */
+	if (memchr(data, '\n', len) == NULL) {
+		if (len > SIZE_MAX - 8 || buf_reserve(out, len + 8) != 0)
+			return -1;
+		memcpy(out->data + out->len, "data: ", 6);
+		memcpy(out->data + out->len + 6, data, len);
+		memcpy(out->data + out->len + 6 + len, "\n\n", 3);
+		out->len += len + 8;
+		return 0;
+	}
 	do {
 		nl = memchr(data + at, '\n', len - at);
 		n = nl != NULL ? (size_t)(nl - (data + at)) : len - at;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "completion.h"
+#include "jsonscan.h"
 #include "completion_oracle.h"
 #include "rng.h"
 #include "suites.h"
@@ -575,29 +576,44 @@ END_TEST
  * give the same bytes. Returns whether they gave an answer. */
 static bool builder_agrees(const char *const *chunks, size_t n)
 {
-	struct completion_builder b;
+	struct completion_builder b, v;
 	struct completion_oracle o;
-	struct buf got, want;
-	int grc, wrc;
+	struct buf got, want, valid;
+	int grc, wrc, vrc;
 	size_t i;
 
 	completion_builder_init(&b);
+	completion_builder_init(&v);
 	completion_oracle_init(&o);
 	buf_init(&got, 1 << 20);
 	buf_init(&want, 1 << 20);
+	buf_init(&valid, 1 << 20);
 	for (i = 0; i < n; i++) {
 		completion_builder_add(&b, chunks[i], strlen(chunks[i]));
 		completion_oracle_add(&o, chunks[i], strlen(chunks[i]));
+		/* What a relay's dialect checked goes in unchecked; what it would
+		 * refuse never reaches the builder, and breaks the stream. */
+		if (jsonscan_valid(chunks[i], strlen(chunks[i])))
+			completion_builder_add_valid(&v, chunks[i], strlen(chunks[i]));
+		else
+			completion_builder_add(&v, chunks[i], strlen(chunks[i]));
 	}
 	grc = completion_builder_finish(&b, &got);
 	wrc = completion_oracle_finish(&o, &want);
+	vrc = completion_builder_finish(&v, &valid);
 	ck_assert_msg(grc == wrc, "finish %d, the old builder's %d (chunk 0: %s)", grc, wrc, n > 0 ? chunks[0] : "");
-	if (grc == 0)
+	ck_assert_msg(vrc == grc, "finish of valid chunks %d, of checked ones %d", vrc, grc);
+	if (grc == 0) {
 		ck_assert_msg(got.len == want.len && memcmp(got.data, want.data, got.len) == 0, "got  %s\nwant %s",
 			      got.data, want.data);
+		ck_assert_msg(valid.len == got.len && memcmp(valid.data, got.data, got.len) == 0, "valid %s\ngot   %s",
+			      valid.data, got.data);
+	}
 	buf_free(&got);
 	buf_free(&want);
+	buf_free(&valid);
 	completion_builder_free(&b);
+	completion_builder_free(&v);
 	completion_oracle_free(&o);
 	return grc == 0;
 }

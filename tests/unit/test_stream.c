@@ -390,6 +390,58 @@ START_TEST(a_committed_stream_gives_its_request_back_and_is_still_cached)
 }
 END_TEST
 
+/* Replaces every SECRET in text with as many '*' (what redaction leaves). */
+static void mask_secret(char *text)
+{
+	char *at;
+
+	while ((at = strstr(text, SECRET)) != NULL)
+		memset(at, '*', strlen(SECRET));
+}
+
+/*
+ * A chunk is copied to be masked for the cache only when it holds the
+ * upstream's key: one that does reaches the client and the cached answer
+ * masked, the chunks around it byte for byte as they came.
+ */
+START_TEST(a_chunk_holding_the_key_reaches_the_client_and_the_cache_masked)
+{
+	static const char told[] = ROLE("p") TEXT("p", "Hel") TEXT("p", "lo " SECRET "!") STOP("p") DONE;
+	struct exchange *x;
+	struct buf got, key, want;
+	struct cache_hit hit;
+	char expected[sizeof told];
+	const char *body = "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+
+	setup(TWO_UPSTREAMS, splits[_i]);
+	buf_init(&got, 1 << 20);
+	buf_init(&key, 1 << 20);
+	buf_init(&want, 1 << 20);
+	memcpy(expected, told, sizeof told);
+	mask_secret(expected);
+	ck_assert_str_ne(expected, told);
+	x = start_stream("gpt-4o");
+	play_headers(0, 200, "text/event-stream");
+	play(0, told);
+	play_done(0, ENGINE_OK, 200);
+	ck_assert_int_eq(client_read_to_end(x, &got), MHD_CONTENT_READER_END_OF_STREAM);
+	assert_got(&got, expected);
+	ck_assert_int_eq(exchange_end_reason(x), END_ANSWERED);
+	exchange_release(x);
+	ck_assert_int_eq(cache_key(body, strlen(body), &key), 0);
+	ck_assert(cache_lookup(rt.cache, key.data, key.len, clock_now_ms(), &hit));
+	ck_assert_ptr_null(strstr(hit.answer, "sk-unit"));
+	buf_printf(&want, "\"content\":\"Hello %s!\"", SECRET);
+	mask_secret(want.data);
+	ck_assert_ptr_nonnull(strstr(hit.answer, want.data));
+	cache_hit_free(&hit);
+	buf_free(&want);
+	buf_free(&key);
+	buf_free(&got);
+	teardown();
+}
+END_TEST
+
 /* An upstream that answers before curl has sent the whole request: curl still
  * reads the body it was given without a copy, so the stream keeps it. */
 START_TEST(a_stream_answered_before_its_request_was_sent_keeps_it)
@@ -741,6 +793,7 @@ Suite *stream_suite(void)
 			    NSPLITS);
 	tcase_add_loop_test(tc, a_whole_stream_without_done_from_the_upstream_still_ends_with_done, 0, NSPLITS);
 	tcase_add_test(tc, a_committed_stream_gives_its_request_back_and_is_still_cached);
+	tcase_add_loop_test(tc, a_chunk_holding_the_key_reaches_the_client_and_the_cache_masked, 0, NSPLITS);
 	tcase_add_test(tc, a_stream_that_may_continue_keeps_its_request);
 	tcase_add_test(tc, a_stream_answered_before_its_request_was_sent_keeps_it);
 	tcase_add_loop_test(tc, a_stream_failing_before_its_first_content_falls_over_to_the_backup_unseen, 0,

@@ -1,5 +1,6 @@
 /* test_upstream.c — the headers one call to an upstream carries: its own, plus the client's meant for its provider. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -179,6 +180,64 @@ START_TEST(a_list_without_expect_is_handed_over_whole)
 }
 END_TEST
 
+/*
+ * upstream_redacts says whether upstream_redact_bytes would change a text: a
+ * stream's chunk is copied to be masked only when it does, so the two must
+ * agree on every text, the key whole, cut at the end, or not there.
+ */
+START_TEST(redacts_says_when_redaction_would_change_a_text)
+{
+	static const char yaml[] =
+		"upstreams:\n"
+		"  keyed: { base_url: http://a, api_key_env: DETOUR_TEST_REDACT_KEY }\n"
+		"  short: { base_url: http://b, api_key_env: DETOUR_TEST_SHORT_KEY }\n"
+		"  bare: { base_url: http://c }\n"
+		"models:\n  \"*\": { targets: [ { upstream: keyed } ] }\n";
+	static const char *const texts[] = {
+		"{\"content\":\"nothing to see\"}",
+		"{\"content\":\"the key sk-redact-0123456789 leaked\"}",
+		"sk-redact-0123456789",
+		"two: sk-redact-0123456789sk-redact-0123456789",
+		"cut short: sk-redact-01",
+		"cut shorter: sk-r",
+		"too short to tell: sk-",
+		"sk-redact-0123456789 and then cut: sk-red",
+		"sk-redact-012345678",
+		"",
+	};
+	struct config *c;
+	struct upstream u[3];
+	char err[512], copy[128];
+	size_t i, k;
+
+	setenv("DETOUR_TEST_REDACT_KEY", "sk-redact-0123456789", 1);
+	setenv("DETOUR_TEST_SHORT_KEY", "sk-", 1);
+	ck_assert_msg(config_load_string("test.yaml", yaml, strlen(yaml), &c, err, sizeof err) == 0, "%s", err);
+	for (k = 0; k < 3; k++)
+		ck_assert_msg(upstream_init(&u[k], &c->upstreams[k], err, sizeof err) == 0, "%s", err);
+	for (k = 0; k < 3; k++) {
+		for (i = 0; i < sizeof texts / sizeof *texts; i++) {
+			size_t len = strlen(texts[i]);
+
+			memcpy(copy, texts[i], len + 1);
+			upstream_redact_bytes(&u[k], copy, len);
+			ck_assert_msg(upstream_redacts(&u[k], texts[i], len) == (memcmp(copy, texts[i], len) != 0),
+				      "upstream %zu, text \"%s\"", k, texts[i]);
+		}
+	}
+	/* The cases the list is there for. */
+	ck_assert(!upstream_redacts(&u[0], texts[0], strlen(texts[0])));
+	ck_assert(upstream_redacts(&u[0], texts[1], strlen(texts[1])));
+	ck_assert(upstream_redacts(&u[0], texts[4], strlen(texts[4])));
+	ck_assert(!upstream_redacts(&u[0], texts[6], strlen(texts[6])));
+	ck_assert(!upstream_redacts(&u[1], texts[2], strlen(texts[2])));  /* a key under 4 bytes is never masked */
+	ck_assert(!upstream_redacts(&u[2], texts[2], strlen(texts[2])));
+	for (k = 0; k < 3; k++)
+		upstream_free(&u[k]);
+	config_free(c);
+}
+END_TEST
+
 Suite *upstream_suite(void)
 {
 	Suite *s = suite_create("upstream");
@@ -194,6 +253,9 @@ Suite *upstream_suite(void)
 	tcase_add_test(tc, a_body_curl_would_ask_100_continue_for_keeps_expect);
 	tcase_add_test(tc, a_call_list_with_client_headers_drops_expect_the_same_way);
 	tcase_add_test(tc, a_list_without_expect_is_handed_over_whole);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("redact");
+	tcase_add_test(tc, redacts_says_when_redaction_would_change_a_text);
 	suite_add_tcase(s, tc);
 	return s;
 }

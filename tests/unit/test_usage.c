@@ -94,6 +94,22 @@ START_TEST(only_a_chunk_with_a_usage_object_counts)
 }
 END_TEST
 
+/* The key is found from its g: past other g's, at the start, and not in a
+ * text too short to hold it. */
+START_TEST(a_chunk_usage_key_is_found_wherever_it_stands)
+{
+	struct usage u;
+
+	ck_assert(chunk("{\"usage\":{\"prompt_tokens\":3}}", &u));
+	ck_assert_uint_eq(u.prompt, 3);
+	ck_assert(chunk("{\"model\":\"gpt-4o-usage\",\"logprobs\":null,\"choices\":[{\"delta\":{\"content\":\"usage\"}}],"
+			"\"usag\":1,\"usage\":{\"completion_tokens\":2}}", &u));
+	ck_assert_uint_eq(u.completion, 2);
+	ck_assert(!chunk("\"usag", &u));
+	ck_assert(!chunk("", &u));
+}
+END_TEST
+
 Suite *usage_suite(void)
 {
 	Suite *s = suite_create("usage");
@@ -105,6 +121,7 @@ Suite *usage_suite(void)
 	tcase_add_test(t, a_nested_usage_last_does_not_count_and_the_top_one_does);
 	tcase_add_test(t, usage_in_a_string_is_not_a_key);
 	tcase_add_test(t, only_a_chunk_with_a_usage_object_counts);
+	tcase_add_test(t, a_chunk_usage_key_is_found_wherever_it_stands);
 	suite_add_tcase(s, t);
 	return s;
 }
