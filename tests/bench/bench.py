@@ -866,15 +866,17 @@ def report(ttfc):
                      'RSS %.1f MiB after they end against %.1f MiB idle.' % (count, ok, per, after / 1024, base / 1024))
     text = '\n'.join(lines) + '\n'
     path = os.path.join(ROOT, 'docs', 'benchmarks.md')
-    # make chaos owns the Chaos section: it stays, after this run's sections.
+    # make chaos and make chaos-cuts own the sections titled "Chaos...": they stay, after this
+    # run's. newline='': they quote raw answers, carriage returns included.
     try:
-        with open(path) as f:
-            chaos = re.search(r'^## Chaos\n.*?(?=^## |\Z)', f.read(), flags=re.M | re.S)
+        with open(path, newline='') as f:
+            chaos = [m.group(0).rstrip('\n') for m in
+                     re.finditer(r'^## Chaos[^\n]*\n.*?(?=^## |\Z)', f.read(), flags=re.M | re.S)]
     except FileNotFoundError:
-        chaos = None
-    if chaos:
-        text += '\n' + chaos.group(0).rstrip('\n') + '\n'
-    with open(path, 'w') as f:
+        chaos = []
+    for section in chaos:
+        text += '\n' + section + '\n'
+    with open(path, 'w', newline='') as f:
         f.write(text)
     print('\n' + text)
 
