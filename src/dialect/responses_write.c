@@ -76,6 +76,44 @@ int responses_write_usage(struct buf *out, const struct responses_counts *u)
 	       jsonwrite_int(out, u->total > 0 ? u->total : u->input + u->output) | buf_append(out, "}", 1);
 }
 
+/* A member of the response that echoes the request's, and its value when the request has none. */
+struct responses_write_echoed {
+	const char *member;
+	const char *fallback;  /* a JSON text */
+};
+
+/* The echoed members, in the response's order, between the ones detour writes itself. */
+static const struct responses_write_echoed responses_write_before_model[] = {
+	{ "instructions", "null" }, { "max_output_tokens", "null" },
+};
+static const struct responses_write_echoed responses_write_after_output[] = {
+	{ "parallel_tool_calls", "true" }, { "previous_response_id", "null" },
+};
+static const struct responses_write_echoed responses_write_after_reasoning[] = {
+	{ "store", "true" }, { "temperature", "1.0" }, { "text", "{\"format\":{\"type\":\"text\"}}" },
+	{ "tool_choice", "\"auto\"" }, { "tools", "[]" }, { "top_p", "1.0" }, { "truncation", "\"disabled\"" },
+};
+static const struct responses_write_echoed responses_write_after_usage[] = {
+	{ "user", "null" }, { "metadata", "{}" },
+};
+
+/* Appends ,"member":value for each of echoed[0..n). */
+static int responses_write_echoes(struct buf *out, const json_t *request, const struct responses_write_echoed *echoed,
+				  size_t n)
+{
+	int rc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		rc |= buf_append(out, ",\"", 2) | buf_append_str(out, echoed[i].member) | buf_append(out, "\":", 2);
+		rc |= responses_write_echo(out, request, echoed[i].member, echoed[i].fallback);
+	}
+	return rc;
+}
+
+#define RESPONSES_WRITE_ECHOES(out, request, list) \
+	responses_write_echoes(out, request, list, sizeof list / sizeof list[0])
+
 int responses_write_open(struct buf *out, const struct responses_meta *m, const char *status, const char *error,
 			 const char *incomplete, const char *model, size_t model_len)
 {
@@ -94,10 +132,7 @@ int responses_write_open(struct buf *out, const struct responses_meta *m, const 
 		rc |= buf_append_str(out, "{\"reason\":\"") | buf_append_str(out, incomplete) | buf_append_str(out, "\"}");
 	else
 		rc |= buf_append_str(out, "null");
-	rc |= buf_append_str(out, ",\"instructions\":");
-	rc |= responses_write_echo(out, m->request, "instructions", "null");
-	rc |= buf_append_str(out, ",\"max_output_tokens\":");
-	rc |= responses_write_echo(out, m->request, "max_output_tokens", "null");
+	rc |= RESPONSES_WRITE_ECHOES(out, m->request, responses_write_before_model);
 	rc |= buf_append_str(out, ",\"model\":");
 	rc |= model != NULL ? buf_append(out, model, model_len) : responses_write_echo(out, m->request, "model", "\"\"");
 	return rc | buf_append_str(out, ",\"output\":[");
@@ -108,33 +143,16 @@ int responses_write_close(struct buf *out, const struct responses_meta *m, const
 	const json_t *r = m->request, *reasoning = json_object_get(r, "reasoning");
 	int rc;
 
-	rc = buf_append_str(out, "],\"parallel_tool_calls\":");
-	rc |= responses_write_echo(out, r, "parallel_tool_calls", "true");
-	rc |= buf_append_str(out, ",\"previous_response_id\":");
-	rc |= responses_write_echo(out, r, "previous_response_id", "null");
+	rc = buf_append_str(out, "]");
+	rc |= RESPONSES_WRITE_ECHOES(out, r, responses_write_after_output);
 	rc |= buf_append_str(out, ",\"reasoning\":{\"effort\":");
 	rc |= responses_write_echo(out, reasoning, "effort", "null");
 	rc |= buf_append_str(out, ",\"summary\":");
 	rc |= responses_write_echo(out, reasoning, "summary", "null");
-	rc |= buf_append_str(out, "},\"store\":");
-	rc |= responses_write_echo(out, r, "store", "true");
-	rc |= buf_append_str(out, ",\"temperature\":");
-	rc |= responses_write_echo(out, r, "temperature", "1.0");
-	rc |= buf_append_str(out, ",\"text\":");
-	rc |= responses_write_echo(out, r, "text", "{\"format\":{\"type\":\"text\"}}");
-	rc |= buf_append_str(out, ",\"tool_choice\":");
-	rc |= responses_write_echo(out, r, "tool_choice", "\"auto\"");
-	rc |= buf_append_str(out, ",\"tools\":");
-	rc |= responses_write_echo(out, r, "tools", "[]");
-	rc |= buf_append_str(out, ",\"top_p\":");
-	rc |= responses_write_echo(out, r, "top_p", "1.0");
-	rc |= buf_append_str(out, ",\"truncation\":");
-	rc |= responses_write_echo(out, r, "truncation", "\"disabled\"");
+	rc |= buf_append_str(out, "}");
+	rc |= RESPONSES_WRITE_ECHOES(out, r, responses_write_after_reasoning);
 	rc |= buf_append_str(out, ",\"usage\":");
 	rc |= u != NULL ? responses_write_usage(out, u) : buf_append_str(out, "null");
-	rc |= buf_append_str(out, ",\"user\":");
-	rc |= responses_write_echo(out, r, "user", "null");
-	rc |= buf_append_str(out, ",\"metadata\":");
-	rc |= responses_write_echo(out, r, "metadata", "{}");
+	rc |= RESPONSES_WRITE_ECHOES(out, r, responses_write_after_usage);
 	return rc | buf_append(out, "}", 1);
 }
