@@ -387,9 +387,21 @@ bool jsonscan_empty(const char *text, size_t len)
 	return p < end && (*p == ']' || *p == '}');
 }
 
+/* Reads the value at p into m (its bytes and type); returns where the next
+ * member or element starts (past white space and a comma), or the container's end. */
+static const char *jsonscan_take_value(const char *p, const char *end, struct jsonscan_member *m)
+{
+	m->value = p;
+	p = jsonscan_skip(p, end);
+	m->value_len = (size_t)(p - m->value);
+	m->type = jsonscan_type_of(m->value, m->value_len);
+	p = jsonscan_ws(p, end);
+	return p < end && *p == ',' ? jsonscan_ws(p + 1, end) : p;
+}
+
 int jsonscan_members(const char *text, size_t len, jsonscan_member_fn fn, void *arg)
 {
-	const char *end = text + len, *p = jsonscan_ws(text, end);
+	const char *end = text + len, *p = jsonscan_ws(text, end), *next;
 	int rc;
 
 	if (p >= end || *p != '{')
@@ -402,24 +414,18 @@ int jsonscan_members(const char *text, size_t len, jsonscan_member_fn fn, void *
 		m.key = p + 1;
 		m.key_len = (size_t)(key_end - p) - 2;
 		p = jsonscan_ws(key_end, end) + 1; /* past ':' */
-		p = jsonscan_ws(p, end);
-		m.value = p;
-		p = jsonscan_skip(p, end);
-		m.value_len = (size_t)(p - m.value);
-		m.type = jsonscan_type_of(m.value, m.value_len);
+		next = jsonscan_take_value(jsonscan_ws(p, end), end, &m);
 		rc = fn(arg, &m);
 		if (rc != 0)
 			return rc;
-		p = jsonscan_ws(p, end);
-		if (p < end && *p == ',')
-			p = jsonscan_ws(p + 1, end);
+		p = next;
 	}
 	return 0;
 }
 
 int jsonscan_elements(const char *text, size_t len, jsonscan_member_fn fn, void *arg)
 {
-	const char *end = text + len, *p = jsonscan_ws(text, end);
+	const char *end = text + len, *p = jsonscan_ws(text, end), *next;
 	struct jsonscan_member m = { NULL, 0, NULL, 0, JSONSCAN_NULL };
 	int rc;
 
@@ -427,17 +433,12 @@ int jsonscan_elements(const char *text, size_t len, jsonscan_member_fn fn, void 
 		return -1;
 	p = jsonscan_ws(p + 1, end);
 	while (p < end && *p != ']') {
-		m.value = p;
-		p = jsonscan_skip(p, end);
-		m.value_len = (size_t)(p - m.value);
-		m.type = jsonscan_type_of(m.value, m.value_len);
+		next = jsonscan_take_value(p, end, &m);
 		rc = fn(arg, &m);
 		if (rc != 0)
 			return rc;
 		m.key_len++;
-		p = jsonscan_ws(p, end);
-		if (p < end && *p == ',')
-			p = jsonscan_ws(p + 1, end);
+		p = next;
 	}
 	return 0;
 }
