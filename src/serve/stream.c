@@ -233,6 +233,26 @@ static void stream_collect(struct stream *s, const char *chunk, size_t len, bool
 	s->collect = false;
 }
 
+/* Gives the chunk to the cache's copy masked as the upstream's key would be
+ * masked: copied only when it holds the key (nearly never). Returns 0, or -1
+ * when memory runs out. */
+static int stream_collect_redacted(struct exchange *x, const char *chunk, size_t len, bool valid)
+{
+	char *copy;
+
+	if (!upstream_redacts(x->upstream, chunk, len)) {
+		stream_collect(x->stream, chunk, len, valid);
+		return 0;
+	}
+	if ((copy = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(copy, chunk, len);
+	upstream_redact_bytes(x->upstream, copy, len);
+	stream_collect(x->stream, copy, len, false);
+	free(copy);
+	return 0;
+}
+
 /* The attempt ends inside the stream: before the commit it falls over, after it the client is told. */
 static int stream_fail(struct exchange *x, enum engine_error error, const char *words)
 {
@@ -293,20 +313,9 @@ static int stream_emit(void *arg, const char *chunk, size_t len)
 			return -1;
 		}
 	}
-	/* The cache keeps the chunk as the upstream's dialect made it, redacted:
-	 * copied to be masked only when it holds the key (nearly never). */
-	if (s->collect && !upstream_redacts(x->upstream, chunk, len)) {
-		stream_collect(s, chunk, len, valid);
-	} else if (s->collect) {
-		char *copy = malloc(len + 1);
-
-		if (copy == NULL)
-			return -1;
-		memcpy(copy, chunk, len);
-		upstream_redact_bytes(x->upstream, copy, len);
-		stream_collect(s, copy, len, false);
-		free(copy);
-	}
+	/* The cache keeps the chunk as the upstream's dialect made it, redacted. */
+	if (s->collect && stream_collect_redacted(x, chunk, len, valid) != 0)
+		return -1;
 	stream_room(s, 2 * len + 1024);
 	at = s->out.len;
 	switch (ingress_of(x)->stream_chunk(x, chunk, len, &s->out)) {
