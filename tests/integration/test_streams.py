@@ -289,20 +289,41 @@ class StreamTest(DetourTestCase):
             conn, resp = stream_request(d.port)
             self.assertEqual(resp.status, 200)
             resp.read1(100)                           # mid-stream
-            closed_before = up.stats()['connections_closed']
+            # Aborted, not connections_closed: every stats() call is a connection the mock closes.
+            aborted_before = up.stats()['aborted']
             left_at = time.monotonic()
             conn.sock.shutdown(socket.SHUT_RDWR)
             conn.close()
-            # The mock sees detour's upstream connection close within a second.
+            # The mock sees detour's upstream call end unfinished within a second.
             deadline = time.monotonic() + 1.0
-            while up.stats()['connections_closed'] <= closed_before and time.monotonic() < deadline:
+            while up.stats()['aborted'] <= aborted_before and time.monotonic() < deadline:
                 time.sleep(0.02)
-            self.assertGreater(up.stats()['connections_closed'], closed_before)
+            self.assertGreater(up.stats()['aborted'], aborted_before)
             self.assertLess(time.monotonic() - left_at, 1.0)
         time.sleep(0.3)
         self.assertLessEqual(open_fds(pid), fds_before)
         if not SANITIZED:
             self.assertLess(rss_kib(pid) - rss_before, 2048)
+
+    def test_a_client_that_leaves_a_silent_stream_is_seen_before_the_next_event(self):
+        # Between two events libmicrohttpd neither reads nor writes the client's socket: only
+        # detour's watch of it (from 100 ms into the exchange) sees the client go, long before
+        # the next event would fail to send.
+        up = self.mock('up', '--chunks', '5', '--chunk-delay', '0', '--stall-after', '1')
+        d = self.detour(config(up.url, primary={'timeouts': '{ connect: 500ms, first_byte: 10s, idle: 10s, total: 20s }'}))
+        conn, resp = stream_request(d.port)
+        self.assertEqual(resp.status, 200)
+        resp.read1(100)                               # the first event: committed, then silence
+        time.sleep(0.3)
+        aborted_before = up.stats()['aborted']
+        left_at = time.monotonic()
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        deadline = left_at + 2.0
+        while up.stats()['aborted'] <= aborted_before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertGreater(up.stats()['aborted'], aborted_before,
+                           'the upstream call was not stopped while the stream was silent')
 
     def test_shutdown_ends_open_streams_cleanly(self):
         up = self.mock('up', '--chunks', '50', '--chunk-delay', '200ms')
