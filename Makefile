@@ -37,6 +37,8 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 MAIN_OBJ := $(BUILD)/src/serve/main.o
 MOCK_SRC := $(sort $(wildcard tests/mock/*.c))
 MOCK_OBJ := $(MOCK_SRC:tests/mock/%.c=$(BUILD)/mock/%.o)
+# detour-mock writes with detourd's capped buffer and takes nothing else from src/.
+MOCK_BASE_OBJ := $(BUILD)/src/base/buf.o
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%.o)
 
@@ -85,7 +87,7 @@ $(BUILD)/src/%.o: src/%.c
 $(BUILD)/mock/%.o: tests/mock/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(BASE_CFLAGS) $(MOCK_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(BASE_CFLAGS) $(MOCK_CFLAGS) -Isrc/base -c -o $@ $<
 
 $(BUILD)/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
@@ -96,7 +98,7 @@ $(DETOURD): $(MAIN_OBJ) $(LIB_OBJ)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(MOCK): $(MOCK_OBJ)
+$(MOCK): $(MOCK_OBJ) $(MOCK_BASE_OBJ)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MOCK_LIBS) $(LDLIBS)
 

@@ -11,6 +11,7 @@ void buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->failed = false;
 }
 
 int buf_reserve(struct buf *b, size_t n)
@@ -19,7 +20,7 @@ int buf_reserve(struct buf *b, size_t n)
 	char *p;
 
 	if (n > b->max - b->len)
-		return -1;
+		goto fail;
 	need = b->len + n + 1;
 	if (need <= b->cap)
 		return 0;
@@ -28,10 +29,13 @@ int buf_reserve(struct buf *b, size_t n)
 		cap *= 2;
 	p = realloc(b->data, cap);
 	if (p == NULL)
-		return -1;
+		goto fail;
 	b->data = p;
 	b->cap = cap;
 	return 0;
+fail:
+	b->failed = true;
+	return -1;
 }
 
 int buf_append(struct buf *b, const void *bytes, size_t n)
@@ -57,6 +61,8 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 
 	va_copy(again, ap);
 	n = vsnprintf(NULL, 0, fmt, ap);
+	if (n < 0)
+		b->failed = true;
 	if (n < 0 || buf_reserve(b, (size_t)n) != 0) {
 		va_end(again);
 		return -1;
@@ -181,6 +187,7 @@ int buf_append_json_string(struct buf *b, const char *s)
 void buf_reset(struct buf *b)
 {
 	buf_truncate(b, 0);
+	b->failed = false;
 }
 
 void buf_truncate(struct buf *b, size_t len)

@@ -3,20 +3,28 @@
 #define DETOUR_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
-/* The bytes are always followed by a NUL that len does not count. */
+/*
+ * The bytes are always followed by a NUL that len does not count. failed
+ * records that a write was refused since buf_init or buf_reset (a refused write
+ * changes nothing, and later writes still go through): a writer that appends
+ * many pieces without looking at each result checks it once at the end.
+ */
 struct buf {
 	char *data;
 	size_t len;
 	size_t cap;   /* allocated, NUL included */
 	size_t max;   /* hard cap on len */
+	bool failed;
 };
 
 void buf_init(struct buf *b, size_t max);
 
 /* Appends n bytes. Returns 0, or -1 when len would pass max or memory runs out;
- * the buffer is then unchanged. */
+ * the buffer is then unchanged but for failed, which is set (as by every
+ * refused write below). */
 int buf_append(struct buf *b, const void *bytes, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 
@@ -33,7 +41,7 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t n);
 /* Appends s as a JSON string, quotes included, or null when s is NULL; all or nothing. */
 int buf_append_json_string(struct buf *b, const char *s);
 
-/* Forgets the bytes, keeps the memory. */
+/* Forgets the bytes and a failure, keeps the memory. */
 void buf_reset(struct buf *b);
 
 /* Forgets the bytes after the first len (len <= b->len): undoes appends that

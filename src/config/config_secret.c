@@ -152,6 +152,25 @@ static const char *config_secret_problem(const char *s, size_t len)
 }
 
 /*
+ * Trims the secret of len bytes at s (heap, taken over) and hands it to *out.
+ * Returns NULL, or why it cannot be used, after wiping and freeing it.
+ */
+static const char *config_secret_keep(char *s, size_t len, char **out)
+{
+	const char *problem;
+
+	len = config_secret_trim(s, len);
+	problem = config_secret_problem(s, len);
+	if (problem == NULL) {
+		*out = s;
+	} else {
+		explicit_bzero(s, len);
+		free(s);
+	}
+	return problem;
+}
+
+/*
  * 2 for a conventional environment variable name (upper case, digits, _),
  * 1 for another valid one, 0 for none. Messages quote only conventional names:
  * a key pasted into *_env by mistake (sk-..., gsk_...) then never reaches a log.
@@ -177,8 +196,7 @@ static int config_secret_env_name_kind(const char *name)
 static int config_secret_from_env(struct config_reader *r, const yaml_node_t *node, char **out)
 {
 	const char *name, *value, *problem;
-	char *copy = NULL;
-	size_t len = 0;
+	char *copy;
 	int kind, rc = -1;
 
 	if (config_reader_text(r, node, &name) < 0)
@@ -198,22 +216,15 @@ static int config_secret_from_env(struct config_reader *r, const yaml_node_t *no
 	}
 	if ((copy = config_reader_dup(r, node, value)) == NULL)
 		goto fail;
-	len = config_secret_trim(copy, strlen(copy));
-	if ((problem = config_secret_problem(copy, len)) != NULL) {
+	if ((problem = config_secret_keep(copy, strlen(copy), out)) != NULL) {
 		if (kind == 2)
 			config_reader_fail(r, node, "environment variable %s %s", name, problem);
 		else
 			config_reader_fail(r, node, "the environment variable named here %s", problem);
 		goto fail;
 	}
-	*out = copy;
-	copy = NULL;
 	rc = 0;
 fail:
-	if (copy != NULL) {
-		explicit_bzero(copy, len);
-		free(copy);
-	}
 	return rc;
 }
 
@@ -221,8 +232,8 @@ fail:
 static int config_secret_from_file(struct config_reader *r, const yaml_node_t *node, char **out)
 {
 	const char *name, *problem;
-	char *path = NULL, *buf = NULL;
-	size_t len = 0;
+	char *path = NULL, *buf;
+	size_t len;
 	int rc = -1;
 
 	if (config_reader_text(r, node, &name) < 0 || (path = config_secret_resolve(r, node, name)) == NULL)
@@ -231,19 +242,12 @@ static int config_secret_from_file(struct config_reader *r, const yaml_node_t *n
 		config_reader_fail(r, node, "cannot read the file named here (not shown, in case it is a key): %s", strerror(errno));
 		goto fail;
 	}
-	len = config_secret_trim(buf, len);
-	if ((problem = config_secret_problem(buf, len)) != NULL) {
+	if ((problem = config_secret_keep(buf, len, out)) != NULL) {
 		config_reader_fail(r, node, "%s %s", path, problem);
 		goto fail;
 	}
-	*out = buf;
-	buf = NULL;
 	rc = 0;
 fail:
-	if (buf != NULL) {
-		explicit_bzero(buf, len);
-		free(buf);
-	}
 	free(path);
 	return rc;
 }

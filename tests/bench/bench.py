@@ -10,7 +10,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,28 +26,18 @@ STREAMS = [int(n) for n in os.environ.get('BENCH_STREAMS', '1000,5000').split(',
 PORTKEY = os.path.join(HERE, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js')
 
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..'))
 import machine  # noqa: E402
+import processes  # noqa: E402
 import streams  # noqa: E402
+from processes import free_port  # noqa: E402
 
 procs = []
 workdir = tempfile.mkdtemp(prefix='detour-bench-')
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError('nothing listens on %d' % port)
+    processes.wait_port(port, timeout)
 
 
 def start(argv, port, env=None, name=None):
@@ -60,13 +49,8 @@ def start(argv, port, env=None, name=None):
 
 
 def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    # The bench measures; how a process ended is not its concern.
+    processes.stop(p, os.path.basename(p.args[0]), 15)
     if p in procs:
         procs.remove(p)
 

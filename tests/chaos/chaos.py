@@ -38,8 +38,6 @@ import re
 import resource
 import select
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,7 +45,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'bench'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import machine  # noqa: E402
+import processes  # noqa: E402
+from processes import free_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
@@ -84,76 +85,24 @@ CLASS_NAMES = {'full': 'full answers', 'degraded': 'degraded answers', 'error': 
                'unshaped': 'errors not OpenAI-shaped'}
 BROKEN = ('truncation', 'hang', 'reset', 'unshaped')
 
-SANITIZER_ENV = {
-    'ASAN_OPTIONS': 'detect_leaks=1:abort_on_error=0:exitcode=23',
-    'UBSAN_OPTIONS': 'halt_on_error=1:print_stacktrace=1:exitcode=24',
-    'LSAN_OPTIONS': 'exitcode=23',
-}
-SANITIZER_WORDS = ('AddressSanitizer', 'LeakSanitizer', 'UndefinedBehaviorSanitizer', 'runtime error:')
-
 workdir = tempfile.mkdtemp(prefix='detour-chaos-')
 
 
 # --- processes ---------------------------------------------------------------
 
-class Proc:
-    """A child whose output goes to a file; stop() says what went wrong with it."""
+class Proc(processes.Child):
+    """A child whose output goes to a file in workdir; stop() says what went wrong with it."""
 
     def __init__(self, argv, name, env=None, read_banner=False):
-        self.name = name
-        self.log_path = os.path.join(workdir, '%s-%d.log' % (name, id(self)))
-        self.log = open(self.log_path, 'wb')
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE if read_banner else self.log,
-                                     stderr=self.log, env=dict(os.environ, **SANITIZER_ENV, **(env or {})))
-        self.stopped = False
-
-    def output(self):
-        with open(self.log_path, 'rb') as f:
-            return f.read().decode('utf-8', 'replace')
-
-    def stop(self, timeout=20.0):
-        if self.stopped:
-            return []
-        self.stopped = True
-        problems = []
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                problems.append('%s did not stop within %.0f s of SIGTERM' % (self.name, timeout))
-        self.log.close()
-        out = self.output()
-        if self.proc.returncode != 0 and not problems:
-            problems.append('%s exited with status %s' % (self.name, self.proc.returncode))
-        if any(word in out for word in SANITIZER_WORDS):
-            problems.append('%s reported:\n%s' % (self.name, out[-6000:]))
-        return problems
+        super().__init__(argv, name, os.path.join(workdir, '%s-%d.log' % (name, id(self))), env,
+                         subprocess.PIPE if read_banner else None)
 
 
 procs = []
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port, proc, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.proc.poll() is not None:
-            raise RuntimeError('%s exited with %s before listening:\n%s' % (
-                proc.name, proc.proc.returncode, proc.output()[-2000:]))
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError('%s does not listen on %d' % (proc.name, port))
+    processes.wait_port(port, timeout, proc.proc, proc.name, proc.output)
 
 
 def start_mock(name):

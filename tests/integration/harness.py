@@ -9,12 +9,15 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import processes  # noqa: E402
+from processes import SANITIZER_ENV, free_port  # noqa: E402,F401 (the tests take them from here)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BUILD = os.path.abspath(os.environ.get('DETOUR_BUILD', os.path.join(ROOT, 'build')))
@@ -22,29 +25,6 @@ DETOURD = os.path.join(BUILD, 'detourd')
 MOCK = os.path.join(BUILD, 'detour-mock')
 # Under ASan, RSS says more about the sanitizer's quarantine than about detour.
 SANITIZED = os.environ.get('DETOUR_SANITIZE') == '1'
-
-SANITIZER_ENV = {
-    'ASAN_OPTIONS': 'detect_leaks=1:abort_on_error=0:exitcode=23',
-    'UBSAN_OPTIONS': 'halt_on_error=1:print_stacktrace=1:exitcode=24',
-    'LSAN_OPTIONS': 'exitcode=23',
-}
-SANITIZER_WORDS = ('AddressSanitizer', 'LeakSanitizer', 'UndefinedBehaviorSanitizer',
-                   'runtime error:')
-
-_port_lock = threading.Lock()
-_ports_given = set()
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on now (and not handed out before)."""
-    with _port_lock:
-        while True:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(('127.0.0.1', 0))
-                port = s.getsockname()[1]
-            if port not in _ports_given:
-                _ports_given.add(port)
-                return port
 
 
 class Response:
@@ -100,57 +80,25 @@ def _request_once(port, method, path, body=None, headers=None, timeout=15):
 
 
 def wait_for_port(port, proc, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError('%s exited with %s before listening' % (what, proc.returncode))
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError('%s did not listen on %d within %.0f s' % (what, port, timeout))
+    processes.wait_port(port, timeout, proc, what)
 
 
-class Process:
-    """A child process whose stderr goes to a file, checked when it stops."""
+class Process(processes.Child):
+    """A child process whose stderr goes to a temporary file, checked and removed when it stops."""
 
     def __init__(self, argv, name, env=None, stdout=subprocess.DEVNULL):
-        self.name = name
-        self.argv = argv
-        self.log = tempfile.NamedTemporaryFile(prefix='detour-%s-' % name, suffix='.log', delete=False)
-        full_env = dict(os.environ)
-        full_env.update(SANITIZER_ENV)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(argv, stdout=stdout, stderr=self.log, env=full_env)
-        self.stopped = False
-
-    def output(self):
-        with open(self.log.name, 'rb') as f:
-            return f.read().decode('utf-8', 'replace')
+        fd, path = tempfile.mkstemp(prefix='detour-%s-' % name, suffix='.log')
+        os.close(fd)
+        super().__init__(argv, name, path, env, stdout)
 
     def stop(self, timeout=20.0):
         """Stops with SIGTERM; returns a list of problems (exit status, sanitizer reports)."""
         if self.stopped:
             return []
-        self.stopped = True
-        problems = []
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                problems.append('%s did not stop within %.0f s of SIGTERM' % (self.name, timeout))
-        out = self.output()
-        if self.proc.returncode != 0 and not problems:
-            problems.append('%s exited with status %s' % (self.name, self.proc.returncode))
-        if any(word in out for word in SANITIZER_WORDS):
-            problems.append('%s reported:\n%s' % (self.name, out[-6000:]))
+        problems = super().stop(timeout)
         if problems:
-            problems.append('%s stderr tail:\n%s' % (self.name, out[-3000:]))
-        os.unlink(self.log.name)
+            problems.append('%s stderr tail:\n%s' % (self.name, self.output()[-3000:]))
+        os.unlink(self.log_path)
         return problems
 
 

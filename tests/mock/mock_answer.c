@@ -8,12 +8,12 @@
 void mock_answer_init(struct mock_answer *a)
 {
 	*a = (struct mock_answer){ .status = 200, .content_type = "application/json" };
-	mock_buf_init(&a->text, MOCK_ANSWER_MAX);
+	buf_init(&a->text, MOCK_ANSWER_MAX);
 }
 
 void mock_answer_free(struct mock_answer *a)
 {
-	mock_buf_free(&a->text);
+	buf_free(&a->text);
 	free(a->events);
 	a->events = NULL;
 	a->n_events = 0;

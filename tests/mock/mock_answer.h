@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "mock_buf.h"
+#include "buf.h"
 
 /* Largest answer the mock writes; content is capped far below, so only a bug reaches it. */
 #define MOCK_ANSWER_MAX (64u << 20)
@@ -46,7 +46,7 @@ struct mock_answer {
 	unsigned status;
 	const char *content_type;   /* static */
 	bool stream;
-	struct mock_buf text;
+	struct buf text;
 	struct mock_event *events;
 	size_t n_events;
 	size_t cap_events;

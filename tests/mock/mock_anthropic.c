@@ -18,11 +18,11 @@ static void mock_anthropic_error_typed(struct mock_answer *a, unsigned status, c
 {
 	mock_answer_clear(a);
 	a->status = status;
-	mock_buf_puts(&a->text, "{\"type\":\"error\",\"error\":{\"type\":");
+	buf_append_str(&a->text, "{\"type\":\"error\",\"error\":{\"type\":");
 	mock_json_cstring(&a->text, type);
-	mock_buf_puts(&a->text, ",\"message\":");
+	buf_append_str(&a->text, ",\"message\":");
 	mock_json_cstring(&a->text, message);
-	mock_buf_puts(&a->text, "}}");
+	buf_append_str(&a->text, "}}");
 }
 
 /* Anthropic's error type for a status. */
@@ -268,46 +268,46 @@ static int mock_anthropic_pick(struct mock_anthropic_call *call, const json_t *r
 }
 
 /* ,"usage":{...} with the cache counts when the faults set them. */
-static void mock_anthropic_usage(struct mock_buf *b, size_t input, size_t output, const struct mock_reply *r)
+static void mock_anthropic_usage(struct buf *b, size_t input, size_t output, const struct mock_reply *r)
 {
-	mock_buf_printf(b, "\"usage\":{\"input_tokens\":%zu,\"output_tokens\":%zu", input, output);
+	buf_printf(b, "\"usage\":{\"input_tokens\":%zu,\"output_tokens\":%zu", input, output);
 	if (r->cache_read > 0 || r->cache_creation > 0)
-		mock_buf_printf(b, ",\"cache_creation_input_tokens\":%lld,\"cache_read_input_tokens\":%lld",
+		buf_printf(b, ",\"cache_creation_input_tokens\":%lld,\"cache_read_input_tokens\":%lld",
 				r->cache_creation, r->cache_read);
-	mock_buf_puts(b, "}");
+	buf_append_str(b, "}");
 }
 
 static void mock_anthropic_plain(struct mock_answer *a, const char *model, const struct mock_anthropic_call *tool,
 				 size_t input, size_t output, const struct mock_reply *r)
 {
-	struct mock_buf *b = &a->text;
+	struct buf *b = &a->text;
 	const char *sep = "";
 	size_t i;
 
-	mock_buf_printf(b, "{\"id\":\"msg_mock_%llu\",\"type\":\"message\",\"role\":\"assistant\",\"model\":", r->seq);
+	buf_printf(b, "{\"id\":\"msg_mock_%llu\",\"type\":\"message\",\"role\":\"assistant\",\"model\":", r->seq);
 	mock_json_cstring(b, model);
-	mock_buf_puts(b, ",\"content\":[");
+	buf_append_str(b, ",\"content\":[");
 	if (r->thinking != NULL) {
-		mock_buf_puts(b, "{\"type\":\"thinking\",\"thinking\":");
+		buf_append_str(b, "{\"type\":\"thinking\",\"thinking\":");
 		mock_json_cstring(b, r->thinking);
-		mock_buf_printf(b, ",\"signature\":\"%s\"}", mock_anthropic_signature);
+		buf_printf(b, ",\"signature\":\"%s\"}", mock_anthropic_signature);
 		sep = ",";
 	}
 	if (tool->name == NULL || !tool->forced) {
-		mock_buf_printf(b, "%s{\"type\":\"text\",\"text\":", sep);
+		buf_printf(b, "%s{\"type\":\"text\",\"text\":", sep);
 		mock_json_cstring(b, tool->name ? mock_anthropic_tool_preface : r->content);
-		mock_buf_puts(b, "}");
+		buf_append_str(b, "}");
 		sep = ",";
 	}
 	for (i = 1; tool->name != NULL && i <= r->tool_calls; i++) {
-		mock_buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":\"toolu_mock_%zu\",\"name\":", sep, i);
+		buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":\"toolu_mock_%zu\",\"name\":", sep, i);
 		mock_json_cstring(b, tool->name);
-		mock_buf_printf(b, ",\"input\":%s}", tool->input);
+		buf_printf(b, ",\"input\":%s}", tool->input);
 		sep = ",";
 	}
-	mock_buf_printf(b, "],\"stop_reason\":\"%s\",\"stop_sequence\":null,", tool->name ? "tool_use" : "end_turn");
+	buf_printf(b, "],\"stop_reason\":\"%s\",\"stop_sequence\":null,", tool->name ? "tool_use" : "end_turn");
 	mock_anthropic_usage(b, input, output, r);
-	mock_buf_puts(b, "}");
+	buf_append_str(b, "}");
 }
 
 /* Starts `event: NAME\ndata: `; returns where the event starts in a->text. */
@@ -315,7 +315,7 @@ static size_t mock_anthropic_event_open(struct mock_answer *a, const char *name)
 {
 	size_t at = a->text.len;
 
-	mock_buf_printf(&a->text, "event: %s\ndata: ", name);
+	buf_printf(&a->text, "event: %s\ndata: ", name);
 	return at;
 }
 
@@ -342,39 +342,39 @@ static void mock_anthropic_stream_block(struct mock_answer *a, size_t index, enu
 	size_t at, off, n;
 
 	at = mock_anthropic_event_open(a, "content_block_start");
-	mock_buf_printf(&a->text, "{\"type\":\"content_block_start\",\"index\":%zu,\"content_block\":", index);
+	buf_printf(&a->text, "{\"type\":\"content_block_start\",\"index\":%zu,\"content_block\":", index);
 	if (kind == MOCK_ANTHROPIC_TOOL) {
-		mock_buf_printf(&a->text, "{\"type\":\"tool_use\",\"id\":\"toolu_mock_%zu\",\"name\":", tool_number);
+		buf_printf(&a->text, "{\"type\":\"tool_use\",\"id\":\"toolu_mock_%zu\",\"name\":", tool_number);
 		mock_json_cstring(&a->text, tool);
-		mock_buf_puts(&a->text, ",\"input\":{}}}\n\n");
+		buf_append_str(&a->text, ",\"input\":{}}}\n\n");
 	} else if (kind == MOCK_ANTHROPIC_THINKING) {
-		mock_buf_puts(&a->text, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n");
+		buf_append_str(&a->text, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n");
 	} else {
-		mock_buf_puts(&a->text, "{\"type\":\"text\",\"text\":\"\"}}\n\n");
+		buf_append_str(&a->text, "{\"type\":\"text\",\"text\":\"\"}}\n\n");
 	}
 	mock_answer_event(a, at, index == 0 ? MOCK_EVENT_PREAMBLE : MOCK_EVENT_FRAME);
 	if (index == 0) {
 		at = mock_anthropic_event_open(a, "ping");
-		mock_buf_puts(&a->text, "{\"type\":\"ping\"}\n\n");
+		buf_append_str(&a->text, "{\"type\":\"ping\"}\n\n");
 		mock_answer_event(a, at, MOCK_EVENT_PREAMBLE);
 	}
 	mock_answer_split_init(&split, text, strlen(text), parts);
 	while (mock_answer_split_next(&split, &off, &n)) {
 		at = mock_anthropic_event_open(a, "content_block_delta");
-		mock_buf_printf(&a->text, "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":\"%s\",\"%s\":",
+		buf_printf(&a->text, "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":\"%s\",\"%s\":",
 				index, deltas[kind][0], deltas[kind][1]);
 		mock_json_string(&a->text, text + off, n);
-		mock_buf_puts(&a->text, "}}\n\n");
+		buf_append_str(&a->text, "}}\n\n");
 		mock_answer_event(a, at, MOCK_EVENT_CONTENT);
 	}
 	if (kind == MOCK_ANTHROPIC_THINKING) {
 		at = mock_anthropic_event_open(a, "content_block_delta");
-		mock_buf_printf(&a->text, "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":\"signature_delta\","
+		buf_printf(&a->text, "{\"type\":\"content_block_delta\",\"index\":%zu,\"delta\":{\"type\":\"signature_delta\","
 				"\"signature\":\"%s\"}}\n\n", index, mock_anthropic_signature);
 		mock_answer_event(a, at, MOCK_EVENT_FRAME);
 	}
 	at = mock_anthropic_event_open(a, "content_block_stop");
-	mock_buf_printf(&a->text, "{\"type\":\"content_block_stop\",\"index\":%zu}\n\n", index);
+	buf_printf(&a->text, "{\"type\":\"content_block_stop\",\"index\":%zu}\n\n", index);
 	mock_answer_event(a, at, MOCK_EVENT_FRAME);
 }
 
@@ -387,12 +387,12 @@ static void mock_anthropic_stream(struct mock_answer *a, const char *model, cons
 	a->stream = true;
 	a->content_type = "text/event-stream";
 	at = mock_anthropic_event_open(a, "message_start");
-	mock_buf_printf(&a->text, "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock_%llu\",\"type\":\"message\","
+	buf_printf(&a->text, "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock_%llu\",\"type\":\"message\","
 			"\"role\":\"assistant\",\"model\":", r->seq);
 	mock_json_cstring(&a->text, model);
-	mock_buf_puts(&a->text, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,");
+	buf_append_str(&a->text, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,");
 	mock_anthropic_usage(&a->text, input, 1, r);
-	mock_buf_puts(&a->text, "}}\n\n");
+	buf_append_str(&a->text, "}}\n\n");
 	mock_answer_event(a, at, MOCK_EVENT_PREAMBLE);
 
 	if (r->thinking != NULL)
@@ -405,18 +405,18 @@ static void mock_anthropic_stream(struct mock_answer *a, const char *model, cons
 					    r->chunks < 2 ? 2 : r->chunks);
 
 	at = mock_anthropic_event_open(a, "message_delta");
-	mock_buf_printf(&a->text, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"%s\",\"stop_sequence\":null},"
+	buf_printf(&a->text, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"%s\",\"stop_sequence\":null},"
 			"\"usage\":{\"output_tokens\":%zu}}\n\n", tool->name ? "tool_use" : "end_turn", output);
 	mock_answer_event(a, at, MOCK_EVENT_FRAME);
 	at = mock_anthropic_event_open(a, "message_stop");
-	mock_buf_puts(&a->text, "{\"type\":\"message_stop\"}\n\n");
+	buf_append_str(&a->text, "{\"type\":\"message_stop\"}\n\n");
 	mock_answer_event(a, at, MOCK_EVENT_FRAME);
 
 	at = mock_anthropic_event_open(a, "error");
-	mock_buf_puts(&a->text, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
+	buf_append_str(&a->text, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n");
 	mock_answer_spare(a, &a->error_event, at);
 	at = mock_anthropic_event_open(a, "content_block_delta");
-	mock_buf_puts(&a->text, "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_del\n\n");
+	buf_append_str(&a->text, "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_del\n\n");
 	mock_answer_spare(a, &a->malformed_event, at);
 }
 
@@ -464,19 +464,19 @@ static void mock_anthropic_models(struct mock_answer *a, const struct mock_reply
 {
 	size_t i;
 
-	mock_buf_puts(&a->text, "{\"data\":[");
+	buf_append_str(&a->text, "{\"data\":[");
 	for (i = 0; i < r->n_models; i++) {
-		mock_buf_puts(&a->text, i ? ",{\"type\":\"model\",\"id\":" : "{\"type\":\"model\",\"id\":");
+		buf_append_str(&a->text, i ? ",{\"type\":\"model\",\"id\":" : "{\"type\":\"model\",\"id\":");
 		mock_json_cstring(&a->text, r->models[i]);
-		mock_buf_puts(&a->text, ",\"display_name\":");
+		buf_append_str(&a->text, ",\"display_name\":");
 		mock_json_cstring(&a->text, r->models[i]);
-		mock_buf_puts(&a->text, ",\"created_at\":\"2024-01-01T00:00:00Z\"}");
+		buf_append_str(&a->text, ",\"created_at\":\"2024-01-01T00:00:00Z\"}");
 	}
-	mock_buf_puts(&a->text, "],\"has_more\":false,\"first_id\":");
+	buf_append_str(&a->text, "],\"has_more\":false,\"first_id\":");
 	mock_json_cstring(&a->text, r->n_models ? r->models[0] : NULL);
-	mock_buf_puts(&a->text, ",\"last_id\":");
+	buf_append_str(&a->text, ",\"last_id\":");
 	mock_json_cstring(&a->text, r->n_models ? r->models[r->n_models - 1] : NULL);
-	mock_buf_puts(&a->text, "}");
+	buf_append_str(&a->text, "}");
 }
 
 static void mock_anthropic_answer(struct mock_answer *a, const struct mock_call *call, const struct mock_reply *r)

@@ -16,7 +16,7 @@ static void mock_control_json(struct mock_answer *a, unsigned status, json_t *va
 	if (text == NULL)
 		a->text.failed = true;
 	else
-		mock_buf_puts(&a->text, text);
+		buf_append_str(&a->text, text);
 	free(text);
 	json_decref(value);
 }

@@ -53,13 +53,13 @@ json_t *mock_json_parse(const char *text, size_t len, char *err, size_t errlen)
 	return value;
 }
 
-int mock_json_string(struct mock_buf *b, const char *text, size_t len)
+int mock_json_string(struct buf *b, const char *text, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t start = 0;
 	size_t i;
 
-	mock_buf_append(b, "\"", 1);
+	buf_append(b, "\"", 1);
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
 		char esc[6] = { '\\', 0, 0, 0, 0, 0 };
@@ -83,18 +83,19 @@ int mock_json_string(struct mock_buf *b, const char *text, size_t len)
 			esc[5] = hex[c & 15];
 			n = 6;
 		}
-		mock_buf_append(b, text + start, i - start);
-		mock_buf_append(b, esc, n);
+		buf_append(b, text + start, i - start);
+		buf_append(b, esc, n);
 		start = i + 1;
 	}
-	mock_buf_append(b, text + start, len - start);
-	return mock_buf_append(b, "\"", 1);
+	buf_append(b, text + start, len - start);
+	buf_append(b, "\"", 1);
+	return b->failed ? -1 : 0;
 }
 
-int mock_json_cstring(struct mock_buf *b, const char *text)
+int mock_json_cstring(struct buf *b, const char *text)
 {
 	if (text == NULL)
-		return mock_buf_puts(b, "null");
+		return buf_append_str(b, "null");
 	return mock_json_string(b, text, strlen(text));
 }
 

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "mock_buf.h"
+#include "buf.h"
 
 /*
  * Deepest nesting mock_json_parse accepts. jansson parses recursively and a
@@ -22,11 +22,11 @@
  */
 json_t *mock_json_parse(const char *text, size_t len, char *err, size_t errlen);
 
-/* Appends text[0..len) as a quoted, escaped JSON string. text must be UTF-8. Returns 0 or -1 (buffer failed). */
-int mock_json_string(struct mock_buf *b, const char *text, size_t len);
+/* Appends text[0..len) as a quoted, escaped JSON string. text must be UTF-8. Returns 0, or -1 when b has failed (this write or an earlier one refused). */
+int mock_json_string(struct buf *b, const char *text, size_t len);
 
 /* Appends a NUL-terminated string as mock_json_string does, or null when text is NULL. */
-int mock_json_cstring(struct mock_buf *b, const char *text);
+int mock_json_cstring(struct buf *b, const char *text);
 
 /* Total bytes of every string inside value (keys excluded): the mock's stand-in for counting tokens. */
 size_t mock_json_text_bytes(const json_t *value);

@@ -15,15 +15,15 @@ static void mock_openai_error_full(struct mock_answer *a, unsigned status, const
 {
 	mock_answer_clear(a);
 	a->status = status;
-	mock_buf_puts(&a->text, "{\"error\":{\"message\":");
+	buf_append_str(&a->text, "{\"error\":{\"message\":");
 	mock_json_cstring(&a->text, message);
-	mock_buf_puts(&a->text, ",\"type\":");
+	buf_append_str(&a->text, ",\"type\":");
 	mock_json_cstring(&a->text, type);
-	mock_buf_puts(&a->text, ",\"param\":");
+	buf_append_str(&a->text, ",\"param\":");
 	mock_json_cstring(&a->text, param);
-	mock_buf_puts(&a->text, ",\"code\":");
+	buf_append_str(&a->text, ",\"code\":");
 	mock_json_cstring(&a->text, code);
-	mock_buf_puts(&a->text, "}}");
+	buf_append_str(&a->text, "}}");
 }
 
 /* The error shape OpenAI uses for each status class. */
@@ -52,60 +52,60 @@ static void mock_openai_invalid(struct mock_answer *a, const char *message, cons
 	mock_openai_error_full(a, 400, message, "invalid_request_error", param, NULL);
 }
 
-static void mock_openai_usage(struct mock_buf *b, size_t prompt, size_t completion)
+static void mock_openai_usage(struct buf *b, size_t prompt, size_t completion)
 {
-	mock_buf_printf(b, "\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"total_tokens\":%zu}",
+	buf_printf(b, "\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"total_tokens\":%zu}",
 			prompt, completion, prompt + completion);
 }
 
 /* `{"id":ID,"object":OBJECT,"created":T,"model":M` — the start every answer and event of one exchange shares. */
-static void mock_openai_head(struct mock_buf *b, const char *id_prefix, const char *object,
+static void mock_openai_head(struct buf *b, const char *id_prefix, const char *object,
 			     const char *model, const struct mock_reply *r)
 {
-	mock_buf_printf(b, "{\"id\":\"%s%llu\",\"object\":\"%s\",\"created\":%lld,\"model\":",
+	buf_printf(b, "{\"id\":\"%s%llu\",\"object\":\"%s\",\"created\":%lld,\"model\":",
 			id_prefix, r->seq, object, r->created);
 	mock_json_cstring(b, model);
 }
 
 /* Starts an event: "data: " and the shared head. Returns where the event starts in a->text. */
-static size_t mock_openai_event_open(struct mock_answer *a, const struct mock_buf *head)
+static size_t mock_openai_event_open(struct mock_answer *a, const struct buf *head)
 {
 	size_t at = a->text.len;
 
-	mock_buf_puts(&a->text, "data: ");
-	mock_buf_append(&a->text, head->data, head->len);
+	buf_append_str(&a->text, "data: ");
+	buf_append(&a->text, head->data, head->len);
 	return at;
 }
 
 /* The events that close every OpenAI stream (a usage chunk when asked, then [DONE]) and the two spare events. */
-static void mock_openai_stream_end(struct mock_answer *a, const struct mock_buf *head, const char *broken,
+static void mock_openai_stream_end(struct mock_answer *a, const struct buf *head, const char *broken,
 				   bool usage, size_t prompt, size_t completion, const struct mock_reply *r)
 {
-	struct mock_buf message;
+	struct buf message;
 	size_t at;
 
 	if (usage) {
 		at = mock_openai_event_open(a, head);
-		mock_buf_puts(&a->text, ",\"choices\":[],");
+		buf_append_str(&a->text, ",\"choices\":[],");
 		mock_openai_usage(&a->text, prompt, completion);
-		mock_buf_puts(&a->text, "}\n\n");
+		buf_append_str(&a->text, "}\n\n");
 		mock_answer_event(a, at, MOCK_EVENT_FRAME);
 	}
 	at = a->text.len;
-	mock_buf_puts(&a->text, "data: [DONE]\n\n");
+	buf_append_str(&a->text, "data: [DONE]\n\n");
 	mock_answer_event(a, at, MOCK_EVENT_FRAME);
 
-	mock_buf_init(&message, MOCK_ANSWER_MAX);
-	mock_buf_printf(&message, "detour-mock %s: injected stream error", r->name);
+	buf_init(&message, MOCK_ANSWER_MAX);
+	buf_printf(&message, "detour-mock %s: injected stream error", r->name);
 	at = a->text.len;
-	mock_buf_puts(&a->text, "data: {\"error\":{\"message\":");
+	buf_append_str(&a->text, "data: {\"error\":{\"message\":");
 	mock_json_string(&a->text, message.data ? message.data : "", message.len);
-	mock_buf_puts(&a->text, ",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n");
+	buf_append_str(&a->text, ",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n");
 	mock_answer_spare(a, &a->error_event, at);
-	mock_buf_free(&message);
+	buf_free(&message);
 
 	at = mock_openai_event_open(a, head);
-	mock_buf_puts(&a->text, broken);
+	buf_append_str(&a->text, broken);
 	mock_answer_spare(a, &a->malformed_event, at);
 }
 
@@ -132,22 +132,22 @@ static const char *mock_openai_tool(const json_t *req, const json_t *messages)
 static void mock_openai_chat_plain(struct mock_answer *a, const char *model, const char *tool,
 				   size_t prompt, size_t completion, const struct mock_reply *r)
 {
-	struct mock_buf *b = &a->text;
+	struct buf *b = &a->text;
 
 	mock_openai_head(b, "chatcmpl-mock-", "chat.completion", model, r);
-	mock_buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+	buf_append_str(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
 	if (tool != NULL) {
-		mock_buf_puts(b, "null,\"tool_calls\":[{\"id\":\"call_mock_1\",\"type\":\"function\",\"function\":{\"name\":");
+		buf_append_str(b, "null,\"tool_calls\":[{\"id\":\"call_mock_1\",\"type\":\"function\",\"function\":{\"name\":");
 		mock_json_cstring(b, tool);
-		mock_buf_puts(b, ",\"arguments\":");
+		buf_append_str(b, ",\"arguments\":");
 		mock_json_cstring(b, mock_openai_tool_arguments);
-		mock_buf_puts(b, "}}]},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],");
+		buf_append_str(b, "}}]},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],");
 	} else {
 		mock_json_cstring(b, r->content);
-		mock_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":\"stop\"}],");
+		buf_append_str(b, "},\"logprobs\":null,\"finish_reason\":\"stop\"}],");
 	}
 	mock_openai_usage(b, prompt, completion);
-	mock_buf_puts(b, "}");
+	buf_append_str(b, "}");
 }
 
 static void mock_openai_chat_stream(struct mock_answer *a, const char *model, const char *tool, bool usage,
@@ -155,24 +155,24 @@ static void mock_openai_chat_stream(struct mock_answer *a, const char *model, co
 {
 	const char *text = tool ? mock_openai_tool_arguments : r->content;
 	size_t parts = tool && r->chunks < 2 ? 2 : r->chunks;
-	struct mock_buf head;
+	struct buf head;
 	struct mock_answer_split split;
 	size_t at, off, n;
 
 	a->stream = true;
 	a->content_type = "text/event-stream";
-	mock_buf_init(&head, MOCK_ANSWER_MAX);
+	buf_init(&head, MOCK_ANSWER_MAX);
 	mock_openai_head(&head, "chatcmpl-mock-", "chat.completion.chunk", model, r);
 	a->text.failed |= head.failed;
 
 	at = mock_openai_event_open(a, &head);
 	if (tool != NULL) {
-		mock_buf_puts(&a->text, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,"
+		buf_append_str(&a->text, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,"
 			      "\"tool_calls\":[{\"index\":0,\"id\":\"call_mock_1\",\"type\":\"function\",\"function\":{\"name\":");
 		mock_json_cstring(&a->text, tool);
-		mock_buf_puts(&a->text, ",\"arguments\":\"\"}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+		buf_append_str(&a->text, ",\"arguments\":\"\"}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 	} else {
-		mock_buf_puts(&a->text, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+		buf_append_str(&a->text, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
 			      "\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 	}
 	mock_answer_event(a, at, MOCK_EVENT_PREAMBLE);
@@ -180,22 +180,22 @@ static void mock_openai_chat_stream(struct mock_answer *a, const char *model, co
 	mock_answer_split_init(&split, text, strlen(text), parts);
 	while (mock_answer_split_next(&split, &off, &n)) {
 		at = mock_openai_event_open(a, &head);
-		mock_buf_puts(&a->text, tool ? ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
+		buf_append_str(&a->text, tool ? ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
 					     : ",\"choices\":[{\"index\":0,\"delta\":{\"content\":");
 		mock_json_string(&a->text, text + off, n);
-		mock_buf_puts(&a->text, tool ? "}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+		buf_append_str(&a->text, tool ? "}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
 					     : "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 		mock_answer_event(a, at, MOCK_EVENT_CONTENT);
 	}
 
 	at = mock_openai_event_open(a, &head);
-	mock_buf_printf(&a->text, ",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n",
+	buf_printf(&a->text, ",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n",
 			tool ? "tool_calls" : "stop");
 	mock_answer_event(a, at, MOCK_EVENT_FRAME);
 
 	mock_openai_stream_end(a, &head, ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\n\n",
 			       usage, prompt, completion, r);
-	mock_buf_free(&head);
+	buf_free(&head);
 }
 
 /* True when stream_options.include_usage asks for a usage chunk. */
@@ -243,7 +243,7 @@ static void mock_openai_completion(struct mock_answer *a, const json_t *req, con
 	const json_t *model = json_object_get(req, "model");
 	size_t prompt = mock_json_text_bytes(json_object_get(req, "prompt")) / 4 + 1;
 	size_t completion = mock_answer_words(r->content);
-	struct mock_buf head;
+	struct buf head;
 	struct mock_answer_split split;
 	size_t at, off, n;
 
@@ -253,32 +253,32 @@ static void mock_openai_completion(struct mock_answer *a, const json_t *req, con
 	}
 	if (!json_is_true(json_object_get(req, "stream"))) {
 		mock_openai_head(&a->text, "cmpl-mock-", "text_completion", json_string_value(model), r);
-		mock_buf_puts(&a->text, ",\"choices\":[{\"text\":");
+		buf_append_str(&a->text, ",\"choices\":[{\"text\":");
 		mock_json_cstring(&a->text, r->content);
-		mock_buf_puts(&a->text, ",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}],");
+		buf_append_str(&a->text, ",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}],");
 		mock_openai_usage(&a->text, prompt, completion);
-		mock_buf_puts(&a->text, "}");
+		buf_append_str(&a->text, "}");
 		return;
 	}
 	a->stream = true;
 	a->content_type = "text/event-stream";
-	mock_buf_init(&head, MOCK_ANSWER_MAX);
+	buf_init(&head, MOCK_ANSWER_MAX);
 	mock_openai_head(&head, "cmpl-mock-", "text_completion", json_string_value(model), r);
 	a->text.failed |= head.failed;
 	mock_answer_split_init(&split, r->content, strlen(r->content), r->chunks);
 	while (mock_answer_split_next(&split, &off, &n)) {
 		at = mock_openai_event_open(a, &head);
-		mock_buf_puts(&a->text, ",\"choices\":[{\"text\":");
+		buf_append_str(&a->text, ",\"choices\":[{\"text\":");
 		mock_json_string(&a->text, r->content + off, n);
-		mock_buf_puts(&a->text, ",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+		buf_append_str(&a->text, ",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 		mock_answer_event(a, at, MOCK_EVENT_CONTENT);
 	}
 	at = mock_openai_event_open(a, &head);
-	mock_buf_puts(&a->text, ",\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n");
+	buf_append_str(&a->text, ",\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n");
 	mock_answer_event(a, at, MOCK_EVENT_FRAME);
 	mock_openai_stream_end(a, &head, ",\"choices\":[{\"text\":\"Hel\n\n", mock_openai_wants_usage(req),
 			       prompt, completion, r);
-	mock_buf_free(&head);
+	buf_free(&head);
 }
 
 static void mock_openai_embeddings(struct mock_answer *a, const json_t *req, const struct mock_reply *r)
@@ -300,26 +300,26 @@ static void mock_openai_embeddings(struct mock_answer *a, const json_t *req, con
 	/* an array of strings (or of token arrays) is one input per element; an array of numbers is one input */
 	if (json_is_array(input) && !json_is_number(json_array_get(input, 0)))
 		count = json_array_size(input);
-	mock_buf_puts(&a->text, "{\"object\":\"list\",\"data\":[");
+	buf_append_str(&a->text, "{\"object\":\"list\",\"data\":[");
 	for (i = 0; i < count; i++)
-		mock_buf_printf(&a->text, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":[0.1,0.2,0.3]}",
+		buf_printf(&a->text, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":[0.1,0.2,0.3]}",
 				i ? "," : "", i);
-	mock_buf_puts(&a->text, "],\"model\":");
+	buf_append_str(&a->text, "],\"model\":");
 	mock_json_cstring(&a->text, json_string_value(model));
-	mock_buf_printf(&a->text, ",\"usage\":{\"prompt_tokens\":%zu,\"total_tokens\":%zu}}", count, count);
+	buf_printf(&a->text, ",\"usage\":{\"prompt_tokens\":%zu,\"total_tokens\":%zu}}", count, count);
 }
 
 static void mock_openai_models(struct mock_answer *a, const struct mock_reply *r)
 {
 	size_t i;
 
-	mock_buf_puts(&a->text, "{\"object\":\"list\",\"data\":[");
+	buf_append_str(&a->text, "{\"object\":\"list\",\"data\":[");
 	for (i = 0; i < r->n_models; i++) {
-		mock_buf_puts(&a->text, i ? ",{\"id\":" : "{\"id\":");
+		buf_append_str(&a->text, i ? ",{\"id\":" : "{\"id\":");
 		mock_json_cstring(&a->text, r->models[i]);
-		mock_buf_printf(&a->text, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"detour-mock\"}", r->created);
+		buf_printf(&a->text, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"detour-mock\"}", r->created);
 	}
-	mock_buf_puts(&a->text, "]}");
+	buf_append_str(&a->text, "]}");
 }
 
 /* Authorization: Bearer KEY, as OpenAI checks it. Returns true when the call may go on. */

@@ -8,30 +8,30 @@
 
 /* The response object, with status, the output text (NULL: no output) and
  * the error of a failed one (NULL: none). */
-static void mock_responses_object(struct mock_buf *b, const char *model, const char *status, const char *text,
+static void mock_responses_object(struct buf *b, const char *model, const char *status, const char *text,
 				  const struct mock_reply *r, bool failed)
 {
-	mock_buf_printf(b, "{\"id\":\"resp_mock%llu\",\"object\":\"response\",\"created_at\":%lld,\"status\":\"%s\","
+	buf_printf(b, "{\"id\":\"resp_mock%llu\",\"object\":\"response\",\"created_at\":%lld,\"status\":\"%s\","
 			"\"error\":", r->seq, r->created, status);
 	if (failed)
-		mock_buf_printf(b, "{\"code\":\"server_error\",\"message\":\"detour-mock %s: injected stream error\"}", r->name);
+		buf_printf(b, "{\"code\":\"server_error\",\"message\":\"detour-mock %s: injected stream error\"}", r->name);
 	else
-		mock_buf_puts(b, "null");
-	mock_buf_puts(b, ",\"incomplete_details\":null,\"model\":");
+		buf_append_str(b, "null");
+	buf_append_str(b, ",\"incomplete_details\":null,\"model\":");
 	mock_json_cstring(b, model);
-	mock_buf_puts(b, ",\"output\":[");
+	buf_append_str(b, ",\"output\":[");
 	if (text != NULL) {
-		mock_buf_printf(b, "{\"type\":\"message\",\"id\":\"msg_mock%llu\",\"status\":\"completed\",\"role\":\"assistant\","
+		buf_printf(b, "{\"type\":\"message\",\"id\":\"msg_mock%llu\",\"status\":\"completed\",\"role\":\"assistant\","
 				"\"content\":[{\"type\":\"output_text\",\"annotations\":[],\"text\":", r->seq);
 		mock_json_cstring(b, text);
-		mock_buf_puts(b, "}]}");
+		buf_append_str(b, "}]}");
 	}
-	mock_buf_puts(b, "],\"parallel_tool_calls\":true,\"tools\":[],\"text\":{\"format\":{\"type\":\"text\"}},\"usage\":");
+	buf_append_str(b, "],\"parallel_tool_calls\":true,\"tools\":[],\"text\":{\"format\":{\"type\":\"text\"}},\"usage\":");
 	if (text != NULL)
-		mock_buf_puts(b, "{\"input_tokens\":3,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":4,"
+		buf_append_str(b, "{\"input_tokens\":3,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":4,"
 			      "\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":7}}");
 	else
-		mock_buf_puts(b, "null}");
+		buf_append_str(b, "null}");
 }
 
 /* Opens an event "event: TYPE\ndata: {"type":TYPE,"sequence_number":N"; returns where it starts. */
@@ -39,13 +39,13 @@ static size_t mock_responses_open(struct mock_answer *a, const char *type, unsig
 {
 	size_t at = a->text.len;
 
-	mock_buf_printf(&a->text, "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%u", type, type, (*seq)++);
+	buf_printf(&a->text, "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%u", type, type, (*seq)++);
 	return at;
 }
 
 static void mock_responses_close(struct mock_answer *a, size_t at, enum mock_event_kind kind)
 {
-	mock_buf_puts(&a->text, "}\n\n");
+	buf_append_str(&a->text, "}\n\n");
 	mock_answer_event(a, at, kind);
 }
 
@@ -58,55 +58,55 @@ static void mock_responses_stream(struct mock_answer *a, const char *model, cons
 	a->stream = true;
 	a->content_type = "text/event-stream";
 	at = mock_responses_open(a, "response.created", &seq);
-	mock_buf_puts(&a->text, ",\"response\":");
+	buf_append_str(&a->text, ",\"response\":");
 	mock_responses_object(&a->text, model, "in_progress", NULL, r, false);
 	mock_responses_close(a, at, MOCK_EVENT_PREAMBLE);
 	at = mock_responses_open(a, "response.in_progress", &seq);
-	mock_buf_puts(&a->text, ",\"response\":");
+	buf_append_str(&a->text, ",\"response\":");
 	mock_responses_object(&a->text, model, "in_progress", NULL, r, false);
 	mock_responses_close(a, at, MOCK_EVENT_PREAMBLE);
 	at = mock_responses_open(a, "response.output_item.added", &seq);
-	mock_buf_printf(&a->text, ",\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_mock%llu\","
+	buf_printf(&a->text, ",\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_mock%llu\","
 			"\"status\":\"in_progress\",\"role\":\"assistant\",\"content\":[]}", r->seq);
 	mock_responses_close(a, at, MOCK_EVENT_PREAMBLE);
 	at = mock_responses_open(a, "response.content_part.added", &seq);
-	mock_buf_printf(&a->text, ",\"item_id\":\"msg_mock%llu\",\"output_index\":0,\"content_index\":0,"
+	buf_printf(&a->text, ",\"item_id\":\"msg_mock%llu\",\"output_index\":0,\"content_index\":0,"
 			"\"part\":{\"type\":\"output_text\",\"annotations\":[],\"text\":\"\"}", r->seq);
 	mock_responses_close(a, at, MOCK_EVENT_PREAMBLE);
 
 	mock_answer_split_init(&split, r->content, strlen(r->content), r->chunks);
 	while (mock_answer_split_next(&split, &off, &n)) {
 		at = mock_responses_open(a, "response.output_text.delta", &seq);
-		mock_buf_printf(&a->text, ",\"item_id\":\"msg_mock%llu\",\"output_index\":0,\"content_index\":0,\"delta\":",
+		buf_printf(&a->text, ",\"item_id\":\"msg_mock%llu\",\"output_index\":0,\"content_index\":0,\"delta\":",
 				r->seq);
 		mock_json_string(&a->text, r->content + off, n);
 		mock_responses_close(a, at, MOCK_EVENT_CONTENT);
 	}
 	at = mock_responses_open(a, "response.output_text.done", &seq);
-	mock_buf_printf(&a->text, ",\"item_id\":\"msg_mock%llu\",\"output_index\":0,\"content_index\":0,\"text\":", r->seq);
+	buf_printf(&a->text, ",\"item_id\":\"msg_mock%llu\",\"output_index\":0,\"content_index\":0,\"text\":", r->seq);
 	mock_json_cstring(&a->text, r->content);
 	mock_responses_close(a, at, MOCK_EVENT_FRAME);
 	at = mock_responses_open(a, "response.output_item.done", &seq);
-	mock_buf_printf(&a->text, ",\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_mock%llu\","
+	buf_printf(&a->text, ",\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_mock%llu\","
 			"\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
 			"\"annotations\":[],\"text\":", r->seq);
 	mock_json_cstring(&a->text, r->content);
-	mock_buf_puts(&a->text, "}]}");
+	buf_append_str(&a->text, "}]}");
 	mock_responses_close(a, at, MOCK_EVENT_FRAME);
 	at = mock_responses_open(a, "response.completed", &seq);
-	mock_buf_puts(&a->text, ",\"response\":");
+	buf_append_str(&a->text, ",\"response\":");
 	mock_responses_object(&a->text, model, "completed", r->content, r, false);
 	mock_responses_close(a, at, MOCK_EVENT_FRAME);
 
 	/* The spare events of the stream faults: the API's own failure, and broken JSON. */
 	at = a->text.len;
-	mock_buf_printf(&a->text, "event: response.failed\ndata: {\"type\":\"response.failed\",\"sequence_number\":%u,"
+	buf_printf(&a->text, "event: response.failed\ndata: {\"type\":\"response.failed\",\"sequence_number\":%u,"
 			"\"response\":", seq);
 	mock_responses_object(&a->text, model, "failed", NULL, r, true);
-	mock_buf_puts(&a->text, "}\n\n");
+	buf_append_str(&a->text, "}\n\n");
 	mock_answer_spare(a, &a->error_event, at);
 	at = a->text.len;
-	mock_buf_puts(&a->text, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.del\n\n");
+	buf_append_str(&a->text, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.del\n\n");
 	mock_answer_spare(a, &a->malformed_event, at);
 }
 
@@ -117,7 +117,7 @@ void mock_responses_answer(struct mock_answer *a, const json_t *req, const struc
 	if (!json_is_string(model) || json_object_get(req, "input") == NULL) {
 		a->status = 400;
 		a->content_type = "application/json";
-		mock_buf_puts(&a->text, "{\"error\":{\"message\":\"model and input are required\",\"type\":"
+		buf_append_str(&a->text, "{\"error\":{\"message\":\"model and input are required\",\"type\":"
 			      "\"invalid_request_error\",\"param\":null,\"code\":null}}");
 		return;
 	}

@@ -60,7 +60,7 @@ struct mock_request {
 	long long arrival_ms;
 	struct mock_fault_set *faults;   /* API requests: the set taken when the headers arrived */
 	bool fail;                       /* this request drew a fail_rate failure */
-	struct mock_buf body;
+	struct buf body;
 	struct mock_stream *stream;
 };
 
@@ -108,32 +108,32 @@ static void mock_server_call(struct MHD_Connection *conn, const struct mock_requ
 /* Appends one header to a "name\0value\0" list, the name lowercased. */
 static enum MHD_Result mock_server_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	struct mock_buf *b = cls;
+	struct buf *b = cls;
 	size_t at = b->len;
 	size_t i;
 
 	(void)kind;
-	if (mock_buf_append(b, key, strlen(key) + 1) < 0)
+	if (buf_append(b, key, strlen(key) + 1) < 0)
 		return MHD_NO;
 	for (i = at; i < b->len; i++)
 		if (b->data[i] >= 'A' && b->data[i] <= 'Z')
 			b->data[i] = (char)(b->data[i] - 'A' + 'a');
-	return mock_buf_append(b, value ? value : "", value ? strlen(value) + 1 : 1) < 0 ? MHD_NO : MHD_YES;
+	return buf_append(b, value ? value : "", value ? strlen(value) + 1 : 1) < 0 ? MHD_NO : MHD_YES;
 }
 
 /* Keeps what was received for /_mock/stats. */
 static void mock_server_record(struct mock_server *srv, struct MHD_Connection *conn,
 			       const struct mock_request *req, const struct mock_call *call)
 {
-	struct mock_buf headers;
+	struct buf headers;
 
-	mock_buf_init(&headers, MOCK_SERVER_HEADERS_MAX);
+	buf_init(&headers, MOCK_SERVER_HEADERS_MAX);
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, mock_server_header, &headers);
 	if (headers.failed)
 		headers.len = 0;   /* only past 64 KiB of headers: keep the request, drop them */
 	mock_stats_record(srv->stats, call->method, call->path, headers.data, headers.len,
 			  req->body.data, req->body.len, req->arrival_ms);
-	mock_buf_free(&headers);
+	buf_free(&headers);
 }
 
 /*
@@ -169,7 +169,7 @@ static enum MHD_Result mock_server_begin(struct mock_server *srv, struct MHD_Con
 	}
 	req->fd = info->connect_fd;
 	req->control = strncmp(url, MOCK_CONTROL_PREFIX, strlen(MOCK_CONTROL_PREFIX)) == 0;
-	mock_buf_init(&req->body, MOCK_SERVER_MAX_BODY);
+	buf_init(&req->body, MOCK_SERVER_MAX_BODY);
 	if (!req->control) {
 		req->arrival_ms = mock_clock_ms();
 		mock_stats_request_begin(srv->stats, url);
@@ -288,9 +288,9 @@ static enum MHD_Result mock_server_on_request(void *cls, struct MHD_Connection *
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (!req->answered && !req->too_large && mock_buf_append(&req->body, upload_data, n) < 0) {
+		if (!req->answered && !req->too_large && buf_append(&req->body, upload_data, n) < 0) {
 			req->too_large = true;
-			mock_buf_free(&req->body);
+			buf_free(&req->body);
 		}
 		return MHD_YES;
 	}
@@ -323,7 +323,7 @@ static void mock_server_on_completed(void *cls, struct MHD_Connection *conn, voi
 		mock_fault_set_release(req->faults);
 	}
 	mock_stream_free(req->stream);
-	mock_buf_free(&req->body);
+	buf_free(&req->body);
 	free(req);
 	*req_cls = NULL;
 }

@@ -208,9 +208,9 @@ enum MHD_Result mock_stream_respond(struct MHD_Connection *conn, struct mock_ans
 		if (response != NULL)
 			mock_stream_headers(response, &s->answer);
 	} else {
-		body = mock_buf_take(&a->text, &len);
-		if (body == NULL)
+		if (mock_answer_failed(a))
 			goto done;
+		body = buf_take(&a->text, &len);   /* NULL for an empty body: MHD takes it with len 0 */
 		if (a->status == 200 && faults->malformed)
 			len /= 2;   /* cut mid-document: no JSON parser accepts half of an object */
 		response = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);

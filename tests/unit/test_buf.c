@@ -1,4 +1,4 @@
-/* test_buf.c — the capped byte buffer: appends under, at and over max, printf, JSON escaping, take and shrink. */
+/* test_buf.c — the capped byte buffer: appends under, at and over max, printf, JSON escaping, take and shrink, failed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -454,6 +454,54 @@ START_TEST(free_keeps_max_and_may_be_repeated)
 }
 END_TEST
 
+/* ---- failed --------------------------------------------------------------- */
+
+START_TEST(failed_records_a_refused_write_and_later_writes_still_go_through)
+{
+	struct buf b;
+
+	buf_init(&b, 8);
+	ck_assert(!b.failed);
+	ck_assert_int_eq(buf_append_str(&b, "abcd"), 0);
+	ck_assert(!b.failed);
+	ck_assert_int_eq(buf_printf(&b, "%s", "efghi"), -1);
+	ck_assert(b.failed);
+	assert_holds(&b, "abcd", 4);
+	ck_assert_int_eq(buf_append_str(&b, "ef"), 0);
+	assert_holds(&b, "abcdef", 6);
+	ck_assert(b.failed);
+	ck_assert_int_eq(buf_append_json_string(&b, "xyz"), -1);
+	assert_holds(&b, "abcdef", 6);
+	ck_assert(b.failed);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(failed_is_cleared_by_reset_take_and_free_but_not_truncate)
+{
+	struct buf b;
+	char *p;
+
+	buf_init(&b, 4);
+	ck_assert_int_eq(buf_append_str(&b, "abcde"), -1);
+	ck_assert_int_eq(buf_reserve(&b, 2), 0);
+	ck_assert(b.failed);
+	buf_truncate(&b, 0);
+	ck_assert(b.failed);
+	buf_reset(&b);
+	ck_assert(!b.failed);
+	ck_assert_int_eq(buf_reserve(&b, 5), -1);
+	ck_assert(b.failed);
+	p = buf_take(&b, NULL);
+	ck_assert(!b.failed);
+	free(p);
+	ck_assert_int_eq(buf_append_str(&b, "abcde"), -1);
+	buf_free(&b);
+	ck_assert(!b.failed);
+	ck_assert_uint_eq(b.max, 4);
+}
+END_TEST
+
 Suite *buf_suite(void)
 {
 	Suite *s = suite_create("buf");
@@ -461,6 +509,7 @@ Suite *buf_suite(void)
 	TCase *printf_case = tcase_create("printf");
 	TCase *json = tcase_create("json escaping");
 	TCase *memory = tcase_create("take and shrink");
+	TCase *failed = tcase_create("failed");
 
 	tcase_add_test(append, new_buffer_is_empty_and_holds_no_memory);
 	tcase_add_test(append, appends_under_max_are_joined);
@@ -496,5 +545,9 @@ Suite *buf_suite(void)
 	tcase_add_test(memory, shrink_keeps_memory_within_keep_and_empties_it);
 	tcase_add_test(memory, free_keeps_max_and_may_be_repeated);
 	suite_add_tcase(s, memory);
+
+	tcase_add_test(failed, failed_records_a_refused_write_and_later_writes_still_go_through);
+	tcase_add_test(failed, failed_is_cleared_by_reset_take_and_free_but_not_truncate);
+	suite_add_tcase(s, failed);
 	return s;
 }
