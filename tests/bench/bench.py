@@ -61,7 +61,7 @@ def mock(*args):
     return port
 
 
-def detour(primary_url, backup_url, extra='', workers=0, upstream_extra=''):
+def detour(primary_url, backup_url, extra='', workers=0, upstream_extra='', wrapper=()):
     port = free_port()
     path = os.path.join(workdir, 'detour-%d.yaml' % port)
     with open(path, 'w') as f:
@@ -73,7 +73,8 @@ def detour(primary_url, backup_url, extra='', workers=0, upstream_extra=''):
             f.write('  %s: { base_url: "%s", retries: { attempts: 0 }, '
                     'timeouts: { connect: 1s, first_byte: 30s, idle: 30s, total: 60s }%s }\n' % (name, url, upstream_extra))
         f.write('models:\n  "*":\n    targets: [ { upstream: primary }, { upstream: backup } ]\n' + extra)
-    p = start([os.path.join(BUILD, 'detourd'), '-c', path], port, env={'BENCH_ADMIN': 'bench'}, name='detourd')
+    p = start(list(wrapper) + [os.path.join(BUILD, 'detourd'), '-c', path], port, env={'BENCH_ADMIN': 'bench'},
+              name='detourd')
     return port, p
 
 
@@ -421,15 +422,16 @@ def measured(pid, port, path, body):
     return r
 
 
-def syscalls(pid, port, path, body):
-    """Syscalls per request of pid (every thread) over a short extra run under strace -c."""
+def strace_counts(pid, run):
+    """Syscalls of pid (every thread) while run() runs, counted by strace -c -f: (run's result, calls by
+    name, failed calls by name), or None without strace."""
     if shutil.which('strace') is None:
         return None
     out = os.path.join(workdir, 'strace-%d.txt' % pid)
     tracer = subprocess.Popen(['strace', '-c', '-f', '-o', out, '-p', str(pid)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
-    r = wrk(port, body_file=body, connections=ONE_CONNECTIONS, threads=1, path=path, seconds=2)
+    result = run()
     time.sleep(0.2)
     tracer.send_signal(signal.SIGINT)
     tracer.wait(timeout=30)
@@ -441,6 +443,16 @@ def syscalls(pid, port, path, body):
             if len(cols) >= 5 and cols[-1] != 'total' and cols[0][0].isdigit() and cols[3].isdigit():
                 calls[cols[-1]] = int(cols[3])
                 errors[cols[-1]] = int(cols[4]) if len(cols) >= 6 and cols[4].isdigit() else 0
+    return result, calls, errors
+
+
+def syscalls(pid, port, path, body):
+    """Syscalls per request of pid (every thread) over a short extra run under strace -c."""
+    traced = strace_counts(pid, lambda: wrk(port, body_file=body, connections=ONE_CONNECTIONS, threads=1,
+                                            path=path, seconds=2))
+    if traced is None:
+        return None
+    r, calls, errors = traced
     n = max(1, r['total'])
     per = {name: c / n for name, c in calls.items()}
     return {'total': sum(per.values()), 'calls': per, 'errors': {k: v / n for k, v in errors.items()}}
@@ -522,6 +534,146 @@ def one_worker_scenarios():
     print('  %d concurrent streams through one worker: %d complete, %d failed, %.1f s, RSS %d KiB idle, '
           '%d KiB peak, %.1f KiB per stream, %d KiB after' % (n, ok, failed, secs, base, peak, per_stream, after),
           flush=True)
+    per_chunk_syscalls()
+    stream_memory_owners()
+
+
+# Streamed answers as they come from a model: one chunk at a time. What a chunk costs is the slope
+# between streams of two lengths, so what every stream pays once (connect, head, end) drops out.
+CHUNK_COUNTS = (4, 20)
+CHUNK_STREAMS = 30
+# Short enough that the longer stream ends before detour starts watching its client (100 ms).
+CHUNK_DELAY_MS = 4
+chunk_rows = []
+
+
+def per_chunk_syscalls():
+    """Syscalls the proxy (nginx's one worker, detour's one worker) makes for each upstream chunk that
+    arrives on its own (detour-mock, CHUNK_DELAY_MS apart), CHUNK_STREAMS streams one after another."""
+    mocks = {c: mock('--name', 'chunks%d' % c, '--chunks', str(c), '--chunk-delay', '%dms' % CHUNK_DELAY_MS)
+             for c in CHUNK_COUNTS}
+    for who in ('nginx', 'detour'):
+        counts = {}
+        for c, mport in mocks.items():
+            url = 'http://127.0.0.1:%d/v1' % mport
+            port, p = nginx_one(mport) if who == 'nginx' else detour(url, url, workers=1)
+            streams.time_to_first_chunk(port, 3)  # warm up
+            traced = strace_counts(worker_pid(p), lambda: streams.time_to_first_chunk(port, CHUNK_STREAMS))
+            stop(p)
+            if traced is None or len(traced[0]) != CHUNK_STREAMS:
+                return
+            counts[c] = traced[1]
+        extra = (CHUNK_COUNTS[1] - CHUNK_COUNTS[0]) * CHUNK_STREAMS
+        names = set(counts[CHUNK_COUNTS[0]]) | set(counts[CHUNK_COUNTS[1]])
+        per = {k: (counts[CHUNK_COUNTS[1]].get(k, 0) - counts[CHUNK_COUNTS[0]].get(k, 0)) / extra for k in names}
+        per = {k: v for k, v in per.items() if v >= 0.05}
+        chunk_rows.append((who, {'total': sum(per.values()), 'calls': per}))
+        print('  %-8s syscalls per upstream chunk: %s' % (who, syscall_text(chunk_rows[-1][1])), flush=True)
+
+
+# Where an open stream's memory goes, by whose allocation it is: detourd under valgrind's massif.
+MASSIF_STREAMS = 300
+massif_rows = []
+
+
+def massif_snapshots(path):
+    """The detailed snapshots of a massif file: [(time, heap bytes, is peak, tree)], a tree being
+    [(bytes, frame, children)] below the root."""
+    snaps, stack, cur = [], [], None
+    with open(path) as f:
+        for line in f:
+            if line.startswith('snapshot='):
+                cur = {'time': 0, 'heap': 0, 'peak': False, 'tree': None}
+                snaps.append(cur)
+            elif cur is None:
+                continue
+            elif line.startswith('time='):
+                cur['time'] = int(line[5:])
+            elif line.startswith('mem_heap_B='):
+                cur['heap'] = int(line[11:])
+            elif line.startswith('heap_tree='):
+                cur['peak'] = line.strip() == 'heap_tree=peak'
+                if line.strip() != 'heap_tree=empty':
+                    cur['tree'], stack = [], []
+            else:
+                m = re.match(r'^( *)n\d+: (\d+) (.*)$', line.rstrip('\n'))
+                if m and cur['tree'] is not None:
+                    depth, node = len(m.group(1)), (int(m.group(2)), m.group(3), [])
+                    del stack[depth:]
+                    if depth == 0:
+                        cur['tree'].append(node)
+                        stack.append(node)
+                        continue
+                    stack[depth - 1][2].append(node)
+                    stack.append(node)
+    return [(s['time'], s['heap'], s['peak'], s['tree'][0][2]) for s in snaps if s['tree']]
+
+
+def massif_owner(frame):
+    """Whose code an allocation site is: a library's name, 'detour' for a frame in src/, else None."""
+    m = re.search(r'\(in [^)]*/(lib[a-z0-9+_-]*?)(?:-[0-9.]+)?\.so', frame)
+    if m:
+        return m.group(1)
+    m = re.search(r'\(([a-z_0-9]+\.c):\d+\)', frame)
+    if m and any(os.path.exists(os.path.join(ROOT, 'src', d, m.group(1))) for d in os.listdir(os.path.join(ROOT, 'src'))):
+        return 'detour'
+    return None
+
+
+def massif_by_owner(tree, into):
+    """Adds each site's bytes to its owner in into; libc's sites (strdup and the like) count for whoever
+    called them."""
+    for size, frame, children in tree:
+        owner = massif_owner(frame)
+        if owner in ('libc', 'ld') and children:
+            massif_by_owner(children, into)
+            size -= sum(c[0] for c in children)
+            owner = 'other'
+        into[owner or 'other'] = into.get(owner or 'other', 0) + size
+
+
+def source_define_kib(path, name):
+    """A size #defined in detour's source as a product of integers, in KiB (0 when not found)."""
+    with open(os.path.join(ROOT, path)) as f:
+        m = re.search(r'^#define %s \(?([\d\s*]+)\)?' % name, f.read(), re.M)
+    value = 1
+    for factor in (m.group(1).split('*') if m else ['0']):
+        value *= int(factor)
+    return value // 1024
+
+
+def stream_memory_owners():
+    """Heap per open stream by owner: MASSIF_STREAMS streams at once through detourd (one worker) under
+    massif, the peak's heap against the last snapshot before the streams began."""
+    if shutil.which('valgrind') is None:
+        return
+    slow = mock('--name', 'massif', '--chunks', '10', '--chunk-delay', '1000ms')
+    url = 'http://127.0.0.1:%d/v1' % slow
+    out = os.path.join(workdir, 'massif.out')
+    started = time.monotonic()  # about when massif's clock starts
+    dport, dp = detour(url, url, 'degradation:\n  cache: { entries: 0 }\n', workers=1,
+                       wrapper=('valgrind', '--tool=massif', '--massif-out-file=' + out, '--time-unit=ms',
+                                '--threshold=0.1', '--depth=10', '--detailed-freq=1', '--max-snapshots=1000',
+                                '--alloc-fn=strdup', '--alloc-fn=strndup'))
+    streams.run_concurrent(dport, 5)
+    time.sleep(1)
+    burst_ms = (time.monotonic() - started) * 1000
+    ok, failed, secs = streams.run_concurrent(dport, MASSIF_STREAMS)
+    stop(dp)
+    snaps = massif_snapshots(out) if os.path.exists(out) else []
+    peak = next((s for s in snaps if s[2]), None)
+    before = [s for s in snaps if s[0] < burst_ms - 200]
+    if failed or peak is None or not before:
+        return
+    at_peak, at_start = {}, {}
+    massif_by_owner(peak[3], at_peak)
+    massif_by_owner(before[-1][3], at_start)
+    per = {k: (at_peak.get(k, 0) - at_start.get(k, 0)) / MASSIF_STREAMS / 1024 for k in at_peak}
+    massif_rows.append({'streams': MASSIF_STREAMS, 'total': (peak[1] - before[-1][1]) / MASSIF_STREAMS / 1024,
+                        'owners': per})
+    print('  heap per open stream (massif, %d streams): %.1f KiB: %s' % (
+        MASSIF_STREAMS, massif_rows[-1]['total'],
+        ', '.join('%s %.1f' % (k, v) for k, v in sorted(per.items(), key=lambda kv: -kv[1]))), flush=True)
 
 
 # --- shared state through Redis: the same detour with and without `shared` -----------------------
@@ -767,7 +919,44 @@ def one_worker_report():
                   'once more when the burst\'s last stream has ended); what stays is curl\'s cache of idle '
                   'upstream connections (at most 2,048 a worker) and the spares kept.'
                   % (hard, count)]
+    lines += stream_costs_report()
     return '\n'.join(lines) + '\n'
+
+
+def stream_costs_report():
+    """What an open stream costs beyond its first bytes: syscalls per chunk, heap by owner."""
+    lines = []
+    rows = dict(chunk_rows)
+    if 'nginx' in rows and 'detour' in rows:
+        n, d = rows['nginx'], rows['detour']
+        lines += ['', 'Syscalls per upstream chunk when a model\'s chunks arrive one at a time (detour-mock, %d ms '
+                  'apart; the slope between streams of %d and %d chunks, %d streams each one after another, so what '
+                  'a stream pays once drops out): **nginx %s; detour %s** (%s). Two of detour\'s '
+                  'are the libraries\': after every read libcurl polls the socket to see whether more is waiting '
+                  '(`readwrite_data` asks `data_pending`, transfer.c), and `MHD_run`, which the worker calls to send '
+                  'what it queued on the resumed connection, waits on libmicrohttpd\'s own epoll set once more '
+                  '(one of the two `epoll_wait`). The rest, the worker\'s wait, the read from the upstream and the '
+                  'write to the client, is what nginx does.'
+                  % (CHUNK_DELAY_MS, CHUNK_COUNTS[0], CHUNK_COUNTS[1], CHUNK_STREAMS, syscall_text(n),
+                     syscall_text(d), ratio(d['total'], n['total']))]
+    for m in massif_rows:
+        o = m['owners']
+        libs = o.get('libmicrohttpd', 0) + o.get('libcurl', 0)
+        lines += ['', 'Heap per open stream by whose code allocated it (detourd, one worker, under valgrind\'s '
+                  'massif: %d streams at once, the peak against the last snapshot before they began): **%.1f KiB**, '
+                  'of which libmicrohttpd %.1f KiB, libcurl %.1f KiB, detour %.1f KiB and %.1f KiB elsewhere. '
+                  'libmicrohttpd\'s is mostly its pool per connection, which detour sizes at %d KiB so that 12 KB '
+                  'of request headers fit: version %s allocates a pool whole when it accepts a connection and '
+                  'cannot grow it later, and zeroes the part of its read buffer it gives back once the request is '
+                  'in. libcurl\'s is an easy handle per transfer running at once, its receive buffer (%d KiB '
+                  'for a stream) and the connection. The two libraries alone hold %.1f KiB per stream, more than '
+                  'the target of 20 KiB for the whole.'
+                  % (m['streams'], m['total'], o.get('libmicrohttpd', 0), o.get('libcurl', 0), o.get('detour', 0),
+                     m['total'] - libs - o.get('detour', 0),
+                     source_define_kib('src/serve/server.c', 'SERVER_CONNECTION_MEMORY'), mhd_version(),
+                     source_define_kib('src/serve/stream.h', 'STREAM_RECEIVE_BUFFER'),
+                     libs)]
+    return lines
 
 
 def report(ttfc):
