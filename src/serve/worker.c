@@ -102,29 +102,50 @@ static int worker_wait_ms(const struct worker *w, uint64_t now)
  * a busy steady state to find one, few enough not to pin the burst's heap. */
 #define WORKER_TRIM_KEEP 64
 
+/* ...this long after it is due: the requests that end a burst free their
+ * exchanges at once, but libmicrohttpd frees their connections' pools on a
+ * later run, and a trim before that gives back almost nothing. */
+#define WORKER_TRIM_DELAY_MS 100
+
+/* Gives back what the burst left: the spares past WORKER_TRIM_KEEP, then the
+ * free pages malloc holds. */
+static void worker_trim_fire(struct timer *t)
+{
+	struct worker *w = t->arg;
+	size_t open = w->ctx.nexchanges;
+
+	/* The spares first: what they hold sits among the pages malloc_trim gives back. */
+	exchange_trim_spares(&w->ctx, WORKER_TRIM_KEEP);
+	engine_trim(w->ctx.engine, WORKER_TRIM_KEEP);
+	malloc_trim(0);
+	w->trimmed_ms = clock_now_ms();
+	w->burst_peak = open;
+	w->trim_again = !w->trim_last && open > 0;
+}
+
 /* Gives memory a burst of exchanges left behind back to the system once the
- * burst is over: without it RSS stays at the burst's peak for good. */
+ * burst is over: without it RSS stays at the burst's peak for good. The trim
+ * runs from a timer, so a loop with nothing more to do still gets to it. */
 static void worker_trim_after_burst(struct worker *w, uint64_t now)
 {
 	size_t open = w->ctx.nexchanges;
 	/* The burst's stragglers, ended after the first trim, refill the spares
 	 * and curl's cache: once the last is gone they are given back too. */
 	bool again = w->trim_again && open == 0;
+	uint64_t at = now + WORKER_TRIM_DELAY_MS;
 
 	if (open > w->burst_peak)
 		w->burst_peak = open;
+	if (timer_armed(&w->trim_timer))
+		return;
 	if (!again && (w->burst_peak < WORKER_TRIM_BURST || open > w->burst_peak / WORKER_TRIM_SHARE))
 		return;
 	/* The second trim comes once per burst: it needs no spacing. */
-	if (!again && now < w->trimmed_ms + WORKER_TRIM_EVERY_MS)
-		return;
-	/* The spares first: what they hold sits among the pages malloc_trim gives back. */
-	exchange_trim_spares(&w->ctx, WORKER_TRIM_KEEP);
-	engine_trim(w->ctx.engine, WORKER_TRIM_KEEP);
-	malloc_trim(0);
-	w->trimmed_ms = now;
-	w->burst_peak = open;
-	w->trim_again = !again && open > 0;
+	if (!again && at < w->trimmed_ms + WORKER_TRIM_EVERY_MS)
+		at = w->trimmed_ms + WORKER_TRIM_EVERY_MS;
+	w->trim_last = again;
+	w->trim_again = false;
+	timers_arm(&w->ctx.timers, &w->trim_timer, at);
 }
 
 static void *worker_main(void *arg)
@@ -191,6 +212,7 @@ int worker_start(struct worker *w, struct runtime *rt, unsigned id, int listen_f
 	timers_init(&w->ctx.timers);
 	timer_init(&w->drain_timer, worker_drain_fire, w);
 	timer_init(&w->grace_timer, worker_drain_fire, w);
+	timer_init(&w->trim_timer, worker_trim_fire, w);
 	rng_seed(&w->ctx.rng);
 	loop_watch_init(&w->wake_watch, worker_on_wake, w);
 	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -41,6 +41,8 @@ struct worker {
 	size_t burst_peak;          /* most exchanges open at once since memory was last given back */
 	uint64_t trimmed_ms;        /* when memory was last given back */
 	bool trim_again;            /* the last trim left some of its burst open: trim once more when none is */
+	bool trim_last;             /* the trim armed is that last one */
+	struct timer trim_timer;    /* the trim, a little after it is due */
 };
 
 /* Creates the worker's loop, server and engine and starts its thread, counting

@@ -237,6 +237,39 @@ class StreamTest(DetourTestCase):
         ok, failed, _ = bench_streams.run_concurrent(d.port, 300)
         self.assertEqual((ok, failed), (300, 0))
 
+    def test_the_memory_a_burst_of_streams_held_is_given_back_after_it(self):
+        # One worker, 800 streams at once, then nothing: the worker must still give the burst's
+        # heap back (a trim from a timer a little after the burst ends, once libmicrohttpd has
+        # freed the connections' pools). Without it RSS stays at the burst's peak for good.
+        if SANITIZED:
+            self.skipTest("ASan's allocator keeps freed memory in its quarantine")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard < 4096:
+            self.skipTest('needs 4096 file descriptors')
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        up = self.mock('up', '--chunks', '4', '--chunk-delay', '300ms')
+        d = self.detour(config(up.url, workers=1,
+                               primary={'timeouts': '{ connect: 5s, first_byte: 60s, idle: 60s, total: 120s }'})
+                        + 'degradation:\n  cache: { entries: 0 }\n')
+        pid = d.proc.pid
+        self.assertEqual(bench_streams.run_concurrent(d.port, 10)[:2], (10, 0))
+        time.sleep(0.5)
+        before = rss_kib(pid)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            burst = pool.submit(bench_streams.run_concurrent, d.port, 800)
+            peak = before
+            while not burst.done():
+                peak = max(peak, rss_kib(pid))
+                time.sleep(0.05)
+            self.assertEqual(burst.result()[:2], (800, 0))
+        self.assertGreater(peak - before, 8 * 1024, 'the burst should have grown RSS past 8 MiB')
+        deadline = time.monotonic() + 5
+        while rss_kib(pid) - before > (peak - before) / 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after = rss_kib(pid)
+        self.assertLess(after - before, (peak - before) / 2,
+                        'RSS %d KiB before, %d KiB at the peak, %d KiB after' % (before, peak, after))
+
     def test_heartbeats_cover_long_silences(self):
         up = self.mock('up', '--chunks', '3', '--chunk-delay', '900ms')
         d = self.detour(config(up.url, server_extra='  sse_heartbeat: 200ms\n'))
