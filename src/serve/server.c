@@ -374,13 +374,31 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
 	exchange_release(x);
 }
 
+/* A request libmicrohttpd answered itself, never seen by server_handle: its
+ * log line is all there is, so it becomes a count and an access line. The
+ * connection is not named, so the line has no client or request id. */
+static void server_note_refusal(struct server *srv, unsigned status, const char *why)
+{
+	struct context *ctx = srv->ctx;
+
+	metrics_request(ctx->metrics, METRICS_OTHER, status, 0);
+	metrics_end(ctx->metrics, END_REFUSED);
+	if (ctx->rt->cfg->log.access)
+		log_info("request", LOG_STR("path", "-"), LOG_UINT("status", status), LOG_UINT("attempts", 0),
+			 LOG_STR("end", end_reason_name(END_REFUSED)), LOG_STR("error", why),
+			 LOG_STR("by", "libmicrohttpd"));
+}
+
 static void server_log(void *cls, const char *fmt, va_list ap)
 {
 	struct server *srv = cls;
-	char line[512];
+	char line[512], why[64];
+	unsigned status;
 
 	vsnprintf(line, sizeof line, fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
+	if (httpframe_refusal(line, &status, why, sizeof why))
+		server_note_refusal(srv, status, why);
 	/* libmicrohttpd tells of EMFILE/ENFILE only in words; it then stops accepting. */
 	if (strstr(line, "Too many open files") != NULL || strstr(line, "resource limit") != NULL)
 		gate_note_out_of_fds(&srv->gate);

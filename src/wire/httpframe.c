@@ -132,3 +132,34 @@ size_t httpframe_unescape(char *s)
 	s[w] = '\0';
 	return w;
 }
+
+#define HTTPFRAME_REFUSAL "Error processing request (HTTP response code is "
+
+bool httpframe_refusal(const char *said, unsigned *status, char *why, size_t whylen)
+{
+	const char *p = said, *title, *end;
+	unsigned code = 0;
+	size_t len;
+	int digits = 0;
+
+	if (whylen > 0)
+		why[0] = '\0';
+	if (strncmp(p, HTTPFRAME_REFUSAL, sizeof HTTPFRAME_REFUSAL - 1) != 0)
+		return false;
+	for (p += sizeof HTTPFRAME_REFUSAL - 1; *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
+		code = code * 10 + (unsigned)(*p - '0');
+	if (digits != 3 || (*p >= '0' && *p <= '9') || code < 400 || code > 599)
+		return false;
+	*status = code;
+	title = strstr(p, "<title>");
+	end = title != NULL ? strstr(title, "</title>") : NULL;
+	if (end != NULL && whylen > 0) {
+		title += sizeof "<title>" - 1;
+		len = (size_t)(end - title);
+		if (len > whylen - 1)
+			len = whylen - 1;
+		memcpy(why, title, len);
+		why[len] = '\0';
+	}
+	return true;
+}

@@ -47,4 +47,15 @@ const char *httpframe_verdict(const struct httpframe *f, bool http11);
  */
 size_t httpframe_unescape(char *s);
 
+/*
+ * libmicrohttpd answers a head it cannot take (a line past its pool, a URI too
+ * long, a syntax error, a Content-Length that is not a number) itself, before
+ * any callback, and says so only in its log: "Error processing request (HTTP
+ * response code is 431 ('<html><head><title>Request too big</title>...')).".
+ * Given one such line, returns true with the status in *status and the page's
+ * title (or "" when it has none) in why, cut to whylen - 1 bytes; false for
+ * every other line.
+ */
+bool httpframe_refusal(const char *said, unsigned *status, char *why, size_t whylen);
+
 #endif

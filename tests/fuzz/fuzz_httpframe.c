@@ -1,4 +1,4 @@
-/* fuzz_httpframe.c — any header lines and any path: a verdict that is a sentence or NULL, and a path unescaped without making '/', NUL or control bytes. */
+/* fuzz_httpframe.c — any header lines and any path: a verdict that is a sentence or NULL, a path unescaped without making '/', NUL or control bytes, a log line read as a refusal or not. */
 #include "fuzz.h"
 
 #include "httpframe.h"
@@ -59,6 +59,18 @@ static void fuzz_path(const char *bytes, size_t len)
 	free(path);
 }
 
+static void fuzz_refusal(const char *bytes, size_t len)
+{
+	char *line = fuzz_strndup(bytes, len), why[16];
+	unsigned status = 0;
+
+	if (httpframe_refusal(line, &status, why, sizeof why))
+		FUZZ_REQUIRE(status >= 400 && status <= 599 && strlen(why) < sizeof why);
+	else
+		FUZZ_REQUIRE(why[0] == '\0');
+	free(line);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = { data, size };
@@ -66,5 +78,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_headers((const char *)in.p, in.left, http11);
 	fuzz_path((const char *)in.p, in.left);
+	fuzz_refusal((const char *)in.p, in.left);
 	return 0;
 }

@@ -140,6 +140,31 @@ class LogForgeryTest(DetourTestCase):
         self.assertNotIn('\r', out)
 
 
+class ParserRefusalTest(DetourTestCase):
+    """A head libmicrohttpd answers itself (past its memory, a syntax error) never reaches
+    detour's handler: it is still counted and logged, so an operator sees it."""
+
+    def test_a_head_too_big_for_the_parser_is_counted_and_logged(self):
+        up = self.mock('up')
+        d = self.detour('server:\n  workers: 1\nlog:\n  access: true\nupstreams:\n' + upstream_yaml('up', up.url) +
+                        'models:\n  "*":\n    targets: [ { upstream: up } ]\n')
+        out = raw(d.port, b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: ' + b'a' * 20000 +
+                  b'\r\nContent-Length: 2\r\n\r\n{}')
+        self.assertTrue(out.startswith(b'HTTP/1.1 431 '), out[:200])
+        out = raw(d.port, b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n')
+        self.assertTrue(out.startswith(b'HTTP/1.1 400 '), out[:200])
+        self.assertEqual(up.requests(), 0)
+        text = d.request('GET', '/metrics').text
+        self.assertIn('detour_requests_total{endpoint="other",code="431"} 1', text)
+        self.assertIn('detour_requests_total{endpoint="other",code="400"} 1', text)
+        lines = [l for l in d.output().splitlines() if 'msg="request"' in l and 'by=libmicrohttpd' in l]
+        self.assertEqual(len(lines), 2, d.output()[-3000:])
+        self.assertIn('status=431', lines[0])
+        self.assertIn('end=refused', lines[0])
+        self.assertIn('error="Request too big"', lines[0])
+        self.assertIn('status=400', lines[1])
+
+
 class FramingTest(DetourTestCase):
     """RFC 9112: a head that could be read two ways is refused with one 400, and the connection closed."""
 

@@ -98,6 +98,33 @@ START_TEST(unescape_keeps_slash_nul_percent_and_controls_encoded)
 }
 END_TEST
 
+START_TEST(libmicrohttpd_refusals_are_read_from_its_log_line)
+{
+	unsigned status = 0;
+	char why[64];
+
+	ck_assert(httpframe_refusal("Error processing request (HTTP response code is 431 ('<html><head><title>"
+				    "Request too big</title></head><body>Your HTTP header was too big.</body></html>')). "
+				    "Closing connection.", &status, why, sizeof why));
+	ck_assert_uint_eq(status, 431);
+	ck_assert_str_eq(why, "Request too big");
+	ck_assert(httpframe_refusal("Error processing request (HTTP response code is 400 ('')). Closing connection.",
+				    &status, why, sizeof why));
+	ck_assert_uint_eq(status, 400);
+	ck_assert_str_eq(why, "");
+	/* Cut to the room given. */
+	ck_assert(httpframe_refusal("Error processing request (HTTP response code is 414 ('<title>Request too big</title>",
+				    &status, why, 8));
+	ck_assert_str_eq(why, "Request");
+	/* Anything else is not a refusal. */
+	ck_assert(!httpframe_refusal("Failed to send data in request for `/v1/models'.", &status, why, sizeof why));
+	ck_assert(!httpframe_refusal("Error processing request (HTTP response code is 4000 ('x'))", &status, why, sizeof why));
+	ck_assert(!httpframe_refusal("Error processing request (HTTP response code is 200 ('x'))", &status, why, sizeof why));
+	ck_assert(!httpframe_refusal("Error processing request (HTTP response code is 43", &status, why, sizeof why));
+	ck_assert(!httpframe_refusal("", &status, why, sizeof why));
+}
+END_TEST
+
 Suite *httpframe_suite(void)
 {
 	Suite *s = suite_create("httpframe");
@@ -110,6 +137,7 @@ Suite *httpframe_suite(void)
 	tcase_add_test(tc, white_space_before_the_colon_and_control_bytes_in_a_value_are_refused);
 	tcase_add_test(tc, http11_needs_one_host_and_http10_none);
 	tcase_add_test(tc, unescape_keeps_slash_nul_percent_and_controls_encoded);
+	tcase_add_test(tc, libmicrohttpd_refusals_are_read_from_its_log_line);
 	suite_add_tcase(s, tc);
 	return s;
 }
