@@ -221,17 +221,23 @@ class StreamTest(DetourTestCase):
             self.assertEqual(models, {'model-%d' % i})
             self.assertEqual(last, 'data: [DONE]')
 
-    def test_more_streams_than_a_worker_keeps_spare_then_a_clean_exit(self):
-        # One worker keeps at most 1,024 spare exchanges and 256 spare transfers; 1,100 streams
-        # at once make it free the rest, and the exit afterwards must still be clean (the
-        # harness checks the exit status, and ASan's report under make check).
+    def one_worker_for_many_streams(self, chunk_delay, extra=''):
+        """A one-worker detourd in front of a mock streaming 4 chunks chunk_delay apart, with this
+        process's descriptor limit raised for thousands of streams (the test skipped without it)."""
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard < 4096:
             self.skipTest('needs 4096 file descriptors')
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        up = self.mock('up', '--chunks', '4', '--chunk-delay', '200ms')
-        d = self.detour(config(up.url, workers=1,
-                               primary={'timeouts': '{ connect: 5s, first_byte: 60s, idle: 60s, total: 120s }'}))
+        up = self.mock('up', '--chunks', '4', '--chunk-delay', chunk_delay)
+        return self.detour(config(up.url, workers=1,
+                                  primary={'timeouts': '{ connect: 5s, first_byte: 60s, idle: 60s, total: 120s }'})
+                           + extra)
+
+    def test_more_streams_than_a_worker_keeps_spare_then_a_clean_exit(self):
+        # One worker keeps at most 1,024 spare exchanges and 256 spare transfers; 1,100 streams
+        # at once make it free the rest, and the exit afterwards must still be clean (the
+        # harness checks the exit status, and ASan's report under make check).
+        d = self.one_worker_for_many_streams('200ms')
         ok, failed, _ = bench_streams.run_concurrent(d.port, 1100)
         self.assertEqual((ok, failed), (1100, 0))
         ok, failed, _ = bench_streams.run_concurrent(d.port, 300)
@@ -243,14 +249,7 @@ class StreamTest(DetourTestCase):
         # freed the connections' pools). Without it RSS stays at the burst's peak for good.
         if SANITIZED:
             self.skipTest("ASan's allocator keeps freed memory in its quarantine")
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if hard < 4096:
-            self.skipTest('needs 4096 file descriptors')
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        up = self.mock('up', '--chunks', '4', '--chunk-delay', '300ms')
-        d = self.detour(config(up.url, workers=1,
-                               primary={'timeouts': '{ connect: 5s, first_byte: 60s, idle: 60s, total: 120s }'})
-                        + 'degradation:\n  cache: { entries: 0 }\n')
+        d = self.one_worker_for_many_streams('300ms', 'degradation:\n  cache: { entries: 0 }\n')
         pid = d.proc.pid
         self.assertEqual(bench_streams.run_concurrent(d.port, 10)[:2], (10, 0))
         time.sleep(0.5)
