@@ -135,31 +135,38 @@ size_t httpframe_unescape(char *s)
 
 #define HTTPFRAME_REFUSAL "Error processing request (HTTP response code is "
 
-bool httpframe_refusal(const char *said, unsigned *status, char *why, size_t whylen)
+/* The text between <title> and </title> in page, cut to whylen - 1 bytes ("" when none). */
+static void httpframe_title(const char *page, char *why, size_t whylen)
 {
-	const char *p = said, *title, *end;
-	unsigned code = 0;
-	size_t len;
-	int digits = 0;
+	const char *title = strstr(page, "<title>");
+	const char *end = title != NULL ? strstr(title, "</title>") : NULL;
+	size_t len = 0;
 
-	if (whylen > 0)
-		why[0] = '\0';
-	if (strncmp(p, HTTPFRAME_REFUSAL, sizeof HTTPFRAME_REFUSAL - 1) != 0)
-		return false;
-	for (p += sizeof HTTPFRAME_REFUSAL - 1; *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
-		code = code * 10 + (unsigned)(*p - '0');
-	if (digits != 3 || (*p >= '0' && *p <= '9') || code < 400 || code > 599)
-		return false;
-	*status = code;
-	title = strstr(p, "<title>");
-	end = title != NULL ? strstr(title, "</title>") : NULL;
-	if (end != NULL && whylen > 0) {
+	if (end != NULL) {
 		title += sizeof "<title>" - 1;
 		len = (size_t)(end - title);
 		if (len > whylen - 1)
 			len = whylen - 1;
 		memcpy(why, title, len);
-		why[len] = '\0';
 	}
-	return true;
+	why[len] = '\0';
+}
+
+bool httpframe_refusal(const char *said, unsigned *status, char *why, size_t whylen)
+{
+	const char *p = "";
+	unsigned code = 0;
+	int digits = 0;
+	bool refusal = false;
+
+	if (strncmp(said, HTTPFRAME_REFUSAL, sizeof HTTPFRAME_REFUSAL - 1) == 0) {
+		for (p = said + sizeof HTTPFRAME_REFUSAL - 1; *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
+			code = code * 10 + (unsigned)(*p - '0');
+		refusal = digits == 3 && !(*p >= '0' && *p <= '9') && code >= 400 && code <= 599;
+	}
+	if (refusal)
+		*status = code;
+	if (whylen > 0)
+		httpframe_title(refusal ? p : "", why, whylen);
+	return refusal;
 }

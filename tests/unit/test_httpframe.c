@@ -122,6 +122,10 @@ START_TEST(libmicrohttpd_refusals_are_read_from_its_log_line)
 	ck_assert(!httpframe_refusal("Error processing request (HTTP response code is 200 ('x'))", &status, why, sizeof why));
 	ck_assert(!httpframe_refusal("Error processing request (HTTP response code is 43", &status, why, sizeof why));
 	ck_assert(!httpframe_refusal("", &status, why, sizeof why));
+	/* A line that is not a refusal leaves no reason behind, whatever title it holds. */
+	ck_assert(!httpframe_refusal("Error processing request (HTTP response code is < 413'(<title>Req</title>",
+				     &status, why, sizeof why));
+	ck_assert_str_eq(why, "");
 }
 END_TEST
 
