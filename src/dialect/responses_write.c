@@ -156,3 +156,75 @@ int responses_write_close(struct buf *out, const struct responses_meta *m, const
 	rc |= RESPONSES_WRITE_ECHOES(out, r, responses_write_after_usage);
 	return rc | buf_append(out, "}", 1);
 }
+
+/* The members detour sets on a native upstream's response, in the order added when absent. */
+static const char *const responses_write_adopted_keys[] = { "id", "previous_response_id", "store" };
+#define RESPONSES_WRITE_ADOPTED 3
+
+struct responses_write_adoption {
+	struct buf *out;
+	const json_t *request;
+	const char *id;
+	bool store;
+	bool written[RESPONSES_WRITE_ADOPTED];
+	bool first;
+};
+
+static int responses_write_adopted_value(struct responses_write_adoption *a, size_t which)
+{
+	int rc;
+
+	if (which == 0)
+		rc = buf_append_json_string(a->out, a->id);
+	else if (which == 1)
+		rc = responses_write_echo(a->out, a->request, "previous_response_id", "null");
+	else
+		rc = buf_append_str(a->out, a->store ? "true" : "false");
+	a->written[which] = true;
+	return rc;
+}
+
+/* Writes `,"key":` (no comma before the first member) with key as the text between its quotes. */
+static int responses_write_adopted_key(struct responses_write_adoption *a, const char *key, size_t key_len)
+{
+	int rc = a->first ? 0 : buf_append(a->out, ",", 1);
+
+	a->first = false;
+	return rc | buf_append(a->out, "\"", 1) | buf_append(a->out, key, key_len) | buf_append(a->out, "\":", 2);
+}
+
+static int responses_write_adopted_member(void *arg, const struct jsonscan_member *m)
+{
+	struct responses_write_adoption *a = arg;
+	size_t which = 0;
+	int rc;
+
+	while (which < RESPONSES_WRITE_ADOPTED && !jsonscan_key_is(m, responses_write_adopted_keys[which]))
+		which++;
+	rc = responses_write_adopted_key(a, m->key, m->key_len);
+	if (which < RESPONSES_WRITE_ADOPTED)
+		rc |= responses_write_adopted_value(a, which);
+	else
+		rc |= buf_append(a->out, m->value, m->value_len);
+	return rc;
+}
+
+int responses_write_adopted(struct buf *out, const char *answer, size_t len, const json_t *request, const char *id,
+			    bool store)
+{
+	struct responses_write_adoption a = { out, request, id, store, { false }, true };
+	int rc = -1;
+
+	if (jsonscan_type_of(answer, len) == JSONSCAN_OBJECT) {
+		rc = buf_append(out, "{", 1);
+		rc |= jsonscan_members(answer, len, responses_write_adopted_member, &a);
+		for (size_t i = 0; i < RESPONSES_WRITE_ADOPTED; i++) {
+			const char *key = responses_write_adopted_keys[i];
+
+			if (!a.written[i])
+				rc |= responses_write_adopted_key(&a, key, strlen(key)) | responses_write_adopted_value(&a, i);
+		}
+		rc |= buf_append(out, "}", 1);
+	}
+	return rc;
+}

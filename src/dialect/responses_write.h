@@ -53,4 +53,15 @@ int responses_write_open(struct buf *out, const struct responses_meta *m, const 
 /* The rest: `],` then the echoed fields, usage (u, or null when NULL), user, metadata, `}`. */
 int responses_write_close(struct buf *out, const struct responses_meta *m, const struct responses_counts *u);
 
+/*
+ * A native upstream's response object (answer[0..len), which must be a
+ * jsonscan-valid object) as detour's: "id" becomes id, "previous_response_id"
+ * the client's (echoed from request, null when it sent none) and "store"
+ * store, each added at the end when the answer lacks it; every other member
+ * is copied as the upstream wrote it. Returns 0, or non-zero when out is full
+ * or answer is not an object.
+ */
+int responses_write_adopted(struct buf *out, const char *answer, size_t len, const json_t *request, const char *id,
+			    bool store);
+
 #endif

@@ -1,4 +1,4 @@
-"""test_responses.py — the Responses API's stored responses: GET, DELETE, input_items, 404s, store: false, the LRU bound, and metrics counting /v1/responses."""
+"""test_responses.py — the Responses API's stored responses: GET, DELETE, input_items, 404s, store: false, the LRU bound, metrics counting /v1/responses, and a native upstream's response adopted under detour's id."""
 from harness import DetourTestCase, upstream_yaml
 
 
@@ -89,3 +89,35 @@ class ResponsesStoreTest(DetourTestCase):
         self.assertTrue(r.headers.get('x-request-id'))
         metrics = self.d.request('GET', '/metrics').text
         self.assertIn('detour_requests_total{endpoint="responses",code="200"} 1', metrics)
+
+
+class NativeResponsesTest(DetourTestCase):
+    """A native upstream's response goes back under detour's id, with the previous_response_id and
+    store the client sent, every other member as the upstream wrote it."""
+
+    def test_a_native_response_carries_detours_id_and_the_clients_fields(self):
+        up = self.mock('native', '--content', 'Hello from native.')
+        d = self.detour('upstreams:\n' + upstream_yaml('native', up.url, responses='native') +
+                        'models:\n  gpt-4o:\n    targets: [ { upstream: native } ]\n')
+        first = d.request('POST', '/v1/responses', {'model': 'gpt-4o', 'input': 'My name is Ada.'})
+        self.assertEqual(first.status, 200, first.text)
+        made = first.json()
+        self.assertRegex(made['id'], r'^resp_[0-9a-f]{48}$')
+        self.assertIsNone(made['previous_response_id'])
+        self.assertTrue(made['store'])
+        self.assertEqual(made['output'][0]['content'][0]['text'], 'Hello from native.')
+        second = d.request('POST', '/v1/responses', {'model': 'gpt-4o', 'input': 'My name?', 'store': False,
+                                                     'previous_response_id': made['id']})
+        self.assertEqual(second.status, 200, second.text)
+        again = second.json()
+        self.assertEqual(again['previous_response_id'], made['id'])
+        self.assertFalse(again['store'])
+        self.assertNotEqual(again['id'], made['id'])
+        # detour expanded the conversation: the upstream never saw the id.
+        sent = up.last_request()
+        self.assertNotIn('previous_response_id', sent)
+        self.assertIn('My name is Ada.', str(sent))
+        # Stored under detour's id, as it was answered.
+        stored = d.request('GET', '/v1/responses/' + made['id'])
+        self.assertEqual(stored.status, 200)
+        self.assertEqual(stored.json(), made)

@@ -90,6 +90,44 @@ START_TEST(the_envelope_is_responses_object_with_its_echoes)
 }
 END_TEST
 
+START_TEST(a_native_response_is_adopted_in_place_as_jansson_would_set_it)
+{
+	json_t *request = json_loads("{\"model\":\"m\",\"input\":\"x\",\"previous_response_id\":\"resp_prev\"}", 0, NULL);
+	json_t *bare = json_loads("{\"model\":\"m\",\"input\":\"x\"}", 0, NULL);
+	const char *answer = "{ \"id\" : \"resp_up\", \"object\":\"response\",\"temperature\":1.50,"
+			     "\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"caf\\u00e9\"}]}],"
+			     "\"previous_response_id\":null,\"store\":true,\"usage\":{\"input_tokens\":3}}";
+	const char *lacking = "{\"\\u0069d\":\"resp_up\",\"object\":\"response\",\"output\":[]}";
+	json_t *want, *got;
+	struct buf out;
+
+	buf_init(&out, 1 << 16);
+	/* Every member but the three as the upstream wrote it; those three are detour's. */
+	ck_assert_int_eq(responses_write_adopted(&out, answer, strlen(answer), request, "resp_detour", false), 0);
+	got = json_loadb(out.data, out.len, 0, NULL);
+	want = json_loads(answer, 0, NULL);
+	json_object_set_new(want, "id", json_string("resp_detour"));
+	json_object_set_new(want, "previous_response_id", json_string("resp_prev"));
+	json_object_set_new(want, "store", json_false());
+	ck_assert(got != NULL && json_equal(got, want));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"temperature\":1.50,"));
+	ck_assert_ptr_nonnull(strstr(out.data, "caf\\u00e9"));
+	json_decref(got);
+	json_decref(want);
+	/* A key written with escapes is still the id; what the answer lacks is added. */
+	buf_reset(&out);
+	ck_assert_int_eq(responses_write_adopted(&out, lacking, strlen(lacking), bare, "resp_detour", true), 0);
+	ck_assert_str_eq(out.data, "{\"\\u0069d\":\"resp_detour\",\"object\":\"response\",\"output\":[],"
+				   "\"previous_response_id\":null,\"store\":true}");
+	/* Not an object: nothing to adopt. */
+	buf_reset(&out);
+	ck_assert_int_ne(responses_write_adopted(&out, "[1]", 3, bare, "resp_detour", true), 0);
+	buf_free(&out);
+	json_decref(bare);
+	json_decref(request);
+}
+END_TEST
+
 Suite *responses_write_suite(void)
 {
 	Suite *s = suite_create("responses_write");
@@ -99,6 +137,7 @@ Suite *responses_write_suite(void)
 	tcase_add_test(tc, integers_and_counts_read_as_jansson_reads_them);
 	tcase_add_test(tc, a_string_with_escapes_is_written_again_and_its_length_decoded);
 	tcase_add_test(tc, the_envelope_is_responses_object_with_its_echoes);
+	tcase_add_test(tc, a_native_response_is_adopted_in_place_as_jansson_would_set_it);
 	suite_add_tcase(s, tc);
 	return s;
 }
