@@ -309,12 +309,15 @@ static bool completion_absent(const struct jsonscan_value *v)
 	return v->p == NULL || v->type == JSONSCAN_NULL;
 }
 
-/* Appends code point cp as json_dumps writes it inside a string. */
-static int completion_escape_cp(struct buf *out, unsigned long cp)
+/* Appends code point cp as json_dumps writes it inside a string; adds the
+ * bytes it stands for once decoded to *decoded. */
+static int completion_escape_cp(struct buf *out, unsigned long cp, size_t *decoded)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char u[6];
+	size_t k = jsonscan_utf8_encode(cp, u);
 
+	*decoded += k;
 	switch (cp) {
 	case '"': return buf_append(out, "\\\"", 2);
 	case '\\': return buf_append(out, "\\\\", 2);
@@ -328,55 +331,9 @@ static int completion_escape_cp(struct buf *out, unsigned long cp)
 		memcpy(u, "\\u00", 4);
 		u[4] = hex[cp >> 4];
 		u[5] = hex[cp & 0xf];
-		return buf_append(out, u, 6);
+		k = 6;
 	}
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		return buf_append(out, u, 1);
-	}
-	if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		return buf_append(out, u, 2);
-	}
-	if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		return buf_append(out, u, 3);
-	}
-	u[0] = (char)(0xf0 | (cp >> 18));
-	u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	u[3] = (char)(0x80 | (cp & 0x3f));
-	return buf_append(out, u, 4);
-}
-
-static long completion_hex4(const char *p)
-{
-	long v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	return v;
-}
-
-/* The bytes a code point takes in UTF-8. */
-static size_t completion_utf8_len(unsigned long cp)
-{
-	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+	return buf_append(out, u, k);
 }
 
 /*
@@ -395,8 +352,7 @@ static int completion_escape(struct buf *out, const struct jsonscan_value *s, si
 		return buf_append(out, p, (size_t)(end - p));
 	}
 	while (p < end) {
-		unsigned long cp;
-		long hi, lo;
+		unsigned long cp, hi, lo;
 
 		if (*p != '\\') {
 			p++;
@@ -417,23 +373,21 @@ static int completion_escape(struct buf *out, const struct jsonscan_value *s, si
 		if (p[1] != 'u') {
 			p += 2;
 		} else {
-			if ((hi = completion_hex4(p + 2)) < 0)
-				return -1;
+			hi = jsonscan_hex_value(p + 2);
 			p += 6;
-			cp = (unsigned long)hi;
+			cp = hi;
 			if (hi >= 0xdc00 && hi <= 0xdfff)
 				return -1;
 			if (hi >= 0xd800 && hi <= 0xdbff) {
-				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || (lo = completion_hex4(p + 2)) < 0xdc00 ||
-				    lo > 0xdfff)
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    (lo = jsonscan_hex_value(p + 2)) < 0xdc00 || lo > 0xdfff)
 					return -1;
 				p += 6;
-				cp = 0x10000 + (((unsigned long)hi - 0xd800) << 10) + ((unsigned long)lo - 0xdc00);
+				cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
 			}
 		}
-		if (completion_escape_cp(out, cp) != 0)
+		if (completion_escape_cp(out, cp, &n) != 0)
 			return -1;
-		n += completion_utf8_len(cp);
 		run = p;
 	}
 	if (buf_append(out, run, (size_t)(end - run)) != 0)

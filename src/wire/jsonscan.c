@@ -443,7 +443,7 @@ int jsonscan_elements(const char *text, size_t len, jsonscan_member_fn fn, void 
 	return 0;
 }
 
-static unsigned jsonscan_hex_value(const char *p)
+unsigned jsonscan_hex_value(const char *p)
 {
 	unsigned v = 0;
 	int i;
@@ -456,31 +456,38 @@ static unsigned jsonscan_hex_value(const char *p)
 	return v;
 }
 
+size_t jsonscan_utf8_encode(unsigned long cp, char *out)
+{
+	size_t k;
+
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		k = 1;
+	} else if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		k = 2;
+	} else if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		k = 3;
+	} else {
+		out[0] = (char)(0xf0 | (cp >> 18));
+		out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[3] = (char)(0x80 | (cp & 0x3f));
+		k = 4;
+	}
+	return k;
+}
+
 /* Writes code point cp as UTF-8 at out[*n], if it fits. */
 static bool jsonscan_put_utf8(unsigned cp, char *out, size_t outlen, size_t *n)
 {
 	char b[4];
-	size_t k;
+	size_t k = jsonscan_utf8_encode(cp, b);
 
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		k = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		k = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		k = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		k = 4;
-	}
 	if (*n + k >= outlen)
 		return false;
 	memcpy(out + *n, b, k);

@@ -72,6 +72,13 @@ bool jsonscan_empty(const char *text, size_t len);
  */
 long jsonscan_decode_string(const char *text, size_t len, char *out, size_t outlen);
 
+/* The value of the four hex digits at p, as a \\u escape jsonscan_valid accepted holds them. */
+unsigned jsonscan_hex_value(const char *p);
+
+/* Writes code point cp (below 0x110000) as UTF-8 into out (room for 4);
+ * returns how many bytes it took. */
+size_t jsonscan_utf8_encode(unsigned long cp, char *out);
+
 /*
  * Appends the canonical form of the valid value text[0..len) to out: no white
  * space outside strings, every object's members sorted by their key's text
