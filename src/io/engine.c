@@ -605,17 +605,13 @@ size_t engine_trim(struct engine *e, size_t keep)
 
 void engine_free(struct engine *e)
 {
-	struct engine_transfer *t;
 	size_t i;
 
 	if (e == NULL)
 		return;
 	while (e->active != NULL)
 		engine_cancel(e->active);
-	while ((t = e->spare) != NULL) {
-		e->spare = t->next;
-		engine_transfer_destroy(t);
-	}
+	engine_trim(e, 0);
 	timers_disarm(e->timers, &e->curl_timer);
 	curl_multi_cleanup(e->multi);
 	for (i = 0; i < e->nurls; i++) {

@@ -151,14 +151,8 @@ void exchange_recycle_released(struct context *ctx)
 
 void exchange_free_spares(struct context *ctx)
 {
-	struct exchange *x;
-
 	exchange_recycle_released(ctx);
-	while ((x = ctx->spare) != NULL) {
-		ctx->spare = x->next_in_worker;
-		exchange_free(x);
-	}
-	ctx->nspare = 0;
+	exchange_trim_spares(ctx, 0);
 }
 
 size_t exchange_trim_spares(struct context *ctx, size_t keep)
