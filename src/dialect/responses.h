@@ -282,7 +282,7 @@ enum responses_stream_event responses_stream_chunk(struct responses_stream *s, c
  * response.output_item.done; a call: response.function_call_arguments.done,
  * response.output_item.done), then response.completed, or response.incomplete
  * when the finish reason was length or content_filter, carrying the whole
- * response (responses_stream_response). 0, or -1 with s->words set.
+ * response (responses_stream_response_bytes). 0, or -1 with s->words set.
  */
 int responses_stream_finish(struct responses_stream *s, struct buf *out);
 
@@ -296,13 +296,10 @@ int responses_stream_fail(struct responses_stream *s, const char *code, const ch
 
 /*
  * The response as it stands (status "in_progress" until finish or fail;
- * then as written in the last event): what the store keeps once the stream
- * ended. NULL when out of memory.
+ * then as written in the last event), appended to out as compact JSON (the
+ * bytes its events carry): what the store keeps once the stream ended. 0, or
+ * -1 (out as it was).
  */
-json_t *responses_stream_response(const struct responses_stream *s);
-
-/* As responses_stream_response, appended to out as compact JSON (the bytes
- * its events carry); 0, or -1 (out as it was). */
 int responses_stream_response_bytes(const struct responses_stream *s, struct buf *out);
 
 #endif

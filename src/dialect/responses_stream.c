@@ -132,19 +132,6 @@ int responses_stream_response_bytes(const struct responses_stream *s, struct buf
 	return rc != 0 ? -1 : 0;
 }
 
-json_t *responses_stream_response(const struct responses_stream *s)
-{
-	struct buf made;
-	json_t *response = NULL;
-
-	/* Held text is at most 6 × its budget once escaped; the echoed request is bounded by its body. */
-	buf_init(&made, 16 * (size_t)RESPONSES_STREAM_MAX_BYTES);
-	if (responses_stream_response_bytes(s, &made) == 0)
-		response = json_loadb(made.data, made.len, 0, NULL);
-	buf_free(&made);
-	return response;
-}
-
 /* An event carrying the whole response, as it stands. */
 static int responses_stream_write_response(struct responses_stream *s, struct buf *out, const char *type)
 {

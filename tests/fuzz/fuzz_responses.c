@@ -107,8 +107,11 @@ static void fuzz_stream(const json_t *request, const char *bytes, size_t len, bo
 	if (!f.done && !f.s.ended)
 		(void)(cut ? responses_stream_fail(&f.s, "server_error", "cut", &f.out) : responses_stream_finish(&f.s, &f.out));
 	fuzz_check_events(&f.out);
-	final = responses_stream_response(&f.s);
-	json_decref(final);
+	buf_reset(&f.out);
+	if (responses_stream_response_bytes(&f.s, &f.out) == 0) {
+		final = json_loadb(f.out.data, f.out.len, 0, NULL);
+		json_decref(final);
+	}
 	sse_free(&p);
 	responses_stream_free(&f.s);
 	buf_free(&f.out);
